@@ -1,0 +1,149 @@
+import { resolve } from 'node:path';
+import type { Codec, CodecName } from './codec.js';
+import { InvalidOptionError } from './errors.js';
+import { MAX_PEER_ID } from './frame.js';
+import type { ChannelLogger } from './logger.js';
+
+/** Options of `new Channel()`. Every one is optional; the defaults suit a PM2 cluster. */
+export interface ChannelOptions {
+  /**
+   * Processes with the same name form one channel. Default: the PM2 app name under PM2,
+   * otherwise the absolute path of the entry script, so the workers of one app meet without
+   * configuration.
+   */
+  name?: string;
+  /**
+   * This process's peer id (1..65533). Connect fails with IdTakenError if a live peer has it.
+   * Default: `NODE_APP_INSTANCE + 1` under PM2 (waiting briefly for a reloading predecessor to
+   * leave), otherwise the lowest free id.
+   */
+  id?: number;
+  /** Directory for the socket (mode 0700, created if missing). Default `/tmp/nestjs-ipc-<uid>`, or `$NESTJS_IPC_DIR`. */
+  dir?: string;
+  /** Payload codec: `'json'` (default), `'v8'`, or a custom `{ name, encode, decode }`. */
+  codec?: CodecName | Codec;
+  /** When set, only processes that know this secret can join (proved by HMAC, never sent). */
+  secret?: string | Buffer;
+  /** Largest frame accepted or sent, in bytes. Default 64 MiB. */
+  maxFrameBytes?: number;
+  /** How long a message to an absent peer id is held for that id to (re)join. Default 5000 ms. */
+  graceMs?: number;
+  /** Undelivered bytes above which send/emit return false (wait for 'drain'). Default 8 MiB. */
+  highWaterMark?: number;
+  /** Undelivered bytes above which send/emit throw QueueFullError. Default 256 MiB. */
+  maxQueueBytes?: number;
+  /** How long `connect()` may take before it fails with ConnectTimeoutError. Default 30000 ms. */
+  connectTimeoutMs?: number;
+  /** How long `close()` waits for undelivered messages before giving up on them. Default 5000 ms. */
+  closeTimeoutMs?: number;
+  /** How long a PM2 instance waits for its previous process to release its id. Default 10000 ms. */
+  preferredIdWaitMs?: number;
+  /** Bytes the hub holds for one absent peer id before refusing more. Default 64 MiB. */
+  maxHeldBytes?: number;
+  /** Small JSON-able data other peers see as `peerMeta(id)`; change it with `setMeta`. */
+  meta?: unknown;
+  /** A Nest `LoggerService` (or `console`). The channel logs nothing without one. */
+  logger?: ChannelLogger;
+}
+
+export interface ResolvedOptions {
+  readonly name: string;
+  readonly id: number | undefined;
+  readonly preferredId: number | undefined;
+  readonly dir: string | undefined;
+  readonly secret: Buffer | undefined;
+  readonly maxFrameBytes: number;
+  readonly graceMs: number;
+  readonly highWaterMark: number;
+  readonly maxQueueBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly preferredIdWaitMs: number;
+  readonly maxHeldBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The default channel name (see ChannelOptions.name). */
+export function defaultChannelName(): string {
+  const env = process.env;
+  if (env.pm_id !== undefined && env.name) return `pm2:${env.name}`;
+  const entry = process.argv[1];
+  return entry ? resolve(entry) : resolve('.');
+}
+
+/**
+ * Under PM2 cluster (and fork) mode every instance has a stable number, reused when the instance
+ * restarts or reloads; it makes a natural, stable peer id.
+ */
+export function pm2PreferredId(): number | undefined {
+  const env = process.env;
+  if (env.pm_id === undefined) return undefined;
+  const varName = env.instance_var || 'NODE_APP_INSTANCE';
+  const raw = env[varName];
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  const id = Number(raw) + 1;
+  return id <= MAX_PEER_ID ? id : undefined;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(
+      `Option '${name}' must be a positive number, got ${String(value)}.`,
+    );
+  }
+  return value;
+}
+
+export function resolveOptions(options: ChannelOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('Channel options must be an object.');
+  }
+  const name = options.name ?? defaultChannelName();
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidOptionError(
+      `Option 'name' must be a non-empty string, got ${JSON.stringify(name)}.`,
+    );
+  }
+  const id = options.id;
+  if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > MAX_PEER_ID)) {
+    throw new InvalidOptionError(
+      `Option 'id' must be an integer from 1 to ${MAX_PEER_ID}, got ${String(id)}.`,
+    );
+  }
+  if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
+    throw new InvalidOptionError(`Option 'dir' must be a non-empty path.`);
+  }
+  let secret: Buffer | undefined;
+  if (options.secret !== undefined) {
+    if (typeof options.secret === 'string') secret = Buffer.from(options.secret, 'utf8');
+    else if (Buffer.isBuffer(options.secret)) secret = options.secret;
+    else throw new InvalidOptionError(`Option 'secret' must be a string or a Buffer.`);
+    if (secret.length === 0) throw new InvalidOptionError(`Option 'secret' must not be empty.`);
+  }
+  const maxFrameBytes = positive('maxFrameBytes', options.maxFrameBytes, 64 * MiB);
+  if (maxFrameBytes < 1024 || maxFrameBytes > 0xffffffff) {
+    throw new InvalidOptionError(`Option 'maxFrameBytes' must be between 1024 and 4294967295.`);
+  }
+  const highWaterMark = positive('highWaterMark', options.highWaterMark, 8 * MiB);
+  const maxQueueBytes = positive('maxQueueBytes', options.maxQueueBytes, 256 * MiB);
+  if (maxQueueBytes < highWaterMark) {
+    throw new InvalidOptionError(`Option 'maxQueueBytes' must not be below 'highWaterMark'.`);
+  }
+  return {
+    name,
+    id,
+    preferredId: id === undefined ? pm2PreferredId() : undefined,
+    dir: options.dir === undefined ? undefined : resolve(options.dir),
+    secret,
+    maxFrameBytes,
+    graceMs: positive('graceMs', options.graceMs, 5000),
+    highWaterMark,
+    maxQueueBytes,
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
+    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, 5000),
+    preferredIdWaitMs: positive('preferredIdWaitMs', options.preferredIdWaitMs, 10_000),
+    maxHeldBytes: positive('maxHeldBytes', options.maxHeldBytes, 64 * MiB),
+  };
+}

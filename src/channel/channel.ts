@@ -1,0 +1,684 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { type ChannelOptions, type ResolvedOptions, resolveOptions } from './channel-options.js';
+import { type Codec, resolveCodec } from './codec.js';
+import { Dedup } from './dedup.js';
+import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
+import {
+  ChannelClosedError,
+  ConnectTimeoutError,
+  DecodeError,
+  EncodeError,
+  FrameTooLargeError,
+  InvalidEventNameError,
+  InvalidTargetError,
+  IpcChannelError,
+  ProtocolError,
+  QueueFullError,
+  UndeliverableError,
+  type UndeliverableReason,
+} from './errors.js';
+import {
+  FrameFlag,
+  FrameType,
+  HEADER_SIZE,
+  MAX_PEER_ID,
+  OFF_AUX,
+  OFF_INC,
+  OFF_SENDER,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  TARGET_ALL,
+  TARGET_OTHERS,
+  countFrame,
+  forEachInRanges,
+  jsonFrame,
+  readJson,
+  readSeq,
+  readTarget,
+  writeHeader,
+} from './frame.js';
+import type { Fault, Handover, Nack, PeerLeave, PeerMetaUpdate, Welcome } from './handshake.js';
+import type { PeerRecord } from './hub-connection.js';
+import type { ExpectedPeer } from './hub.js';
+import { Link, LinkState } from './link.js';
+import { Log } from './logger.js';
+import { Membership, type PeerInfo } from './membership.js';
+import { Outbox } from './outbox.js';
+import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
+
+/** Frames in flight to the hub before the sender waits for acks. */
+const WINDOW_FRAMES = 8192;
+const WINDOW_BYTES = 8 * 1024 * 1024;
+/** How often peers presumed alive after a failover are checked for death. */
+const PRESUMED_CHECK_MS = 200;
+
+/** Event names the channel emits itself; `emit()` refuses them so they cannot be spoofed. */
+const RESERVED_EVENTS = new Set([
+  'message',
+  'connect',
+  'disconnect',
+  'join',
+  'leave',
+  'hub',
+  'meta',
+  'drain',
+  'error',
+  'close',
+  'newListener',
+  'removeListener',
+]);
+
+/** The listener signatures of the lifecycle events. */
+export interface ChannelEventMap {
+  /** `to(x).send(msg)` from `sender`. */
+  message: [sender: number, message: unknown];
+  /** Joined (first time, or again after a failover); `id` is this process's peer id. */
+  connect: [id: number];
+  /** Lost the hub; the channel is already electing a new one. */
+  disconnect: [error: Error | undefined];
+  join: [id: number];
+  leave: [id: number];
+  /** A hub took over; `hubId` is the peer id of the process hosting it (0 while unknown). */
+  hub: [hubId: number];
+  meta: [id: number, meta: unknown];
+  drain: [];
+  error: [error: IpcChannelError];
+  close: [];
+}
+
+type Listener<K extends keyof ChannelEventMap> = (...args: ChannelEventMap[K]) => void;
+
+/**
+ * A channel of processes on one machine that hosts its own hub. The first process up binds a
+ * local socket and routes for the others; when it dies the others elect a new hub and resend
+ * whatever was not confirmed, so nothing accepted by `send`/`emit` is lost or delivered twice
+ * while its target lives.
+ *
+ * ```ts
+ * const ch = new Channel({ name: 'orders' });
+ * ch.on('price', (sender, sku, cents) => console.log(sender, sku, cents));
+ * await ch.connect();
+ * ch.to('others').emit('price', 'A-1', 1299);
+ * ```
+ */
+export class Channel extends EventEmitter {
+  /** The channel name (see ChannelOptions.name). */
+  readonly name: string;
+  /** The socket path (or pipe name) of this channel's hub. */
+  readonly endpoint: string;
+
+  private readonly opts: ResolvedOptions;
+  private readonly codec: Codec;
+  private readonly log: Log;
+  private readonly ep: Endpoint;
+  private readonly link: Link;
+  private readonly outbox = new Outbox(WINDOW_FRAMES, WINDOW_BYTES);
+  private readonly dedup = new Dedup();
+  private readonly membership = new Membership();
+  private readonly incarnation: number;
+  private readonly targets = new Map<number, ChannelTarget>();
+  private meta: unknown;
+  private selfId = 0;
+  private currentHubId = 0;
+  private state: 'new' | 'connecting' | 'open' | 'closing' | 'closed' = 'new';
+  private sendLimit: number;
+  /** Data frames read on the current hub connection (the running count sent as Receipt). */
+  private received = 0;
+  private receiptDue = false;
+  private flushScheduled = false;
+  private needDrain = false;
+  private presumedTimer: NodeJS.Timeout | undefined;
+  private connecting: Promise<void> | undefined;
+  private settleConnect: ((error?: IpcChannelError) => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ChannelOptions = {}) {
+    super();
+    this.opts = resolveOptions(options);
+    this.codec = resolveCodec(options.codec);
+    this.log = new Log(options.logger, 'IpcChannel');
+    this.name = this.opts.name;
+    this.ep = resolveEndpoint(this.opts.name, this.opts.dir);
+    this.endpoint = this.ep.path;
+    this.meta = options.meta ?? null;
+    this.sendLimit = this.opts.maxFrameBytes;
+    this.incarnation = randomBytes(4).readUInt32LE(0) || 1;
+    this.link = new Link(
+      {
+        endpoint: this.ep,
+        name: this.opts.name,
+        codec: this.codec.name,
+        secret: this.opts.secret,
+        maxFrameBytes: this.opts.maxFrameBytes,
+        hub: {
+          graceMs: this.opts.graceMs,
+          preferredIdWaitMs: this.opts.preferredIdWaitMs,
+          maxHeldBytes: this.opts.maxHeldBytes,
+          handshakeTimeoutMs: 10_000,
+          onFault: (error) => this.reportError(error),
+        },
+        log: this.log,
+      },
+      {
+        joinRequest: () => ({
+          protocol: PROTOCOL_VERSION,
+          name: this.opts.name,
+          codec: this.codec.name,
+          incarnation: this.incarnation,
+          pid: process.pid,
+          ...this.claim(),
+          meta: this.meta,
+        }),
+        expectedPeers: () => this.expectedPeers(),
+        joined: (welcome, hubMax) => this.onJoined(welcome, hubMax),
+        frames: (frames) => this.onFrames(frames),
+        disconnected: (error) => this.onDisconnected(error),
+        failed: (error, initial) => this.onFailed(error, initial),
+        error: (error) => this.reportError(error),
+      },
+    );
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** This process's peer id, or undefined until it has joined. */
+  get id(): number | undefined {
+    return this.selfId === 0 ? undefined : this.selfId;
+  }
+
+  /** Whether this process is joined right now (false while a new hub is being elected). */
+  get connected(): boolean {
+    return this.link.state === LinkState.Joined;
+  }
+
+  /** Whether this process hosts the hub. */
+  get isHub(): boolean {
+    return this.link.hub !== undefined;
+  }
+
+  /** The peer id of the process hosting the hub (undefined while unknown). */
+  get hubId(): number | undefined {
+    return this.currentHubId === 0 ? undefined : this.currentHubId;
+  }
+
+  /** Ids of every joined peer, self included, ascending. */
+  get peers(): number[] {
+    return [...this.membership.ids()];
+  }
+
+  /** The `meta` a peer announced (undefined for unknown peers). */
+  peerMeta(id: number): unknown {
+    return this.membership.get(id)?.meta;
+  }
+
+  /** Bytes accepted by send/emit and not yet confirmed delivered. */
+  get pendingBytes(): number {
+    return this.outbox.pendingBytes;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /**
+   * Joins the channel: connects to the hub, or becomes it. Resolves once this process has an
+   * id. Sends made before are queued and go out then. Rejects with a typed error if the
+   * directory is unsafe, the id is taken, the secret or codec differ, or `connectTimeoutMs`
+   * passes.
+   */
+  connect(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') {
+      return Promise.reject(new ChannelClosedError('connect'));
+    }
+    if (this.connecting !== undefined) return this.connecting;
+    this.state = 'connecting';
+    this.connecting = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        settle(new ConnectTimeoutError(this.opts.connectTimeoutMs, this.endpoint));
+      }, this.opts.connectTimeoutMs);
+      const settle = (error?: IpcChannelError) => {
+        clearTimeout(timer);
+        this.settleConnect = undefined;
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        reject(error);
+        void this.shutDown(false);
+      };
+      this.settleConnect = settle;
+      try {
+        if (!this.ep.isPipe) ensurePrivateDirectory(this.ep.dir);
+      } catch (e) {
+        settle(e as IpcChannelError);
+        return;
+      }
+      this.link.start();
+    });
+    return this.connecting;
+  }
+
+  /**
+   * Leaves the channel gracefully: waits (up to `closeTimeoutMs`) until every accepted message
+   * is confirmed, tells the hub, and, if this process is the hub, hands the hub to another peer.
+   * Messages still unconfirmed after the timeout are reported as undeliverable.
+   */
+  close(): Promise<void> {
+    return this.shutDown(true);
+  }
+
+  /** Replaces this process's `meta`; other peers get a `'meta'` event. */
+  setMeta(meta: unknown): void {
+    this.meta = meta;
+    if (this.link.joined) {
+      this.link.write([jsonFrame(FrameType.SetMeta, meta ?? null)]);
+      this.membership.setMeta(this.selfId, meta);
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /**
+   * Addresses one peer by id, every peer (`'all'`, this one included) or every other peer.
+   * `ch.to(2).send(msg)`, `ch.to('all').emit('event', ...args)`.
+   */
+  to(target: TargetSpec, options?: SendOptions): ChannelTarget {
+    let code: number;
+    if (target === 'all') code = TARGET_ALL;
+    else if (target === 'others') code = TARGET_OTHERS;
+    else if (
+      typeof target === 'number' &&
+      Number.isInteger(target) &&
+      target >= 1 &&
+      target <= MAX_PEER_ID
+    ) {
+      code = target;
+    } else {
+      throw new InvalidTargetError(target);
+    }
+    const flags = options?.hold === false ? FrameFlag.NoHold : 0;
+    const key = code * 2 + flags;
+    let t = this.targets.get(key);
+    if (t === undefined) {
+      t = new ChannelTarget(this, code, flags);
+      this.targets.set(key, t);
+    }
+    return t;
+  }
+
+  /** @internal Accepts one message or event for delivery. */
+  _accept(code: number, flags: number, event: string | undefined, value: unknown): boolean {
+    if (this.state === 'closing' || this.state === 'closed') {
+      throw new ChannelClosedError(event === undefined ? 'send' : `emit '${event}'`);
+    }
+    let nameBytes = 0;
+    if (event !== undefined) {
+      if (typeof event !== 'string' || event.length === 0) {
+        throw new InvalidEventNameError(event, 'it must be a non-empty string');
+      }
+      if (RESERVED_EVENTS.has(event)) {
+        throw new InvalidEventNameError(
+          event,
+          'the channel emits it itself; use send() or another name',
+        );
+      }
+      nameBytes = Buffer.byteLength(event);
+      if (nameBytes > 1024) throw new InvalidEventNameError(event, 'it is over 1024 bytes');
+    }
+    let encoded: Uint8Array | string;
+    try {
+      encoded = this.codec.encode(value);
+    } catch (e) {
+      throw new EncodeError(this.codec.name, e);
+    }
+    const payloadBytes =
+      typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength;
+    const size = HEADER_SIZE + nameBytes + payloadBytes;
+    if (size > this.sendLimit) throw new FrameTooLargeError(size, this.sendLimit, 'send');
+    if (this.outbox.pendingBytes + size > this.opts.maxQueueBytes) {
+      throw new QueueFullError(this.outbox.pendingBytes, this.opts.maxQueueBytes);
+    }
+    const frame = Buffer.allocUnsafe(size);
+    const seq = this.outbox.nextSeq();
+    writeHeader(
+      frame,
+      event === undefined ? FrameType.Message : FrameType.Event,
+      flags,
+      code,
+      nameBytes,
+      this.incarnation,
+      seq,
+    );
+    let off = HEADER_SIZE;
+    if (event !== undefined) off += frame.write(event, off, 'utf8');
+    if (typeof encoded === 'string') frame.write(encoded, off, 'utf8');
+    else frame.set(encoded, off);
+    this.outbox.add(seq, frame);
+    this.scheduleFlush();
+    if (this.outbox.pendingBytes < this.opts.highWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.link.joined && this.link.state !== LinkState.Leaving) return;
+    let frames: Buffer[] = [];
+    if (this.receiptDue) {
+      this.receiptDue = false;
+      frames.push(countFrame(FrameType.Receipt, this.received));
+    }
+    if (this.link.joined && this.outbox.hasSendable) {
+      const data = this.outbox.takeSendable();
+      frames = frames.length === 0 ? data : frames.concat(data);
+    }
+    if (frames.length > 0) this.link.write(frames);
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  private onFrames(frames: Buffer[]): void {
+    let data = 0;
+    let thrown: unknown;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      const type = frame[OFF_TYPE]!;
+      if (type === FrameType.Message || type === FrameType.Event) {
+        data++;
+        if (!this.dedup.accept(frame.readUInt32LE(OFF_INC), readSeq(frame))) continue;
+        try {
+          this.dispatch(type, frame);
+        } catch (e) {
+          thrown ??= { e };
+        }
+        continue;
+      }
+      this.control(type, frame);
+    }
+    if (data > 0) {
+      this.received += data;
+      this.receiptDue = true;
+      this.scheduleFlush();
+    }
+    if (thrown !== undefined) {
+      // A listener threw: that is the application's exception, not ours to swallow. It surfaces
+      // as it would from any EventEmitter, after the channel's own bookkeeping is consistent.
+      const { e } = thrown as { e: unknown };
+      process.nextTick(() => {
+        throw e;
+      });
+    }
+  }
+
+  private dispatch(type: number, frame: Buffer): void {
+    const sender = frame.readUInt16LE(OFF_SENDER);
+    if (type === FrameType.Message) {
+      let message: unknown;
+      try {
+        message = this.codec.decode(frame.subarray(HEADER_SIZE));
+      } catch (e) {
+        this.reportError(new DecodeError(this.codec.name, sender, e));
+        return;
+      }
+      this.emit('message', sender, message);
+      return;
+    }
+    const nameBytes = frame.readUInt16LE(OFF_AUX);
+    const start = HEADER_SIZE + nameBytes;
+    let args: unknown;
+    try {
+      if (start > frame.length) throw new RangeError('event name runs past the frame');
+      args = this.codec.decode(frame.subarray(start));
+      if (!Array.isArray(args)) throw new TypeError('event arguments are not an array');
+    } catch (e) {
+      this.reportError(new DecodeError(this.codec.name, sender, e));
+      return;
+    }
+    const event = frame.toString('utf8', HEADER_SIZE, start);
+    if (RESERVED_EVENTS.has(event)) return;
+    this.emit(event, sender, ...(args as unknown[]));
+  }
+
+  private control(type: number, frame: Buffer): void {
+    switch (type) {
+      case FrameType.Ack:
+        forEachInRanges(frame, (seq) => this.outbox.ack(seq));
+        this.afterSettle();
+        break;
+      case FrameType.Held:
+        forEachInRanges(frame, (seq) => this.outbox.held(seq));
+        this.scheduleFlush();
+        break;
+      case FrameType.Nack: {
+        const nack = readJson<Nack>(frame);
+        for (const seq of nack.seqs) {
+          const lost = this.outbox.nack(seq);
+          if (lost !== undefined)
+            this.reportUndeliverable(lost, nack.reason as UndeliverableReason);
+        }
+        this.afterSettle();
+        break;
+      }
+      case FrameType.PeerJoin: {
+        const record = readJson<PeerRecord & { hub?: boolean }>(frame);
+        const change = this.membership.applyJoin(record);
+        this.announce(change.left, change.joined);
+        if (record.hub && this.currentHubId !== record.id) {
+          this.currentHubId = record.id;
+          this.emit('hub', record.id);
+        }
+        break;
+      }
+      case FrameType.PeerLeave: {
+        const leave = readJson<PeerLeave>(frame);
+        const peer = this.membership.applyLeave(leave.id, leave.incarnation);
+        if (peer !== undefined) this.emit('leave', peer.id);
+        break;
+      }
+      case FrameType.PeerMeta: {
+        const update = readJson<PeerMetaUpdate>(frame);
+        if (this.membership.setMeta(update.id, update.meta) !== undefined) {
+          this.emit('meta', update.id, update.meta);
+        }
+        break;
+      }
+      case FrameType.Handover:
+        this.link.noteHandover(readJson<Handover>(frame).successor);
+        break;
+      case FrameType.Bye:
+        this.link.noteBye();
+        break;
+      case FrameType.Fault: {
+        const fault = readJson<Fault>(frame);
+        this.reportError(
+          new ProtocolError(fault.code, `The hub closed this connection: ${fault.message}`),
+        );
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private afterSettle(): void {
+    this.scheduleFlush();
+    if (this.needDrain && this.outbox.pendingBytes <= this.opts.highWaterMark / 2) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+    this.closeWaiter?.();
+  }
+
+  private reportUndeliverable(frame: Buffer, reason: UndeliverableReason): void {
+    const target = readTarget(frame);
+    let event = 'message';
+    let data: unknown;
+    try {
+      if (frame[OFF_TYPE] === FrameType.Event) {
+        const start = HEADER_SIZE + frame.readUInt16LE(OFF_AUX);
+        event = frame.toString('utf8', HEADER_SIZE, start);
+        data = this.codec.decode(frame.subarray(start));
+      } else {
+        data = this.codec.decode(frame.subarray(HEADER_SIZE));
+      }
+    } catch {
+      data = undefined;
+    }
+    this.reportError(new UndeliverableError(target, reason, event, data));
+  }
+
+  private reportError(error: IpcChannelError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.log.warn(error.message);
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  private claim(): { claim: number; kind: 'explicit' | 'rejoin' | 'preferred' | 'none' } {
+    if (this.selfId !== 0) return { claim: this.selfId, kind: 'rejoin' };
+    if (this.opts.id !== undefined) return { claim: this.opts.id, kind: 'explicit' };
+    if (this.opts.preferredId !== undefined)
+      return { claim: this.opts.preferredId, kind: 'preferred' };
+    return { claim: 0, kind: 'none' };
+  }
+
+  private expectedPeers(): ExpectedPeer[] {
+    return this.membership
+      .presumedAlive()
+      .filter((p) => p.id !== this.selfId)
+      .map((p) => ({ id: p.id, pid: p.pid, incarnation: p.incarnation }));
+  }
+
+  private onJoined(welcome: Welcome, hubMaxFrameBytes: number): void {
+    const first = this.selfId === 0;
+    this.selfId = welcome.id;
+    this.received = 0;
+    this.receiptDue = false;
+    this.sendLimit = Math.min(this.opts.maxFrameBytes, hubMaxFrameBytes || this.opts.maxFrameBytes);
+    const change = this.membership.applySnapshot(welcome.peers);
+    this.outbox.rewind();
+    this.flush();
+    if (this.state === 'connecting' || this.state === 'new') this.state = 'open';
+    const hubChanged = welcome.hubId !== this.currentHubId;
+    this.currentHubId = welcome.hubId;
+
+    this.log.info(
+      `${first ? 'joined' : 'rejoined'} channel '${this.name}' as peer ${welcome.id}` +
+        (this.isHub ? ' (hosting the hub)' : ` (hub: peer ${welcome.hubId || '?'})`),
+    );
+    this.settleConnect?.();
+    this.emit('connect', welcome.id);
+    if (hubChanged && welcome.hubId !== 0) this.emit('hub', welcome.hubId);
+    this.announce(
+      change.left,
+      change.joined.filter((p) => p.id !== this.selfId),
+    );
+  }
+
+  private announce(left: PeerInfo[], joined: PeerInfo[]): void {
+    for (const p of left) this.emit('leave', p.id);
+    for (const p of joined) this.emit('join', p.id);
+  }
+
+  private onDisconnected(error: Error | undefined): void {
+    this.log.warn(
+      `lost the hub of channel '${this.name}'${error ? ` (${error.message})` : ''}; electing a new one`,
+    );
+    const dead = this.membership.presumeAll(this.selfId);
+    this.emit('disconnect', error);
+    for (const p of dead) this.emit('leave', p.id);
+    this.watchPresumed();
+  }
+
+  /**
+   * Peers presumed alive after a failover are checked again every few hundred ms (a peer killed
+   * together with the hub leaves as soon as its death is visible) and dropped after graceMs.
+   */
+  private watchPresumed(): void {
+    clearInterval(this.presumedTimer);
+    const deadline = Date.now() + this.opts.graceMs;
+    this.presumedTimer = setInterval(() => {
+      const left =
+        Date.now() >= deadline
+          ? this.membership.expirePresumed()
+          : this.membership.dropDeadPresumed();
+      for (const p of left) this.emit('leave', p.id);
+      if (Date.now() >= deadline || !this.membership.anyPresumed())
+        clearInterval(this.presumedTimer);
+    }, PRESUMED_CHECK_MS);
+    this.presumedTimer.unref();
+  }
+
+  private onFailed(error: IpcChannelError, initial: boolean): void {
+    if (initial && this.settleConnect !== undefined) {
+      this.settleConnect(error);
+      return;
+    }
+    this.reportError(error);
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  private closeWaiter: (() => void) | undefined;
+
+  private async shutDown(graceful: boolean): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const wasOpen = this.state === 'open';
+    this.state = 'closing';
+    this.closing = (async () => {
+      if (graceful && wasOpen && this.outbox.size > 0) await this.waitForOutbox();
+      if (graceful && this.link.joined) {
+        await this.link.leave(1000);
+        this.flush(); // the final Receipt for what arrived before Bye
+      }
+      await this.link.close();
+      clearInterval(this.presumedTimer);
+      for (const frame of this.outbox.drain()) this.reportUndeliverable(frame, 'channel-closed');
+      this.settleConnect?.(new ChannelClosedError('join the channel'));
+      this.state = 'closed';
+      this.emit('close');
+    })();
+    return this.closing;
+  }
+
+  private waitForOutbox(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.closeWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.opts.closeTimeoutMs);
+      this.closeWaiter = () => {
+        if (this.outbox.size === 0) done();
+      };
+      this.scheduleFlush();
+    });
+  }
+
+  // ---- typed listeners ---------------------------------------------------------------------
+
+  /** Listens to a lifecycle event, or to a user event `(sender, ...args)`. */
+  override on<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
+  override on(event: string, listener: (sender: number, ...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
+  override once(event: string, listener: (sender: number, ...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+
+  override off<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
+  override off(event: string, listener: (sender: number, ...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
+  }
+}

@@ -1,0 +1,25 @@
+/** Most incarnations remembered; each restart of any peer adds one. */
+const MAX_TRACKED = 16_384;
+
+/**
+ * Drops frames this process has already accepted. After a failover a sender writes again every
+ * frame the hub had not confirmed, and some of them were delivered before the hub died; since
+ * each sender's frames reach a receiver in sequence order, "not above the last one accepted"
+ * identifies those copies. Keyed by the sender's incarnation, so a restarted sender (whose
+ * sequence starts again at 1) is a new stream.
+ */
+export class Dedup {
+  private readonly last = new Map<number, number>();
+
+  /** True the first time (incarnation, seq) is seen in order; false for a copy. */
+  accept(incarnation: number, seq: number): boolean {
+    const last = this.last.get(incarnation);
+    if (last !== undefined && seq <= last) return false;
+    if (last === undefined && this.last.size >= MAX_TRACKED) {
+      // Forget the oldest stream: Map keeps insertion order.
+      this.last.delete(this.last.keys().next().value!);
+    }
+    this.last.set(incarnation, seq);
+    return true;
+  }
+}

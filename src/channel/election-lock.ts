@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+
+/**
+ * A lock held only while one process replaces a stale socket file, so two processes that both
+ * found the hub dead never both unlink and bind. The file holds the holder's pid; a lock whose
+ * holder is dead, or that is older than any election could take, may be broken.
+ */
+export class ElectionLock {
+  /** Elections hold the lock for milliseconds; one this old belongs to a stuck or reused pid. */
+  static readonly STALE_MS = 3000;
+
+  private held = false;
+
+  constructor(private readonly path: string) {}
+
+  /** Takes the lock if it is free (or stale); never waits. */
+  tryAcquire(): boolean {
+    if (this.create()) return true;
+    const holder = this.read(this.path);
+    if (holder === undefined) return this.create(); // released meanwhile
+    if (isAlive(holder.pid) && Date.now() - holder.mtimeMs < ElectionLock.STALE_MS) return false;
+
+    // Break it by moving it aside first: rename is atomic, so of several breakers only one gets
+    // the file; the others see ENOENT and wait for the next round.
+    const aside = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      renameSync(this.path, aside);
+    } catch {
+      return false;
+    }
+    const moved = this.read(aside);
+    if (moved !== undefined && moved.pid !== holder.pid) {
+      // Between our read and our rename a live process took the lock: give it back.
+      this.restore(aside);
+      unlinkQuietly(aside);
+      return false;
+    }
+    unlinkQuietly(aside);
+    return this.create();
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    try {
+      const holder = this.read(this.path);
+      if (holder?.pid === process.pid) unlinkSync(this.path);
+    } catch {
+      /* gone already */
+    }
+  }
+
+  /**
+   * Creates the lock with its content already in it: the pid is written to a private file which
+   * is then hard-linked to the lock path (failing with EEXIST if the lock exists). A reader can
+   * never see a half-written lock and mistake it for a stale one.
+   */
+  private create(): boolean {
+    const draft = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(draft, `${process.pid}\n`, { mode: 0o600 });
+    try {
+      linkSync(draft, this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    } finally {
+      unlinkSync(draft);
+    }
+    this.held = true;
+    return true;
+  }
+
+  /** Puts back a lock we moved aside by mistake, unless someone has taken the lock since. */
+  private restore(aside: string): void {
+    try {
+      linkSync(aside, this.path);
+    } catch {
+      /* someone holds it now */
+    }
+  }
+
+  private read(path: string): { pid: number; mtimeMs: number } | undefined {
+    try {
+      const text = readFileSync(path, 'utf8');
+      const mtimeMs = statSync(path).mtimeMs;
+      return { pid: Number.parseInt(text, 10), mtimeMs };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
+}
+
+/**
+ * Whether a process with this pid runs (on this machine, in this pid namespace). A killed
+ * process stays a zombie until its parent reaps it, and `kill(pid, 0)` still succeeds on a
+ * zombie; on Linux /proc tells the difference, so a `kill -9`-ed peer counts as dead at once.
+ */
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The state letter follows the command name, which is in parentheses and may hold spaces.
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Every failure the channel reports is one of these classes. Each carries a stable `code`
+ * (for programs) and a message that says what to do (for people).
+ */
+
+/** Base class of every error raised by nestjs-ipc-channel. */
+export class IpcChannelError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_IPC_UNDELIVERABLE`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A send, emit or connect after `close()`. */
+export class ChannelClosedError extends IpcChannelError {
+  constructor(what: string) {
+    super(
+      'ERR_IPC_CHANNEL_CLOSED',
+      `Cannot ${what}: the channel is closed. Create a new Channel to talk again.`,
+    );
+  }
+}
+
+/** An option given to `new Channel()` (or to a send) that cannot work. */
+export class InvalidOptionError extends IpcChannelError {
+  constructor(message: string) {
+    super('ERR_IPC_INVALID_OPTION', message);
+  }
+}
+
+/** `to(x)` with something that is not a peer id, `'all'` or `'others'`. */
+export class InvalidTargetError extends IpcChannelError {
+  constructor(target: unknown) {
+    super(
+      'ERR_IPC_INVALID_TARGET',
+      `Invalid target ${JSON.stringify(target) ?? String(target)}: use a peer id (an integer from 1 to 65533), 'all' or 'others'.`,
+    );
+  }
+}
+
+/** `emit()` with an event name the channel uses for itself, or an unusable one. */
+export class InvalidEventNameError extends IpcChannelError {
+  constructor(name: unknown, why: string) {
+    super('ERR_IPC_INVALID_EVENT', `Invalid event name ${JSON.stringify(name)}: ${why}.`);
+  }
+}
+
+/** The codec could not encode a value (circular structure, BigInt under JSON, ...). */
+export class EncodeError extends IpcChannelError {
+  constructor(codec: string, cause: unknown) {
+    super(
+      'ERR_IPC_ENCODE',
+      `The '${codec}' codec cannot encode this value (${errorText(cause)}). ` +
+        `Send plain data, or use { codec: 'v8' } for Date, Map, Set, BigInt and typed arrays.`,
+      { cause },
+    );
+  }
+}
+
+/** A payload that arrived could not be decoded; it came from a peer using another codec or a bug. */
+export class DecodeError extends IpcChannelError {
+  constructor(codec: string, sender: number, cause: unknown) {
+    super(
+      'ERR_IPC_DECODE',
+      `A message from peer ${sender} could not be decoded with the '${codec}' codec (${errorText(cause)}). ` +
+        `Every process of a channel must use the same codec.`,
+      { cause },
+    );
+  }
+}
+
+/** A frame larger than `maxFrameBytes`, sent or received. */
+export class FrameTooLargeError extends IpcChannelError {
+  constructor(size: number, limit: number, direction: 'send' | 'receive') {
+    super(
+      'ERR_IPC_FRAME_TOO_LARGE',
+      direction === 'send'
+        ? `This message encodes to ${size} bytes, over maxFrameBytes (${limit}). Split it, or raise maxFrameBytes on every process of the channel.`
+        : `A peer sent a frame of ${size} bytes, over maxFrameBytes (${limit}); its connection was closed. Raise maxFrameBytes on every process if such messages are expected.`,
+    );
+  }
+}
+
+/** Bytes on a connection that are not a valid frame of this protocol. */
+export class MalformedFrameError extends IpcChannelError {
+  constructor(detail: string) {
+    super(
+      'ERR_IPC_MALFORMED_FRAME',
+      `Malformed frame (${detail}); the connection that sent it was closed. Only nestjs-ipc-channel peers may connect to the channel socket.`,
+    );
+  }
+}
+
+/** The outbox holds more than `maxQueueBytes`: the caller ignored `false` from send/emit. */
+export class QueueFullError extends IpcChannelError {
+  constructor(queued: number, limit: number) {
+    super(
+      'ERR_IPC_QUEUE_FULL',
+      `The channel already holds ${queued} bytes not yet delivered (limit maxQueueBytes = ${limit}); this message was not accepted. ` +
+        `When send()/emit() returns false, wait for the 'drain' event before sending more.`,
+    );
+  }
+}
+
+/** Why a message could not be delivered. */
+export type UndeliverableReason =
+  'grace-expired' | 'hold-full' | 'peer-absent' | 'peer-left' | 'channel-closed';
+
+/** The message accepted by send/emit could not reach its target; the message is attached. */
+export class UndeliverableError extends IpcChannelError {
+  constructor(
+    /** The peer id the message was addressed to. */
+    readonly target: number,
+    /** Why it was not delivered. */
+    readonly reason: UndeliverableReason,
+    /** `'message'` for `send(msg)`, otherwise the event name given to `emit`. */
+    readonly event: string,
+    /** The message (for `send`) or the array of event arguments (for `emit`), decoded. */
+    readonly data: unknown,
+  ) {
+    super('ERR_IPC_UNDELIVERABLE', undeliverableText(target, reason, event));
+  }
+}
+
+/** The hub refused to let this process join. `reason` tells why. */
+export class JoinRejectedError extends IpcChannelError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(`ERR_IPC_${reason.toUpperCase().replace(/-/g, '_')}`, message);
+  }
+}
+
+/** The requested `id` belongs to a live peer. */
+export class IdTakenError extends JoinRejectedError {
+  constructor(id: number) {
+    super(
+      'id-taken',
+      `Peer id ${id} is held by a live process of this channel. Give each process its own id, or omit 'id' to get the lowest free one.`,
+    );
+  }
+}
+
+/** The shared secret was missing or wrong (on either side). */
+export class AuthenticationError extends JoinRejectedError {
+  constructor(message: string) {
+    super('auth-failed', message);
+  }
+}
+
+/** The hub speaks another protocol version, channel name or codec. */
+export class HandshakeError extends JoinRejectedError {
+  constructor(reason: string, message: string) {
+    super(reason, message);
+  }
+}
+
+/** `connect()` did not join within `connectTimeoutMs`. */
+export class ConnectTimeoutError extends IpcChannelError {
+  constructor(ms: number, endpoint: string) {
+    super(
+      'ERR_IPC_CONNECT_TIMEOUT',
+      `Could not join the channel at ${endpoint} within ${ms} ms. Is the hub process blocked, or is its preferred id still held? Raise connectTimeoutMs if startup is slow.`,
+    );
+  }
+}
+
+/** The directory that holds the socket is unsafe or unusable. */
+export class UnsafeDirectoryError extends IpcChannelError {
+  constructor(message: string) {
+    super('ERR_IPC_UNSAFE_DIR', message);
+  }
+}
+
+/** The socket path would exceed the OS limit (sun_path), which Node would silently truncate. */
+export class EndpointPathTooLongError extends IpcChannelError {
+  constructor(path: string, limit: number) {
+    super(
+      'ERR_IPC_PATH_TOO_LONG',
+      `The socket path ${path} is ${Buffer.byteLength(path)} bytes, over the ${limit}-byte limit of Unix sockets. Pass a shorter 'dir' option.`,
+    );
+  }
+}
+
+/** The election could not bind or connect for a reason other than a race (EACCES, ENOSPC, ...). */
+export class ElectionError extends IpcChannelError {
+  constructor(endpoint: string, cause: unknown) {
+    super(
+      'ERR_IPC_ELECTION',
+      `Could neither connect to nor host the channel at ${endpoint} (${errorText(cause)}). Check that the directory is writable by this user.`,
+      { cause },
+    );
+  }
+}
+
+/** The hub closed this connection because of what this process sent (a bug, or version skew). */
+export class ProtocolError extends IpcChannelError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+function undeliverableText(target: number, reason: UndeliverableReason, event: string): string {
+  const what = event === 'message' ? 'A message' : `An '${event}' event`;
+  switch (reason) {
+    case 'grace-expired':
+      return `${what} to peer ${target} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
+    case 'hold-full':
+      return `${what} to peer ${target} was not delivered: too many messages are already held for that absent peer.`;
+    case 'peer-absent':
+      return `${what} to peer ${target} was not delivered: no peer holds id ${target}.`;
+    case 'peer-left':
+      return `${what} to peer ${target} was not delivered: the peer left before reading it.`;
+    case 'channel-closed':
+      return `${what} to peer ${target} was not delivered before this channel closed.`;
+  }
+}
+
+/** A short text for any thrown value. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,99 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PeerRecord } from './hub-connection.js';
+
+/** First frame on every connection, hub → peer. */
+export interface HubHello {
+  protocol: number;
+  name: string;
+  codec: string;
+  /** Random challenge; a peer proves the secret by an HMAC over it. */
+  nonce: string;
+  secured: boolean;
+}
+
+/**
+ * How strongly a peer wants an id:
+ * - `explicit`: the `id` option; fails if a live peer has it.
+ * - `rejoin`: the id it already had before a failover or reconnect.
+ * - `preferred`: derived (PM2 instance); waits a while for its previous holder to leave.
+ * - `none`: any; gets the lowest free id.
+ */
+export type ClaimKind = 'explicit' | 'rejoin' | 'preferred' | 'none';
+
+/** Peer → hub, after HubHello. */
+export interface JoinRequest {
+  protocol: number;
+  name: string;
+  codec: string;
+  incarnation: number;
+  pid: number;
+  claim: number;
+  kind: ClaimKind;
+  meta: unknown;
+  /** Challenge for the hub, so a peer with a secret knows the hub has it too. */
+  nonce: string;
+  proof?: string;
+}
+
+/** Hub → peer: joined. */
+export interface Welcome {
+  id: number;
+  hubId: number;
+  hubPid: number;
+  /** Every joined peer, this one included. */
+  peers: PeerRecord[];
+  proof?: string;
+}
+
+/** Hub → peer: not joined; the connection closes after this. */
+export interface Reject {
+  reason: string;
+  message: string;
+  id?: number;
+}
+
+/** Hub → peers: the hub is closing; `successor` should take over first. */
+export interface Handover {
+  successor: number;
+}
+
+/** Hub → peer: the hub closes this connection because of what the peer sent. */
+export interface Fault {
+  code: string;
+  message: string;
+}
+
+export interface PeerLeave {
+  id: number;
+  incarnation: number;
+  reason: 'left' | 'lost';
+}
+
+export interface PeerMetaUpdate {
+  id: number;
+  meta: unknown;
+}
+
+export interface Nack {
+  reason: string;
+  seqs: number[];
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** Proof that the peer knows the secret, bound to the hub's challenge and the channel name. */
+export function joinProof(secret: Buffer, hubNonce: string, name: string): string {
+  return createHmac('sha256', secret).update(`join\0${hubNonce}\0${name}`).digest('hex');
+}
+
+/** Proof that the hub knows the secret, bound to the peer's challenge. */
+export function welcomeProof(secret: Buffer, peerNonce: string, name: string): string {
+  return createHmac('sha256', secret).update(`welcome\0${peerNonce}\0${name}`).digest('hex');
+}
+
+export function proofsMatch(expected: string, given: unknown): boolean {
+  if (typeof given !== 'string' || given.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+}

@@ -1,0 +1,716 @@
+import { linkSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import type { Publication } from './election.js';
+import { isAlive } from './election-lock.js';
+import { type IpcChannelError, MalformedFrameError, ProtocolError } from './errors.js';
+import {
+  DATA_MIN,
+  FrameFlag,
+  FrameType,
+  MAX_PEER_ID,
+  OFF_FLAGS,
+  OFF_SENDER,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  TARGET_ALL,
+  TARGET_OTHERS,
+  jsonFrame,
+  rangesFrame,
+  readCount,
+  readJson,
+  readSeq,
+  readTarget,
+} from './frame.js';
+import {
+  type ClaimKind,
+  type Fault,
+  type HubHello,
+  type JoinRequest,
+  type Reject,
+  type Welcome,
+  joinProof,
+  newNonce,
+  proofsMatch,
+  welcomeProof,
+} from './handshake.js';
+import { HoldQueues } from './hold-queues.js';
+import { ConnectionState, type DeliveryRecord, HubConnection } from './hub-connection.js';
+import type { Log } from './logger.js';
+import { type FrameTransport, LocalTransport, SocketTransport } from './transport.js';
+
+/** A peer known before a failover, whose id is kept for it while it reconnects. */
+export interface ExpectedPeer {
+  readonly id: number;
+  readonly pid: number;
+  readonly incarnation: number;
+}
+
+export interface HubOptions {
+  readonly name: string;
+  readonly codec: string;
+  readonly secret: Buffer | undefined;
+  readonly maxFrameBytes: number;
+  readonly graceMs: number;
+  readonly preferredIdWaitMs: number;
+  readonly maxHeldBytes: number;
+  readonly handshakeTimeoutMs: number;
+  /** Survivors of the previous hub: their ids are reserved, and broadcasts held, for graceMs. */
+  readonly expected: readonly ExpectedPeer[];
+  readonly log: Log;
+  /** A connection was closed for what it sent (malformed or oversized frames, bad handshake). */
+  readonly onFault?: (error: IpcChannelError, peerId: number) => void;
+}
+
+/** How often the hub checks that the public socket file is still its own. */
+const WATCHDOG_MS = 1000;
+
+/**
+ * The hub role: grants ids, keeps membership, routes data frames by their header, and holds
+ * frames for absent peers. It never decodes a data payload.
+ *
+ * Delivery is confirmed end to end: a peer receipts the data frames it has read, and only when
+ * every target of a frame has read it does the sender get its ack. A sender keeps each frame
+ * until then, so a hub that dies loses nothing that its successor will not be sent again.
+ */
+export class Hub {
+  private readonly conns = new Set<HubConnection>();
+  private readonly byId = new Map<number, HubConnection>();
+  /** Joined connections, for broadcasts. */
+  private joined: HubConnection[] = [];
+  private readonly reserved = new Map<number, ExpectedPeer>();
+  private readonly waiting = new Set<HubConnection>();
+  /** Ids of peers that said Leave but whose connection is still open: not yet free. */
+  private readonly leaving = new Set<number>();
+  private readonly holds: HoldQueues;
+  private dirty: HubConnection[] = [];
+  private flushScheduled = false;
+  /** Sockets accepted before the hub's own peer has joined; served right after. */
+  private backlog: Socket[] | undefined = [];
+  private watchdog: NodeJS.Timeout | undefined;
+  private reservationTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly closing: Promise<void>[] = [];
+  /** The id of the hub process's own peer, once it has joined. */
+  selfId = 0;
+
+  constructor(
+    private readonly server: Server | undefined,
+    private readonly publication: Publication | undefined,
+    private readonly options: HubOptions,
+    /** Called when the hub stops on its own (its socket file was replaced). */
+    private readonly onStepDown: () => void = () => {},
+  ) {
+    this.holds = new HoldQueues(options.graceMs, options.maxHeldBytes, (record) =>
+      this.expire(record),
+    );
+    for (const peer of options.expected) this.reserved.set(peer.id, peer);
+    if (this.reserved.size > 0) {
+      this.reservationTimer = setTimeout(() => this.reserved.clear(), options.graceMs);
+      this.reservationTimer.unref();
+    }
+    if (server) {
+      server.on('connection', (socket) => this.accept(socket));
+      server.on('error', (e) => options.log.error('hub server error', e));
+    }
+    if (publication && publication.ino !== 0) {
+      this.watchdog = setInterval(() => this.checkPublication(), WATCHDOG_MS);
+      this.watchdog.unref();
+    }
+  }
+
+  /** Connects the hub process's own peer; returns the peer's end of the in-process pair. */
+  attachLocal(): FrameTransport {
+    const [hubEnd, peerEnd] = LocalTransport.pair();
+    this.addConnection(hubEnd, true);
+    return peerEnd;
+  }
+
+  get peerCount(): number {
+    return this.joined.length;
+  }
+
+  /**
+   * Closes the hub and tells the peers which of them should take over (the lowest id), so the
+   * next hub is up before the others even probe. Peers re-send whatever was not confirmed.
+   */
+  async close(): Promise<void> {
+    await this.shutDown(true);
+  }
+
+  private async shutDown(handover: boolean): Promise<void> {
+    if (this.closed) {
+      await Promise.all(this.closing);
+      return;
+    }
+    this.closed = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.reservationTimer);
+    this.holds.clear();
+    if (handover) this.unpublish();
+    this.server?.close();
+    for (const socket of this.backlog ?? []) socket.destroy();
+    this.backlog = undefined;
+
+    let successor = 0;
+    for (const conn of this.joined) {
+      if (!conn.local && (successor === 0 || conn.id < successor)) successor = conn.id;
+    }
+    for (const conn of this.conns) {
+      clearTimeout(conn.timer);
+      if (conn.state === ConnectionState.Joined)
+        this.send(conn, jsonFrame(FrameType.Handover, { successor }));
+    }
+    this.flush();
+    for (const conn of [...this.conns]) {
+      this.closing.push(
+        new Promise<void>((resolve) => {
+          if (conn.transport.closed) return resolve();
+          const previous = conn.transport.onClose;
+          const force = setTimeout(() => conn.transport.destroy(), 1000);
+          conn.transport.onClose = (e) => {
+            clearTimeout(force);
+            previous(e);
+            resolve();
+          };
+          conn.transport.end();
+        }),
+      );
+    }
+    await Promise.all(this.closing);
+  }
+
+  /** Removes the public socket file, but only if it is still ours. */
+  private unpublish(): void {
+    const pub = this.publication;
+    if (!pub || pub.ino === 0) return;
+    try {
+      if (lstatSync(pub.path).ino === pub.ino) unlinkSync(pub.path);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /**
+   * Someone removed our public socket file (a /tmp cleaner) or replaced it (a second hub after a
+   * race no lock can fully exclude). Re-publish in the first case; step down in the second so
+   * the channel converges on one hub.
+   */
+  private checkPublication(): void {
+    const pub = this.publication!;
+    let ino: number;
+    try {
+      ino = lstatSync(pub.path).ino;
+    } catch {
+      try {
+        linkSync(pub.hubPath, pub.path);
+        this.options.log.warn(
+          `the channel socket ${pub.path} had been removed; published it again`,
+        );
+        return;
+      } catch {
+        try {
+          ino = lstatSync(pub.path).ino;
+        } catch {
+          return;
+        }
+      }
+    }
+    if (ino !== pub.ino) {
+      this.options.log.warn(`another hub took over ${pub.path}; this process steps down as hub`);
+      void this.shutDown(false).then(this.onStepDown);
+    }
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.backlog !== undefined) {
+      socket.on('error', () => {});
+      this.backlog.push(socket);
+      return;
+    }
+    this.addConnection(new SocketTransport(socket, this.options.maxFrameBytes), false);
+  }
+
+  private openToSockets(): void {
+    const backlog = this.backlog;
+    if (backlog === undefined) return;
+    this.backlog = undefined;
+    for (const socket of backlog) {
+      if (!socket.destroyed) this.accept(socket);
+    }
+  }
+
+  private addConnection(transport: FrameTransport, local: boolean): void {
+    const conn = new HubConnection(transport, local, newNonce());
+    this.conns.add(conn);
+    transport.onFrames = (frames) => this.receive(conn, frames);
+    transport.onClose = (error) => this.closed || this.drop(conn, error);
+    transport.onFault = (error) => this.fault(conn, error);
+    const hello: HubHello = {
+      protocol: PROTOCOL_VERSION,
+      name: this.options.name,
+      codec: this.options.codec,
+      nonce: conn.nonce,
+      secured: this.options.secret !== undefined,
+    };
+    this.send(
+      conn,
+      jsonFrame(FrameType.HubHello, { ...hello, maxFrameBytes: this.options.maxFrameBytes }),
+    );
+    if (!local) {
+      const timeout = new ProtocolError(
+        'ERR_IPC_HANDSHAKE_TIMEOUT',
+        'no Join within the handshake timeout',
+      );
+      conn.timer = setTimeout(() => this.fault(conn, timeout), this.options.handshakeTimeoutMs);
+      conn.timer.unref();
+    }
+    this.scheduleFlush();
+  }
+
+  private receive(conn: HubConnection, frames: Buffer[]): void {
+    for (let i = 0; i < frames.length; i++) {
+      if (conn.state === ConnectionState.Closed) break;
+      const frame = frames[i]!;
+      const type = frame[OFF_TYPE]!;
+      if (type >= DATA_MIN) {
+        if (type !== FrameType.Message && type !== FrameType.Event) {
+          this.fault(conn, new MalformedFrameError(`unknown data frame type ${type}`));
+        } else if (conn.state === ConnectionState.Joined) {
+          this.route(conn, frame);
+        } else if (conn.state !== ConnectionState.Left) {
+          this.fault(
+            conn,
+            new ProtocolError('ERR_IPC_PROTOCOL', 'data frame before the peer joined'),
+          );
+        }
+        continue;
+      }
+      switch (type) {
+        case FrameType.Receipt:
+          this.receipt(conn, readCount(frame));
+          break;
+        case FrameType.Join:
+          this.join(conn, frame);
+          break;
+        case FrameType.SetMeta:
+          this.setMeta(conn, frame);
+          break;
+        case FrameType.Leave:
+          this.leave(conn);
+          break;
+        default:
+          this.fault(conn, new MalformedFrameError(`unexpected frame type ${type}`));
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  private route(from: HubConnection, frame: Buffer): void {
+    frame.writeUInt16LE(from.id, OFF_SENDER);
+    const target = readTarget(frame);
+    const seq = readSeq(frame);
+    if (target === TARGET_ALL || target === TARGET_OTHERS) {
+      // `remaining` starts at 1 so the record cannot settle while targets are still being added.
+      const record: DeliveryRecord = {
+        from,
+        seq,
+        frame,
+        copied: false,
+        heldNotified: false,
+        remaining: 1,
+        target: 0,
+        noHold: false,
+      };
+      const joined = this.joined;
+      for (let i = 0; i < joined.length; i++) {
+        const conn = joined[i]!;
+        if (target === TARGET_OTHERS && conn === from) continue;
+        record.remaining++;
+        this.deliver(conn, record);
+      }
+      for (const id of this.reserved.keys()) {
+        if (this.byId.has(id)) continue;
+        record.remaining++;
+        this.holdOrGiveUp(id, record, false);
+      }
+      this.settle(record);
+      return;
+    }
+    if (target === 0 || target > MAX_PEER_ID) {
+      this.fault(from, new MalformedFrameError(`invalid target ${target}`));
+      return;
+    }
+    const noHold = (frame[OFF_FLAGS]! & FrameFlag.NoHold) !== 0;
+    const record: DeliveryRecord = {
+      from,
+      seq,
+      frame,
+      copied: false,
+      heldNotified: false,
+      remaining: 1,
+      target,
+      noHold,
+    };
+    const conn = this.byId.get(target);
+    if (conn !== undefined) this.deliver(conn, record);
+    else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
+    else this.holdOrGiveUp(target, record, false);
+  }
+
+  private deliver(conn: HubConnection, record: DeliveryRecord): void {
+    conn.out.push(record.frame);
+    conn.pending.push(record);
+    this.markDirty(conn);
+  }
+
+  private receipt(conn: HubConnection, count: number): void {
+    const n = count - conn.receipted;
+    if (!(n > 0)) return;
+    conn.receipted = count;
+    conn.shiftPending(n, (record) => this.settle(record));
+  }
+
+  /** One target has the frame; when all have, the sender gets its ack. */
+  private settle(record: DeliveryRecord): void {
+    if (--record.remaining !== 0) return;
+    const from = record.from;
+    if (from.state === ConnectionState.Closed) return;
+    from.acks.push(record.seq);
+    this.markDirty(from);
+  }
+
+  private giveUp(record: DeliveryRecord, reason: string): void {
+    record.remaining = 0;
+    const from = record.from;
+    if (from.state === ConnectionState.Closed) return;
+    from.addNack(reason, record.seq);
+    this.markDirty(from);
+  }
+
+  private holdOrGiveUp(target: number, record: DeliveryRecord, front: boolean): void {
+    const ok = front ? this.holds.holdFront(target, record) : this.holds.hold(target, record);
+    if (!ok) {
+      if (record.target !== 0) this.giveUp(record, 'hold-full');
+      else this.settle(record);
+      return;
+    }
+    // Tell the sender once, so the frame stops counting against its window.
+    const from = record.from;
+    if (record.heldNotified || from.state === ConnectionState.Closed) return;
+    record.heldNotified = true;
+    from.held.push(record.seq);
+    this.markDirty(from);
+  }
+
+  private expire(record: DeliveryRecord): void {
+    if (record.target !== 0) this.giveUp(record, 'grace-expired');
+    else this.settle(record);
+    this.scheduleFlush();
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  private join(conn: HubConnection, frame: Buffer): void {
+    if (conn.state !== ConnectionState.Greeting) {
+      this.fault(conn, new ProtocolError('ERR_IPC_PROTOCOL', 'a second Join on one connection'));
+      return;
+    }
+    let req: JoinRequest;
+    try {
+      req = readJson<JoinRequest>(frame);
+    } catch {
+      this.fault(conn, new MalformedFrameError('Join is not JSON'));
+      return;
+    }
+    if (typeof req !== 'object' || req === null || typeof req.incarnation !== 'number') {
+      this.fault(conn, new MalformedFrameError('Join lacks its fields'));
+      return;
+    }
+    clearTimeout(conn.timer);
+    const { name, codec, secret } = this.options;
+    if (req.protocol !== PROTOCOL_VERSION) {
+      return this.reject(conn, {
+        reason: 'protocol-mismatch',
+        message: `The hub speaks protocol ${PROTOCOL_VERSION}, this process speaks ${String(req.protocol)}: every process of a channel must run a compatible nestjs-ipc-channel. Restart them all on one version.`,
+      });
+    }
+    if (req.name !== name) {
+      return this.reject(conn, {
+        reason: 'name-mismatch',
+        message: `The socket belongs to channel '${name}', not '${String(req.name)}'. Use another 'dir' for this channel.`,
+      });
+    }
+    if (req.codec !== codec) {
+      return this.reject(conn, {
+        reason: 'codec-mismatch',
+        message: `Channel '${name}' uses the '${codec}' codec but this process uses '${String(req.codec)}'. Every process of a channel must use the same codec.`,
+      });
+    }
+    if (secret !== undefined && !proofsMatch(joinProof(secret, conn.nonce, name), req.proof)) {
+      return this.reject(conn, {
+        reason: 'auth-failed',
+        message: `Channel '${name}' requires a secret, and this process ${req.proof === undefined ? 'gave none' : 'gave a different one'}. Pass the same 'secret' option to every process.`,
+      });
+    }
+    conn.incarnation = req.incarnation >>> 0;
+    conn.pid = Number(req.pid) || 0;
+    conn.meta = req.meta ?? null;
+    (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
+    this.claim(conn, req.kind, Number(req.claim) || 0);
+    if (conn.local) this.openToSockets();
+  }
+
+  private claim(conn: HubConnection, kind: ClaimKind, id: number): void {
+    const valid = Number.isInteger(id) && id >= 1 && id <= MAX_PEER_ID;
+    if (kind === 'explicit' || kind === 'rejoin') {
+      if (!valid) {
+        return this.reject(conn, {
+          reason: 'invalid-id',
+          message: `Peer id ${id} is out of range 1..${MAX_PEER_ID}.`,
+        });
+      }
+      if (this.isTaken(id, conn)) {
+        return this.reject(conn, {
+          reason: 'id-taken',
+          id,
+          message: `Peer id ${id} is held by a live process of this channel.`,
+        });
+      }
+      return this.grant(conn, id);
+    }
+    if (kind === 'preferred' && valid) {
+      if (!this.isTaken(id, conn)) return this.grant(conn, id);
+      // Under PM2 a reloaded instance starts before its predecessor exits; wait for the id.
+      conn.state = ConnectionState.Waiting;
+      (conn as { wanted?: number }).wanted = id;
+      this.waiting.add(conn);
+      conn.timer = setTimeout(() => {
+        this.waiting.delete(conn);
+        this.options.log.warn(
+          `peer id ${id} stayed taken for ${this.options.preferredIdWaitMs} ms; giving this process another id`,
+        );
+        this.grantLowest(conn);
+      }, this.options.preferredIdWaitMs);
+      conn.timer.unref();
+      return;
+    }
+    this.grantLowest(conn);
+  }
+
+  private isTaken(id: number, conn: HubConnection): boolean {
+    if (this.byId.has(id) || this.leaving.has(id)) return true;
+    const reservation = this.reserved.get(id);
+    if (reservation === undefined || reservation.incarnation === conn.incarnation) return false;
+    if (isAlive(reservation.pid)) return true;
+    this.reserved.delete(id);
+    return false;
+  }
+
+  private grantLowest(conn: HubConnection): void {
+    for (let id = 1; id <= MAX_PEER_ID; id++) {
+      if (!this.isTaken(id, conn) && !this.isWanted(id, conn)) return this.grant(conn, id);
+    }
+    this.reject(conn, {
+      reason: 'channel-full',
+      message: `All ${MAX_PEER_ID} peer ids are taken.`,
+    });
+  }
+
+  /** An id another connection is waiting for should go to it, not to a newcomer. */
+  private isWanted(id: number, conn: HubConnection): boolean {
+    for (const w of this.waiting) {
+      if (w !== conn && (w as { wanted?: number }).wanted === id) return true;
+    }
+    return false;
+  }
+
+  private grant(conn: HubConnection, id: number): void {
+    this.waiting.delete(conn);
+    clearTimeout(conn.timer);
+    this.reserved.delete(id);
+    conn.id = id;
+    conn.state = ConnectionState.Joined;
+    this.byId.set(id, conn);
+    this.joined.push(conn);
+    if (conn.local) this.selfId = id;
+
+    const welcome: Welcome = {
+      id,
+      hubId: this.selfId,
+      hubPid: process.pid,
+      peers: this.joined.map((c) => c.record()),
+    };
+    const secret = this.options.secret;
+    if (secret !== undefined) {
+      welcome.proof = welcomeProof(
+        secret,
+        (conn as { peerNonce?: string }).peerNonce ?? '',
+        this.options.name,
+      );
+    }
+    this.send(conn, jsonFrame(FrameType.Welcome, welcome));
+    const announcement = jsonFrame(FrameType.PeerJoin, { ...conn.record(), hub: conn.local });
+    for (const other of this.joined) if (other !== conn) this.send(other, announcement);
+    for (const record of this.holds.release(id)) this.deliver(conn, record);
+  }
+
+  private setMeta(conn: HubConnection, frame: Buffer): void {
+    let meta: unknown;
+    try {
+      meta = readJson(frame);
+    } catch {
+      this.fault(conn, new MalformedFrameError('SetMeta is not JSON'));
+      return;
+    }
+    conn.meta = meta;
+    if (conn.state !== ConnectionState.Joined) return;
+    const update = jsonFrame(FrameType.PeerMeta, { id: conn.id, meta });
+    for (const other of this.joined) if (other !== conn) this.send(other, update);
+  }
+
+  /** A graceful leave: the peer flushed its own sends and reads what is still on its way. */
+  private leave(conn: HubConnection): void {
+    if (conn.state === ConnectionState.Joined) {
+      this.removeJoined(conn);
+      this.announceLeave(conn, 'left');
+      // The id stays taken until the connection closes and its unread frames are back on hold.
+      this.leaving.add(conn.id);
+    }
+    conn.state = ConnectionState.Left;
+    this.waiting.delete(conn);
+    clearTimeout(conn.timer);
+    this.send(conn, jsonFrame(FrameType.Bye, {}));
+  }
+
+  private drop(conn: HubConnection, error?: Error): void {
+    if (conn.state === ConnectionState.Closed) return;
+    const was = conn.state;
+    conn.state = ConnectionState.Closed;
+    this.conns.delete(conn);
+    this.waiting.delete(conn);
+    clearTimeout(conn.timer);
+    if (was === ConnectionState.Joined) {
+      this.removeJoined(conn);
+      this.announceLeave(conn, 'lost');
+    }
+    if (error !== undefined) {
+      this.options.log.warn(
+        `closed the connection of peer ${conn.id || '(not joined)'}: ${error.message}`,
+      );
+    }
+    // Frames written to it but never read go back on hold, ahead of anything held since, so the
+    // next holder of the id reads them in order.
+    const unread = conn.takeAllPending();
+    for (let i = unread.length - 1; i >= 0; i--) {
+      const record = unread[i]!;
+      if (record.target === 0) this.settle(record);
+      else if (record.noHold) this.giveUp(record, 'peer-left');
+      else this.holdOrGiveUp(record.target, record, true);
+    }
+    if (was === ConnectionState.Left) this.leaving.delete(conn.id);
+    if (was === ConnectionState.Joined || was === ConnectionState.Left) this.grantWaiter(conn.id);
+    this.scheduleFlush();
+  }
+
+  private grantWaiter(id: number): void {
+    if (id === 0 || this.byId.has(id)) return;
+    for (const w of this.waiting) {
+      if ((w as { wanted?: number }).wanted === id) {
+        this.grant(w, id);
+        return;
+      }
+    }
+  }
+
+  private removeJoined(conn: HubConnection): void {
+    if (this.byId.get(conn.id) === conn) this.byId.delete(conn.id);
+    const i = this.joined.indexOf(conn);
+    if (i >= 0) this.joined.splice(i, 1);
+  }
+
+  private announceLeave(conn: HubConnection, reason: 'left' | 'lost'): void {
+    const frame = jsonFrame(FrameType.PeerLeave, {
+      id: conn.id,
+      incarnation: conn.incarnation,
+      reason,
+    });
+    for (const other of this.joined) this.send(other, frame);
+  }
+
+  private reject(conn: HubConnection, reject: Reject): void {
+    this.options.log.warn(`refused a peer: ${reject.message}`);
+    this.send(conn, jsonFrame(FrameType.Reject, reject));
+    this.flush();
+    conn.state = ConnectionState.Left;
+    conn.transport.end();
+  }
+
+  /** Closes one connection for what it sent; everyone else is unaffected. */
+  private fault(conn: HubConnection, error: IpcChannelError): void {
+    if (conn.state === ConnectionState.Closed) return;
+    this.options.log.warn(
+      `closing the connection of peer ${conn.id || '(not joined)'}: ${error.message}`,
+    );
+    this.options.onFault?.(error, conn.id);
+    const body: Fault = { code: error.code, message: error.message };
+    this.send(conn, jsonFrame(FrameType.Fault, body));
+    this.flush();
+    conn.transport.end();
+    this.drop(conn);
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  private send(conn: HubConnection, frame: Buffer): void {
+    conn.out.push(frame);
+    this.markDirty(conn);
+  }
+
+  private markDirty(conn: HubConnection): void {
+    if (conn.dirty) return;
+    conn.dirty = true;
+    this.dirty.push(conn);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.dirty.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const conn of dirty) {
+      conn.dirty = false;
+      if (conn.transport.closed) continue;
+      let frames = conn.out;
+      conn.out = [];
+      const control: Buffer[] = [];
+      if (conn.acks.length > 0) {
+        control.push(rangesFrame(FrameType.Ack, conn.acks));
+        conn.acks = [];
+      }
+      if (conn.held.length > 0) {
+        control.push(rangesFrame(FrameType.Held, conn.held));
+        conn.held = [];
+      }
+      if (conn.nacks !== undefined) {
+        for (const [reason, seqs] of conn.nacks)
+          control.push(jsonFrame(FrameType.Nack, { reason, seqs }));
+        conn.nacks = undefined;
+      }
+      if (control.length > 0) frames = frames.length === 0 ? control : control.concat(frames);
+      if (frames.length > 0) conn.transport.write(frames);
+    }
+  }
+}

@@ -1,0 +1,6 @@
+export { Channel, type ChannelEventMap } from './channel.js';
+export { type ChannelOptions, defaultChannelName } from './channel-options.js';
+export { type Codec, type CodecName, jsonCodec, v8Codec } from './codec.js';
+export * from './errors.js';
+export type { ChannelLogger } from './logger.js';
+export { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';

@@ -1,0 +1,358 @@
+import { elect, withdraw } from './election.js';
+import type { Endpoint } from './endpoint.js';
+import {
+  AuthenticationError,
+  ChannelClosedError,
+  HandshakeError,
+  IdTakenError,
+  type IpcChannelError,
+  JoinRejectedError,
+  ProtocolError,
+} from './errors.js';
+import {
+  FrameType,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  controlFrame,
+  jsonFrame,
+  readJson,
+} from './frame.js';
+import {
+  type Fault,
+  type HubHello,
+  type JoinRequest,
+  type Reject,
+  type Welcome,
+  joinProof,
+  newNonce,
+  proofsMatch,
+  welcomeProof,
+} from './handshake.js';
+import { type ExpectedPeer, Hub, type HubOptions } from './hub.js';
+import type { Log } from './logger.js';
+import { type FrameTransport, SocketTransport } from './transport.js';
+
+/** The states of a peer's link to its hub. */
+export enum LinkState {
+  Idle = 'idle',
+  /** Looking for the hub, or becoming it. */
+  Electing = 'electing',
+  /** Connected; exchanging HubHello / Join / Welcome. */
+  Handshaking = 'handshaking',
+  /** Joined: data flows. */
+  Joined = 'joined',
+  /** Sent Leave, waiting for Bye. */
+  Leaving = 'leaving',
+  Closed = 'closed',
+}
+
+/** What the link needs from the channel that owns it. */
+export interface LinkOwner {
+  /** The Join to send (claim, meta, incarnation) for the hub that greeted us. */
+  joinRequest(nonce: string): Omit<JoinRequest, 'nonce' | 'proof'>;
+  /** Peers to keep ids for, should this process become the hub. */
+  expectedPeers(): ExpectedPeer[];
+  joined(welcome: Welcome, hubMaxFrameBytes: number): void;
+  /** Frames that follow the Welcome on the same connection. */
+  frames(frames: Buffer[]): void;
+  /** The connection to the hub is gone; the link is already electing again. */
+  disconnected(error: Error | undefined): void;
+  /** The hub refused us, or the handshake failed. */
+  failed(error: IpcChannelError, initial: boolean): void;
+  /** A recoverable problem worth reporting (an election error, a fault). */
+  error(error: IpcChannelError): void;
+}
+
+export interface LinkOptions {
+  readonly endpoint: Endpoint;
+  readonly name: string;
+  readonly codec: string;
+  readonly secret: Buffer | undefined;
+  readonly maxFrameBytes: number;
+  readonly hub: Omit<
+    HubOptions,
+    'expected' | 'name' | 'codec' | 'secret' | 'maxFrameBytes' | 'log'
+  >;
+  readonly log: Log;
+}
+
+/** Back-off for elections that fail for reasons other than a race (EACCES, ...). */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2000;
+
+/**
+ * One peer's link to the hub. It elects (connecting to the hub, or becoming it), handshakes, and
+ * on losing the connection elects again at once. It knows nothing of messages: the owning
+ * channel gets every frame after the Welcome.
+ */
+export class Link {
+  state = LinkState.Idle;
+  /** The hub this process hosts, if it won the election. */
+  hub: Hub | undefined;
+  private transport: FrameTransport | undefined;
+  private readonly abort = new AbortController();
+  private nonce = '';
+  private successor = 0;
+  private everJoined = false;
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private byeWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly options: LinkOptions,
+    private readonly owner: LinkOwner,
+  ) {}
+
+  /** This process's id, used to know whether a Handover names us. */
+  selfId = 0;
+
+  get joined(): boolean {
+    return this.state === LinkState.Joined;
+  }
+
+  start(): void {
+    if (this.state !== LinkState.Idle) return;
+    void this.elect(false);
+  }
+
+  write(frames: Buffer[]): void {
+    if (this.state === LinkState.Joined || this.state === LinkState.Leaving)
+      this.transport?.write(frames);
+  }
+
+  /** Bytes written to the hub connection but not yet handed to the OS. */
+  get pendingBytes(): number {
+    return this.transport?.pendingBytes ?? 0;
+  }
+
+  /** The hub is going away; `successor` is to take over. */
+  noteHandover(successor: number): void {
+    this.successor = successor;
+  }
+
+  noteBye(): void {
+    this.byeWaiter?.();
+  }
+
+  /** Sends Leave and waits for the hub's Bye (everything the hub sent us before it has arrived). */
+  async leave(timeoutMs: number): Promise<void> {
+    if (this.state !== LinkState.Joined) return;
+    this.state = LinkState.Leaving;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const transport = this.transport!;
+      const previousClose = transport.onClose;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.byeWaiter = done;
+      transport.onClose = (e) => {
+        done();
+        previousClose(e);
+      };
+      transport.write([controlFrame(FrameType.Leave)]);
+    });
+    this.byeWaiter = undefined;
+  }
+
+  /** Closes the connection and, if this process is the hub, hands the hub over. */
+  async close(): Promise<void> {
+    if (this.state === LinkState.Closed) return;
+    this.state = LinkState.Closed;
+    this.abort.abort();
+    clearTimeout(this.retryTimer);
+    const transport = this.transport;
+    this.transport = undefined;
+    if (transport !== undefined && !transport.closed) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => transport.destroy(), 1000);
+        transport.onClose = () => {
+          clearTimeout(force);
+          resolve();
+        };
+        transport.end();
+      });
+    }
+    const hub = this.hub;
+    this.hub = undefined;
+    await hub?.close();
+  }
+
+  /** A method, so TypeScript does not narrow `state` across awaits. */
+  private isClosed(): boolean {
+    return this.state === LinkState.Closed;
+  }
+
+  private async elect(eager: boolean): Promise<void> {
+    this.state = LinkState.Electing;
+    const { endpoint, log } = this.options;
+    let result;
+    try {
+      result = await elect(endpoint, { signal: this.abort.signal, eager });
+    } catch (e) {
+      if (this.isClosed() || e instanceof ChannelClosedError) return;
+      this.owner.error(e as IpcChannelError);
+      this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      return;
+    }
+    if (this.isClosed()) {
+      withdraw(result);
+      return;
+    }
+    this.retryMs = RETRY_MIN_MS;
+    if (result.role === 'hub') {
+      log.info(`hosting the hub of channel '${this.options.name}' at ${endpoint.path}`);
+      const hub: Hub = new Hub(
+        result.server,
+        result.publication,
+        {
+          ...this.options.hub,
+          name: this.options.name,
+          codec: this.options.codec,
+          secret: this.options.secret,
+          maxFrameBytes: this.options.maxFrameBytes,
+          expected: this.owner.expectedPeers(),
+          log,
+        },
+        () => {
+          if (this.hub === hub) this.hub = undefined;
+        },
+      );
+      this.hub = hub;
+      this.attach(hub.attachLocal());
+    } else {
+      this.attach(new SocketTransport(result.socket, this.options.maxFrameBytes));
+    }
+  }
+
+  private attach(transport: FrameTransport): void {
+    this.transport = transport;
+    this.state = LinkState.Handshaking;
+    this.successor = 0;
+    transport.onFrames = (frames) => this.receive(transport, frames);
+    transport.onClose = (error) => this.lost(transport, error);
+  }
+
+  private receive(transport: FrameTransport, frames: Buffer[]): void {
+    if (transport !== this.transport) return;
+    if (this.state !== LinkState.Handshaking) {
+      this.owner.frames(frames);
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      const type = frame[OFF_TYPE];
+      try {
+        if (type === FrameType.HubHello) {
+          this.hello(readJson<HubHello & { maxFrameBytes: number }>(frame));
+        } else if (type === FrameType.Welcome) {
+          const welcome = readJson<Welcome>(frame);
+          this.welcome(welcome);
+          if (i + 1 < frames.length) this.owner.frames(frames.slice(i + 1));
+          return;
+        } else if (type === FrameType.Reject) {
+          throw rejection(readJson<Reject>(frame));
+        } else if (type === FrameType.Fault) {
+          const fault = readJson<Fault>(frame);
+          throw new ProtocolError(fault.code, `The hub closed the connection: ${fault.message}`);
+        }
+      } catch (e) {
+        this.fail(e as IpcChannelError);
+        return;
+      }
+    }
+  }
+
+  private hubMaxFrameBytes = 0;
+
+  private hello(hello: HubHello & { maxFrameBytes: number }): void {
+    const { name, codec, secret } = this.options;
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      throw new HandshakeError(
+        'protocol-mismatch',
+        `The hub of channel '${name}' speaks protocol ${hello.protocol}, this process speaks ${PROTOCOL_VERSION}: every process of a channel must run a compatible nestjs-ipc-channel. Restart them all on one version.`,
+      );
+    }
+    if (hello.name !== name) {
+      throw new HandshakeError(
+        'name-mismatch',
+        `The socket at ${this.options.endpoint.path} belongs to channel '${hello.name}', not '${name}'. Use another 'dir' for this channel.`,
+      );
+    }
+    if (hello.codec !== codec) {
+      throw new HandshakeError(
+        'codec-mismatch',
+        `Channel '${name}' uses the '${hello.codec}' codec but this process uses '${codec}'. Every process of a channel must use the same codec.`,
+      );
+    }
+    if (secret !== undefined && !hello.secured) {
+      throw new AuthenticationError(
+        `This process has a secret, but the process hosting channel '${name}' has none, so it cannot prove it is trusted. Pass the same 'secret' option to every process.`,
+      );
+    }
+    if (secret === undefined && hello.secured) {
+      throw new AuthenticationError(
+        `Channel '${name}' requires a secret and this process has none. Pass the same 'secret' option to every process.`,
+      );
+    }
+    this.hubMaxFrameBytes = hello.maxFrameBytes;
+    this.nonce = newNonce();
+    const request: JoinRequest = { ...this.owner.joinRequest(this.nonce), nonce: this.nonce };
+    if (secret !== undefined) request.proof = joinProof(secret, hello.nonce, name);
+    this.transport!.write([jsonFrame(FrameType.Join, request)]);
+  }
+
+  private welcome(welcome: Welcome): void {
+    const secret = this.options.secret;
+    if (
+      secret !== undefined &&
+      !proofsMatch(welcomeProof(secret, this.nonce, this.options.name), welcome.proof)
+    ) {
+      throw new AuthenticationError(
+        `The process hosting channel '${this.options.name}' does not know this process's secret. Pass the same 'secret' option to every process.`,
+      );
+    }
+    this.state = LinkState.Joined;
+    this.everJoined = true;
+    this.selfId = welcome.id;
+    this.owner.joined(welcome, this.hubMaxFrameBytes);
+  }
+
+  private fail(error: IpcChannelError): void {
+    const initial = !this.everJoined;
+    const transport = this.transport;
+    this.transport = undefined;
+    transport?.destroy();
+    if (initial) {
+      this.owner.failed(error, true);
+      return;
+    }
+    // A rejoin that fails (version skew in a rolling deploy, a lost id) is reported and retried.
+    this.owner.failed(error, false);
+    this.state = LinkState.Electing;
+    this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private lost(transport: FrameTransport, error: Error | undefined): void {
+    if (transport !== this.transport) return;
+    this.transport = undefined;
+    if (this.state === LinkState.Closed || this.state === LinkState.Leaving) return;
+    const wasJoined = this.state === LinkState.Joined;
+    const eager = this.successor !== 0 && this.successor === this.selfId;
+    if (this.hub !== undefined) {
+      // Our own hub stopped under us (it stepped down); it is closed already.
+      this.hub = undefined;
+    }
+    void this.elect(eager);
+    if (wasJoined) this.owner.disconnected(error);
+  }
+}
+
+function rejection(reject: Reject): JoinRejectedError {
+  if (reject.reason === 'id-taken') return new IdTakenError(reject.id ?? 0);
+  if (reject.reason === 'auth-failed') return new AuthenticationError(reject.message);
+  return new HandshakeError(reject.reason, reject.message);
+}

@@ -1,0 +1,146 @@
+/** Where an accepted frame stands. */
+const enum EntryState {
+  /** Accepted, not yet written to the current hub. */
+  Queued = 0,
+  /** Written to the hub; counts against the window until acked. */
+  Sent = 1,
+  /** The hub holds it for an absent target; out of the window, still resent after a failover. */
+  Held = 2,
+  /** Acked or nacked while still in the send queue; skipped when the queue reaches it. */
+  Settled = 3,
+}
+
+/** One accepted frame. The frame buffer is kept until the hub acks or nacks it. */
+export interface OutboxEntry {
+  readonly seq: number;
+  readonly frame: Buffer;
+  state: EntryState;
+}
+
+/** Per-entry bookkeeping beyond the frame bytes, so the byte limits also bound entry count. */
+const ENTRY_OVERHEAD = 96;
+
+/**
+ * Every frame this process sends, from acceptance until the hub confirms it reached every
+ * target (ack) or gives up (nack). Frames go out in sequence order, at most a window at a time;
+ * after a failover every unconfirmed frame is written again, in order, before anything new, and
+ * receivers drop the copies they already have.
+ */
+export class Outbox {
+  /** Unconfirmed entries by sequence; a Map iterates in insertion (= sequence) order. */
+  private readonly entries = new Map<number, OutboxEntry>();
+  /** Entries not yet written to the current hub, in order, from `head`. */
+  private queue: OutboxEntry[] = [];
+  private head = 0;
+  private inflightFrames = 0;
+  private inflightBytes = 0;
+  /** Bytes of all unconfirmed entries (queued, sent and held). */
+  private pending = 0;
+  private lastSeq = 0;
+
+  constructor(
+    private readonly windowFrames: number,
+    private readonly windowBytes: number,
+  ) {}
+
+  /** The sequence number the next accepted frame gets. */
+  nextSeq(): number {
+    return this.lastSeq + 1;
+  }
+
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get hasSendable(): boolean {
+    return this.head < this.queue.length && this.windowOpen();
+  }
+
+  add(seq: number, frame: Buffer): void {
+    this.lastSeq = seq;
+    const entry: OutboxEntry = { seq, frame, state: EntryState.Queued };
+    this.entries.set(seq, entry);
+    this.queue.push(entry);
+    this.pending += frame.length + ENTRY_OVERHEAD;
+  }
+
+  /** Takes the frames that fit in the window, marking them sent. */
+  takeSendable(): Buffer[] {
+    const out: Buffer[] = [];
+    while (this.head < this.queue.length && this.windowOpen()) {
+      const entry = this.queue[this.head++]!;
+      if (entry.state !== EntryState.Queued) continue;
+      entry.state = EntryState.Sent;
+      this.inflightFrames++;
+      this.inflightBytes += entry.frame.length;
+      out.push(entry.frame);
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+
+  /** The hub confirmed delivery; returns whether the entry was still unconfirmed. */
+  ack(seq: number): boolean {
+    return this.settle(seq) !== undefined;
+  }
+
+  /** The hub gave up on this frame; returns its bytes for the undeliverable report. */
+  nack(seq: number): Buffer | undefined {
+    return this.settle(seq)?.frame;
+  }
+
+  /** The hub holds the frame for an absent peer: free its window slot. */
+  held(seq: number): void {
+    const entry = this.entries.get(seq);
+    if (entry === undefined || entry.state !== EntryState.Sent) return;
+    entry.state = EntryState.Held;
+    this.inflightFrames--;
+    this.inflightBytes -= entry.frame.length;
+  }
+
+  /** The hub connection is gone: everything unconfirmed is to be written again, in order. */
+  rewind(): void {
+    this.queue = [...this.entries.values()];
+    this.head = 0;
+    for (const entry of this.queue) entry.state = EntryState.Queued;
+    this.inflightFrames = 0;
+    this.inflightBytes = 0;
+  }
+
+  /** Removes and returns every unconfirmed frame (the channel is closing for good). */
+  drain(): Buffer[] {
+    const frames = [...this.entries.values()].map((e) => e.frame);
+    this.entries.clear();
+    this.queue = [];
+    this.head = 0;
+    this.inflightFrames = this.inflightBytes = this.pending = 0;
+    return frames;
+  }
+
+  private settle(seq: number): OutboxEntry | undefined {
+    const entry = this.entries.get(seq);
+    if (entry === undefined) return undefined;
+    this.entries.delete(seq);
+    if (entry.state === EntryState.Sent) {
+      this.inflightFrames--;
+      this.inflightBytes -= entry.frame.length;
+    }
+    entry.state = EntryState.Settled;
+    this.pending -= entry.frame.length + ENTRY_OVERHEAD;
+    return entry;
+  }
+
+  private windowOpen(): boolean {
+    return this.inflightFrames < this.windowFrames && this.inflightBytes < this.windowBytes;
+  }
+}

@@ -1,0 +1,40 @@
+import type { Channel } from './channel.js';
+
+/** Who a send goes to: one peer id, every peer (`'all'`, self included) or `'others'`. */
+export type TargetSpec = number | 'all' | 'others';
+
+/** Per-send options. */
+export interface SendOptions {
+  /**
+   * Hold the message for the grace period if its target is absent (default true). With false,
+   * a message to an absent peer, or one that leaves before reading it, fails at once.
+   */
+  hold?: boolean;
+}
+
+/** The sending half of `channel.to(target)`. */
+export class ChannelTarget {
+  /** @internal */
+  constructor(
+    private readonly channel: Channel,
+    /** The wire target: a peer id, or the ALL / OTHERS codes. */
+    private readonly code: number,
+    private readonly flags: number,
+  ) {}
+
+  /**
+   * Sends one message, received by `on('message', (sender, msg) => ...)`. Returns false when
+   * the caller should wait for `'drain'` before sending more; the message is accepted either way.
+   */
+  send(message: unknown): boolean {
+    return this.channel._accept(this.code, this.flags, undefined, message);
+  }
+
+  /**
+   * Emits a named event with arguments, received by `on(event, (sender, ...args) => ...)`.
+   * Returns false when the caller should wait for `'drain'`; the event is accepted either way.
+   */
+  emit(event: string, ...args: unknown[]): boolean {
+    return this.channel._accept(this.code, this.flags, event, args);
+  }
+}

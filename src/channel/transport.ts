@@ -1,0 +1,194 @@
+import type { Socket } from 'node:net';
+import type { IpcChannelError } from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+
+/**
+ * A connection that carries whole frames, in order, both ways. The hub and the peer link speak
+ * frames only; whether bytes cross a Unix socket or stay inside the hub's own process is the
+ * transport's business.
+ */
+export interface FrameTransport {
+  /** Called with frames as they complete, in order. */
+  onFrames: (frames: Buffer[]) => void;
+  /** Called once, when the connection is gone; `error` tells why if it was not a clean end. */
+  onClose: (error?: Error) => void;
+  /**
+   * Called when the incoming bytes are not valid framing; nothing more is read. The default
+   * destroys the connection; the hub replaces it to send a Fault frame first.
+   */
+  onFault: (error: IpcChannelError) => void;
+  /** Queues frames for the other side, in order. */
+  write(frames: Buffer[]): void;
+  /** Closes after queued frames are handed over. */
+  end(): void;
+  /** Closes now; queued frames are dropped. */
+  destroy(error?: Error): void;
+  readonly closed: boolean;
+  /** Bytes queued in this process and not yet handed to the OS. */
+  readonly pendingBytes: number;
+}
+
+const noop = () => {};
+
+/** Above this, frames go out as separate buffers (writev) instead of being copied into one. */
+const CONCAT_LIMIT = 256 * 1024;
+
+export class SocketTransport implements FrameTransport {
+  onFrames: (frames: Buffer[]) => void = noop;
+  onClose: (error?: Error) => void = noop;
+  onFault: (error: IpcChannelError) => void = (e) => this.destroy(e);
+  closed = false;
+  private readonly decoder: FrameDecoder;
+  private error: Error | undefined;
+  private faulted = false;
+
+  constructor(
+    private readonly socket: Socket,
+    maxFrameBytes: number,
+  ) {
+    this.decoder = new FrameDecoder(maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (e) => {
+      this.error ??= e;
+    });
+    socket.on('close', () => this.finish());
+    // A peer that ends its side has nothing more to say; answer with our end so 'close' follows.
+    socket.on('end', () => socket.end());
+  }
+
+  get pendingBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  write(frames: Buffer[]): void {
+    if (this.closed || this.socket.destroyed || frames.length === 0) return;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]!);
+      return;
+    }
+    let total = 0;
+    for (const f of frames) total += f.length;
+    if (total <= CONCAT_LIMIT) {
+      this.socket.write(Buffer.concat(frames, total));
+      return;
+    }
+    this.socket.cork();
+    for (const f of frames) this.socket.write(f);
+    this.socket.uncork();
+  }
+
+  end(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    // A peer that never closes its side must not keep the connection open forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(error?: Error): void {
+    if (error) this.error ??= error;
+    this.socket.destroy();
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    const frames = this.decoder.push(chunk);
+    if (frames.length > 0) this.onFrames(frames);
+    if (this.decoder.error !== undefined && !this.closed && !this.faulted) {
+      this.faulted = true;
+      this.error ??= this.decoder.error;
+      this.onFault(this.decoder.error);
+    }
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this.error);
+  }
+}
+
+/**
+ * The hub process's own peer talks to its hub through this pair: frames are passed by reference,
+ * a batch per turn of the event loop, so the hub process pays no syscalls for its own traffic and
+ * keeps the same asynchronous ordering a socket would give.
+ */
+export class LocalTransport implements FrameTransport {
+  onFrames: (frames: Buffer[]) => void = noop;
+  onClose: (error?: Error) => void = noop;
+  onFault: (error: IpcChannelError) => void = noop;
+  closed = false;
+  private other!: LocalTransport;
+  private inbox: Buffer[] = [];
+  private inboxBytes = 0;
+  private scheduled = false;
+  private closing = false;
+
+  static pair(): [LocalTransport, LocalTransport] {
+    const a = new LocalTransport();
+    const b = new LocalTransport();
+    a.other = b;
+    b.other = a;
+    return [a, b];
+  }
+
+  get pendingBytes(): number {
+    return this.other.inboxBytes;
+  }
+
+  write(frames: Buffer[]): void {
+    if (this.closed || this.closing) return;
+    const other = this.other;
+    if (other.closed) return;
+    for (const f of frames) {
+      other.inbox.push(f);
+      other.inboxBytes += f.length;
+    }
+    other.schedule();
+  }
+
+  end(): void {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    // The other side reads what it was sent, then sees the end; like a socket's EOF.
+    this.other.closing = true;
+    this.other.schedule();
+    this.schedule();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.inbox = [];
+    this.other.inbox = [];
+    this.finish();
+    this.other.finish();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.deliver());
+  }
+
+  private deliver(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    if (this.inbox.length > 0) {
+      const frames = this.inbox;
+      this.inbox = [];
+      this.inboxBytes = 0;
+      this.onFrames(frames);
+    }
+    if (this.closing && this.inbox.length === 0 && this.other.inbox.length === 0) {
+      this.finish();
+      this.other.finish();
+    } else if (this.closing) {
+      this.schedule();
+    }
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+  }
+}
