@@ -1,0 +1,185 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where the global setup compiled the fixtures. */
+export const FIXTURES = join(root, '.test-build/test/fixtures');
+
+export interface ChildEvent {
+  ev: string;
+  [key: string]: unknown;
+}
+
+export class RemoteError extends Error {
+  constructor(
+    readonly remoteName: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const live = new Set<Proc>();
+
+/** A real Node process running a fixture, driven over fork IPC. */
+export class Proc {
+  readonly events: ChildEvent[] = [];
+  readonly stderr: string[] = [];
+  exitCode: number | null | undefined;
+  signal: NodeJS.Signals | null | undefined;
+  private readonly replies = new Map<number, (msg: Record<string, unknown>) => void>();
+  private readonly waiters = new Set<() => void>();
+  private nextRid = 1;
+  readonly exited: Promise<void>;
+
+  private constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        this.exitCode = code;
+        this.signal = signal;
+        live.delete(this);
+        resolveExit();
+        for (const w of this.waiters) w();
+      });
+    });
+    child.on('message', (raw) => {
+      const msg = raw as Record<string, unknown>;
+      if (typeof msg.rid === 'number') {
+        this.replies.get(msg.rid)?.(msg);
+        this.replies.delete(msg.rid);
+        return;
+      }
+      this.events.push(msg as ChildEvent);
+      for (const w of this.waiters) w();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr.push(d.toString());
+      if (process.env.SHOW_CHILD_STDERR) process.stderr.write(d);
+    });
+  }
+
+  /** Starts `fixture` (a file in test/fixtures, compiled) and waits until it is ready. */
+  static async start(fixture: string, env: Record<string, string> = {}): Promise<Proc> {
+    const child = fork(join(FIXTURES, fixture), [], {
+      execArgv: [],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const proc = new Proc(child);
+    live.add(proc);
+    await proc.waitEvent((e) => e.ev === 'ready', 20_000);
+    return proc;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  call<T = unknown>(
+    op: string,
+    args: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    if (!this.alive) return Promise.reject(new Error(`process ${this.pid} has exited`));
+    const rid = this.nextRid++;
+    return new Promise<T>((resolveCall, reject) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(rid);
+        reject(
+          new Error(
+            `${op} timed out after ${timeoutMs} ms in process ${this.pid}\n${this.stderr.join('')}`,
+          ),
+        );
+      }, timeoutMs);
+      this.replies.set(rid, (msg) => {
+        clearTimeout(timer);
+        if (msg.ok) resolveCall(msg.result as T);
+        else {
+          const e = msg.error as { name: string; code?: string; message: string };
+          reject(new RemoteError(e.name, e.code, e.message));
+        }
+      });
+      this.child.send({ rid, op, ...args });
+    });
+  }
+
+  /** Resolves with the first event (past or future) that matches. */
+  waitEvent(match: (e: ChildEvent) => boolean, timeoutMs = 20_000): Promise<ChildEvent> {
+    return new Promise((resolveWait, reject) => {
+      const check = () => {
+        const hit = this.events.find(match);
+        if (hit !== undefined) {
+          done();
+          resolveWait(hit);
+        } else if (!this.alive) {
+          done();
+          reject(new Error(`process ${this.pid} exited while waiting\n${this.stderr.join('')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new Error(
+            `timed out waiting for an event in process ${this.pid}\n${this.stderr.join('')}`,
+          ),
+        );
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Kills the process (SIGKILL by default) and waits for it to be gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.alive) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Starts `n` processes in parallel. */
+export function startMany(
+  n: number,
+  fixture: string,
+  env: (i: number) => Record<string, string>,
+): Promise<Proc[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => Proc.start(fixture, env(i))));
+}
+
+/** Kills every fixture process still running (tests call this in afterEach). */
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill()));
+}
+
+/** A fresh private directory (mode 0700, short path) for one test's sockets. */
+export function tempDir(): { path: string; remove(): void } {
+  const path = mkdtempSync('/tmp/ipct-');
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function until<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,113 @@
+import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
+
+interface RaceResult {
+  pid: number;
+  id: number;
+  isHub: boolean;
+  peers: number[];
+  hubId: number;
+  hubEvents: number[];
+  lag: number;
+}
+interface State {
+  pid: number;
+  id: number;
+  isHub: boolean;
+  peers: number[];
+  hubId: number;
+}
+
+let dir: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(async () => {
+  await killAll();
+  dir.remove();
+});
+
+test('8 processes starting in the same millisecond, 20 rounds: exactly one hub each round, ids 1..8', async () => {
+  const racers = await startMany(8, 'racer.js', () => ({}));
+  const lags: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    const startAt = Date.now() + 150;
+    const results = await Promise.all(
+      racers.map((r) =>
+        r.call<RaceResult>('race', {
+          name: `race-${round % 3}`,
+          dir: dir.path,
+          startAt,
+          expected: 8,
+        }),
+      ),
+    );
+    lags.push(...results.map((r) => r.lag));
+    const hubs = results.filter((r) => r.isHub);
+    expect(hubs).toHaveLength(1);
+    expect(results.map((r) => r.id).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const r of results) {
+      expect(r.peers).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(r.hubId).toBe(hubs[0]!.id);
+      // No process ever saw another hub: there was never a second one, even briefly.
+      expect(new Set(r.hubEvents)).toEqual(new Set([hubs[0]!.id]));
+    }
+    await Promise.all(racers.map((r) => r.call('close')));
+    // A graceful close removes the socket, the lock and the hub's private name.
+    expect(readdirSync(dir.path)).toEqual([]);
+  }
+  // They did start together: the spread of start times within a round is a few ms.
+  expect(Math.max(...lags)).toBeLessThan(50);
+}, 120_000);
+
+function peerEnv(name: string, extra: Record<string, unknown> = {}) {
+  return { PEER_OPTIONS: JSON.stringify({ name, dir: dir.path, ...extra }) };
+}
+
+test('the stale socket of a kill -9-ed hub is replaced by the next process', async () => {
+  const a = await Proc.start('peer.js', peerEnv('stale'));
+  const sa = await a.call<State>('connect');
+  expect(sa.isHub).toBe(true);
+  const socketName = readdirSync(dir.path).find((f) => f.endsWith('.sock'))!;
+  const path = `${dir.path}/${socketName}`;
+  const inoBefore = lstatSync(path).ino;
+  await a.kill('SIGKILL');
+
+  // The file is still there, and nobody answers on it.
+  expect(lstatSync(path).isSocket()).toBe(true);
+  const refused = await new Promise<string>((resolve) => {
+    const s = createConnection({ path });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code!));
+    s.on('connect', () => resolve('connected'));
+  });
+  expect(refused).toBe('ECONNREFUSED');
+
+  const b = await Proc.start('peer.js', peerEnv('stale'));
+  const sb = await b.call<State>('connect');
+  expect(sb.isHub).toBe(true);
+  expect(lstatSync(path).ino).not.toBe(inoBefore);
+  // The dead hub's private name was cleaned up too; only b's remain.
+  expect(readdirSync(dir.path).filter((f) => f.endsWith('.hub'))).toEqual([
+    socketName.replace(/\.sock$/, `.${sb.pid}.hub`),
+  ]);
+});
+
+test('a live hub is never displaced: 8 newcomers at once, a stale-looking lock, and a dead lock holder change nothing', async () => {
+  const hub = await Proc.start('peer.js', peerEnv('live'));
+  const sh = await hub.call<State>('connect');
+  expect(sh.isHub).toBe(true);
+  const socketName = readdirSync(dir.path).find((f) => f.endsWith('.sock'))!;
+  const path = `${dir.path}/${socketName}`;
+  const ino = lstatSync(path).ino;
+  // A lock left by a process that no longer exists must not tempt anyone to take over.
+  writeFileSync(`${dir.path}/${socketName.replace(/\.sock$/, '.lock')}`, '999999\n');
+
+  const newcomers = await startMany(8, 'peer.js', () => peerEnv('live'));
+  const states = await Promise.all(newcomers.map((p) => p.call<State>('connect')));
+  expect(states.every((s) => !s.isHub)).toBe(true);
+  expect(states.every((s) => s.hubId === sh.id)).toBe(true);
+  await until(async () => (await hub.call<State>('state')).peers.length === 9, 10_000);
+  expect(lstatSync(path).ino).toBe(ino);
+  expect((await hub.call<State>('state')).isHub).toBe(true);
+});
