@@ -2,7 +2,7 @@ import { linkSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { Publication } from './election.js';
 import { isAlive } from './election-lock.js';
-import { type IpcChannelError, MalformedFrameError, ProtocolError } from './errors.js';
+import { IpcChannelError, MalformedFrameError, ProtocolError } from './errors.js';
 import {
   DATA_MIN,
   FrameFlag,
@@ -462,11 +462,17 @@ export class Hub {
     conn.pid = Number(req.pid) || 0;
     conn.meta = req.meta ?? null;
     (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
-    this.claim(conn, req.kind, Number(req.claim) || 0);
+    const waitMs = Number(req.waitMs);
+    this.claim(
+      conn,
+      req.kind,
+      Number(req.claim) || 0,
+      waitMs > 0 ? waitMs : this.options.preferredIdWaitMs,
+    );
     if (conn.local) this.openToSockets();
   }
 
-  private claim(conn: HubConnection, kind: ClaimKind, id: number): void {
+  private claim(conn: HubConnection, kind: ClaimKind, id: number, waitMs: number): void {
     const valid = Number.isInteger(id) && id >= 1 && id <= MAX_PEER_ID;
     if (kind === 'explicit' || kind === 'rejoin') {
       if (!valid) {
@@ -493,10 +499,10 @@ export class Hub {
       conn.timer = setTimeout(() => {
         this.waiting.delete(conn);
         this.options.log.warn(
-          `peer id ${id} stayed taken for ${this.options.preferredIdWaitMs} ms; giving this process another id`,
+          `peer id ${id} stayed taken for ${waitMs} ms; giving this process another id`,
         );
         this.grantLowest(conn);
-      }, this.options.preferredIdWaitMs);
+      }, waitMs);
       conn.timer.unref();
       return;
     }
@@ -599,10 +605,11 @@ export class Hub {
       this.removeJoined(conn);
       this.announceLeave(conn, 'lost');
     }
-    if (error !== undefined) {
+    if (error instanceof IpcChannelError) {
       this.options.log.warn(
         `closed the connection of peer ${conn.id || '(not joined)'}: ${error.message}`,
       );
+      this.options.onFault?.(error, conn.id);
     }
     // Frames written to it but never read go back on hold, ahead of anything held since, so the
     // next holder of the id reads them in order.
@@ -676,6 +683,8 @@ export class Hub {
     if (conn.dirty) return;
     conn.dirty = true;
     this.dirty.push(conn);
+    // Timers (grace expiry, id waits) change state outside any read; every change must flush.
+    this.scheduleFlush();
   }
 
   private scheduleFlush(): void {

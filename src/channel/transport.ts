@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { IpcChannelError } from './errors.js';
+import { type IpcChannelError, MalformedFrameError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 
 /**
@@ -103,6 +103,11 @@ export class SocketTransport implements FrameTransport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.error === undefined && this.decoder.bufferedBytes > 0) {
+      this.error = new MalformedFrameError(
+        `the connection ended ${this.decoder.bufferedBytes} bytes into an unfinished frame`,
+      );
+    }
     this.onClose(this.error);
   }
 }
