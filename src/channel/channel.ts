@@ -168,6 +168,7 @@ export class Channel extends EventEmitter {
           incarnation: this.incarnation,
           pid: process.pid,
           ...this.claim(),
+          waitMs: this.opts.preferredIdWaitMs,
           meta: this.meta,
         }),
         expectedPeers: () => this.expectedPeers(),

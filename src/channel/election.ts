@@ -25,6 +25,8 @@ export interface ElectionOptions {
   readonly signal?: AbortSignal;
   /** Probe immediately instead of after a short random delay (the designated successor). */
   readonly eager?: boolean;
+  /** Wait this long before the first probe (peers giving a designated successor a head start). */
+  readonly delayMs?: number;
 }
 
 const RACE_CODES = new Set(['ENOENT', 'ECONNREFUSED']);
@@ -49,6 +51,7 @@ export async function elect(
   options: ElectionOptions = {},
 ): Promise<ElectionResult> {
   const lock = endpoint.isPipe ? undefined : new ElectionLock(endpoint.lockPath);
+  if (options.delayMs !== undefined) await pause(0, options.signal, options.delayMs);
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 || !options.eager) await pause(attempt, options.signal);
     checkAborted(options.signal);
@@ -209,9 +212,9 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 /** A short random pause keeps a herd of processes from probing in lockstep. */
-function pause(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+function pause(attempt: number, signal: AbortSignal | undefined, fixedMs?: number): Promise<void> {
   const ceiling = Math.min(2 + attempt * 3, 40);
-  const ms = 1 + Math.random() * ceiling;
+  const ms = fixedMs ?? 1 + Math.random() * ceiling;
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {

@@ -29,6 +29,8 @@ export interface JoinRequest {
   pid: number;
   claim: number;
   kind: ClaimKind;
+  /** For `preferred`: how long to wait for the id before taking another (the joiner's choice). */
+  waitMs?: number;
   meta: unknown;
   /** Challenge for the hub, so a peer with a secret knows the hub has it too. */
   nonce: string;

@@ -79,6 +79,8 @@ export interface LinkOptions {
 /** Back-off for elections that fail for reasons other than a race (EACCES, ...). */
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
+/** How long peers wait after a handover before probing, so the named successor binds first. */
+const HANDOVER_HEAD_START_MS = 30;
 
 /**
  * One peer's link to the hub. It elects (connecting to the hub, or becoming it), handshakes, and
@@ -184,12 +186,12 @@ export class Link {
     return this.state === LinkState.Closed;
   }
 
-  private async elect(eager: boolean): Promise<void> {
+  private async elect(eager: boolean, delayMs?: number): Promise<void> {
     this.state = LinkState.Electing;
     const { endpoint, log } = this.options;
     let result;
     try {
-      result = await elect(endpoint, { signal: this.abort.signal, eager });
+      result = await elect(endpoint, { signal: this.abort.signal, eager, delayMs });
     } catch (e) {
       if (this.isClosed() || e instanceof ChannelClosedError) return;
       this.owner.error(e as IpcChannelError);
@@ -341,12 +343,15 @@ export class Link {
     this.transport = undefined;
     if (this.state === LinkState.Closed || this.state === LinkState.Leaving) return;
     const wasJoined = this.state === LinkState.Joined;
-    const eager = this.successor !== 0 && this.successor === this.selfId;
     if (this.hub !== undefined) {
       // Our own hub stopped under us (it stepped down); it is closed already.
       this.hub = undefined;
     }
-    void this.elect(eager);
+    if (this.successor === 0) void this.elect(false);
+    else if (this.successor === this.selfId) void this.elect(true);
+    // A graceful handover named another peer: let it bind first, so the hub lands where the old
+    // one chose instead of on whoever probes first.
+    else void this.elect(false, HANDOVER_HEAD_START_MS);
     if (wasJoined) this.owner.disconnected(error);
   }
 }
