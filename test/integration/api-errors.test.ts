@@ -1,0 +1,93 @@
+import {
+  Channel,
+  ChannelClosedError,
+  EncodeError,
+  EndpointPathTooLongError,
+  FrameTooLargeError,
+  InvalidEventNameError,
+  InvalidOptionError,
+  InvalidTargetError,
+  IpcChannelError,
+} from '../../src/index.js';
+import { tempDir } from '../helpers/processes.js';
+
+let dir: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(() => dir.remove());
+
+function thrown(fn: () => unknown): IpcChannelError {
+  try {
+    fn();
+  } catch (e) {
+    return e as IpcChannelError;
+  }
+  throw new Error('did not throw');
+}
+
+test('invalid options fail at construction with InvalidOptionError naming the option', () => {
+  const cases: [object, string][] = [
+    [{ id: 0 }, "'id'"],
+    [{ id: 1.5 }, "'id'"],
+    [{ id: 70000 }, "'id'"],
+    [{ name: '' }, "'name'"],
+    [{ graceMs: -1 }, "'graceMs'"],
+    [{ maxFrameBytes: 10 }, "'maxFrameBytes'"],
+    [{ highWaterMark: 100, maxQueueBytes: 10 }, "'maxQueueBytes'"],
+    [{ secret: '' }, "'secret'"],
+    [{ codec: 'yaml' }, 'Unknown codec'],
+    [{ codec: { encode: () => '', decode: () => 1 } }, "'name'"],
+  ];
+  for (const [options, mention] of cases) {
+    const err = thrown(() => new Channel({ dir: dir.path, ...(options as object) }));
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect(err.code).toBe('ERR_IPC_INVALID_OPTION');
+    expect(err.message).toContain(mention);
+  }
+});
+
+test('a socket path over the OS limit is refused instead of silently truncated', () => {
+  const long = `${dir.path}/${'d'.repeat(120)}`;
+  const err = thrown(() => new Channel({ name: 'x', dir: long }));
+  expect(err).toBeInstanceOf(EndpointPathTooLongError);
+  expect(err.message).toContain("shorter 'dir'");
+});
+
+test('long channel names are hashed into a short socket name; different names never share one', () => {
+  const a = new Channel({ name: 'n'.repeat(500), dir: dir.path });
+  const b = new Channel({ name: `${'n'.repeat(499)}m`, dir: dir.path });
+  expect(Buffer.byteLength(a.endpoint)).toBeLessThan(104);
+  expect(a.endpoint).not.toBe(b.endpoint);
+});
+
+test('bad targets, reserved event names, unencodable values and oversized messages throw typed errors; nothing is queued', () => {
+  const ch = new Channel({ name: 'e', dir: dir.path, maxFrameBytes: 4096 });
+  for (const target of [0, -1, 1.5, 65534, 'everyone', null]) {
+    const err = thrown(() => ch.to(target as never));
+    expect(err).toBeInstanceOf(InvalidTargetError);
+    expect(err.message).toContain("'all' or 'others'");
+  }
+  for (const name of ['join', 'error', 'message', 'drain', '']) {
+    expect(thrown(() => ch.to(1).emit(name, 1))).toBeInstanceOf(InvalidEventNameError);
+  }
+  const big = thrown(() => ch.to(1).send('x'.repeat(5000)));
+  expect(big).toBeInstanceOf(FrameTooLargeError);
+  expect(big.message).toContain('maxFrameBytes (4096)');
+  const bigint = thrown(() => ch.to(1).send({ n: 10n }));
+  expect(bigint).toBeInstanceOf(EncodeError);
+  expect(bigint.message).toContain("codec: 'v8'");
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  expect(thrown(() => ch.to(1).send(circular))).toBeInstanceOf(EncodeError);
+  expect(ch.pendingBytes).toBe(0);
+});
+
+test('send, emit and connect after close throw ChannelClosedError', async () => {
+  const ch = new Channel({ name: 'c', dir: dir.path });
+  await ch.connect();
+  await ch.close();
+  expect(thrown(() => ch.to(1).send(1))).toBeInstanceOf(ChannelClosedError);
+  expect(thrown(() => ch.to('all').emit('x', 1))).toBeInstanceOf(ChannelClosedError);
+  await expect(ch.connect()).rejects.toBeInstanceOf(ChannelClosedError);
+});

@@ -1,0 +1,207 @@
+import { readdirSync } from 'node:fs';
+import { type Socket, createConnection } from 'node:net';
+import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import {
+  FrameType,
+  HEADER_SIZE,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  jsonFrame,
+  readJson,
+  writeHeader,
+} from '../../src/channel/frame.js';
+import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
+
+interface State {
+  id: number;
+  isHub: boolean;
+  peers: number[];
+}
+interface Received {
+  numbers: Record<string, number[]>;
+  errors: { code: string; name: string; message: string }[];
+}
+
+let dir: ReturnType<typeof tempDir>;
+let hub: Proc;
+let other: Proc;
+let path: string;
+
+beforeAll(async () => {
+  dir = tempDir();
+  const env = {
+    PEER_OPTIONS: JSON.stringify({ name: 'robust', dir: dir.path, maxFrameBytes: 1024 * 1024 }),
+  };
+  [hub, other] = (await startMany(2, 'peer.js', () => env)) as [Proc, Proc];
+  await hub.call('connect');
+  await other.call('connect');
+  expect((await hub.call<State>('state')).isHub).toBe(true);
+  path = `${dir.path}/${readdirSync(dir.path).find((f) => f.endsWith('.sock'))!}`;
+});
+afterAll(async () => {
+  await killAll();
+  dir.remove();
+});
+
+/** A raw client: everything the hub sends it, as frames, until it closes. */
+class Raw {
+  readonly frames: Buffer[] = [];
+  closed = false;
+  readonly socket: Socket;
+  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
+  readonly ended: Promise<void>;
+
+  constructor() {
+    this.socket = createConnection({ path });
+    this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
+    this.socket.on('error', () => {});
+    this.ended = new Promise((resolve) =>
+      this.socket.on('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
+  }
+
+  async hello(): Promise<{ nonce: string; maxFrameBytes: number; name: string }> {
+    await until(() => this.frames.length > 0, 5000, 'HubHello');
+    expect(this.frames[0]![OFF_TYPE]).toBe(FrameType.HubHello);
+    return readJson(this.frames[0]!);
+  }
+
+  ofType(type: FrameType): Buffer | undefined {
+    return this.frames.find((f) => f[OFF_TYPE] === type);
+  }
+}
+
+async function errorsOfHub(): Promise<Received['errors']> {
+  return (await hub.call<Received>('received')).errors;
+}
+
+/** The two real peers still exchange traffic both ways, exactly and in order. */
+async function stillTalking(from: number): Promise<void> {
+  await hub.call('stream', { to: 2, count: 500, from });
+  await other.call('stream', { to: 1, count: 500, from });
+  await until(async () => {
+    const a = await hub.call<Received>('received');
+    const b = await other.call<Received>('received');
+    return a.numbers['2']?.at(-1) === from + 499 && b.numbers['1']?.at(-1) === from + 499;
+  }, 10_000);
+}
+
+test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed connection; others keep talking', async () => {
+  const raw = new Raw();
+  await raw.hello();
+  raw.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await raw.ended;
+  const fault = readJson<{ code: string; message: string }>(raw.ofType(FrameType.Fault)!);
+  expect(fault.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
+  await until(async () => (await errorsOfHub()).some((e) => e.name === 'FrameTooLargeError'), 5000);
+  await stillTalking(0);
+});
+
+test('a length below the header size is a malformed frame', async () => {
+  const raw = new Raw();
+  await raw.hello();
+  const bad = Buffer.alloc(8);
+  bad.writeUInt32LE(3, 0);
+  raw.socket.write(bad);
+  await raw.ended;
+  expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(
+    'ERR_IPC_MALFORMED_FRAME',
+  );
+  await stillTalking(1000);
+});
+
+test('an oversized length is refused before any allocation', async () => {
+  const raw = new Raw();
+  const hello = await raw.hello();
+  expect(hello.maxFrameBytes).toBe(1024 * 1024);
+  const header = Buffer.alloc(HEADER_SIZE);
+  writeHeader(header, FrameType.Join, 0, 0, 0, 0, 0);
+  header.writeUInt32LE(2 * 1024 * 1024, 0); // claims 2 MiB, over the 1 MiB limit
+  raw.socket.write(header);
+  await raw.ended;
+  const fault = readJson<{ code: string; message: string }>(raw.ofType(FrameType.Fault)!);
+  expect(fault.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
+  expect(fault.message).toContain('maxFrameBytes');
+  await stillTalking(2000);
+});
+
+test('a truncated frame followed by the end of the connection is reported as malformed', async () => {
+  const before = (await errorsOfHub()).length;
+  const raw = new Raw();
+  await raw.hello();
+  const partial = Buffer.alloc(14);
+  partial.writeUInt32LE(100, 0);
+  raw.socket.end(partial);
+  await raw.ended;
+  await until(async () => (await errorsOfHub()).length > before, 5000);
+  const last = (await errorsOfHub()).at(-1)!;
+  expect(last.name).toBe('MalformedFrameError');
+  expect(last.message).toContain('unfinished frame');
+  await stillTalking(3000);
+});
+
+test('a Join for another channel name is rejected with a typed reason', async () => {
+  const raw = new Raw();
+  const hello = await raw.hello();
+  expect(hello.name).toBe('robust');
+  raw.socket.write(
+    jsonFrame(FrameType.Join, {
+      protocol: PROTOCOL_VERSION,
+      name: 'intruder',
+      codec: 'json',
+      incarnation: 7,
+      pid: process.pid,
+      claim: 0,
+      kind: 'none',
+      meta: null,
+      nonce: 'x',
+    }),
+  );
+  await raw.ended;
+  const reject = readJson<{ reason: string; message: string }>(raw.ofType(FrameType.Reject)!);
+  expect(reject.reason).toBe('name-mismatch');
+  expect(reject.message).toContain("'robust'");
+  expect(raw.ofType(FrameType.Welcome)).toBeUndefined();
+  expect((await hub.call<State>('state')).peers).toEqual([1, 2]);
+});
+
+test('data before joining, a Join that is not JSON, and an unknown frame type each close only the offender', async () => {
+  const cases: [string, Buffer, string][] = [];
+  const data = Buffer.alloc(HEADER_SIZE + 2);
+  writeHeader(data, FrameType.Message, 0, 1, 0, 1, 1);
+  cases.push(['data before join', data, 'ERR_IPC_PROTOCOL']);
+  const notJson = Buffer.alloc(HEADER_SIZE + 5);
+  writeHeader(notJson, FrameType.Join, 0, 0, 0, 0, 0);
+  notJson.write('{oops', HEADER_SIZE);
+  cases.push(['join not json', notJson, 'ERR_IPC_MALFORMED_FRAME']);
+  const unknown = Buffer.alloc(HEADER_SIZE);
+  writeHeader(unknown, 99, 0, 0, 0, 0, 0);
+  cases.push(['unknown type', unknown, 'ERR_IPC_MALFORMED_FRAME']);
+  for (const [, frame, code] of cases) {
+    const raw = new Raw();
+    await raw.hello();
+    raw.socket.write(frame);
+    await raw.ended;
+    expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(code);
+  }
+  await stillTalking(4000);
+});
+
+test('50 clients that crash mid-frame at once do not disturb the hub', async () => {
+  await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      const raw = new Raw();
+      await new Promise((r) => raw.socket.once('connect', r));
+      // Half a header, then gone without a goodbye: as a process killed mid-write.
+      raw.socket.write(Buffer.alloc(i % 20));
+      raw.socket.destroy();
+      await raw.ended;
+    }),
+  );
+  await sleep(100);
+  await stillTalking(5000);
+  expect((await hub.call<State>('state')).peers).toEqual([1, 2]);
+});

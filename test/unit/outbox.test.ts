@@ -1,0 +1,53 @@
+import { Outbox } from '../../src/channel/outbox.js';
+
+const f = (n: number) => Buffer.alloc(n);
+
+test('frames go out in order, at most a window at a time, and acks open the window again', () => {
+  const box = new Outbox(3, 1_000_000);
+  for (let s = 1; s <= 5; s++) box.add(s, f(10));
+  expect(box.takeSendable()).toHaveLength(3);
+  expect(box.hasSendable).toBe(false);
+  expect(box.ack(2)).toBe(true);
+  expect(box.ack(2)).toBe(false);
+  expect(box.takeSendable()).toHaveLength(1);
+  box.held(1); // held frames leave the window but stay unconfirmed
+  expect(box.takeSendable()).toHaveLength(1);
+  expect(box.size).toBe(4);
+});
+
+test('the byte window limits in-flight bytes', () => {
+  const box = new Outbox(100, 25);
+  for (let s = 1; s <= 4; s++) box.add(s, f(10));
+  expect(box.takeSendable()).toHaveLength(3); // 10, 20, 30: stops after crossing 25
+});
+
+test('rewind writes every unconfirmed frame again in sequence order, acked ones excepted', () => {
+  const box = new Outbox(100, 1_000_000);
+  const frames = [1, 2, 3, 4, 5].map((s) => {
+    const b = f(s);
+    box.add(s, b);
+    return b;
+  });
+  box.takeSendable();
+  box.ack(2);
+  box.held(4);
+  box.rewind();
+  expect(box.takeSendable()).toEqual([frames[0], frames[2], frames[3], frames[4]]);
+});
+
+test('pendingBytes counts every unconfirmed frame; nack hands the frame back', () => {
+  const box = new Outbox(100, 1_000_000);
+  box.add(1, f(100));
+  box.add(2, f(50));
+  const before = box.pendingBytes;
+  expect(before).toBeGreaterThan(150);
+  const lost = box.nack(1);
+  expect(lost?.length).toBe(100);
+  expect(box.pendingBytes).toBeLessThan(before);
+  box.ack(2);
+  expect(box.pendingBytes).toBe(0);
+  // An entry settled while still queued is skipped, not sent.
+  box.add(3, f(1));
+  box.ack(3);
+  expect(box.takeSendable()).toEqual([]);
+});
