@@ -1,1 +1,2 @@
 export * from './channel/index.js';
+export * from './nest/index.js';

@@ -1,0 +1,33 @@
+import type { Observable } from 'rxjs';
+import type { TargetSpec } from '../channel/target.js';
+import type { IpcClient } from './ipc.client.js';
+import type { IpcReply } from './ipc-reply.interface.js';
+
+/** What `send` yields: the handler's values for one peer, IpcReply objects for a gather. */
+export type IpcSendResult<T extends TargetSpec, R> = T extends number ? R : IpcReply<R>;
+
+/** `client.to(target)`: the same `send`/`emit` as the client, aimed at a peer or a group. */
+export class IpcClientTarget<T extends TargetSpec> {
+  /** @internal */
+  constructor(
+    private readonly client: IpcClient,
+    readonly target: T,
+  ) {}
+
+  /**
+   * To one peer: the handler's values, as `client.send` gives them. To `'all'` or `'others'`:
+   * one IpcReply per peer that handles the pattern (more for streaming handlers); completes
+   * when each has answered or left; a failing peer gives a reply with `error`.
+   */
+  send<TResult = any, TInput = any>(
+    pattern: any,
+    data: TInput,
+  ): Observable<IpcSendResult<T, TResult>> {
+    return this.client.request(this.target, pattern, data) as Observable<IpcSendResult<T, TResult>>;
+  }
+
+  /** Emits an event to this target. Completes once accepted (after 'drain' if the queue is full). */
+  emit<TInput = any>(pattern: any, data: TInput): Observable<undefined> {
+    return this.client.event(this.target, pattern, data);
+  }
+}

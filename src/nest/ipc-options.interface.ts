@@ -1,0 +1,43 @@
+import type { Deserializer, Serializer } from '@nestjs/microservices';
+import type { ChannelOptions } from '../channel/channel-options.js';
+
+/**
+ * Options of `new IpcServer()`: every Channel option (`name`, `id`, `dir`, `codec`, `secret`,
+ * ...) plus Nest's serializer hooks. An IpcServer and the IpcClients of one process that use the
+ * same channel name share one connection and one peer id.
+ */
+export interface IpcServerOptions extends ChannelOptions {
+  /** Transforms each response packet before it is sent (may return a Promise). */
+  serializer?: Serializer;
+  /** Transforms each incoming request or event packet (may return a Promise). */
+  deserializer?: Deserializer;
+}
+
+/** Options of IpcClient (for `ClientsModule.register([{ name, customClass: IpcClient, options }])`). */
+export interface IpcClientOptions extends ChannelOptions {
+  /** Fails a request with RequestTimeoutError when no answer came within this many ms. */
+  timeout?: number;
+  /** Transforms each outgoing request or event packet (may return a Promise). */
+  serializer?: Serializer;
+  /** Transforms each incoming response packet (may return a Promise). */
+  deserializer?: Deserializer;
+}
+
+/** Status values of IpcServer and IpcClient (`status` observable). */
+export type IpcStatus = 'connected' | 'reconnecting' | 'disconnected';
+
+/** Events of `server.on(...)` / `client.on(...)`. */
+export interface IpcEvents {
+  /** Joined, or joined again after a failover; `id` is this process's peer id. */
+  connected: (id: number) => void;
+  /** Lost the hub; electing a new one (messages are kept and resent). */
+  reconnecting: () => void;
+  /** Closed. */
+  disconnected: () => void;
+  /** A new hub took over; `hubId` is the peer id hosting it. */
+  hub: (hubId: number) => void;
+  join: (peer: number) => void;
+  leave: (peer: number) => void;
+  error: (error: Error) => void;
+  [event: string]: (...args: any[]) => void;
+}

@@ -1,0 +1,360 @@
+import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
+import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
+import type { Channel } from '../channel/channel.js';
+import { InvalidOptionError } from '../channel/errors.js';
+import type { TargetSpec } from '../channel/target.js';
+import { WIRE } from './ipc.constants.js';
+import { InvalidMessageError, NoHandlerPeerError, RequestTimeoutError } from './ipc.errors.js';
+import type { IpcClientOptions, IpcEvents } from './ipc-options.interface.js';
+import type { IpcReply } from './ipc-reply.interface.js';
+import { IpcClientTarget } from './ipc-client.target.js';
+import { InOrder } from './in-order.js';
+import type { PendingRequest } from './shared-channel.js';
+import { SharedChannel } from './shared-channel.js';
+
+/** Completes at once with one `undefined`, like a Nest TCP emit that has been written. */
+const SENT = of(undefined);
+
+/**
+ * A Nest `ClientProxy` for the channel: emits events and sends requests to one peer, to any peer
+ * that handles the pattern (round-robin), or to all of them (gathering one IpcReply per peer).
+ *
+ * ```ts
+ * ClientsModule.register([{ name: 'IPC', customClass: IpcClient, options: { name: 'orders' } }]);
+ * this.ipc.emit('cache.invalidate', 'user:7');                    // every peer, self included
+ * await firstValueFrom(this.ipc.to(2).send('sum', [1, 2]));        // peer 2
+ * await lastValueFrom(this.ipc.to('all').send('stats', {}).pipe(toArray()));
+ * ```
+ */
+export class IpcClient extends ClientProxy<IpcEvents> {
+  private shared: SharedChannel | undefined;
+  private connection: Promise<void> | undefined;
+  private ready = false;
+  private readonly emitter = new EventEmitter();
+  private readonly outgoing = new InOrder();
+  private readonly incoming = new InOrder();
+  private readonly customSerializer: boolean;
+  private readonly customDeserializer: boolean;
+  private readonly timeoutMs: number | undefined;
+  private readonly targets = new Map<TargetSpec, IpcClientTarget<TargetSpec>>();
+  private readonly own = new Set<string>();
+  private dispatchHook: ((packet: ReadPacket) => void) | undefined;
+  private detachChannel: (() => void) | undefined;
+  private readonly log = new Logger('IpcClient');
+
+  /** Nest's ClientsModule constructs clients with the options object; nothing connects yet. */
+  constructor(private readonly options: IpcClientOptions = {}) {
+    super();
+    const timeout = options?.timeout;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+      throw new InvalidOptionError(
+        `Option 'timeout' must be a positive number of ms, got ${String(timeout)}.`,
+      );
+    }
+    this.timeoutMs = timeout;
+    this.options = options ?? {};
+    this.customSerializer = this.options.serializer !== undefined;
+    this.customDeserializer = this.options.deserializer !== undefined;
+    this.initializeSerializer(this.options);
+    this.initializeDeserializer(this.options);
+  }
+
+  /** This process's peer id (undefined until joined). Same as the IpcServer's of this process. */
+  get id(): number | undefined {
+    return this.shared?.channel.id;
+  }
+
+  /** Ids of every joined peer, self included. */
+  get peers(): number[] {
+    return this.shared?.channel.peers ?? [];
+  }
+
+  /** Joins the channel (shared with this process's IpcServer). Called on first use by Nest. */
+  connect(): Promise<void> {
+    this.connection ??= this.open().catch(async (e: unknown) => {
+      // Let a later call try again from scratch.
+      this.connection = undefined;
+      await this.release();
+      throw e;
+    });
+    return this.connection;
+  }
+
+  /** Leaves; pending requests of this client fail. Nest calls it on application shutdown. */
+  async close(): Promise<void> {
+    this.connection = undefined;
+    this.ready = false;
+    for (const id of this.own) this.shared?.cancel(id);
+    this.own.clear();
+    await this.release();
+    this._status$.next('disconnected');
+    this.emitter.emit('disconnected');
+  }
+
+  /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
+  override on<K extends keyof IpcEvents = keyof IpcEvents>(event: K, callback: IpcEvents[K]): void {
+    this.emitter.on(event as string, callback);
+  }
+
+  /** The underlying Channel. */
+  unwrap<T = Channel>(): T {
+    if (this.shared === undefined)
+      throw new Error('Not initialized. Please call the "connect" method first.');
+    return this.shared.channel as T;
+  }
+
+  /**
+   * Sets a hook that sees every outgoing packet and may add `packet.metadata` (strings); the
+   * handler reads it with `ctx.getMetadata()`. Nest 12 tracing uses it; it works on Nest 11 too.
+   */
+  override setOnDispatchHook(hook: (packet: ReadPacket) => void): void {
+    this.dispatchHook = hook;
+  }
+
+  /**
+   * Addresses one peer by id, or every peer (`'all'`, self included) or `'others'`. For `'all'`
+   * and `'others'`, `send` gathers one IpcReply per peer that handles the pattern.
+   */
+  to<T extends TargetSpec>(target: T): IpcClientTarget<T> {
+    let t = this.targets.get(target);
+    if (t === undefined) {
+      t = new IpcClientTarget(this, target);
+      this.targets.set(target, t);
+    }
+    return t as IpcClientTarget<T>;
+  }
+
+  /** Sends a request to one peer that handles `pattern`, taking turns among them. */
+  override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    return this.request(undefined, pattern, data) as Observable<TResult>;
+  }
+
+  /** Emits an event to every peer, this one included. Completes once accepted (after 'drain' if the queue is full). */
+  override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    return this.event('all', pattern, data) as Observable<TResult>;
+  }
+
+  /** @internal */
+  request(target: TargetSpec | undefined, pattern: unknown, data: unknown): Observable<unknown> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageError());
+    }
+    const route = this.normalizePattern(pattern as string);
+    const make = (shared: SharedChannel): Observable<unknown> =>
+      target === 'all' || target === 'others'
+        ? this.gather(shared, target, route, data)
+        : this.single(shared, target, route, data);
+    if (this.ready && this.shared !== undefined) return make(this.shared);
+    return defer(() => this.connect()).pipe(mergeMap(() => make(this.shared!)));
+  }
+
+  /** @internal */
+  event(target: TargetSpec, pattern: unknown, data: unknown): Observable<undefined> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageError());
+    }
+    if (this.shared === undefined) {
+      // The channel queues what is sent before it has joined; joining starts now.
+      void this.connect().catch((e: unknown) => this.log.warn((e as Error).message));
+    }
+    const shared = this.shared;
+    if (shared === undefined)
+      return throwError(() => new Error('IpcClient could not open its channel.'));
+    const packet = this.packet(this.normalizePattern(pattern as string), data, undefined);
+    const broadcast = target === 'all' || target === 'others' ? 1 : 0;
+    // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
+    // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
+    let outcome: Observable<undefined> | undefined;
+    let notify: ((o: Observable<undefined>) => void) | undefined;
+    const finish = (o: Observable<undefined>) => (notify ? notify(o) : (outcome = o));
+    const fail = (error: unknown) => {
+      this.log.warn(`emit '${packet.pattern}' failed: ${(error as Error).message}`);
+      finish(throwError(() => error));
+    };
+    this.outgoing.run(
+      () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
+      (raw) => {
+        try {
+          const accepted = shared.channel.to(target).emit(WIRE.event, raw, broadcast);
+          finish(accepted ? SENT : this.drained(shared));
+        } catch (e) {
+          fail(e);
+        }
+      },
+      fail,
+    );
+    if (outcome !== undefined) return outcome;
+    const later = new Promise<Observable<undefined>>((resolve) => (notify = resolve));
+    return defer(() => later).pipe(mergeMap((o) => o));
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const sub = this.request(undefined, packet.pattern, packet.data).subscribe({
+      next: (response) => callback({ response }),
+      error: (err: unknown) => callback({ err, isDisposed: true }),
+      complete: () => callback({ isDisposed: true }),
+    });
+    return () => sub.unsubscribe();
+  }
+
+  protected async dispatchEvent<T = any>(packet: ReadPacket): Promise<T> {
+    return (await lastValueFrom(this.event('all', packet.pattern, packet.data), {
+      defaultValue: undefined,
+    })) as T;
+  }
+
+  private async open(): Promise<void> {
+    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
+    const shared = SharedChannel.acquire(channelOptions);
+    this.shared = shared;
+    this.detachChannel = shared.watch(this.emitter, this._status$);
+    await shared.connect();
+    this.ready = true;
+    this._status$.next('connected');
+  }
+
+  private async release(): Promise<void> {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    this.shared = undefined;
+    this.detachChannel?.();
+    await shared.release();
+  }
+
+  /** Builds the packet Nest's serializer and the handler see; the dispatch hook adds metadata. */
+  private packet(
+    route: string,
+    data: unknown,
+    id: string | undefined,
+  ): ReadPacket & { id?: string } {
+    const packet: ReadPacket & { id?: string } =
+      id === undefined ? { pattern: route, data } : { id, pattern: route, data };
+    this.dispatchHook?.(packet);
+    return packet;
+  }
+
+  private single(
+    shared: SharedChannel,
+    target: number | undefined,
+    route: string,
+    data: unknown,
+  ): Observable<unknown> {
+    return new Observable<unknown>((observer) => {
+      const peer = target ?? shared.pickPeer(route);
+      if (peer === undefined) {
+        observer.error(new NoHandlerPeerError(route, shared.channel.name));
+        return;
+      }
+      const id = shared.newRequestId();
+      const callback = this.createObserver(observer);
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        this.own.delete(id);
+        shared.settle(id);
+      };
+      const pending: PendingRequest = {
+        target: peer,
+        pattern: route,
+        onResponse: (raw) =>
+          this.incoming.run(
+            () =>
+              this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as WritePacket),
+            (packet: WritePacket) => {
+              if (settled) return;
+              if (packet.err || packet.isDisposed) settle();
+              callback(packet);
+            },
+            (err) => {
+              if (settled) return;
+              settle();
+              callback({ err, isDisposed: true });
+            },
+          ),
+        onFailure: (err) => {
+          if (settled) return;
+          settle();
+          callback({ err, isDisposed: true });
+        },
+      };
+      const packet = this.packet(route, data, id);
+      this.own.add(id);
+      this.outgoing.run(
+        () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
+        (raw) => {
+          if (!settled) shared.sendRequest(peer, id, raw, pending);
+        },
+        (err) => pending.onFailure(err as Error),
+      );
+      if (this.timeoutMs !== undefined && !settled) {
+        const ms = this.timeoutMs;
+        timer = setTimeout(() => {
+          if (settled) return;
+          shared.cancel(id);
+          settle();
+          callback({ err: new RequestTimeoutError(peer, route, ms), isDisposed: true });
+        }, ms);
+      }
+      return () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.own.delete(id);
+        shared.cancel(id);
+      };
+    });
+  }
+
+  private gather(
+    shared: SharedChannel,
+    target: 'all' | 'others',
+    route: string,
+    data: unknown,
+  ): Observable<IpcReply> {
+    return new Observable<IpcReply>((observer) => {
+      const self = shared.channel.id;
+      const peers = shared.peersHandling(route).filter((p) => target === 'all' || p !== self);
+      let open = peers.length;
+      if (open === 0) {
+        observer.complete();
+        return;
+      }
+      const finish = () => {
+        if (--open === 0) observer.complete();
+      };
+      const subs = peers.map((peer) => {
+        let answered = false;
+        return this.single(shared, peer, route, data).subscribe({
+          next: (value) => {
+            answered = true;
+            observer.next({ peer, data: value });
+          },
+          error: (error: unknown) => {
+            observer.next({ peer, error });
+            finish();
+          },
+          complete: () => {
+            if (!answered) observer.next({ peer });
+            finish();
+          },
+        });
+      });
+      return () => subs.forEach((s) => s.unsubscribe());
+    });
+  }
+
+  private drained(shared: SharedChannel): Observable<undefined> {
+    return new Observable<undefined>((subscriber) => {
+      const done = () => {
+        subscriber.next(undefined);
+        subscriber.complete();
+      };
+      shared.channel.once('drain', done);
+      return () => shared.channel.off('drain', done);
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import { BaseRpcContext } from '@nestjs/microservices';
+import type { Channel } from '../channel/channel.js';
+
+/** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
+export type IpcMetadata = Record<string, string>;
+
+export type IpcContextArgs = [
+  pattern: string,
+  metadata: IpcMetadata,
+  sender: number,
+  requestId: string | undefined,
+  channel: Channel,
+];
+
+/**
+ * What an IpcServer handler can learn about the message it handles, with `@Ctx() ctx: IpcContext`.
+ */
+export class IpcContext extends BaseRpcContext<IpcContextArgs> {
+  /** The pattern, as a string (object patterns as their normalized JSON). */
+  getPattern(): string {
+    return this.args[0];
+  }
+
+  /** Metadata the client attached (for example a trace id); `{}` when none. */
+  getMetadata(): IpcMetadata {
+    return this.args[1];
+  }
+
+  /** The peer id of the process that sent the message. */
+  getSender(): number {
+    return this.args[2];
+  }
+
+  /** The request id for `@MessagePattern` handlers; undefined for events. */
+  getRequestId(): string | undefined {
+    return this.args[3];
+  }
+
+  /** The channel the message came through. */
+  getChannel(): Channel {
+    return this.args[4];
+  }
+}

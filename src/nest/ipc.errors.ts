@@ -1,0 +1,61 @@
+import { IpcChannelError } from '../channel/errors.js';
+
+/** `send()` without a target, or a gather, for a pattern no peer has announced a handler for. */
+export class NoHandlerPeerError extends IpcChannelError {
+  constructor(
+    readonly pattern: string,
+    channel: string,
+  ) {
+    super(
+      'ERR_IPC_NO_HANDLER_PEER',
+      `No peer of channel '${channel}' handles '${pattern}'. Start a process whose IpcServer has @MessagePattern(${JSON.stringify(pattern)}), or check the pattern.`,
+    );
+  }
+}
+
+/** The peer a request went to left (died, restarted, closed) before answering. */
+export class PeerLeftError extends IpcChannelError {
+  constructor(
+    readonly peer: number,
+    readonly pattern: string,
+  ) {
+    super(
+      'ERR_IPC_PEER_LEFT',
+      `Peer ${peer} left before answering '${pattern}'. The request may or may not have run there; retry if it is safe to.`,
+    );
+  }
+}
+
+/** The request went to a peer id that nobody holds. */
+export class PeerUnavailableError extends IpcChannelError {
+  constructor(
+    readonly peer: number,
+    readonly pattern: string,
+  ) {
+    super(
+      'ERR_IPC_PEER_UNAVAILABLE',
+      `No peer holds id ${peer}, so '${pattern}' was not sent. Check the id against client.peers.`,
+    );
+  }
+}
+
+/** No answer within the client's `timeout` option. The responder is told to stop. */
+export class RequestTimeoutError extends IpcChannelError {
+  constructor(
+    readonly peer: number,
+    readonly pattern: string,
+    readonly ms: number,
+  ) {
+    super(
+      'ERR_IPC_REQUEST_TIMEOUT',
+      `Peer ${peer} did not answer '${pattern}' within ${ms} ms. Raise the client's 'timeout' option if the handler is slow.`,
+    );
+  }
+}
+
+/** Nest's rule: a pattern and data are required (same text as Nest's InvalidMessageException). */
+export class InvalidMessageError extends IpcChannelError {
+  constructor() {
+    super('ERR_IPC_INVALID_MESSAGE', 'The invalid data or message pattern (undefined/null)');
+  }
+}

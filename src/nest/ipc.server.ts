@@ -1,0 +1,264 @@
+import { EventEmitter } from 'node:events';
+import {
+  type CustomTransportStrategy,
+  type MessageHandler,
+  type ReadPacket,
+  Server,
+  type WritePacket,
+} from '@nestjs/microservices';
+import { finalize, type Subscription } from 'rxjs';
+import type { Channel } from '../channel/channel.js';
+import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
+import { IpcContext, type IpcMetadata } from './ipc.context.js';
+import type { IpcEvents, IpcServerOptions, IpcStatus } from './ipc-options.interface.js';
+import { InOrder, isPromiseLike } from './in-order.js';
+import { type IpcRequestSink, SharedChannel } from './shared-channel.js';
+import { patternToRoute } from './pattern.js';
+
+/** Handler lookups are cached per pattern string; a bound keeps hostile input from growing it. */
+const MAX_CACHED_PATTERNS = 10_000;
+
+/**
+ * A NestJS microservice transport over the self-hosting channel: every worker runs
+ *
+ * ```ts
+ * const app = await NestFactory.createMicroservice(AppModule, { strategy: new IpcServer({ name: 'orders' }) });
+ * await app.listen();
+ * ```
+ *
+ * and its `@MessagePattern` / `@EventPattern` handlers receive what any worker's IpcClient sends.
+ * The first worker up hosts the hub; no broker or server process is needed.
+ */
+export class IpcServer
+  extends Server<IpcEvents, IpcStatus>
+  implements CustomTransportStrategy, IpcRequestSink
+{
+  /** Declared as a field: Nest 12's own `transportId` field would hide a getter. */
+  override transportId: symbol = IPC_TRANSPORT;
+
+  private shared: SharedChannel | undefined;
+  private readonly handlerCache = new Map<string, MessageHandler | null>();
+  /** Responses being streamed, by `${sender}:${id}`, so a cancel can stop them. */
+  private readonly inflight = new Map<string, Subscription | 'starting'>();
+  private readonly emitter = new EventEmitter();
+  private readonly incoming = new InOrder();
+  private readonly outgoing = new InOrder();
+  private readonly customDeserializer: boolean;
+  private readonly customSerializer: boolean;
+  private detachChannel: (() => void) | undefined;
+  messageRoutes: string[] = [];
+  eventRoutes: string[] = [];
+
+  constructor(private readonly options: IpcServerOptions = {}) {
+    super();
+    this.customSerializer = options.serializer !== undefined;
+    this.customDeserializer = options.deserializer !== undefined;
+    this.initializeSerializer(options);
+    this.initializeDeserializer(options);
+  }
+
+  /** This process's peer id (undefined until joined). Same as every IpcClient's of this process. */
+  get id(): number | undefined {
+    return this.shared?.channel.id;
+  }
+
+  /** Joins the channel (hosting the hub if first) and starts serving the registered handlers. */
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      const { serializer: _s, deserializer: _d, ...channelOptions } = this.options;
+      this.shared = SharedChannel.acquire(channelOptions);
+      this.collectRoutes();
+      this.shared.attach(this);
+      this.detachChannel = this.shared.watch(this.emitter, this._status$);
+      await this.shared.connect();
+      this._status$.next('connected');
+      callback();
+    } catch (e) {
+      await this.close();
+      callback(e);
+    }
+  }
+
+  /** Stops serving; the last IpcServer/IpcClient of the process leaves the channel gracefully. */
+  async close(): Promise<void> {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    this.shared = undefined;
+    shared.detach(this);
+    for (const sub of this.inflight.values()) if (sub !== 'starting') sub.unsubscribe();
+    this.inflight.clear();
+    this.detachChannel?.();
+    await shared.release();
+    this._status$.next('disconnected');
+    this.emitter.emit('disconnected');
+  }
+
+  /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
+  on<K extends keyof IpcEvents = keyof IpcEvents>(event: K, callback: IpcEvents[K]): void {
+    this.emitter.on(event as string, callback);
+  }
+
+  /** The underlying Channel (for `to(...).emit`, `peers`, ...). */
+  unwrap<T = Channel>(): T {
+    if (this.shared === undefined)
+      throw new Error('IpcServer is not listening: call listen() (app.listen()) first.');
+    return this.shared.channel as T;
+  }
+
+  /** Resolves each pattern once: Nest's lookup parses every string pattern as JSON first. */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    let handler = this.handlerCache.get(pattern);
+    if (handler === undefined) {
+      handler = super.getHandlerByPattern(pattern);
+      if (this.handlerCache.size < MAX_CACHED_PATTERNS) this.handlerCache.set(pattern, handler);
+    }
+    return handler;
+  }
+
+  /** @internal */
+  hasMessageHandler(route: string): boolean {
+    const handler = this.getHandlerByPattern(route);
+    return handler !== null && !handler.isEventHandler;
+  }
+
+  /** @internal A request arrived from `sender`. */
+  onRequest(sender: number, id: string, raw: unknown): void {
+    this.incoming.run(
+      () =>
+        this.customDeserializer ? this.deserializer.deserialize(raw, { id }) : (raw as ReadPacket),
+      (packet) => this.serveRequest(sender, id, packet as ReadPacket & { metadata?: IpcMetadata }),
+      (error) => this.reply(sender, id, { err: errorPayload(error), isDisposed: true }),
+    );
+  }
+
+  /** @internal An event arrived from `sender`. */
+  onEvent(sender: number, raw: unknown, broadcast: boolean): void {
+    this.incoming.run(
+      () => (this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as ReadPacket)),
+      (packet) =>
+        this.serveEvent(sender, packet as ReadPacket & { metadata?: IpcMetadata }, broadcast),
+      (error) => this.logger.error(error),
+    );
+  }
+
+  /** @internal The requester unsubscribed (or timed out): stop streaming to it. */
+  onCancel(sender: number, id: string): void {
+    const key = `${sender}:${id}`;
+    const sub = this.inflight.get(key);
+    if (sub === undefined) return;
+    this.inflight.delete(key);
+    if (sub !== 'starting') sub.unsubscribe();
+  }
+
+  private serveRequest(
+    sender: number,
+    id: string,
+    packet: ReadPacket & { metadata?: IpcMetadata },
+  ): void {
+    const channel = this.shared?.channel;
+    if (channel === undefined) return;
+    const route = patternToRoute(packet?.pattern);
+    const handler = this.getHandlerByPattern(route);
+    if (handler === null || handler.isEventHandler) {
+      this.reply(sender, id, { err: NO_MESSAGE_HANDLER, status: 'error', isDisposed: true });
+      return;
+    }
+    const ctx = new IpcContext([route, packet.metadata ?? {}, sender, id, channel]);
+    const key = `${sender}:${id}`;
+    this.inflight.set(key, 'starting');
+    const respond = (out: WritePacket) => this.reply(sender, id, out);
+
+    // Mirrors Nest 12's handleRequest, but keeps the subscription so a cancel can stop a stream;
+    // the handler runs inside the start hook so tracing (@nestjs/observe) sees it.
+    const transportId = this.transportId;
+    const done = async () => {
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        this.onProcessingEndHook?.(transportId, ctx);
+      };
+      try {
+        const stream = this.transformToObservable(await handler(packet.data, ctx));
+        if (this.inflight.get(key) !== 'starting') {
+          end(); // cancelled while the handler ran
+          return;
+        }
+        const sub = this.send(stream.pipe(finalize(end)), respond);
+        if (sub.closed) this.inflight.delete(key);
+        else {
+          this.inflight.set(key, sub);
+          sub.add(() => {
+            if (this.inflight.get(key) === sub) this.inflight.delete(key);
+          });
+        }
+      } catch (e) {
+        this.inflight.delete(key);
+        end();
+        throw e;
+      }
+    };
+    const start = this.onProcessingStartHook as
+      ((id: unknown, ctx: unknown, done: () => Promise<unknown>) => unknown) | undefined;
+    const ret = start === undefined ? done() : start.call(this, transportId, ctx, done);
+    if (isPromiseLike(ret)) ret.then(undefined, (e: unknown) => this.handleError(errorText(e)));
+  }
+
+  private serveEvent(
+    sender: number,
+    packet: ReadPacket & { metadata?: IpcMetadata },
+    broadcast: boolean,
+  ): void {
+    const channel = this.shared?.channel;
+    if (channel === undefined) return;
+    const route = patternToRoute(packet?.pattern);
+    // A broadcast reaches every peer; one without a handler for it has nothing to say.
+    if (broadcast && this.getHandlerByPattern(route) === null) return;
+    const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
+    this.handleEvent(route, packet, ctx).then(undefined, (e: unknown) =>
+      this.handleError(errorText(e)),
+    );
+  }
+
+  /** Sends one response packet; never rejects (Nest 11 would turn that into an unhandled rejection). */
+  private reply(sender: number, id: string, out: WritePacket): Promise<void> | void {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    const packet = { id, ...out };
+    if (!this.customSerializer) {
+      shared.respond(sender, id, packet);
+      return;
+    }
+    return new Promise<void>((resolve) =>
+      this.outgoing.run(
+        () => this.serializer.serialize(packet),
+        (raw) => {
+          shared.respond(sender, id, raw);
+          resolve();
+        },
+        (error) => {
+          this.logger.error(error);
+          resolve();
+        },
+      ),
+    );
+  }
+
+  private collectRoutes(): void {
+    this.handlerCache.clear();
+    this.messageRoutes = [];
+    this.eventRoutes = [];
+    for (const [route, handler] of this.messageHandlers) {
+      (handler.isEventHandler ? this.eventRoutes : this.messageRoutes).push(route);
+    }
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+/** What a requester receives when the request could not even be decoded here. */
+function errorPayload(e: unknown): unknown {
+  return { status: 'error', message: e instanceof Error ? e.message : String(e) };
+}

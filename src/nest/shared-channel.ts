@@ -1,0 +1,289 @@
+import type { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
+import { Channel } from '../channel/channel.js';
+import type { ChannelOptions } from '../channel/channel-options.js';
+import { InvalidOptionError, type IpcChannelError, UndeliverableError } from '../channel/errors.js';
+import { NO_MESSAGE_HANDLER, WIRE } from './ipc.constants.js';
+import { PeerLeftError, PeerUnavailableError } from './ipc.errors.js';
+import type { IpcStatus } from './ipc-options.interface.js';
+
+/** What an IpcServer offers the shared channel: its patterns, and where messages go. */
+export interface IpcRequestSink {
+  readonly messageRoutes: readonly string[];
+  readonly eventRoutes: readonly string[];
+  hasMessageHandler(route: string): boolean;
+  onRequest(sender: number, id: string, raw: unknown): void;
+  onEvent(sender: number, raw: unknown, broadcast: boolean): void;
+  onCancel(sender: number, id: string): void;
+}
+
+/** A request waiting for its answers. */
+export interface PendingRequest {
+  readonly target: number;
+  readonly pattern: string;
+  /** A response packet arrived (still serialized, as the responder's serializer left it). */
+  onResponse(raw: unknown): void;
+  /** The request cannot complete (peer gone, unavailable, channel closed). */
+  onFailure(error: Error): void;
+}
+
+/** What peers announce in their channel meta so clients know who handles what. */
+interface NestMeta {
+  nest?: { m?: string[]; e?: string[] };
+}
+
+const registry = new Map<string, SharedChannel>();
+
+/**
+ * One channel connection per process and channel name, shared by the IpcServer and every
+ * IpcClient of the process, so they agree on one peer id. It keeps the requests in flight and
+ * fails them at once when their target leaves.
+ */
+export class SharedChannel {
+  readonly channel: Channel;
+  private refs = 0;
+  private readonly sinks = new Set<IpcRequestSink>();
+  private readonly pending = new Map<string, PendingRequest>();
+  private nextId = 1;
+  private connecting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** Peers handling each message route, rebuilt when membership or meta changes. */
+  private handlers = new Map<string, number[]>();
+  private readonly roundRobin = new Map<string, number>();
+  private readonly fingerprint: string;
+
+  /** Listeners for errors that belong to no request (IpcServer/IpcClient 'error' events). */
+  readonly errorListeners = new Set<(error: IpcChannelError) => void>();
+  private readonly logger = new Logger('IpcChannel');
+
+  private constructor(channel: Channel, fingerprint: string) {
+    this.channel = channel;
+    this.fingerprint = fingerprint;
+    channel.on(WIRE.request, (sender: number, id: string, raw: unknown) =>
+      this.request(sender, id, raw),
+    );
+    channel.on(WIRE.response, (_sender: number, id: string, raw: unknown) =>
+      this.response(id, raw),
+    );
+    channel.on(WIRE.event, (sender: number, raw: unknown, broadcast: number) => {
+      for (const sink of this.sinks) {
+        sink.onEvent(sender, raw, broadcast === 1);
+        return;
+      }
+    });
+    channel.on(WIRE.cancel, (sender: number, id: string) => {
+      for (const sink of this.sinks) sink.onCancel(sender, id);
+    });
+    channel.on('leave', (peer) => this.peerLeft(peer));
+    for (const event of ['join', 'leave', 'meta', 'connect'] as const) {
+      channel.on(event, () => this.handlers.clear());
+    }
+    channel.on('error', (error) => this.channelError(error));
+  }
+
+  /**
+   * The shared channel for these options, created on first use. Options that would make the
+   * connection behave differently (id, codec, secret, dir) must agree across users.
+   */
+  static acquire(options: ChannelOptions): SharedChannel {
+    const channel = new Channel(options);
+    const fingerprint = JSON.stringify([
+      options.id ?? null,
+      typeof options.codec === 'object' ? options.codec.name : (options.codec ?? 'json'),
+      options.secret === undefined ? null : String(options.secret),
+    ]);
+    let shared = registry.get(channel.endpoint);
+    if (shared !== undefined && shared.fingerprint !== fingerprint) {
+      throw new InvalidOptionError(
+        `An IpcServer or IpcClient of this process already uses channel '${channel.name}' with another id, codec or secret. Give every IpcServer/IpcClient of one channel the same options.`,
+      );
+    }
+    if (shared === undefined) {
+      shared = new SharedChannel(channel, fingerprint);
+      registry.set(channel.endpoint, shared);
+    }
+    shared.refs++;
+    return shared;
+  }
+
+  connect(): Promise<void> {
+    this.connecting ??= this.channel.connect();
+    return this.connecting;
+  }
+
+  /** Drops one user; the last one closes the channel gracefully. */
+  async release(): Promise<void> {
+    if (--this.refs > 0) return;
+    if (registry.get(this.channel.endpoint) === this) registry.delete(this.channel.endpoint);
+    this.closing ??= this.channel.close();
+    await this.closing;
+    for (const [id, request] of this.pending) {
+      this.pending.delete(id);
+      request.onFailure(new PeerLeftError(request.target, request.pattern));
+    }
+  }
+
+  /**
+   * Forwards the channel's lifecycle to an IpcServer's or IpcClient's status and `on()`
+   * listeners; returns the function that stops it.
+   */
+  watch(emitter: EventEmitter, status: { next(value: IpcStatus): void }): () => void {
+    const ch = this.channel;
+    const on: Record<string, (...args: any[]) => void> = {
+      connect: (id: number) => {
+        status.next('connected');
+        emitter.emit('connected', id);
+      },
+      disconnect: () => {
+        status.next('reconnecting');
+        emitter.emit('reconnecting');
+      },
+      hub: (id: number) => emitter.emit('hub', id),
+      join: (id: number) => emitter.emit('join', id),
+      leave: (id: number) => emitter.emit('leave', id),
+    };
+    const onError = (error: IpcChannelError) => {
+      if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+    };
+    for (const [event, listener] of Object.entries(on)) ch.on(event, listener);
+    this.errorListeners.add(onError);
+    return () => {
+      for (const [event, listener] of Object.entries(on)) ch.off(event, listener);
+      this.errorListeners.delete(onError);
+    };
+  }
+
+  attach(sink: IpcRequestSink): void {
+    this.sinks.add(sink);
+    this.announce();
+  }
+
+  detach(sink: IpcRequestSink): void {
+    this.sinks.delete(sink);
+    this.announce();
+  }
+
+  /** A fresh request id, unique within this process. */
+  newRequestId(): string {
+    return String(this.nextId++);
+  }
+
+  /** Sends a request packet; answers go to `pending` until it settles or is cancelled. */
+  sendRequest(target: number, id: string, raw: unknown, pending: PendingRequest): void {
+    this.pending.set(id, pending);
+    try {
+      // Not held for an absent peer: a request to a dead id should fail now, not in 5 s.
+      this.channel.to(target, { hold: false }).emit(WIRE.request, id, raw);
+    } catch (e) {
+      this.pending.delete(id);
+      throw e;
+    }
+  }
+
+  /** Forgets a request and tells its responder to stop (the caller unsubscribed). */
+  cancel(id: string): void {
+    const request = this.pending.get(id);
+    if (request === undefined) return;
+    this.pending.delete(id);
+    if (this.channel.connected) {
+      try {
+        this.channel.to(request.target, { hold: false }).emit(WIRE.cancel, id);
+      } catch {
+        /* closing */
+      }
+    }
+  }
+
+  /** Removes a request that has completed. */
+  settle(id: string): void {
+    this.pending.delete(id);
+  }
+
+  respond(target: number, id: string, raw: unknown): void {
+    try {
+      this.channel.to(target, { hold: false }).emit(WIRE.response, id, raw);
+    } catch (e) {
+      this.stray(e as IpcChannelError);
+    }
+  }
+
+  /** Peers whose IpcServer handles a message route, ascending. */
+  peersHandling(route: string): number[] {
+    let peers = this.handlers.get(route);
+    if (peers === undefined) {
+      peers = this.channel.peers.filter((id) => {
+        const meta = this.channel.peerMeta(id) as NestMeta | undefined;
+        return meta?.nest?.m?.includes(route) === true;
+      });
+      this.handlers.set(route, peers);
+    }
+    return peers;
+  }
+
+  /** The next peer, in turn, among those that handle `route`. */
+  pickPeer(route: string): number | undefined {
+    const peers = this.peersHandling(route);
+    if (peers.length === 0) return undefined;
+    const turn = this.roundRobin.get(route) ?? 0;
+    this.roundRobin.set(route, turn + 1);
+    return peers[turn % peers.length];
+  }
+
+  private announce(): void {
+    const m = new Set<string>();
+    const e = new Set<string>();
+    for (const sink of this.sinks) {
+      sink.messageRoutes.forEach((r) => m.add(r));
+      sink.eventRoutes.forEach((r) => e.add(r));
+    }
+    this.channel.setMeta({ nest: { m: [...m], e: [...e] } });
+  }
+
+  private request(sender: number, id: string, raw: unknown): void {
+    for (const sink of this.sinks) {
+      sink.onRequest(sender, id, raw);
+      return;
+    }
+    // This process has clients but no server: answer as a server without the handler would.
+    this.respond(sender, id, { id, err: NO_MESSAGE_HANDLER, isDisposed: true });
+  }
+
+  private response(id: string, raw: unknown): void {
+    this.pending.get(id)?.onResponse(raw);
+  }
+
+  private peerLeft(peer: number): void {
+    for (const [id, request] of this.pending) {
+      if (request.target !== peer) continue;
+      this.pending.delete(id);
+      request.onFailure(new PeerLeftError(peer, request.pattern));
+    }
+  }
+
+  private channelError(error: IpcChannelError): void {
+    if (error instanceof UndeliverableError) {
+      if (error.event === WIRE.request) {
+        const [id] = error.data as [string];
+        const request = this.pending.get(id);
+        if (request !== undefined) {
+          this.pending.delete(id);
+          request.onFailure(
+            error.reason === 'peer-absent'
+              ? new PeerUnavailableError(request.target, request.pattern)
+              : new PeerLeftError(request.target, request.pattern),
+          );
+        }
+        return;
+      }
+      // A reply or cancel for a requester that is gone has nobody left to tell.
+      if (error.event === WIRE.response || error.event === WIRE.cancel) return;
+    }
+    this.stray(error);
+  }
+
+  /** An error that belongs to no request: logged, and given to 'error' listeners. */
+  private stray(error: IpcChannelError): void {
+    this.logger.warn(error.message);
+    for (const listener of this.errorListeners) listener(error);
+  }
+}
