@@ -12,11 +12,13 @@ export interface ChildEvent {
   [key: string]: unknown;
 }
 
+/** An error (or any thrown value) from a fixture process; `payload` is all of it. */
 export class RemoteError extends Error {
   constructor(
     readonly remoteName: string,
     readonly code: string | undefined,
     message: string,
+    readonly payload: unknown,
   ) {
     super(message);
   }
@@ -103,7 +105,7 @@ export class Proc {
         if (msg.ok) resolveCall(msg.result as T);
         else {
           const e = msg.error as { name: string; code?: string; message: string };
-          reject(new RemoteError(e.name, e.code, e.message));
+          reject(new RemoteError(e?.name, e?.code, e?.message ?? String(e), e));
         }
       });
       this.child.send({ rid, op, ...args });

@@ -1,0 +1,230 @@
+import 'reflect-metadata';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readdirSync } from 'node:fs';
+import { Controller, type INestMicroservice, Module } from '@nestjs/common';
+import {
+  ClientsModule,
+  Ctx,
+  MessagePattern,
+  Payload,
+  Transport,
+  type Deserializer,
+  type Serializer,
+} from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { firstValueFrom, lastValueFrom, of, take, toArray } from 'rxjs';
+import {
+  Channel,
+  EncodeError,
+  IPC_TRANSPORT,
+  InvalidMessageError,
+  InvalidTargetError,
+  IpcClient,
+  type IpcContext,
+  IpcServer,
+} from '../../src/index.js';
+import { tempDir } from '../helpers/processes.js';
+
+const NO_HANDLER = 'There is no matching message handler defined in the remote service.';
+
+@Controller()
+class MathController {
+  @MessagePattern('sum')
+  sum(@Payload() xs: number[]): number {
+    return xs.reduce((a, b) => a + b, 0);
+  }
+
+  @MessagePattern('count')
+  count(@Payload() n: number) {
+    return of(...Array.from({ length: n }, (_, i) => i));
+  }
+
+  @MessagePattern('ctx')
+  ctx(@Payload() _d: unknown, @Ctx() ctx: unknown) {
+    const c = ctx as IpcContext;
+    return {
+      pattern: c.getPattern(),
+      sender: c.getSender(),
+      metadata: c.getMetadata(),
+      store: store.getStore(),
+    };
+  }
+
+  @MessagePattern('tcp-only', Transport.TCP)
+  tcpOnly(): string {
+    return 'tcp';
+  }
+
+  @MessagePattern('ipc-only', IPC_TRANSPORT)
+  ipcOnly(): string {
+    return 'ipc';
+  }
+}
+
+const store = new AsyncLocalStorage<{ trace: string }>();
+
+let dir: ReturnType<typeof tempDir>;
+let apps: INestMicroservice[] = [];
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(async () => {
+  await Promise.all(apps.map((a) => a.close()));
+  apps = [];
+  dir.remove();
+});
+
+async function boot(
+  serverOptions: Record<string, unknown> = {},
+  clientOptions: Record<string, unknown> = {},
+) {
+  const options = { name: 'inproc', dir: dir.path };
+  @Module({
+    imports: [
+      ClientsModule.register([
+        { name: 'IPC', customClass: IpcClient, options: { ...options, ...clientOptions } },
+      ]),
+    ],
+    controllers: [MathController],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const server = new IpcServer({ ...options, ...serverOptions });
+  const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
+  apps.push(app);
+  await app.listen();
+  const client = app.get<IpcClient>('IPC');
+  await client.connect();
+  return { app, server, client };
+}
+
+test('the IpcServer and IpcClient of one process share one channel and one peer id', async () => {
+  const { server, client } = await boot();
+  expect(client.id).toBe(1);
+  expect(server.id).toBe(1);
+  expect(client.unwrap<Channel>()).toBe(server.unwrap<Channel>());
+  expect(client.unwrap<Channel>()).toBeInstanceOf(Channel);
+  expect(client.peers).toEqual([1]);
+  expect(await firstValueFrom(client.send<number>('sum', [1, 2, 3]))).toBe(6);
+  expect(await lastValueFrom(client.send('count', 3).pipe(toArray()))).toEqual([0, 1, 2]);
+});
+
+test('status observables and on() report the lifecycle; app.close() leaves no socket behind', async () => {
+  const { app, server, client } = await boot();
+  const serverStatus: string[] = [];
+  const clientStatus: string[] = [];
+  server.status.subscribe((s) => serverStatus.push(s));
+  client.status.subscribe((s) => clientStatus.push(s));
+  const events: string[] = [];
+  server.on('disconnected', () => events.push('server disconnected'));
+  expect(readdirSync(dir.path).some((f) => f.endsWith('.sock'))).toBe(true);
+  await app.close();
+  apps = [];
+  expect(serverStatus).toEqual(['connected', 'disconnected']);
+  expect(clientStatus).toEqual(['connected', 'disconnected']);
+  expect(events).toEqual(['server disconnected']);
+  expect(readdirSync(dir.path)).toEqual([]);
+});
+
+test('in a hybrid-style app, handlers bound to another transport are not served; IPC_TRANSPORT ones are', async () => {
+  const { client } = await boot();
+  expect(await firstValueFrom(client.send('ipc-only', {}))).toBe('ipc');
+  await expect(firstValueFrom(client.to(1).send('tcp-only', {}))).rejects.toBe(NO_HANDLER);
+});
+
+test('processing hooks run once per request, with the handler inside the start hook (how @nestjs/observe traces)', async () => {
+  const { server, client } = await boot();
+  const starts: string[] = [];
+  const ends: { pattern: string; store: unknown }[] = [];
+  server.setOnProcessingStartHook((transportId, ctx, done) => {
+    expect(transportId).toBe(IPC_TRANSPORT);
+    starts.push((ctx as IpcContext).getPattern());
+    return store.run({ trace: (ctx as IpcContext).getMetadata()['x-request-id'] ?? 'none' }, done);
+  });
+  server.setOnProcessingEndHook((_t, ctx) => {
+    ends.push({ pattern: (ctx as IpcContext).getPattern(), store: store.getStore() });
+  });
+  client.setOnDispatchHook((packet) => {
+    packet.metadata = { 'x-request-id': 'trace-7' };
+  });
+  const answer = await firstValueFrom(client.send('ctx', {}));
+  expect(answer).toEqual({
+    pattern: 'ctx',
+    sender: 1,
+    metadata: { 'x-request-id': 'trace-7' },
+    store: { trace: 'trace-7' },
+  });
+  expect(await lastValueFrom(client.send('count', 4).pipe(toArray()))).toEqual([0, 1, 2, 3]);
+  expect(starts).toEqual(['ctx', 'count']);
+  expect(ends).toEqual([
+    { pattern: 'ctx', store: { trace: 'trace-7' } },
+    { pattern: 'count', store: { trace: 'trace-7' } },
+  ]);
+});
+
+test('custom serializers and deserializers, async ones included, are applied on both sides and keep order', async () => {
+  const calls: string[] = [];
+  const delay = <T>(v: T, ms: number) => new Promise<T>((r) => setTimeout(() => r(v), ms));
+  const serverSerializer: Serializer = {
+    serialize: (packet) => {
+      calls.push('server.serialize');
+      return delay({ box: packet }, packet.response === 0 ? 30 : 1); // the first reply is the slowest
+    },
+  };
+  const serverDeserializer: Deserializer = {
+    deserialize: (raw: { box: unknown }) => {
+      calls.push('server.deserialize');
+      return raw.box;
+    },
+  };
+  const clientSerializer: Serializer = {
+    serialize: (packet) => {
+      calls.push('client.serialize');
+      return delay({ box: packet }, 5);
+    },
+  };
+  const clientDeserializer: Deserializer = {
+    deserialize: (raw: { box: unknown }) => {
+      calls.push('client.deserialize');
+      return delay(raw.box, 1);
+    },
+  };
+  const { client } = await boot(
+    { serializer: serverSerializer, deserializer: serverDeserializer },
+    { serializer: clientSerializer, deserializer: clientDeserializer },
+  );
+  expect(await lastValueFrom(client.send('count', 5).pipe(toArray()))).toEqual([0, 1, 2, 3, 4]);
+  expect(new Set(calls)).toEqual(
+    new Set(['client.serialize', 'server.deserialize', 'server.serialize', 'client.deserialize']),
+  );
+});
+
+test('bad input gets typed errors through the observable', async () => {
+  const { client } = await boot();
+  await expect(firstValueFrom(client.send('sum', null))).rejects.toBeInstanceOf(
+    InvalidMessageError,
+  );
+  await expect(firstValueFrom(client.emit('x', undefined))).rejects.toBeInstanceOf(
+    InvalidMessageError,
+  );
+  expect(() => client.to('everyone' as never)).not.toThrow(); // validated when used
+  await expect(firstValueFrom(client.to('everyone' as never).emit('x', 1))).rejects.toBeInstanceOf(
+    InvalidTargetError,
+  );
+  await expect(firstValueFrom(client.emit('x', { n: 10n }))).rejects.toBeInstanceOf(EncodeError);
+  // emit completes once accepted, with one undefined value like Nest's TCP client.
+  expect(await lastValueFrom(client.emit('nobody-listens', 1).pipe(take(1)))).toBeUndefined();
+});
+
+test('a client that connects before any server exists still works once one joins', async () => {
+  const client = new IpcClient({ name: 'inproc', dir: dir.path });
+  await client.connect();
+  expect(client.id).toBe(1);
+  await expect(firstValueFrom(client.send('sum', [1]))).rejects.toMatchObject({
+    code: 'ERR_IPC_NO_HANDLER_PEER',
+  });
+  // This process has no IpcServer: a request to it is answered like an unknown pattern.
+  await expect(firstValueFrom(client.to(1).send('sum', [1]))).rejects.toBe(NO_HANDLER);
+  await client.close();
+  expect(readdirSync(dir.path)).toEqual([]);
+});
