@@ -1,11 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { testBuildDir } from './build-dir.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where the global setup compiled the fixtures. */
-export const FIXTURES = join(root, '.test-build/test/fixtures');
+export const FIXTURES = join(testBuildDir(), 'test/fixtures');
 
 export interface ChildEvent {
   ev: string;
@@ -43,6 +42,14 @@ export class Proc {
         this.exitCode = code;
         this.signal = signal;
         live.delete(this);
+        // Calls still waiting will never be answered: fail them now, not at their timeout.
+        for (const reply of this.replies.values()) {
+          reply({
+            ok: false,
+            error: { name: 'Error', message: `process ${child.pid} exited (${signal ?? code})` },
+          });
+        }
+        this.replies.clear();
         resolveExit();
         for (const w of this.waiters) w();
       });

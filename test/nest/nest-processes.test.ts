@@ -239,7 +239,7 @@ test('the hub is kill -9-ed while requests and events are in flight between two 
   const requests = w
     .get(2)!
     .call<number[]>('requestMany', { target: 3, pattern: 'echo', count: 3000, concurrency: 20 });
-  const events = w.get(3)!.call('emitMany', { target: 2, count: 3000 });
+  const events = w.get(3)!.call('emitMany', { target: 2, count: 3000, paceEvery: 5 });
   const before = await until(async () => {
     const n = (await w.get(2)!.call<Seen>('seen')).counted.length;
     return n > 300 ? n : 0;
