@@ -50,6 +50,9 @@ import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
 /** Frames in flight to the hub before the sender waits for acks. */
 const WINDOW_FRAMES = 8192;
 const WINDOW_BYTES = 8 * 1024 * 1024;
+/** Receipts alone wait for this many unconfirmed frames, or this long. */
+const RECEIPT_BATCH = 512;
+const RECEIPT_DELAY_MS = 1;
 /** How often peers presumed alive after a failover are checked for death. */
 const PRESUMED_CHECK_MS = 200;
 
@@ -125,7 +128,9 @@ export class Channel extends EventEmitter {
   private sendLimit: number;
   /** Data frames read on the current hub connection (the running count sent as Receipt). */
   private received = 0;
-  private receiptDue = false;
+  /** The count last sent in a Receipt. */
+  private receiptSent = 0;
+  private receiptTimer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private needDrain = false;
   private presumedTimer: NodeJS.Timeout | undefined;
@@ -366,17 +371,28 @@ export class Channel extends EventEmitter {
     setImmediate(() => this.flush());
   }
 
-  private flush(): void {
+  /**
+   * Writes what is ready. A receipt rides along with outgoing data for free; alone it waits for
+   * a batch or a short delay, so a request/response exchange costs two writes, not four.
+   */
+  private flush(forceReceipt = false): void {
     this.flushScheduled = false;
     if (!this.link.joined && this.link.state !== LinkState.Leaving) return;
     let frames: Buffer[] = [];
-    if (this.receiptDue) {
-      this.receiptDue = false;
-      frames.push(countFrame(FrameType.Receipt, this.received));
-    }
-    if (this.link.joined && this.outbox.hasSendable) {
-      const data = this.outbox.takeSendable();
-      frames = frames.length === 0 ? data : frames.concat(data);
+    if (this.link.joined && this.outbox.hasSendable) frames = this.outbox.takeSendable();
+    const unreceipted = this.received - this.receiptSent;
+    if (unreceipted > 0 && (frames.length > 0 || forceReceipt || unreceipted >= RECEIPT_BATCH)) {
+      this.receiptSent = this.received;
+      clearTimeout(this.receiptTimer);
+      this.receiptTimer = undefined;
+      const receipt = countFrame(FrameType.Receipt, this.received);
+      frames = frames.length === 0 ? [receipt] : [receipt].concat(frames);
+    } else if (unreceipted > 0 && this.receiptTimer === undefined) {
+      this.receiptTimer = setTimeout(() => {
+        this.receiptTimer = undefined;
+        this.flush(true);
+      }, RECEIPT_DELAY_MS);
+      this.receiptTimer.unref();
     }
     if (frames.length > 0) this.link.write(frames);
   }
@@ -403,7 +419,6 @@ export class Channel extends EventEmitter {
     }
     if (data > 0) {
       this.received += data;
-      this.receiptDue = true;
       this.scheduleFlush();
     }
     if (thrown !== undefined) {
@@ -559,7 +574,9 @@ export class Channel extends EventEmitter {
     const first = this.selfId === 0;
     this.selfId = welcome.id;
     this.received = 0;
-    this.receiptDue = false;
+    this.receiptSent = 0;
+    clearTimeout(this.receiptTimer);
+    this.receiptTimer = undefined;
     this.sendLimit = Math.min(this.opts.maxFrameBytes, hubMaxFrameBytes || this.opts.maxFrameBytes);
     const change = this.membership.applySnapshot(welcome.peers);
     this.outbox.rewind();
@@ -635,10 +652,11 @@ export class Channel extends EventEmitter {
       if (graceful && wasOpen && this.outbox.size > 0) await this.waitForOutbox();
       if (graceful && this.link.joined) {
         await this.link.leave(1000);
-        this.flush(); // the final Receipt for what arrived before Bye
+        this.flush(true); // the final Receipt for what arrived before Bye
       }
       await this.link.close();
       clearInterval(this.presumedTimer);
+      clearTimeout(this.receiptTimer);
       for (const frame of this.outbox.drain()) this.reportUndeliverable(frame, 'channel-closed');
       this.settleConnect?.(new ChannelClosedError('join the channel'));
       this.state = 'closed';

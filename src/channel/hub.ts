@@ -61,6 +61,9 @@ export interface HubOptions {
   readonly onFault?: (error: IpcChannelError, peerId: number) => void;
 }
 
+/** Acks alone wait for this many, or this long (see flush). */
+const ACK_BATCH = 512;
+const ACK_DELAY_MS = 1;
 /** How often the hub checks that the public socket file is still its own. */
 const WATCHDOG_MS = 1000;
 
@@ -84,6 +87,8 @@ export class Hub {
   private readonly holds: HoldQueues;
   private dirty: HubConnection[] = [];
   private flushScheduled = false;
+  private readonly ackWaiters = new Set<HubConnection>();
+  private ackTimer: NodeJS.Timeout | undefined;
   /** Sockets accepted before the hub's own peer has joined; served right after. */
   private backlog: Socket[] | undefined = [];
   private watchdog: NodeJS.Timeout | undefined;
@@ -144,6 +149,7 @@ export class Hub {
     }
     this.closed = true;
     clearInterval(this.watchdog);
+    clearTimeout(this.ackTimer);
     clearTimeout(this.reservationTimer);
     this.holds.clear();
     if (handover) this.unpublish();
@@ -687,6 +693,19 @@ export class Hub {
     this.scheduleFlush();
   }
 
+  /** Acks left unsent are flushed after a short delay unless data carries them first. */
+  private delayAcks(conn: HubConnection): void {
+    this.ackWaiters.add(conn);
+    if (this.ackTimer !== undefined) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      for (const c of this.ackWaiters) this.markDirty(c);
+      this.ackWaiters.clear();
+      this.flush(true);
+    }, ACK_DELAY_MS);
+    this.ackTimer.unref();
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || this.dirty.length === 0) return;
     this.flushScheduled = true;
@@ -696,7 +715,12 @@ export class Hub {
     });
   }
 
-  private flush(): void {
+  /**
+   * Writes each dirty connection's frames. Acks ride along with data going to that peer; alone
+   * they wait for a batch or a short delay (a request and its response then cost no extra
+   * writes). Held notices and nacks go at once: they free a sender's window or report a failure.
+   */
+  private flush(forceAcks = false): void {
     const dirty = this.dirty;
     this.dirty = [];
     for (const conn of dirty) {
@@ -706,8 +730,12 @@ export class Hub {
       conn.out = [];
       const control: Buffer[] = [];
       if (conn.acks.length > 0) {
-        control.push(rangesFrame(FrameType.Ack, conn.acks));
-        conn.acks = [];
+        if (frames.length > 0 || forceAcks || this.closed || conn.acks.length >= ACK_BATCH) {
+          control.push(rangesFrame(FrameType.Ack, conn.acks));
+          conn.acks = [];
+        } else {
+          this.delayAcks(conn);
+        }
       }
       if (conn.held.length > 0) {
         control.push(rangesFrame(FrameType.Held, conn.held));
