@@ -6,7 +6,7 @@ import {
   Server,
   type WritePacket,
 } from '@nestjs/microservices';
-import { finalize, type Subscription } from 'rxjs';
+import { finalize, isObservable, type Subscription } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
 import { IpcContext, type IpcMetadata } from './ipc.context.js';
@@ -179,11 +179,20 @@ export class IpcServer
         this.onProcessingEndHook?.(transportId, ctx);
       };
       try {
-        const stream = this.transformToObservable(await handler(packet.data, ctx));
+        const result: unknown = await handler(packet.data, ctx);
         if (this.inflight.get(key) !== 'starting') {
           end(); // cancelled while the handler ran
           return;
         }
+        if (!isObservable(result)) {
+          // One plain value: the packet Nest's send() would build ({ response, isDisposed }),
+          // without its stream, tick and async loop. `undefined` still completes empty.
+          this.inflight.delete(key);
+          void this.reply(sender, id, { response: result, isDisposed: true });
+          end();
+          return;
+        }
+        const stream = result;
         const sub = this.send(stream.pipe(finalize(end)), respond);
         if (sub.closed) this.inflight.delete(key);
         else {
