@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { type ChannelOptions, type ResolvedOptions, resolveOptions } from './channel-options.js';
 import { type Codec, resolveCodec } from './codec.js';
 import { Dedup } from './dedup.js';
+import { FrameSlab } from './frame-slab.js';
 import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
 import {
   ChannelClosedError,
@@ -50,6 +51,8 @@ import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
 /** Frames in flight to the hub before the sender waits for acks. */
 const WINDOW_FRAMES = 8192;
 const WINDOW_BYTES = 8 * 1024 * 1024;
+/** Event names remembered after their first check (a bound against unbounded name sets). */
+const MAX_CACHED_NAMES = 1024;
 /** Receipts alone wait for this many unconfirmed frames, or this long. */
 const RECEIPT_BATCH = 512;
 const RECEIPT_DELAY_MS = 1;
@@ -121,6 +124,8 @@ export class Channel extends EventEmitter {
   private readonly membership = new Membership();
   private readonly incarnation: number;
   private readonly targets = new Map<number, ChannelTarget>();
+  private readonly encodedNames = new Map<string, Buffer>();
+  private readonly slab = new FrameSlab();
   private meta: unknown;
   private selfId = 0;
   private currentHubId = 0;
@@ -316,53 +321,68 @@ export class Channel extends EventEmitter {
     if (this.state === 'closing' || this.state === 'closed') {
       throw new ChannelClosedError(event === undefined ? 'send' : `emit '${event}'`);
     }
-    let nameBytes = 0;
-    if (event !== undefined) {
-      if (typeof event !== 'string' || event.length === 0) {
-        throw new InvalidEventNameError(event, 'it must be a non-empty string');
-      }
-      if (RESERVED_EVENTS.has(event)) {
-        throw new InvalidEventNameError(
-          event,
-          'the channel emits it itself; use send() or another name',
-        );
-      }
-      nameBytes = Buffer.byteLength(event);
-      if (nameBytes > 1024) throw new InvalidEventNameError(event, 'it is over 1024 bytes');
-    }
+    const name = event === undefined ? undefined : this.eventName(event);
     let encoded: Uint8Array | string;
     try {
       encoded = this.codec.encode(value);
     } catch (e) {
       throw new EncodeError(this.codec.name, e);
     }
-    const payloadBytes =
-      typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength;
-    const size = HEADER_SIZE + nameBytes + payloadBytes;
-    if (size > this.sendLimit) throw new FrameTooLargeError(size, this.sendLimit, 'send');
-    if (this.outbox.pendingBytes + size > this.opts.maxQueueBytes) {
+    const head = HEADER_SIZE + (name === undefined ? 0 : name.length);
+    // A UTF-8 string has at least as many bytes as UTF-16 units: refuse the surely-too-large
+    // before allocating anything for it.
+    if (head + encoded.length > this.sendLimit) {
+      const size =
+        head + (typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength);
+      if (size > this.sendLimit) throw new FrameTooLargeError(size, this.sendLimit, 'send');
+    }
+    let frame: Buffer;
+    if (typeof encoded === 'string') {
+      frame = this.slab.allocWithText(head, encoded);
+    } else {
+      frame = this.slab.alloc(head + encoded.byteLength);
+      frame.set(encoded, head);
+    }
+    if (frame.length > this.sendLimit)
+      throw new FrameTooLargeError(frame.length, this.sendLimit, 'send');
+    if (this.outbox.pendingBytes + frame.length > this.opts.maxQueueBytes) {
       throw new QueueFullError(this.outbox.pendingBytes, this.opts.maxQueueBytes);
     }
-    const frame = Buffer.allocUnsafe(size);
     const seq = this.outbox.nextSeq();
     writeHeader(
       frame,
       event === undefined ? FrameType.Message : FrameType.Event,
       flags,
       code,
-      nameBytes,
+      name === undefined ? 0 : name.length,
       this.incarnation,
       seq,
     );
-    let off = HEADER_SIZE;
-    if (event !== undefined) off += frame.write(event, off, 'utf8');
-    if (typeof encoded === 'string') frame.write(encoded, off, 'utf8');
-    else frame.set(encoded, off);
+    if (name !== undefined) name.copy(frame, HEADER_SIZE);
     this.outbox.add(seq, frame);
     this.scheduleFlush();
     if (this.outbox.pendingBytes < this.opts.highWaterMark) return true;
     this.needDrain = true;
     return false;
+  }
+
+  /** An event name, checked and encoded once: senders repeat the same few names. */
+  private eventName(event: string): Buffer {
+    const known = this.encodedNames.get(event);
+    if (known !== undefined) return known;
+    if (typeof event !== 'string' || event.length === 0) {
+      throw new InvalidEventNameError(event, 'it must be a non-empty string');
+    }
+    if (RESERVED_EVENTS.has(event)) {
+      throw new InvalidEventNameError(
+        event,
+        'the channel emits it itself; use send() or another name',
+      );
+    }
+    const bytes = Buffer.from(event, 'utf8');
+    if (bytes.length > 1024) throw new InvalidEventNameError(event, 'it is over 1024 bytes');
+    if (this.encodedNames.size < MAX_CACHED_NAMES) this.encodedNames.set(event, bytes);
+    return bytes;
   }
 
   private scheduleFlush(): void {

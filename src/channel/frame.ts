@@ -144,7 +144,13 @@ export function readJson<T>(frame: Buffer): T {
  * can confirm thousands of frames delivered in order.
  */
 export function rangesFrame(type: FrameType, seqs: number[]): Buffer {
-  seqs.sort((a, b) => a - b);
+  // Acks nearly always come in order; only sort when they do not.
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i]! < seqs[i - 1]!) {
+      seqs.sort((a, b) => a - b);
+      break;
+    }
+  }
   const ranges: number[] = [];
   let from = seqs[0]!;
   let to = from;

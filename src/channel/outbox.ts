@@ -13,7 +13,7 @@ const enum EntryState {
 /** One accepted frame. The frame buffer is kept until the hub acks or nacks it. */
 export interface OutboxEntry {
   readonly seq: number;
-  readonly frame: Buffer;
+  frame: Buffer;
   state: EntryState;
 }
 
@@ -106,6 +106,8 @@ export class Outbox {
     entry.state = EntryState.Held;
     this.inflightFrames--;
     this.inflightBytes -= entry.frame.length;
+    // It may wait seconds for its peer: give it its own memory instead of pinning a slab.
+    entry.frame = Buffer.from(entry.frame);
   }
 
   /** The hub connection is gone: everything unconfirmed is to be written again, in order. */

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { type IpcChannelError, MalformedFrameError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
+import { coalesce } from './frame-slab.js';
 
 /**
  * A connection that carries whole frames, in order, both ways. The hub and the peer link speak
@@ -30,7 +31,7 @@ export interface FrameTransport {
 
 const noop = () => {};
 
-/** Above this, frames go out as separate buffers (writev) instead of being copied into one. */
+/** Up to this size, many scattered frames are copied into one buffer rather than written apart. */
 const CONCAT_LIMIT = 256 * 1024;
 
 export class SocketTransport implements FrameTransport {
@@ -62,18 +63,22 @@ export class SocketTransport implements FrameTransport {
 
   write(frames: Buffer[]): void {
     if (this.closed || this.socket.destroyed || frames.length === 0) return;
-    if (frames.length === 1) {
-      this.socket.write(frames[0]!);
+    // Slab-allocated frames sent in order are adjacent in memory: one view, no copy.
+    const runs = coalesce(frames);
+    if (runs.length === 1) {
+      this.socket.write(runs[0]!);
       return;
     }
     let total = 0;
-    for (const f of frames) total += f.length;
-    if (total <= CONCAT_LIMIT) {
-      this.socket.write(Buffer.concat(frames, total));
+    for (const r of runs) total += r.length;
+    // Many small scattered pieces (a hub forwarding from several reads) are cheaper to copy
+    // once than to hand to writev one by one.
+    if (runs.length > 8 && total <= CONCAT_LIMIT) {
+      this.socket.write(Buffer.concat(runs, total));
       return;
     }
     this.socket.cork();
-    for (const f of frames) this.socket.write(f);
+    for (const r of runs) this.socket.write(r);
     this.socket.uncork();
   }
 
