@@ -487,6 +487,12 @@ export class Hub {
           message: `Peer id ${id} is out of range 1..${MAX_PEER_ID}.`,
         });
       }
+      const holder = this.byId.get(id);
+      if (holder !== undefined && holder.incarnation === conn.incarnation && holder !== conn) {
+        // The same process again: its old connection broke and we have not seen it close yet.
+        holder.transport.destroy();
+        this.drop(holder);
+      }
       if (this.isTaken(id, conn)) {
         return this.reject(conn, {
           reason: 'id-taken',

@@ -205,3 +205,39 @@ test('50 clients that crash mid-frame at once do not disturb the hub', async () 
   await stillTalking(5000);
   expect((await hub.call<State>('state')).peers).toEqual([1, 2]);
 });
+
+test('a peer that reconnects before the hub noticed its old connection break takes its id back at once', async () => {
+  const join = (raw: Raw, kind: string, claim: number) =>
+    raw.socket.write(
+      jsonFrame(FrameType.Join, {
+        protocol: PROTOCOL_VERSION,
+        name: 'robust',
+        codec: 'json',
+        incarnation: 4242,
+        pid: process.pid,
+        claim,
+        kind,
+        meta: null,
+        nonce: 'n',
+      }),
+    );
+  const first = new Raw();
+  await first.hello();
+  join(first, 'none', 0);
+  await until(() => first.ofType(FrameType.Welcome), 5000, 'Welcome');
+  const { id } = readJson<{ id: number }>(first.ofType(FrameType.Welcome)!);
+  expect(id).toBe(3);
+
+  // The same incarnation on a new connection, while the first is still open.
+  const second = new Raw();
+  await second.hello();
+  join(second, 'rejoin', id);
+  await until(() => second.ofType(FrameType.Welcome), 5000, 'Welcome on the new connection');
+  expect(readJson<{ id: number }>(second.ofType(FrameType.Welcome)!).id).toBe(3);
+  expect(second.ofType(FrameType.Reject)).toBeUndefined();
+  await first.ended; // the stale connection was dropped
+  expect((await hub.call<State>('state')).peers).toEqual([1, 2, 3]);
+  second.socket.destroy();
+  await second.ended;
+  await until(async () => (await hub.call<State>('state')).peers.length === 2, 5000);
+});
