@@ -53,9 +53,6 @@ const WINDOW_FRAMES = 8192;
 const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Event names remembered after their first check (a bound against unbounded name sets). */
 const MAX_CACHED_NAMES = 1024;
-/** Receipts alone wait for this many unconfirmed frames, or this long. */
-const RECEIPT_BATCH = 512;
-const RECEIPT_DELAY_MS = 1;
 /** How often peers presumed alive after a failover are checked for death. */
 const PRESUMED_CHECK_MS = 200;
 
@@ -135,7 +132,6 @@ export class Channel extends EventEmitter {
   private received = 0;
   /** The count last sent in a Receipt. */
   private receiptSent = 0;
-  private receiptTimer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private needDrain = false;
   private presumedTimer: NodeJS.Timeout | undefined;
@@ -392,27 +388,21 @@ export class Channel extends EventEmitter {
   }
 
   /**
-   * Writes what is ready. A receipt rides along with outgoing data for free; alone it waits for
-   * a batch or a short delay, so a request/response exchange costs two writes, not four.
+   * Writes what is ready, the receipt for what was read first. A receipt goes out in the first
+   * flush after reading, never later: a process that dies right after reading must already
+   * have said so, or its successor under the same id would be sent those messages again. It
+   * costs no extra write in request/response traffic, where the reply (even from an async
+   * Nest handler, which settles in microtasks) is already queued when this flush runs.
    */
-  private flush(forceReceipt = false): void {
+  private flush(): void {
     this.flushScheduled = false;
     if (!this.link.joined && this.link.state !== LinkState.Leaving) return;
     let frames: Buffer[] = [];
     if (this.link.joined && this.outbox.hasSendable) frames = this.outbox.takeSendable();
-    const unreceipted = this.received - this.receiptSent;
-    if (unreceipted > 0 && (frames.length > 0 || forceReceipt || unreceipted >= RECEIPT_BATCH)) {
+    if (this.received > this.receiptSent) {
       this.receiptSent = this.received;
-      clearTimeout(this.receiptTimer);
-      this.receiptTimer = undefined;
       const receipt = countFrame(FrameType.Receipt, this.received);
       frames = frames.length === 0 ? [receipt] : [receipt].concat(frames);
-    } else if (unreceipted > 0 && this.receiptTimer === undefined) {
-      this.receiptTimer = setTimeout(() => {
-        this.receiptTimer = undefined;
-        this.flush(true);
-      }, RECEIPT_DELAY_MS);
-      this.receiptTimer.unref();
     }
     if (frames.length > 0) this.link.write(frames);
   }
@@ -489,6 +479,7 @@ export class Channel extends EventEmitter {
       case FrameType.Held:
         forEachInRanges(frame, (seq) => this.outbox.held(seq));
         this.scheduleFlush();
+        this.closeWaiter?.(); // held messages no longer keep close() waiting
         break;
       case FrameType.Nack: {
         const nack = readJson<Nack>(frame);
@@ -595,8 +586,6 @@ export class Channel extends EventEmitter {
     this.selfId = welcome.id;
     this.received = 0;
     this.receiptSent = 0;
-    clearTimeout(this.receiptTimer);
-    this.receiptTimer = undefined;
     this.sendLimit = Math.min(this.opts.maxFrameBytes, hubMaxFrameBytes || this.opts.maxFrameBytes);
     const change = this.membership.applySnapshot(welcome.peers);
     this.outbox.rewind();
@@ -668,21 +657,33 @@ export class Channel extends EventEmitter {
     if (this.closing !== undefined) return this.closing;
     const wasOpen = this.state === 'open';
     this.state = 'closing';
+    const hostedHub = this.isHub;
     this.closing = (async () => {
-      if (graceful && wasOpen && this.outbox.size > 0) await this.waitForOutbox();
+      if (graceful && wasOpen && !this.outboxSettled()) await this.waitForOutbox();
       if (graceful && this.link.joined) {
         await this.link.leave(1000);
-        this.flush(true); // the final Receipt for what arrived before Bye
+        this.flush(); // the final Receipt for what arrived before Bye
       }
       await this.link.close();
       clearInterval(this.presumedTimer);
-      clearTimeout(this.receiptTimer);
-      for (const frame of this.outbox.drain()) this.reportUndeliverable(frame, 'channel-closed');
+      // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only
+      // a hub process takes its own held messages with it.
+      for (const frame of this.outbox.drain(hostedHub)) {
+        this.reportUndeliverable(frame, 'channel-closed');
+      }
       this.settleConnect?.(new ChannelClosedError('join the channel'));
       this.state = 'closed';
       this.emit('close');
     })();
     return this.closing;
+  }
+
+  /**
+   * Whether close() may proceed: nothing is waiting to reach the hub. Messages the hub holds for
+   * an absent peer survive this process leaving, except when this process is the hub.
+   */
+  private outboxSettled(): boolean {
+    return this.isHub ? this.outbox.size === 0 : this.outbox.unheldCount === 0;
   }
 
   private waitForOutbox(): Promise<void> {
@@ -694,7 +695,7 @@ export class Channel extends EventEmitter {
       };
       const timer = setTimeout(done, this.opts.closeTimeoutMs);
       this.closeWaiter = () => {
-        if (this.outbox.size === 0) done();
+        if (this.outboxSettled()) done();
       };
       this.scheduleFlush();
     });

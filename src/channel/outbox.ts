@@ -36,6 +36,8 @@ export class Outbox {
   private inflightBytes = 0;
   /** Bytes of all unconfirmed entries (queued, sent and held). */
   private pending = 0;
+  /** Entries the hub has not taken custody of yet (queued or sent, not held). */
+  private unheld = 0;
   private lastSeq = 0;
 
   constructor(
@@ -56,6 +58,11 @@ export class Outbox {
     return this.entries.size;
   }
 
+  /** Unconfirmed entries that the hub is not holding: they are still this process's to deliver. */
+  get unheldCount(): number {
+    return this.unheld;
+  }
+
   get hasSendable(): boolean {
     return this.head < this.queue.length && this.windowOpen();
   }
@@ -66,6 +73,7 @@ export class Outbox {
     this.entries.set(seq, entry);
     this.queue.push(entry);
     this.pending += frame.length + ENTRY_OVERHEAD;
+    this.unheld++;
   }
 
   /** Takes the frames that fit in the window, marking them sent. */
@@ -104,6 +112,7 @@ export class Outbox {
     const entry = this.entries.get(seq);
     if (entry === undefined || entry.state !== EntryState.Sent) return;
     entry.state = EntryState.Held;
+    this.unheld--;
     this.inflightFrames--;
     this.inflightBytes -= entry.frame.length;
     // It may wait seconds for its peer: give it its own memory instead of pinning a slab.
@@ -115,17 +124,24 @@ export class Outbox {
     this.queue = [...this.entries.values()];
     this.head = 0;
     for (const entry of this.queue) entry.state = EntryState.Queued;
+    this.unheld = this.queue.length;
     this.inflightFrames = 0;
     this.inflightBytes = 0;
   }
 
-  /** Removes and returns every unconfirmed frame (the channel is closing for good). */
-  drain(): Buffer[] {
-    const frames = [...this.entries.values()].map((e) => e.frame);
+  /**
+   * Removes every unconfirmed entry (the channel is closing for good) and returns the frames
+   * that were not delivered: all of them, or only those the hub was not holding.
+   */
+  drain(includeHeld: boolean): Buffer[] {
+    const frames: Buffer[] = [];
+    for (const e of this.entries.values()) {
+      if (includeHeld || e.state !== EntryState.Held) frames.push(e.frame);
+    }
     this.entries.clear();
     this.queue = [];
     this.head = 0;
-    this.inflightFrames = this.inflightBytes = this.pending = 0;
+    this.inflightFrames = this.inflightBytes = this.pending = this.unheld = 0;
     return frames;
   }
 
@@ -137,6 +153,7 @@ export class Outbox {
       this.inflightFrames--;
       this.inflightBytes -= entry.frame.length;
     }
+    if (entry.state !== EntryState.Held) this.unheld--;
     entry.state = EntryState.Settled;
     this.pending -= entry.frame.length + ENTRY_OVERHEAD;
     return entry;

@@ -129,7 +129,11 @@ test('a restarted peer gets its old id back and receives what was sent to it mea
   const [a, b] = await startMany(2, 'peer.js', (i) => env({ id: i + 1, graceMs: 10_000 }));
   await connectAll([a!, b!]);
   await a!.call('stream', { to: 2, count: 100, from: 0 });
-  await until(async () => (await b!.call<Record<string, number>>('counts'))['1'] === 100, 10_000);
+  await until(
+    async () => (await b!.call<Record<string, number>>('counts'))['1'] === 100,
+    10_000,
+    'peer 2 to get the first 100',
+  );
 
   await b!.kill();
   await a!.waitEvent((e) => e.ev === 'leave' && e.id === 2);
@@ -140,10 +144,34 @@ test('a restarted peer gets its old id back and receives what was sent to it mea
   const b2 = await Proc.start('peer.js', env({ id: 2, graceMs: 10_000 }));
   const s = await b2.call<State>('connect');
   expect(s.id).toBe(2);
-  await until(async () => (await b2.call<Record<string, number>>('counts'))['1'] === 50, 10_000);
+  await until(
+    async () => (await b2.call<Record<string, number>>('counts'))['1'] === 50,
+    10_000,
+    'the restarted peer 2 to get the 50 held for it',
+  );
   await sleep(100);
   const r = await b2.call<Received>('received');
   expect(r.numbers['1']).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i));
   const ra = await a!.call<Received>('received');
   expect(ra.errors).toEqual([]);
+});
+
+test('a sender may close while the hub holds its message for an absent peer: close is prompt, the message still arrives', async () => {
+  const [hub, sender] = await startMany(2, 'peer.js', (i) => env({ id: i + 1, graceMs: 10_000 }));
+  await hub!.call('connect');
+  await sender!.call('connect');
+  await sender!.call('send', { to: 5, message: 'for whoever becomes 5' });
+  await until(
+    async () => (await sender!.call<State & { pendingBytes: number }>('state')).pendingBytes > 0,
+    5000,
+  );
+  const started = Date.now();
+  await sender!.call('close');
+  expect(Date.now() - started).toBeLessThan(1500); // not the 10 s grace period
+  expect((await sender!.call<Received>('received')).errors).toEqual([]);
+
+  const late = await Proc.start('peer.js', env({ id: 5 }));
+  await late.call('connect');
+  await until(async () => (await late.call<Received>('received')).messages.length === 1, 5000);
+  expect((await late.call<Received>('received')).messages).toEqual([[2, 'for whoever becomes 5']]);
 });
