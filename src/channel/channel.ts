@@ -31,6 +31,7 @@ import {
   PROTOCOL_VERSION,
   TARGET_ALL,
   TARGET_OTHERS,
+  controlFrame,
   countFrame,
   forEachInRanges,
   jsonFrame,
@@ -66,6 +67,7 @@ const RESERVED_EVENTS = new Set([
   'hub',
   'meta',
   'drain',
+  'draining',
   'error',
   'close',
   'newListener',
@@ -85,6 +87,8 @@ export interface ChannelEventMap {
   /** A hub took over; `hubId` is the peer id of the process hosting it (0 while unknown). */
   hub: [hubId: number];
   meta: [id: number, meta: unknown];
+  /** A peer started shutting down: it takes no new messages and will leave. */
+  draining: [id: number];
   drain: [];
   error: [error: IpcChannelError];
   close: [];
@@ -126,7 +130,11 @@ export class Channel extends EventEmitter {
   private meta: unknown;
   private selfId = 0;
   private currentHubId = 0;
-  private state: 'new' | 'connecting' | 'open' | 'closing' | 'closed' = 'new';
+  /** `draining`: takes nothing new, still sends (replies) until close() leaves. */
+  private state: 'new' | 'connecting' | 'open' | 'draining' | 'closing' | 'closed' = 'new';
+  private drainRequested = false;
+  private drained: Promise<void> | undefined;
+  private onDrained: (() => void) | undefined;
   private sendLimit: number;
   /** Data frames read on the current hub connection (the running count sent as Receipt). */
   private received = 0;
@@ -143,7 +151,7 @@ export class Channel extends EventEmitter {
     super();
     this.opts = resolveOptions(options);
     this.codec = resolveCodec(options.codec);
-    this.log = new Log(options.logger, 'IpcChannel');
+    this.log = new Log(options.logger);
     this.name = this.opts.name;
     this.ep = resolveEndpoint(this.opts.name, this.opts.dir);
     this.endpoint = this.ep.path;
@@ -180,7 +188,7 @@ export class Channel extends EventEmitter {
         expectedPeers: () => this.expectedPeers(),
         joined: (welcome, hubMax) => this.onJoined(welcome, hubMax),
         frames: (frames) => this.onFrames(frames),
-        disconnected: (error) => this.onDisconnected(error),
+        disconnected: (error, handover) => this.onDisconnected(error, handover),
         failed: (error, initial) => this.onFailed(error, initial),
         error: (error) => this.reportError(error),
       },
@@ -217,6 +225,17 @@ export class Channel extends EventEmitter {
   /** The `meta` a peer announced (undefined for unknown peers). */
   peerMeta(id: number): unknown {
     return this.membership.get(id)?.meta;
+  }
+
+  /**
+   * What this process knows of a peer: its pid, its meta, and whether it is shutting down
+   * (draining: it takes no new messages). Undefined for ids that are not joined.
+   */
+  peerInfo(id: number): { id: number; pid: number; meta: unknown; draining: boolean } | undefined {
+    const p = this.membership.get(id);
+    return p === undefined
+      ? undefined
+      : { id: p.id, pid: p.pid, meta: p.meta, draining: p.draining };
   }
 
   /** Bytes accepted by send/emit and not yet confirmed delivered. */
@@ -262,6 +281,39 @@ export class Channel extends EventEmitter {
       this.link.start();
     });
     return this.connecting;
+  }
+
+  /**
+   * Stops new messages to this process: from now on the hub keeps what is sent to this peer id
+   * for the next process that takes the id (a PM2 reload's successor), and requests to it fail
+   * at once so their senders can retry elsewhere. Resolves once everything sent to this
+   * process before has been read. Sending still works (to answer what was received) until
+   * `close()`, which drains first.
+   */
+  drain(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return Promise.resolve();
+    if (this.drained !== undefined) return this.drained;
+    this.drainRequested = true;
+    if (this.state === 'new' || !this.link.joined) {
+      // Nothing can be on its way to a process that is not joined; a later join drains at once.
+      if (this.state === 'open' || this.state === 'connecting') this.state = 'draining';
+      this.drained = Promise.resolve();
+      return this.drained;
+    }
+    this.state = 'draining';
+    this.drained = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onDrained = undefined;
+        resolve();
+      };
+      // Bounded: a hub that never answers must not keep a process from exiting.
+      const timer = setTimeout(done, this.opts.closeTimeoutMs);
+      timer.unref();
+      this.onDrained = done;
+    });
+    this.link.write([controlFrame(FrameType.Drain)]);
+    return this.drained;
   }
 
   /**
@@ -520,6 +572,16 @@ export class Channel extends EventEmitter {
       case FrameType.Bye:
         this.link.noteBye();
         break;
+      case FrameType.Drained:
+        this.onDrained?.();
+        break;
+      case FrameType.PeerDrain: {
+        const notice = readJson<{ id: number; incarnation: number }>(frame);
+        if (this.membership.applyDrain(notice.id, notice.incarnation) !== undefined) {
+          this.emit('draining', notice.id);
+        }
+        break;
+      }
       case FrameType.Fault: {
         const fault = readJson<Fault>(frame);
         this.reportError(
@@ -590,7 +652,8 @@ export class Channel extends EventEmitter {
     const change = this.membership.applySnapshot(welcome.peers);
     this.outbox.rewind();
     this.flush();
-    if (this.state === 'connecting' || this.state === 'new') this.state = 'open';
+    if (this.state === 'connecting' || this.state === 'new')
+      this.state = this.drainRequested ? 'draining' : 'open';
     const hubChanged = welcome.hubId !== this.currentHubId;
     this.currentHubId = welcome.hubId;
 
@@ -598,6 +661,8 @@ export class Channel extends EventEmitter {
       `${first ? 'joined' : 'rejoined'} channel '${this.name}' as peer ${welcome.id}` +
         (this.isHub ? ' (hosting the hub)' : ` (hub: peer ${welcome.hubId || '?'})`),
     );
+    // A process that was draining when the hub changed tells the new hub too.
+    if (this.drainRequested) this.link.write([controlFrame(FrameType.Drain)]);
     this.settleConnect?.();
     this.emit('connect', welcome.id);
     if (hubChanged && welcome.hubId !== 0) this.emit('hub', welcome.hubId);
@@ -612,10 +677,14 @@ export class Channel extends EventEmitter {
     for (const p of joined) this.emit('join', p.id);
   }
 
-  private onDisconnected(error: Error | undefined): void {
-    this.log.warn(
-      `lost the hub of channel '${this.name}'${error ? ` (${error.message})` : ''}; electing a new one`,
-    );
+  private onDisconnected(error: Error | undefined, handover: boolean): void {
+    if (handover) {
+      this.log.info(`the hub of channel '${this.name}' is handing over; joining the next one`);
+    } else {
+      this.log.warn(
+        `lost the hub of channel '${this.name}'${error ? ` (${error.message})` : ''}; electing a new one`,
+      );
+    }
     const dead = this.membership.presumeAll(this.selfId);
     this.emit('disconnect', error);
     for (const p of dead) this.emit('leave', p.id);
@@ -655,10 +724,15 @@ export class Channel extends EventEmitter {
 
   private async shutDown(graceful: boolean): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    const wasOpen = this.state === 'open';
-    this.state = 'closing';
+    const wasOpen = this.state === 'open' || this.state === 'draining';
     const hostedHub = this.isHub;
     this.closing = (async () => {
+      if (graceful && wasOpen) {
+        // Take nothing new, read what is on its way, answer it: then leave.
+        await this.drain();
+        if (!this.outboxSettled()) await this.waitForOutbox();
+      }
+      this.state = 'closing';
       if (graceful && wasOpen && !this.outboxSettled()) await this.waitForOutbox();
       if (graceful && this.link.joined) {
         await this.link.leave(1000);

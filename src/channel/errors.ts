@@ -17,11 +17,8 @@ export class IpcChannelError extends Error {
 
 /** A send, emit or connect after `close()`. */
 export class ChannelClosedError extends IpcChannelError {
-  constructor(what: string) {
-    super(
-      'ERR_IPC_CHANNEL_CLOSED',
-      `Cannot ${what}: the channel is closed. Create a new Channel to talk again.`,
-    );
+  constructor(what: string, remedy = 'the channel is closed. Create a new Channel to talk again.') {
+    super('ERR_IPC_CHANNEL_CLOSED', `Cannot ${what}: ${remedy}`);
   }
 }
 
@@ -108,7 +105,7 @@ export class QueueFullError extends IpcChannelError {
 
 /** Why a message could not be delivered. */
 export type UndeliverableReason =
-  'grace-expired' | 'hold-full' | 'peer-absent' | 'peer-left' | 'channel-closed';
+  'grace-expired' | 'hold-full' | 'peer-absent' | 'peer-draining' | 'peer-left' | 'channel-closed';
 
 /** The message accepted by send/emit could not reach its target; the message is attached. */
 export class UndeliverableError extends IpcChannelError {
@@ -214,6 +211,8 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
       return `${what} to peer ${target} was not delivered: too many messages are already held for that absent peer.`;
     case 'peer-absent':
       return `${what} to peer ${target} was not delivered: no peer holds id ${target}.`;
+    case 'peer-draining':
+      return `${what} to peer ${target} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
     case 'peer-left':
       return `${what} to peer ${target} was not delivered: the peer left before reading it.`;
     case 'channel-closed':

@@ -54,11 +54,16 @@ export enum FrameType {
   Handover = 10,
   Bye = 11,
   Fault = 12,
+  /** Everything sent to the draining peer before its Drain precedes this frame. */
+  Drained = 13,
+  PeerDrain = 14,
   // peer → hub
   Join = 16,
   Receipt = 17,
   SetMeta = 18,
   Leave = 19,
+  /** Send me nothing new: hold it for the next process to take my id. */
+  Drain = 20,
   // data, peer → hub → peer
   Message = 32,
   Event = 33,

@@ -37,6 +37,8 @@ export interface PeerRecord {
   incarnation: number;
   pid: number;
   meta: unknown;
+  /** Shutting down: takes no new messages (they wait for the id's next holder). */
+  draining?: boolean;
 }
 
 /** The hub's state for one connection. */
@@ -46,6 +48,8 @@ export class HubConnection {
   incarnation = 0;
   pid = 0;
   meta: unknown = null;
+  /** Asked for nothing new (graceful close); frames for its id are held for its successor. */
+  draining = false;
   /** The nonce this hub sent in its HubHello (for the secret's proof). */
   readonly nonce: string;
   /** Frames waiting for the next flush, in order. */
@@ -73,7 +77,14 @@ export class HubConnection {
   }
 
   record(): PeerRecord {
-    return { id: this.id, incarnation: this.incarnation, pid: this.pid, meta: this.meta };
+    const record: PeerRecord = {
+      id: this.id,
+      incarnation: this.incarnation,
+      pid: this.pid,
+      meta: this.meta,
+    };
+    if (this.draining) record.draining = true;
+    return record;
   }
 
   /** Passes the next `count` pending records to `fn` and forgets them. */

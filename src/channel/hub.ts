@@ -308,6 +308,9 @@ export class Hub {
         case FrameType.Leave:
           this.leave(conn);
           break;
+        case FrameType.Drain:
+          this.drain(conn);
+          break;
         default:
           this.fault(conn, new MalformedFrameError(`unexpected frame type ${type}`));
       }
@@ -336,7 +339,7 @@ export class Hub {
       const joined = this.joined;
       for (let i = 0; i < joined.length; i++) {
         const conn = joined[i]!;
-        if (target === TARGET_OTHERS && conn === from) continue;
+        if ((target === TARGET_OTHERS && conn === from) || conn.draining) continue;
         record.remaining++;
         this.deliver(conn, record);
       }
@@ -364,8 +367,10 @@ export class Hub {
       noHold,
     };
     const conn = this.byId.get(target);
-    if (conn !== undefined) this.deliver(conn, record);
+    if (conn !== undefined && !conn.draining) this.deliver(conn, record);
+    else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
+    // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
   }
 
@@ -590,6 +595,20 @@ export class Hub {
     if (conn.state !== ConnectionState.Joined) return;
     const update = jsonFrame(FrameType.PeerMeta, { id: conn.id, meta });
     for (const other of this.joined) if (other !== conn) this.send(other, update);
+  }
+
+  /**
+   * The peer is shutting down: from now on frames for its id wait for its successor (requests
+   * are refused at once), and Drained, queued behind everything it was sent, tells it when it
+   * has seen the last of them. It keeps its id and may still send (its replies) until it leaves.
+   */
+  private drain(conn: HubConnection): void {
+    if (conn.state === ConnectionState.Joined && !conn.draining) {
+      conn.draining = true;
+      const notice = jsonFrame(FrameType.PeerDrain, { id: conn.id, incarnation: conn.incarnation });
+      for (const other of this.joined) if (other !== conn) this.send(other, notice);
+    }
+    this.send(conn, jsonFrame(FrameType.Drained, {}));
   }
 
   /** A graceful leave: the peer flushed its own sends and reads what is still on its way. */

@@ -55,8 +55,8 @@ export interface LinkOwner {
   joined(welcome: Welcome, hubMaxFrameBytes: number): void;
   /** Frames that follow the Welcome on the same connection. */
   frames(frames: Buffer[]): void;
-  /** The connection to the hub is gone; the link is already electing again. */
-  disconnected(error: Error | undefined): void;
+  /** The connection to the hub is gone (`handover`: the hub announced it); already electing. */
+  disconnected(error: Error | undefined, handover: boolean): void;
   /** The hub refused us, or the handshake failed. */
   failed(error: IpcChannelError, initial: boolean): void;
   /** A recoverable problem worth reporting (an election error, a fault). */
@@ -343,6 +343,7 @@ export class Link {
     this.transport = undefined;
     if (this.state === LinkState.Closed || this.state === LinkState.Leaving) return;
     const wasJoined = this.state === LinkState.Joined;
+    const handover = this.successor !== 0;
     if (this.hub !== undefined) {
       // Our own hub stopped under us (it stepped down); it is closed already.
       this.hub = undefined;
@@ -352,7 +353,7 @@ export class Link {
     // A graceful handover named another peer: let it bind first, so the hub lands where the old
     // one chose instead of on whoever probes first.
     else void this.elect(false, HANDOVER_HEAD_START_MS);
-    if (wasJoined) this.owner.disconnected(error);
+    if (wasJoined) this.owner.disconnected(error, handover);
   }
 }
 

@@ -12,6 +12,8 @@ export interface PeerInfo {
    * its process lives and its messages are held for it until it reconnects.
    */
   presumed: boolean;
+  /** Shutting down: takes no new messages, will leave once it has answered what it has. */
+  draining: boolean;
 }
 
 /** Changes to report, in order: peers gone, then peers new. */
@@ -113,6 +115,14 @@ export class Membership {
     return peer;
   }
 
+  /** The peer started shutting down; ignored for an older incarnation. */
+  applyDrain(id: number, incarnation: number): PeerInfo | undefined {
+    const peer = this.peers.get(id);
+    if (peer === undefined || peer.incarnation !== incarnation || peer.draining) return undefined;
+    peer.draining = true;
+    return peer;
+  }
+
   setMeta(id: number, meta: unknown): PeerInfo | undefined {
     const peer = this.peers.get(id);
     if (peer !== undefined) peer.meta = meta;
@@ -131,6 +141,7 @@ export class Membership {
     if (known !== undefined && known.incarnation === record.incarnation) {
       known.presumed = false;
       known.meta = record.meta;
+      known.draining = record.draining === true;
       return;
     }
     if (known !== undefined) {
@@ -144,6 +155,7 @@ export class Membership {
       pid: record.pid,
       meta: record.meta,
       presumed: false,
+      draining: record.draining === true,
     };
     this.peers.set(peer.id, peer);
     this.sorted = undefined;
