@@ -11,6 +11,8 @@ export class ElectionLock {
   static readonly STALE_MS = 3000;
 
   private held = false;
+  /** A process that exits while holding the lock (process.exit mid-election) still frees it. */
+  private readonly onExit = () => this.release();
 
   constructor(private readonly path: string) {}
 
@@ -43,6 +45,7 @@ export class ElectionLock {
   release(): void {
     if (!this.held) return;
     this.held = false;
+    process.removeListener('exit', this.onExit);
     try {
       const holder = this.read(this.path);
       if (holder?.pid === process.pid) unlinkSync(this.path);
@@ -68,6 +71,7 @@ export class ElectionLock {
       unlinkSync(draft);
     }
     this.held = true;
+    process.once('exit', this.onExit);
     return true;
   }
 

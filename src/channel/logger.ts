@@ -10,28 +10,30 @@ export interface ChannelLogger {
   verbose?(message: any, ...optionalParams: any[]): any;
 }
 
-/** Internal facade: every method is safe to call whether or not a logger was given. */
+/**
+ * Internal facade: every method is safe to call whether or not a logger was given. No context
+ * argument is passed: a Nest `Logger` made with a context would print both, and `console` would
+ * print it as text. Pass `new Logger('IpcChannel')` to label the lines.
+ */
 export class Log {
-  constructor(
-    private readonly logger: ChannelLogger | undefined,
-    private readonly context: string,
-  ) {}
+  constructor(private readonly logger: ChannelLogger | undefined) {}
 
   info(message: string): void {
-    this.logger?.log(message, this.context);
+    this.logger?.log(message);
   }
 
   warn(message: string): void {
-    this.logger?.warn(message, this.context);
+    this.logger?.warn(message);
   }
 
   error(message: string, error?: unknown): void {
     if (this.logger === undefined) return;
-    const stack = error instanceof Error ? error.stack : undefined;
-    this.logger.error(message, stack, this.context);
+    if (error instanceof Error && error.stack !== undefined)
+      this.logger.error(message, error.stack);
+    else this.logger.error(message);
   }
 
   debug(message: string): void {
-    this.logger?.debug?.(message, this.context);
+    this.logger?.debug?.(message);
   }
 }
