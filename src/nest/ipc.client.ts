@@ -3,16 +3,23 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
-import { InvalidOptionError } from '../channel/errors.js';
+import { ChannelClosedError, InvalidOptionError } from '../channel/errors.js';
 import type { TargetSpec } from '../channel/target.js';
 import { WIRE } from './ipc.constants.js';
-import { InvalidMessageError, NoHandlerPeerError, RequestTimeoutError } from './ipc.errors.js';
+import {
+  InvalidMessageError,
+  NoHandlerPeerError,
+  PeerUnavailableError,
+  RequestTimeoutError,
+} from './ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from './ipc-options.interface.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 import { IpcClientTarget } from './ipc-client.target.js';
 import { InOrder } from './in-order.js';
 import type { PendingRequest } from './shared-channel.js';
 import { SharedChannel } from './shared-channel.js';
+
+const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
 
 /** Completes at once with one `undefined`, like a Nest TCP emit that has been written. */
 const SENT = of(undefined);
@@ -32,6 +39,11 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   private shared: SharedChannel | undefined;
   private connection: Promise<void> | undefined;
   private ready = false;
+  /**
+   * Closed by the application (Nest calls close() on shutdown). Sending then fails instead of
+   * quietly opening a new connection that the exiting process would take down with it.
+   */
+  private closed = false;
   private readonly emitter = new EventEmitter();
   private readonly outgoing = new InOrder();
   private readonly incoming = new InOrder();
@@ -71,8 +83,16 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     return this.shared?.channel.peers ?? [];
   }
 
-  /** Joins the channel (shared with this process's IpcServer). Called on first use by Nest. */
+  /**
+   * Joins the channel (shared with this process's IpcServer). Nest calls it on first use; after
+   * `close()`, only an explicit call reopens the client.
+   */
   connect(): Promise<void> {
+    this.closed = false;
+    return this.ensureConnected();
+  }
+
+  private ensureConnected(): Promise<void> {
     this.connection ??= this.open().catch(async (e: unknown) => {
       // Let a later call try again from scratch.
       this.connection = undefined;
@@ -84,6 +104,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
 
   /** Leaves; pending requests of this client fail. Nest calls it on application shutdown. */
   async close(): Promise<void> {
+    this.closed = true;
     this.connection = undefined;
     this.ready = false;
     for (const id of this.own) this.shared?.cancel(id);
@@ -141,13 +162,16 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageError());
     }
+    if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
     const route = this.normalizePattern(pattern as string);
     const make = (shared: SharedChannel): Observable<unknown> =>
       target === 'all' || target === 'others'
         ? this.gather(shared, target, route, data)
-        : this.single(shared, target, route, data);
+        : target === undefined
+          ? this.anyPeer(shared, route, data)
+          : this.single(shared, target, route, data);
     if (this.ready && this.shared !== undefined) return make(this.shared);
-    return defer(() => this.connect()).pipe(mergeMap(() => make(this.shared!)));
+    return defer(() => this.ensureConnected()).pipe(mergeMap(() => make(this.shared!)));
   }
 
   /** @internal */
@@ -155,9 +179,10 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageError());
     }
+    if (this.closed) return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
     if (this.shared === undefined) {
       // The channel queues what is sent before it has joined; joining starts now.
-      void this.connect().catch((e: unknown) => this.log.warn((e as Error).message));
+      void this.ensureConnected().catch((e: unknown) => this.log.warn((e as Error).message));
     }
     const shared = this.shared;
     if (shared === undefined)
@@ -235,18 +260,46 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     return packet;
   }
 
+  /**
+   * One peer that handles the pattern, in turn. A request refused before it ran (the peer is
+   * shutting down, or just left) is offered to the next peer; anything else is the answer.
+   */
+  private anyPeer(shared: SharedChannel, route: string, data: unknown): Observable<unknown> {
+    return new Observable<unknown>((observer) => {
+      const tried = new Set<number>();
+      let current: { unsubscribe(): void } | undefined;
+      let answered = false;
+      const attempt = (lastError?: unknown) => {
+        const peer = shared.pickPeer(route, tried);
+        if (peer === undefined) {
+          observer.error(lastError ?? new NoHandlerPeerError(route, shared.channel.name));
+          return;
+        }
+        tried.add(peer);
+        current = this.single(shared, peer, route, data).subscribe({
+          next: (value) => {
+            answered = true;
+            observer.next(value);
+          },
+          error: (e: unknown) => {
+            if (!answered && e instanceof PeerUnavailableError) attempt(e);
+            else observer.error(e);
+          },
+          complete: () => observer.complete(),
+        });
+      };
+      attempt();
+      return () => current?.unsubscribe();
+    });
+  }
+
   private single(
     shared: SharedChannel,
-    target: number | undefined,
+    peer: number,
     route: string,
     data: unknown,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
-      const peer = target ?? shared.pickPeer(route);
-      if (peer === undefined) {
-        observer.error(new NoHandlerPeerError(route, shared.channel.name));
-        return;
-      }
       const id = shared.newRequestId();
       const callback = this.createObserver(observer);
       let settled = false;

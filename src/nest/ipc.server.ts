@@ -46,6 +46,9 @@ export class IpcServer
   private readonly customDeserializer: boolean;
   private readonly customSerializer: boolean;
   private detachChannel: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+  /** Event handlers still running (close() waits for them). */
+  private activeEvents = 0;
   messageRoutes: string[] = [];
   eventRoutes: string[] = [];
 
@@ -64,6 +67,7 @@ export class IpcServer
 
   /** Joins the channel (hosting the hub if first) and starts serving the registered handlers. */
   async listen(callback: (error?: unknown) => void): Promise<void> {
+    this.closing = undefined;
     try {
       const { serializer: _s, deserializer: _d, ...channelOptions } = this.options;
       this.shared = SharedChannel.acquire(channelOptions);
@@ -79,10 +83,23 @@ export class IpcServer
     }
   }
 
-  /** Stops serving; the last IpcServer/IpcClient of the process leaves the channel gracefully. */
-  async close(): Promise<void> {
+  /**
+   * Stops serving, gracefully: the channel first takes nothing new for this process (a PM2
+   * reload's successor gets it under the same id; requests are refused before they run, so
+   * callers retry elsewhere), then every request already received is answered and every event
+   * handler finishes (up to the channel's closeTimeoutMs). The last IpcServer/IpcClient of the
+   * process then leaves the channel.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     const shared = this.shared;
     if (shared === undefined) return;
+    await shared.drain();
+    await this.idle(this.options.closeTimeoutMs ?? 5000);
     this.shared = undefined;
     shared.detach(this);
     for (const sub of this.inflight.values()) if (sub !== 'starting') sub.unsubscribe();
@@ -91,6 +108,14 @@ export class IpcServer
     await shared.release();
     this._status$.next('disconnected');
     this.emitter.emit('disconnected');
+  }
+
+  /** Resolves when no request is being answered and no event handler runs, or after `ms`. */
+  private async idle(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((this.inflight.size > 0 || this.activeEvents > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
@@ -224,8 +249,13 @@ export class IpcServer
     // A broadcast reaches every peer; one without a handler for it has nothing to say.
     if (broadcast && this.getHandlerByPattern(route) === null) return;
     const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
-    this.handleEvent(route, packet, ctx).then(undefined, (e: unknown) =>
-      this.handleError(errorText(e)),
+    this.activeEvents++;
+    this.handleEvent(route, packet, ctx).then(
+      () => this.activeEvents--,
+      (e: unknown) => {
+        this.activeEvents--;
+        this.handleError(errorText(e));
+      },
     );
   }
 

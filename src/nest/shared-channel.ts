@@ -75,7 +75,7 @@ export class SharedChannel {
       for (const sink of this.sinks) sink.onCancel(sender, id);
     });
     channel.on('leave', (peer) => this.peerLeft(peer));
-    for (const event of ['join', 'leave', 'meta', 'connect'] as const) {
+    for (const event of ['join', 'leave', 'meta', 'connect', 'draining'] as const) {
       channel.on(event, () => this.handlers.clear());
     }
     channel.on('error', (error) => this.channelError(error));
@@ -211,22 +211,33 @@ export class SharedChannel {
   peersHandling(route: string): number[] {
     let peers = this.handlers.get(route);
     if (peers === undefined) {
+      // A peer that is shutting down answers what it has but takes no new requests.
       peers = this.channel.peers.filter((id) => {
-        const meta = this.channel.peerMeta(id) as NestMeta | undefined;
-        return meta?.nest?.m?.includes(route) === true;
+        const info = this.channel.peerInfo(id);
+        return (
+          info !== undefined &&
+          !info.draining &&
+          (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
+        );
       });
       this.handlers.set(route, peers);
     }
     return peers;
   }
 
-  /** The next peer, in turn, among those that handle `route`. */
-  pickPeer(route: string): number | undefined {
-    const peers = this.peersHandling(route);
+  /** The next peer, in turn, among those that handle `route` (skipping `tried`). */
+  pickPeer(route: string, tried?: ReadonlySet<number>): number | undefined {
+    const all = this.peersHandling(route);
+    const peers = tried === undefined || tried.size === 0 ? all : all.filter((p) => !tried.has(p));
     if (peers.length === 0) return undefined;
     const turn = this.roundRobin.get(route) ?? 0;
     this.roundRobin.set(route, turn + 1);
     return peers[turn % peers.length];
+  }
+
+  /** Takes nothing new for this process; resolves once what was sent to it has been read. */
+  drain(): Promise<void> {
+    return this.channel.drain();
   }
 
   private announce(): void {
@@ -268,8 +279,12 @@ export class SharedChannel {
         if (request !== undefined) {
           this.pending.delete(id);
           request.onFailure(
-            error.reason === 'peer-absent'
-              ? new PeerUnavailableError(request.target, request.pattern)
+            error.reason === 'peer-absent' || error.reason === 'peer-draining'
+              ? new PeerUnavailableError(
+                  request.target,
+                  request.pattern,
+                  error.reason === 'peer-draining',
+                )
               : new PeerLeftError(request.target, request.pattern),
           );
         }
