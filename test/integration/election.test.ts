@@ -111,3 +111,16 @@ test('a live hub is never displaced: 8 newcomers at once, a stale-looking lock, 
   expect(lstatSync(path).ino).toBe(ino);
   expect((await hub.call<State>('state')).isHub).toBe(true);
 });
+
+test('a process that exits while holding the election lock does not leave the lock file behind', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { FIXTURES } = await import('../helpers/processes.js');
+  const lockModule = `${FIXTURES}/../../src/channel/election-lock.js`;
+  const lockPath = `${dir.path}/x.lock`;
+  const script = `import { ElectionLock } from ${JSON.stringify(lockModule)};
+const lock = new ElectionLock(${JSON.stringify(lockPath)});
+if (!lock.tryAcquire()) process.exit(3);
+process.exit(0); // as a process killed by process.exit mid-election`;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script]);
+  expect(readdirSync(dir.path)).toEqual([]);
+});

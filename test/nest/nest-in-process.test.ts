@@ -15,6 +15,7 @@ import { Test } from '@nestjs/testing';
 import { firstValueFrom, lastValueFrom, of, take, toArray } from 'rxjs';
 import {
   Channel,
+  ChannelClosedError,
   EncodeError,
   IPC_TRANSPORT,
   InvalidMessageError,
@@ -227,4 +228,15 @@ test('a client that connects before any server exists still works once one joins
   await expect(firstValueFrom(client.to(1).send('sum', [1]))).rejects.toBe(NO_HANDLER);
   await client.close();
   expect(readdirSync(dir.path)).toEqual([]);
+});
+
+test('a closed IpcClient refuses to send instead of quietly reopening; connect() opens it again', async () => {
+  const { client } = await boot();
+  await client.close();
+  const emitted = await firstValueFrom(client.emit('x', 1)).catch((e: unknown) => e);
+  expect(emitted).toBeInstanceOf(ChannelClosedError);
+  expect((emitted as Error).message).toContain('Call connect()');
+  await expect(firstValueFrom(client.send('sum', [1]))).rejects.toBeInstanceOf(ChannelClosedError);
+  await client.connect();
+  expect(await firstValueFrom(client.send<number>('sum', [1, 2]))).toBe(3);
 });

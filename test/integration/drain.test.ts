@@ -1,0 +1,80 @@
+import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
+
+interface State {
+  id: number;
+  peers: number[];
+}
+interface Received {
+  numbers: Record<string, number[]>;
+  errors: { code: string; reason?: string; target?: number; event?: string }[];
+}
+
+let dir: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(async () => {
+  await killAll();
+  dir.remove();
+});
+const env = (extra: Record<string, unknown>) => ({
+  PEER_OPTIONS: JSON.stringify({ name: 'drain', dir: dir.path, graceMs: 10_000, ...extra }),
+});
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+
+test('a draining peer gets nothing new; the next holder of its id gets the rest: exactly once, in order', async () => {
+  const [hub, sender, old] = (await startMany(3, 'peer.js', (i) => env({ id: i + 1 }))) as [
+    Proc,
+    Proc,
+    Proc,
+  ];
+  await hub.call('connect');
+  await sender.call('connect');
+  await old.call('connect');
+  const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 50 });
+  await until(
+    async () => ((await old.call<Record<string, number>>('counts'))['2'] ?? 0) > 2000,
+    10_000,
+  );
+
+  await old.call('drain');
+  await sender.waitEvent((e) => e.ev === 'draining' && e.id === 3);
+  expect(await sender.call('peerInfo', { id: 3 })).toMatchObject({ id: 3, draining: true });
+  const atDrain = (await old.call<Record<string, number>>('counts'))['2']!;
+  await sleep(200);
+  // Drained: nothing more arrives, though the sender keeps sending to id 3.
+  expect((await old.call<Record<string, number>>('counts'))['2']).toBe(atDrain);
+  expect(atDrain).toBeLessThan(20_000);
+  await old.call('close');
+
+  const next = await Proc.start('peer.js', env({ id: 3 }));
+  expect((await next.call<State>('connect')).id).toBe(3);
+  await streaming;
+  await until(
+    async () => (await next.call<Record<string, number>>('counts'))['2'] === 20_000 - atDrain,
+    15_000,
+  );
+  const before = (await old.call<Received>('received')).numbers['2']!;
+  const after = (await next.call<Received>('received')).numbers['2']!;
+  expect(before).toEqual(range(0, atDrain));
+  expect(after).toEqual(range(atDrain, 20_000 - atDrain));
+  expect((await sender.call<Received>('received')).errors).toEqual([]);
+});
+
+test('a request-style message (hold: false) to a draining peer is refused at once with reason peer-draining', async () => {
+  const [hub, p2] = (await startMany(2, 'peer.js', (i) => env({ id: i + 1 }))) as [Proc, Proc];
+  await hub.call('connect');
+  await p2.call('connect');
+  await p2.call('drain');
+  await hub.waitEvent((e) => e.ev === 'draining' && e.id === 2);
+  await hub.call('sendNoHold', { to: 2, message: 'req' });
+  const err = await hub.waitEvent((e) => e.ev === 'error');
+  expect(err).toMatchObject({ code: 'ERR_IPC_UNDELIVERABLE', reason: 'peer-draining', target: 2 });
+  expect((err as unknown as { message: string }).message).toContain('shutting down');
+  // A draining peer still sends (it answers what it received before draining).
+  await p2.call('send', { to: 1, message: 'still talking' });
+  await until(
+    async () => (await hub.call<{ messages: unknown[] }>('received')).messages.length === 1,
+    5000,
+  );
+});
