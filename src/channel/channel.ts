@@ -183,6 +183,9 @@ export class Channel extends EventEmitter {
           pid: process.pid,
           ...this.claim(),
           waitMs: this.opts.preferredIdWaitMs,
+          expected: this.selfId !== 0 ? this.expectedPeers() : undefined,
+          draining: this.drainRequested || undefined,
+          consumed: this.drainRequested ? this.consumedMarks() : undefined,
           meta: this.meta,
         }),
         expectedPeers: () => this.expectedPeers(),
@@ -294,6 +297,7 @@ export class Channel extends EventEmitter {
     if (this.state === 'closing' || this.state === 'closed') return Promise.resolve();
     if (this.drained !== undefined) return this.drained;
     this.drainRequested = true;
+    this.link.retiring = true;
     if (this.state === 'new' || !this.link.joined) {
       // Nothing can be on its way to a process that is not joined; a later join drains at once.
       if (this.state === 'open' || this.state === 'connecting') this.state = 'draining';
@@ -414,6 +418,19 @@ export class Channel extends EventEmitter {
     return false;
   }
 
+  /** @internal The sequence number of the last message accepted by send/emit. */
+  get _lastSeq(): number {
+    return this.outbox.last;
+  }
+
+  /**
+   * @internal Whether the message with this sequence number is still unconfirmed: not yet read
+   * by its target (in flight, or held for its id), and not given up on.
+   */
+  _isUnconfirmed(seq: number): boolean {
+    return this.outbox.has(seq);
+  }
+
   /** An event name, checked and encoded once: senders repeat the same few names. */
   private eventName(event: string): Buffer {
     const known = this.encodedNames.get(event);
@@ -468,6 +485,9 @@ export class Channel extends EventEmitter {
       const frame = frames[i]!;
       const type = frame[OFF_TYPE]!;
       if (type === FrameType.Message || type === FrameType.Event) {
+        // Counted as it is read: a control frame later in this batch (Handover) may send a
+        // receipt right away, and it must cover these.
+        this.received++;
         data++;
         if (!this.dedup.accept(frame.readUInt32LE(OFF_INC), readSeq(frame))) continue;
         try {
@@ -479,10 +499,7 @@ export class Channel extends EventEmitter {
       }
       this.control(type, frame);
     }
-    if (data > 0) {
-      this.received += data;
-      this.scheduleFlush();
-    }
+    if (data > 0) this.scheduleFlush();
     if (thrown !== undefined) {
       // A listener threw: that is the application's exception, not ours to swallow. It surfaces
       // as it would from any EventEmitter, after the channel's own bookkeeping is consistent.
@@ -568,6 +585,9 @@ export class Channel extends EventEmitter {
       }
       case FrameType.Handover:
         this.link.noteHandover(readJson<Handover>(frame).successor);
+        // Answer with the last receipt, so the hub can ack what was read before it goes.
+        this.flush();
+        this.link.write([controlFrame(FrameType.HandoverDone)]);
         break;
       case FrameType.Bye:
         this.link.noteBye();
@@ -634,6 +654,16 @@ export class Channel extends EventEmitter {
     if (this.opts.preferredId !== undefined)
       return { claim: this.opts.preferredId, kind: 'preferred' };
     return { claim: 0, kind: 'none' };
+  }
+
+  /** What this process has consumed from each known peer (for a draining rejoin). */
+  private consumedMarks(): [number, number][] {
+    const incarnations: number[] = [];
+    for (const id of this.membership.ids()) {
+      const peer = this.membership.get(id);
+      if (peer !== undefined) incarnations.push(peer.incarnation);
+    }
+    return this.dedup.marks(incarnations);
   }
 
   private expectedPeers(): ExpectedPeer[] {
@@ -727,8 +757,10 @@ export class Channel extends EventEmitter {
     const wasOpen = this.state === 'open' || this.state === 'draining';
     const hostedHub = this.isHub;
     this.closing = (async () => {
+      const started = Date.now();
       if (graceful && wasOpen) {
         // Take nothing new, read what is on its way, answer it: then leave.
+        this.log.info(`closing: peer ${this.selfId} takes nothing new`);
         await this.drain();
         if (!this.outboxSettled()) await this.waitForOutbox();
       }
@@ -747,6 +779,7 @@ export class Channel extends EventEmitter {
       }
       this.settleConnect?.(new ChannelClosedError('join the channel'));
       this.state = 'closed';
+      this.log.info(`closed channel '${this.name}' in ${Date.now() - started} ms`);
       this.emit('close');
     })();
     return this.closing;

@@ -22,4 +22,14 @@ export class Dedup {
     this.last.set(incarnation, seq);
     return true;
   }
+
+  /** The last sequence accepted from each of these incarnations: what this process consumed. */
+  marks(incarnations: Iterable<number>): [incarnation: number, seq: number][] {
+    const out: [number, number][] = [];
+    for (const inc of incarnations) {
+      const seq = this.last.get(inc);
+      if (seq !== undefined) out.push([inc, seq]);
+    }
+    return out;
+  }
 }

@@ -64,6 +64,8 @@ export enum FrameType {
   Leave = 19,
   /** Send me nothing new: hold it for the next process to take my id. */
   Drain = 20,
+  /** Answer to Handover: everything the hub sent before it has been receipted. */
+  HandoverDone = 21,
   // data, peer → hub → peer
   Message = 32,
   Event = 33,

@@ -31,6 +31,16 @@ export interface JoinRequest {
   kind: ClaimKind;
   /** For `preferred`: how long to wait for the id before taking another (the joiner's choice). */
   waitMs?: number;
+  /** Shutting down: joined only to finish; nothing held for its id is released to it. */
+  draining?: boolean;
+  /**
+   * With `draining`: the last sequence this process consumed from each sender incarnation. A
+   * sender resends what an earlier hub had not acked; those frames were read here already and
+   * must not go to this id's next process.
+   */
+  consumed?: [incarnation: number, seq: number][];
+  /** For `rejoin`: the peers this one expects back (id, incarnation, pid), for a hub that did not know them. */
+  expected?: { id: number; incarnation: number; pid: number }[];
   meta: unknown;
   /** Challenge for the hub, so a peer with a secret knows the hub has it too. */
   nonce: string;

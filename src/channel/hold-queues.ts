@@ -69,6 +69,30 @@ export class HoldQueues {
     return queue.items.slice(queue.head).map((h) => h.record);
   }
 
+  /** Removes the records held for `target` that `drop` selects, keeping the others in order. */
+  remove(target: number, drop: (record: DeliveryRecord) => boolean): DeliveryRecord[] {
+    const queue = this.queues.get(target);
+    if (queue === undefined) return [];
+    const removed: DeliveryRecord[] = [];
+    const kept: { record: DeliveryRecord; deadline: number }[] = [];
+    for (let i = queue.head; i < queue.items.length; i++) {
+      const held = queue.items[i]!;
+      if (drop(held.record)) {
+        removed.push(held.record);
+        queue.bytes -= held.record.frame.length;
+      } else {
+        kept.push(held);
+      }
+    }
+    queue.items = kept;
+    queue.head = 0;
+    if (kept.length === 0) {
+      clearTimeout(queue.timer);
+      this.queues.delete(target);
+    }
+    return removed;
+  }
+
   /** Forgets every queue (the hub is closing; senders still hold their copies). */
   clear(): void {
     for (const queue of this.queues.values()) clearTimeout(queue.timer);

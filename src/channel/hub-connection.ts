@@ -50,6 +50,8 @@ export class HubConnection {
   meta: unknown = null;
   /** Asked for nothing new (graceful close); frames for its id are held for its successor. */
   draining = false;
+  /** For a draining peer that rejoined: the last sequence it consumed per sender incarnation. */
+  consumed: Map<number, number> | undefined;
   /** The nonce this hub sent in its HubHello (for the secret's proof). */
   readonly nonce: string;
   /** Frames waiting for the next flush, in order. */

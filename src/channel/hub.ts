@@ -9,6 +9,7 @@ import {
   FrameType,
   MAX_PEER_ID,
   OFF_FLAGS,
+  OFF_INC,
   OFF_SENDER,
   OFF_TYPE,
   PROTOCOL_VERSION,
@@ -56,6 +57,11 @@ export interface HubOptions {
   readonly handshakeTimeoutMs: number;
   /** Survivors of the previous hub: their ids are reserved, and broadcasts held, for graceMs. */
   readonly expected: readonly ExpectedPeer[];
+  /**
+   * After a failover or handover: for this long, peers rejoining with their ids are served
+   * first, and newcomers (preferred or any id) wait. 0 for a channel's very first hub.
+   */
+  readonly rejoinWindowMs?: number;
   readonly log: Log;
   /** A connection was closed for what it sent (malformed or oversized frames, bad handshake). */
   readonly onFault?: (error: IpcChannelError, peerId: number) => void;
@@ -64,6 +70,8 @@ export interface HubOptions {
 /** Acks alone wait for this many, or this long (see flush). */
 const ACK_BATCH = 512;
 const ACK_DELAY_MS = 1;
+/** How long a closing hub waits for its peers' last receipts. */
+const HANDOVER_WAIT_MS = 250;
 /** How often the hub checks that the public socket file is still its own. */
 const WATCHDOG_MS = 1000;
 
@@ -93,8 +101,15 @@ export class Hub {
   private backlog: Socket[] | undefined = [];
   private watchdog: NodeJS.Timeout | undefined;
   private reservationTimer: NodeJS.Timeout | undefined;
+  private reservationsUntil = 0;
+  /** Newcomers' joins deferred during the rejoin window (undefined once it is over). */
+  private newcomers:
+    { conn: HubConnection; kind: ClaimKind; id: number; waitMs: number }[] | undefined;
+  private rejoinTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly closing: Promise<void>[] = [];
+  /** Peers yet to answer a graceful handover. */
+  private handoverAnswers: { waiting: Set<HubConnection>; done: () => void } | undefined;
   /** The id of the hub process's own peer, once it has joined. */
   selfId = 0;
 
@@ -109,9 +124,14 @@ export class Hub {
       this.expire(record),
     );
     for (const peer of options.expected) this.reserved.set(peer.id, peer);
-    if (this.reserved.size > 0) {
-      this.reservationTimer = setTimeout(() => this.reserved.clear(), options.graceMs);
-      this.reservationTimer.unref();
+    this.reservationsUntil = Date.now() + options.graceMs;
+    this.reservationTimer = setTimeout(() => this.reserved.clear(), options.graceMs);
+    this.reservationTimer.unref();
+    const window = options.rejoinWindowMs ?? 0;
+    if (window > 0) {
+      this.newcomers = [];
+      this.rejoinTimer = setTimeout(() => this.admitNewcomers(), window);
+      this.rejoinTimer.unref();
     }
     if (server) {
       server.on('connection', (socket) => this.accept(socket));
@@ -151,22 +171,47 @@ export class Hub {
     clearInterval(this.watchdog);
     clearTimeout(this.ackTimer);
     clearTimeout(this.reservationTimer);
+    clearTimeout(this.rejoinTimer);
     this.holds.clear();
     if (handover) this.unpublish();
     this.server?.close();
     for (const socket of this.backlog ?? []) socket.destroy();
     this.backlog = undefined;
 
+    // The successor is the lowest id that is not itself shutting down (PM2 reloads two
+    // instances at a time: the next hub should not be the next to go).
     let successor = 0;
     for (const conn of this.joined) {
-      if (!conn.local && (successor === 0 || conn.id < successor)) successor = conn.id;
+      if (conn.local || conn.draining) continue;
+      if (successor === 0 || conn.id < successor) successor = conn.id;
     }
+    this.options.log.debug(`hub: closing, handing over to ${successor || 'nobody'}`);
+    const answering = new Set<HubConnection>();
     for (const conn of this.conns) {
       clearTimeout(conn.timer);
-      if (conn.state === ConnectionState.Joined)
+      if (conn.state === ConnectionState.Joined) {
         this.send(conn, jsonFrame(FrameType.Handover, { successor }));
+        if (!conn.local) answering.add(conn);
+      }
     }
     this.flush();
+    if (handover && answering.size > 0) {
+      // Each peer answers with its last receipt: acks for what was read reach the senders
+      // before the hub goes, so the next hub is not sent again what was already consumed
+      // (which, for an id that changes hands in the meantime, would be a duplicate).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, HANDOVER_WAIT_MS);
+        this.handoverAnswers = {
+          waiting: answering,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+      });
+      this.handoverAnswers = undefined;
+      this.flush(true);
+    }
     for (const conn of [...this.conns]) {
       this.closing.push(
         new Promise<void>((resolve) => {
@@ -278,6 +323,10 @@ export class Hub {
   }
 
   private receive(conn: HubConnection, frames: Buffer[]): void {
+    if (this.closed) {
+      this.receiveWhileClosing(conn, frames);
+      return;
+    }
     for (let i = 0; i < frames.length; i++) {
       if (conn.state === ConnectionState.Closed) break;
       const frame = frames[i]!;
@@ -311,11 +360,33 @@ export class Hub {
         case FrameType.Drain:
           this.drain(conn);
           break;
+        case FrameType.HandoverDone:
+          break; // only meaningful while closing
         default:
           this.fault(conn, new MalformedFrameError(`unexpected frame type ${type}`));
       }
     }
     this.scheduleFlush();
+  }
+
+  /**
+   * A closing hub delivers nothing and grants nothing: its hold queues are gone, so a frame it
+   * delivered now could overtake older ones waiting to be resent, and a receiver would then drop
+   * those as copies. It only takes the peers' last receipts (to ack what was read) and their
+   * answers to the handover; anything else is unacked and goes, in order, to the next hub.
+   */
+  private receiveWhileClosing(conn: HubConnection, frames: Buffer[]): void {
+    for (const frame of frames) {
+      const type = frame[OFF_TYPE];
+      if (type === FrameType.Receipt) {
+        this.receipt(conn, readCount(frame));
+      } else if (type === FrameType.HandoverDone) {
+        const answers = this.handoverAnswers;
+        if (answers !== undefined && answers.waiting.delete(conn) && answers.waiting.size === 0) {
+          answers.done();
+        }
+      }
+    }
   }
 
   // ---- routing -----------------------------------------------------------------------------
@@ -368,10 +439,17 @@ export class Hub {
     };
     const conn = this.byId.get(target);
     if (conn !== undefined && !conn.draining) this.deliver(conn, record);
+    else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
     else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
+  }
+
+  /** Whether a draining peer said it had already read this frame (a sender's resend). */
+  private wasConsumed(conn: HubConnection, frame: Buffer): boolean {
+    const last = conn.consumed?.get(frame.readUInt32LE(OFF_INC));
+    return last !== undefined && readSeq(frame) <= last;
   }
 
   private deliver(conn: HubConnection, record: DeliveryRecord): void {
@@ -420,6 +498,7 @@ export class Hub {
   }
 
   private expire(record: DeliveryRecord): void {
+    this.options.log.debug(`hub: a frame held for ${record.target || 'a broadcast'} expired`);
     if (record.target !== 0) this.giveUp(record, 'grace-expired');
     else this.settle(record);
     this.scheduleFlush();
@@ -471,8 +550,20 @@ export class Hub {
     }
     conn.incarnation = req.incarnation >>> 0;
     conn.pid = Number(req.pid) || 0;
+    // A process that was draining when its hub went away stays draining here, from the start:
+    // what the hub holds for its id is for its successor.
+    conn.draining = req.draining === true;
+    if (conn.draining && Array.isArray(req.consumed)) {
+      conn.consumed = new Map();
+      for (const pair of req.consumed) {
+        if (Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'number') {
+          conn.consumed.set(pair[0] >>> 0, pair[1]);
+        }
+      }
+    }
     conn.meta = req.meta ?? null;
     (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
+    if (req.kind === 'rejoin') this.learnExpected(req.expected);
     const waitMs = Number(req.waitMs);
     this.claim(
       conn,
@@ -483,8 +574,51 @@ export class Hub {
     if (conn.local) this.openToSockets();
   }
 
+  /** The rejoin window is over: newcomers are served, in the order they came. */
+  private admitNewcomers(): void {
+    const waiting = this.newcomers ?? [];
+    this.newcomers = undefined;
+    for (const w of waiting) {
+      if (w.conn.state === ConnectionState.Greeting) this.claim(w.conn, w.kind, w.id, w.waitMs);
+    }
+    this.scheduleFlush();
+  }
+
+  /**
+   * A rejoining peer says whom it expects back; a new hub that did not know them (it had never
+   * joined) keeps their ids and holds broadcasts for them too, for the rest of graceMs.
+   */
+  private learnExpected(expected: unknown): void {
+    if (!Array.isArray(expected) || Date.now() >= this.reservationsUntil) return;
+    for (const e of expected as ExpectedPeer[]) {
+      if (e === null || typeof e !== 'object' || !Number.isInteger(e.id)) continue;
+      if (this.byId.has(e.id) || this.reserved.has(e.id) || this.leaving.has(e.id)) continue;
+      if (e.id < 1 || e.id > MAX_PEER_ID || !isAlive(Number(e.pid))) continue;
+      this.reserved.set(e.id, {
+        id: e.id,
+        pid: Number(e.pid),
+        incarnation: Number(e.incarnation) >>> 0,
+      });
+    }
+  }
+
   private claim(conn: HubConnection, kind: ClaimKind, id: number, waitMs: number): void {
+    if (this.newcomers !== undefined && (kind === 'preferred' || kind === 'none')) {
+      // Right after a failover, ids go first to the peers that held them before.
+      this.options.log.debug(
+        `hub: pid ${conn.pid} waits for the rejoin window (claims ${kind} ${id})`,
+      );
+      this.newcomers.push({ conn, kind, id, waitMs });
+      return;
+    }
     const valid = Number.isInteger(id) && id >= 1 && id <= MAX_PEER_ID;
+    if (kind === 'rejoin') {
+      // The id was this process's at the previous hub, which grants an id to one live
+      // connection at a time: a reservation made from an older view of who held it yields.
+      const reservation = this.reserved.get(id);
+      if (reservation !== undefined && reservation.incarnation !== conn.incarnation)
+        this.reserved.delete(id);
+    }
     if (kind === 'explicit' || kind === 'rejoin') {
       if (!valid) {
         return this.reject(conn, {
@@ -510,6 +644,7 @@ export class Hub {
     if (kind === 'preferred' && valid) {
       if (!this.isTaken(id, conn)) return this.grant(conn, id);
       // Under PM2 a reloaded instance starts before its predecessor exits; wait for the id.
+      this.options.log.debug(`hub: pid ${conn.pid} waits for id ${id}`);
       conn.state = ConnectionState.Waiting;
       (conn as { wanted?: number }).wanted = id;
       this.waiting.add(conn);
@@ -580,7 +715,16 @@ export class Hub {
     this.send(conn, jsonFrame(FrameType.Welcome, welcome));
     const announcement = jsonFrame(FrameType.PeerJoin, { ...conn.record(), hub: conn.local });
     for (const other of this.joined) if (other !== conn) this.send(other, announcement);
-    for (const record of this.holds.release(id)) this.deliver(conn, record);
+    const held = conn.draining ? [] : this.holds.release(id);
+    for (const record of held) this.deliver(conn, record);
+    // What a draining peer already read (resent by senders after a failover) is delivered.
+    if (conn.consumed !== undefined) {
+      for (const record of this.holds.remove(id, (r) => this.wasConsumed(conn, r.frame)))
+        this.settle(record);
+    }
+    this.options.log.debug(
+      `hub: granted id ${id} to pid ${conn.pid}${held.length > 0 ? `, with ${held.length} held frame(s)` : ''}${this.closed ? ' (hub closing)' : ''}`,
+    );
   }
 
   private setMeta(conn: HubConnection, frame: Buffer): void {
@@ -604,6 +748,7 @@ export class Hub {
    */
   private drain(conn: HubConnection): void {
     if (conn.state === ConnectionState.Joined && !conn.draining) {
+      this.options.log.debug(`hub: peer ${conn.id} (pid ${conn.pid}) drains`);
       conn.draining = true;
       const notice = jsonFrame(FrameType.PeerDrain, { id: conn.id, incarnation: conn.incarnation });
       for (const other of this.joined) if (other !== conn) this.send(other, notice);
@@ -645,6 +790,9 @@ export class Hub {
     // Frames written to it but never read go back on hold, ahead of anything held since, so the
     // next holder of the id reads them in order.
     const unread = conn.takeAllPending();
+    this.options.log.debug(
+      `hub: connection of peer ${conn.id || '-'} (pid ${conn.pid}, ${was}) closed; ${unread.length} frame(s) unread`,
+    );
     for (let i = unread.length - 1; i >= 0; i--) {
       const record = unread[i]!;
       if (record.target === 0) this.settle(record);

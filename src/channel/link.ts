@@ -81,6 +81,10 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
 /** How long peers wait after a handover before probing, so the named successor binds first. */
 const HANDOVER_HEAD_START_MS = 30;
+/** How long a hub that follows another serves rejoining peers before newcomers. */
+const REJOIN_WINDOW_MS = 300;
+/** How long a process that has never joined waits before probing after losing the hub. */
+const NEWCOMER_DELAY_MS = 100;
 
 /**
  * One peer's link to the hub. It elects (connecting to the hub, or becoming it), handshakes, and
@@ -107,6 +111,10 @@ export class Link {
 
   /** This process's id, used to know whether a Handover names us. */
   selfId = 0;
+  /** The channel is shutting down (draining): it should not become the next hub. */
+  retiring = false;
+  /** This process was connected to a hub before (so a hub it hosts follows another). */
+  private hadHub = false;
 
   get joined(): boolean {
     return this.state === LinkState.Joined;
@@ -216,6 +224,8 @@ export class Link {
           secret: this.options.secret,
           maxFrameBytes: this.options.maxFrameBytes,
           expected: this.owner.expectedPeers(),
+          // A hub that follows another serves rejoining peers before newcomers for a moment.
+          rejoinWindowMs: this.hadHub ? REJOIN_WINDOW_MS : 0,
           log,
         },
         () => {
@@ -230,6 +240,7 @@ export class Link {
   }
 
   private attach(transport: FrameTransport): void {
+    this.hadHub = true;
     this.transport = transport;
     this.state = LinkState.Handshaking;
     this.successor = 0;
@@ -348,7 +359,12 @@ export class Link {
       // Our own hub stopped under us (it stepped down); it is closed already.
       this.hub = undefined;
     }
-    if (this.successor === 0) void this.elect(false);
+    if (!this.everJoined || this.retiring) {
+      // Never joined (say a reloaded PM2 instance still waiting for its id): it knows nobody, so
+      // a hub it hosted could not keep the survivors' ids for them. Shutting down: it would
+      // hand the hub over again at once. Either way, let another peer win.
+      void this.elect(false, NEWCOMER_DELAY_MS);
+    } else if (this.successor === 0) void this.elect(false);
     else if (this.successor === this.selfId) void this.elect(true);
     // A graceful handover named another peer: let it bind first, so the hub lands where the old
     // one chose instead of on whoever probes first.

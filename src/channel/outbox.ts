@@ -50,6 +50,16 @@ export class Outbox {
     return this.lastSeq + 1;
   }
 
+  /** The sequence number of the last accepted frame. */
+  get last(): number {
+    return this.lastSeq;
+  }
+
+  /** Whether the frame with this sequence is still waiting for the hub's ack or nack. */
+  has(seq: number): boolean {
+    return this.entries.has(seq);
+  }
+
   get pendingBytes(): number {
     return this.pending;
   }

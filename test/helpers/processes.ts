@@ -72,6 +72,13 @@ export class Proc {
 
   /** Starts `fixture` (a file in test/fixtures, compiled) and waits until it is ready. */
   static async start(fixture: string, env: Record<string, string> = {}): Promise<Proc> {
+    const proc = Proc.launch(fixture, env);
+    await proc.waitEvent((e) => e.ev === 'ready', 20_000);
+    return proc;
+  }
+
+  /** Starts `fixture` without waiting for it to be ready. */
+  static launch(fixture: string, env: Record<string, string> = {}): Proc {
     const child = fork(join(FIXTURES, fixture), [], {
       execArgv: [],
       env: { ...process.env, ...env },
@@ -79,7 +86,6 @@ export class Proc {
     });
     const proc = new Proc(child);
     live.add(proc);
-    await proc.waitEvent((e) => e.ev === 'ready', 20_000);
     return proc;
   }
 

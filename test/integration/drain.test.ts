@@ -78,3 +78,45 @@ test('a request-style message (hold: false) to a draining peer is refused at onc
     5000,
   );
 });
+
+test('a peer draining when the hub dies stays draining at the next hub: what waits for its id goes to its successor', async () => {
+  const [hub, sender, old] = (await startMany(3, 'peer.js', (i) => env({ id: [1, 3, 2][i] }))) as [
+    Proc,
+    Proc,
+    Proc,
+  ];
+  await hub.call('connect');
+  await sender.call('connect');
+  await old.call('connect');
+  const streaming = sender.call('stream', { to: 2, count: 12_000, paceEvery: 40 });
+  await until(
+    async () => ((await old.call<Record<string, number>>('counts'))['3'] ?? 0) > 1000,
+    10_000,
+  );
+  await old.call('drain');
+  const drainedAt = (await old.call<Record<string, number>>('counts'))['3']!;
+  await hub.kill('SIGKILL');
+  // The draining peer rejoins the new hub, still draining: nothing more reaches it.
+  await old.waitEvent(
+    (e) => e.ev === 'connect' && e.id === 2 && e !== old.events.find((x) => x.ev === 'connect'),
+  );
+  await sleep(300);
+  expect((await old.call<Record<string, number>>('counts'))['3']).toBe(drainedAt);
+  await old.call('close');
+  const next = await Proc.start('peer.js', env({ id: 2 }));
+  expect((await next.call<State>('connect')).id).toBe(2);
+  await streaming;
+  let seen: number | undefined;
+  await until(
+    async () =>
+      (seen = (await next.call<Record<string, number>>('counts'))['3']) === 12_000 - drainedAt,
+    15_000,
+    `the successor to get the rest (${12_000 - drainedAt} after ${drainedAt})`,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; it got ${seen}`);
+  });
+  expect((await old.call<Received>('received')).numbers['3']).toEqual(range(0, drainedAt));
+  expect((await next.call<Received>('received')).numbers['3']).toEqual(
+    range(drainedAt, 12_000 - drainedAt),
+  );
+}, 60_000);
