@@ -38,6 +38,12 @@ export interface IpcEvents {
   hub: (hubId: number) => void;
   join: (peer: number) => void;
   leave: (peer: number) => void;
+  /**
+   * A peer is shutting down (a PM2 reload, app.close()): it takes no new messages; what is sent
+   * to its id waits for its successor, and requests to it fail at once with
+   * PeerUnavailableError (`draining: true`). `leave` follows.
+   */
+  draining: (peer: number) => void;
   error: (error: Error) => void;
   [event: string]: (...args: any[]) => void;
 }

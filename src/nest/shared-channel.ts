@@ -32,6 +32,18 @@ interface NestMeta {
   nest?: { m?: string[]; e?: string[] };
 }
 
+/** A request or event that arrived before this process's IpcServer was attached. */
+interface EarlyMessage {
+  readonly request: boolean;
+  readonly sender: number;
+  readonly id: string;
+  readonly raw: unknown;
+  readonly broadcast: boolean;
+}
+
+/** How many such messages wait for an IpcServer (for the channel's graceMs). */
+const MAX_EARLY_MESSAGES = 10_000;
+
 const registry = new Map<string, SharedChannel>();
 
 /**
@@ -44,6 +56,8 @@ export class SharedChannel {
   private refs = 0;
   private readonly sinks = new Set<IpcRequestSink>();
   private readonly pending = new Map<string, PendingRequest>();
+  /** The channel sequence number of each pending request's frame. */
+  private readonly frames = new Map<string, number>();
   private nextId = 1;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -51,12 +65,20 @@ export class SharedChannel {
   private handlers = new Map<string, number[]>();
   private readonly roundRobin = new Map<string, number>();
   private readonly fingerprint: string;
+  /** Messages for an IpcServer that is not attached yet (see keepForServer). */
+  private early: EarlyMessage[] = [];
+  private earlyTimer: NodeJS.Timeout | undefined;
 
   /** Listeners for errors that belong to no request (IpcServer/IpcClient 'error' events). */
   readonly errorListeners = new Set<(error: IpcChannelError) => void>();
   private readonly logger = new Logger('IpcChannel');
 
-  private constructor(channel: Channel, fingerprint: string) {
+  private constructor(
+    channel: Channel,
+    fingerprint: string,
+    /** How long messages wait for an IpcServer to attach (the channel's graceMs). */
+    private readonly earlyWaitMs: number,
+  ) {
     this.channel = channel;
     this.fingerprint = fingerprint;
     channel.on(WIRE.request, (sender: number, id: string, raw: unknown) =>
@@ -65,12 +87,9 @@ export class SharedChannel {
     channel.on(WIRE.response, (_sender: number, id: string, raw: unknown) =>
       this.response(id, raw),
     );
-    channel.on(WIRE.event, (sender: number, raw: unknown, broadcast: number) => {
-      for (const sink of this.sinks) {
-        sink.onEvent(sender, raw, broadcast === 1);
-        return;
-      }
-    });
+    channel.on(WIRE.event, (sender: number, raw: unknown, broadcast: number) =>
+      this.event(sender, raw, broadcast === 1),
+    );
     channel.on(WIRE.cancel, (sender: number, id: string) => {
       for (const sink of this.sinks) sink.onCancel(sender, id);
     });
@@ -99,7 +118,7 @@ export class SharedChannel {
       );
     }
     if (shared === undefined) {
-      shared = new SharedChannel(channel, fingerprint);
+      shared = new SharedChannel(channel, fingerprint, options.graceMs ?? 5000);
       registry.set(channel.endpoint, shared);
     }
     shared.refs++;
@@ -114,11 +133,13 @@ export class SharedChannel {
   /** Drops one user; the last one closes the channel gracefully. */
   async release(): Promise<void> {
     if (--this.refs > 0) return;
+    clearTimeout(this.earlyTimer);
+    this.earlyTimer = undefined;
     if (registry.get(this.channel.endpoint) === this) registry.delete(this.channel.endpoint);
     this.closing ??= this.channel.close();
     await this.closing;
     for (const [id, request] of this.pending) {
-      this.pending.delete(id);
+      this.forget(id);
       request.onFailure(new PeerLeftError(request.target, request.pattern));
     }
   }
@@ -141,6 +162,7 @@ export class SharedChannel {
       hub: (id: number) => emitter.emit('hub', id),
       join: (id: number) => emitter.emit('join', id),
       leave: (id: number) => emitter.emit('leave', id),
+      draining: (id: number) => emitter.emit('draining', id),
     };
     const onError = (error: IpcChannelError) => {
       if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
@@ -156,6 +178,7 @@ export class SharedChannel {
   attach(sink: IpcRequestSink): void {
     this.sinks.add(sink);
     this.announce();
+    if (this.early.length > 0) this.replayEarly(sink);
   }
 
   detach(sink: IpcRequestSink): void {
@@ -174,6 +197,7 @@ export class SharedChannel {
     try {
       // Not held for an absent peer: a request to a dead id should fail now, not in 5 s.
       this.channel.to(target, { hold: false }).emit(WIRE.request, id, raw);
+      this.frames.set(id, this.channel._lastSeq);
     } catch (e) {
       this.pending.delete(id);
       throw e;
@@ -184,24 +208,27 @@ export class SharedChannel {
   cancel(id: string): void {
     const request = this.pending.get(id);
     if (request === undefined) return;
-    this.pending.delete(id);
-    if (this.channel.connected) {
-      try {
-        this.channel.to(request.target, { hold: false }).emit(WIRE.cancel, id);
-      } catch {
-        /* closing */
-      }
+    this.forget(id);
+    try {
+      this.channel.to(request.target).emit(WIRE.cancel, id);
+    } catch {
+      /* closing */
     }
   }
 
   /** Removes a request that has completed. */
   settle(id: string): void {
-    this.pending.delete(id);
+    this.forget(id);
   }
 
+  /**
+   * Replies are held like events, not refused like requests: a requester that is reconnecting
+   * after a failover (to a hub that has not seen it yet) must still get its answer. One that is
+   * gone for good lets the reply expire after graceMs.
+   */
   respond(target: number, id: string, raw: unknown): void {
     try {
-      this.channel.to(target, { hold: false }).emit(WIRE.response, id, raw);
+      this.channel.to(target).emit(WIRE.response, id, raw);
     } catch (e) {
       this.stray(e as IpcChannelError);
     }
@@ -255,20 +282,89 @@ export class SharedChannel {
       sink.onRequest(sender, id, raw);
       return;
     }
-    // This process has clients but no server: answer as a server without the handler would.
-    this.respond(sender, id, { id, err: NO_MESSAGE_HANDLER, isDisposed: true });
+    this.keepForServer({ request: true, sender, id, raw, broadcast: false });
+  }
+
+  private event(sender: number, raw: unknown, broadcast: boolean): void {
+    for (const sink of this.sinks) {
+      sink.onEvent(sender, raw, broadcast);
+      return;
+    }
+    this.keepForServer({ request: false, sender, id: '', raw, broadcast });
+  }
+
+  /**
+   * A message for this process's IpcServer arrived while none is attached: in a hybrid app the
+   * IpcClient can join (an HTTP request used it) before startAllMicroservices() attaches the
+   * server, and the messages the hub kept for this peer id arrive at once. They wait here, in
+   * order, for the server. A process that never gets one answers the requests as a server
+   * without the handler would and drops the events, with a warning.
+   */
+  private keepForServer(message: EarlyMessage): void {
+    if (this.early.length >= MAX_EARLY_MESSAGES) {
+      this.giveUpEarly([message]);
+      return;
+    }
+    this.early.push(message);
+    if (this.earlyTimer === undefined) {
+      this.earlyTimer = setTimeout(() => {
+        this.earlyTimer = undefined;
+        const waited = this.early;
+        this.early = [];
+        this.giveUpEarly(waited);
+      }, this.earlyWaitMs);
+      this.earlyTimer.unref();
+    }
+  }
+
+  private giveUpEarly(messages: EarlyMessage[]): void {
+    let events = 0;
+    for (const m of messages) {
+      if (m.request)
+        this.respond(m.sender, m.id, { id: m.id, err: NO_MESSAGE_HANDLER, isDisposed: true });
+      else if (!m.broadcast) events++;
+    }
+    if (events > 0) {
+      this.logger.warn(
+        `${events} event(s) for this process were dropped: no IpcServer listened on channel '${this.channel.name}' within ${this.earlyWaitMs} ms`,
+      );
+    }
+  }
+
+  private replayEarly(sink: IpcRequestSink): void {
+    clearTimeout(this.earlyTimer);
+    this.earlyTimer = undefined;
+    const waited = this.early;
+    this.early = [];
+    for (const m of waited) {
+      if (m.request) sink.onRequest(m.sender, m.id, m.raw);
+      else sink.onEvent(m.sender, m.raw, m.broadcast);
+    }
   }
 
   private response(id: string, raw: unknown): void {
     this.pending.get(id)?.onResponse(raw);
   }
 
+  /**
+   * A peer left (or restarted: the same id, a new process). Requests it had read can no longer be
+   * answered: they fail now. A request it had not read yet is still on its way (or held for its
+   * id after a failover): it reaches whoever holds the id next and is answered, or the hub
+   * refuses it and it fails then.
+   */
   private peerLeft(peer: number): void {
     for (const [id, request] of this.pending) {
       if (request.target !== peer) continue;
-      this.pending.delete(id);
+      const seq = this.frames.get(id);
+      if (seq !== undefined && this.channel._isUnconfirmed(seq)) continue;
+      this.forget(id);
       request.onFailure(new PeerLeftError(peer, request.pattern));
     }
+  }
+
+  private forget(id: string): void {
+    this.pending.delete(id);
+    this.frames.delete(id);
   }
 
   private channelError(error: IpcChannelError): void {
@@ -277,7 +373,7 @@ export class SharedChannel {
         const [id] = error.data as [string];
         const request = this.pending.get(id);
         if (request !== undefined) {
-          this.pending.delete(id);
+          this.forget(id);
           request.onFailure(
             error.reason === 'peer-absent' || error.reason === 'peer-draining'
               ? new PeerUnavailableError(

@@ -1,7 +1,9 @@
+import { request } from 'node:http';
 import { Proc, RemoteError, killAll, sleep, tempDir, until } from '../helpers/processes.js';
 
 interface Seen {
   counted: number[];
+  acks: number[];
   echoed: number;
 }
 interface State {
@@ -17,9 +19,10 @@ afterEach(async () => {
   await killAll();
   dir.remove();
 });
-const start = (id: number) =>
+const start = (id: number, env: Record<string, string> = {}) =>
   Proc.start('nest-worker.js', {
     WORKER_OPTIONS: JSON.stringify({ name: 'graceful', dir: dir.path, id }),
+    ...env,
   });
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
@@ -80,4 +83,47 @@ test('send() without a target while a worker shuts down: every request is answer
   expect(results).toEqual(range(0, 3000).map((i) => [i]));
   const echoed = await Promise.all(workers.map((w) => w.call<Seen>('seen')));
   expect(echoed.reduce((n, s) => n + s.echoed, 0)).toBe(3000);
+}, 60_000);
+
+test('a hybrid app closes its clients before its server (Nest does): handlers still acknowledge through the client', async () => {
+  const N = 6000;
+  const a = await start(1);
+  const b = await start(2, { WORKER_MODE: 'hybrid' });
+  await until(async () => (await a.call<State>('state')).peers.length === 2, 10_000);
+  const sending = a.call('emitMany', { target: 2, pattern: 'ack-me', count: N, paceEvery: 10 });
+  await until(
+    async () => (await b.call<Seen>('seen')).counted.length > 1000,
+    10_000,
+    '1000 handled',
+  );
+  // An HTTP request in flight keeps Nest's shutdown between closing clients and closing the
+  // server for a while: events keep arriving meanwhile and their handlers use the client.
+  const { httpPort } = await b.call<{ httpPort: number }>('state');
+  const slow = new Promise<unknown>((resolve, reject) => {
+    request({ host: '127.0.0.1', port: httpPort, path: '/http/slow?ms=400' }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(JSON.parse(text)));
+    })
+      .on('error', reject)
+      .end();
+  });
+  await until(
+    async () => (await b.call<{ slowHttp: number }>('seen')).slowHttp === 1,
+    10_000,
+    'the slow HTTP request to start',
+  );
+  await b.call('close');
+  expect(await slow).toEqual({ slept: 400 });
+  const next = await start(2, { WORKER_MODE: 'hybrid' });
+  await sending;
+  await until(async () => (await a.call<Seen>('seen')).acks.length >= N, 15_000, 'every ack');
+  await sleep(200);
+  const acks = (await a.call<Seen>('seen')).acks;
+  expect([...acks].sort((x, y) => x - y)).toEqual(range(0, N)); // each acknowledged exactly once
+  const handled = [
+    ...(await b.call<Seen>('seen')).counted,
+    ...(await next.call<Seen>('seen')).counted,
+  ];
+  expect(handled).toEqual(range(0, N));
 }, 60_000);

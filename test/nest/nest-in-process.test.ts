@@ -127,6 +127,27 @@ test('status observables and on() report the lifecycle; app.close() leaves no so
   expect(readdirSync(dir.path)).toEqual([]);
 });
 
+test('on() reports peers joining, draining and leaving', async () => {
+  const { server, client } = await boot();
+  const seen: string[] = [];
+  for (const event of ['join', 'draining', 'leave'] as const) {
+    server.on(event, (peer: number) => seen.push(`server ${event} ${peer}`));
+    client.on(event, (peer: number) => seen.push(`client ${event} ${peer}`));
+  }
+  const other = new Channel({ name: 'inproc', dir: dir.path });
+  await other.connect();
+  await other.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(seen).toEqual([
+    'server join 2',
+    'client join 2',
+    'server draining 2',
+    'client draining 2',
+    'server leave 2',
+    'client leave 2',
+  ]);
+});
+
 test('in a hybrid-style app, handlers bound to another transport are not served; IPC_TRANSPORT ones are', async () => {
   const { client } = await boot();
   expect(await firstValueFrom(client.send('ipc-only', {}))).toBe('ipc');
@@ -217,15 +238,18 @@ test('bad input gets typed errors through the observable', async () => {
   expect(await lastValueFrom(client.emit('nobody-listens', 1).pipe(take(1)))).toBeUndefined();
 });
 
-test('a client that connects before any server exists still works once one joins', async () => {
-  const client = new IpcClient({ name: 'inproc', dir: dir.path });
+test('a process with a client and no server: requests to it are answered like an unknown pattern once graceMs passes', async () => {
+  const client = new IpcClient({ name: 'inproc', dir: dir.path, graceMs: 300 });
   await client.connect();
   expect(client.id).toBe(1);
   await expect(firstValueFrom(client.send('sum', [1]))).rejects.toMatchObject({
     code: 'ERR_IPC_NO_HANDLER_PEER',
   });
-  // This process has no IpcServer: a request to it is answered like an unknown pattern.
+  // Requests to this process wait for an IpcServer (one may attach soon, as in a hybrid app
+  // that uses its client before startAllMicroservices()); none does, so: no handler.
+  const started = Date.now();
   await expect(firstValueFrom(client.to(1).send('sum', [1]))).rejects.toBe(NO_HANDLER);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   await client.close();
   expect(readdirSync(dir.path)).toEqual([]);
 });

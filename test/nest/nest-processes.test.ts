@@ -297,3 +297,23 @@ test('enableShutdownHooks: SIGTERM closes the app, hands the hub over and leaves
   await b.exited;
   expect(readdirSync(dir.path)).toEqual([]);
 });
+
+test('a hybrid app whose client joins before its server attaches: what arrives meanwhile waits for the server', async () => {
+  const a = await worker({}, { id: 1 });
+  // Events for id 2 before any process holds it: the hub keeps them.
+  await a.call('emitMany', { target: 2, count: 100 });
+  const b = Proc.launch('nest-worker.js', {
+    WORKER_OPTIONS: JSON.stringify({ name: 'nest', dir: dir.path, id: 2 }),
+    WORKER_MODE: 'hybrid',
+    WORKER_LATE_SERVER_MS: '1500',
+  });
+  await b.waitEvent((e) => e.ev === 'client-joined', 20_000);
+  // Peer 2 is joined, but its IpcServer is not attached yet.
+  const answers = Promise.all(
+    [0, 1, 2].map((i) => a.call('send', { target: 2, pattern: 'echo', data: i })),
+  );
+  await b.waitEvent((e) => e.ev === 'ready', 20_000);
+  expect(await answers).toEqual([[0], [1], [2]]);
+  await until(async () => (await b.call<Seen>('seen')).counted.length === 100, 10_000);
+  expect((await b.call<Seen>('seen')).counted).toEqual(Array.from({ length: 100 }, (_, i) => i));
+});
