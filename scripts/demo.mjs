@@ -1,0 +1,595 @@
+#!/usr/bin/env node
+/**
+ * npm run demo [-- --keep | --stop | --port N]
+ *
+ * Builds the library and the sample app, starts the sample as a 4-worker PM2 cluster (the
+ * project's own pm2, a private PM2_HOME and a private socket directory: never the user's PM2 or
+ * channels), walks through what the workers do over the channel, reloads the cluster under
+ * traffic to show that nothing is lost, and stops everything.
+ *
+ *   --keep     leave the cluster running at the end and print how to call it and stop it
+ *   --stop     stop a cluster left running by --keep
+ *   --port N   HTTP port (default $PORT or 3000; a free one if that is taken)
+ *
+ * Ctrl-C at any point stops PM2 and removes everything the demo created.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SAMPLE = join(ROOT, 'sample');
+const APP = 'cache-api';
+const WORKERS = [1, 2, 3, 4];
+const PM2_BIN = join(ROOT, 'node_modules/pm2/bin/pm2');
+const STATE_FILE = join('/tmp', `nestjs-ipc-demo-${process.getuid?.() ?? 'user'}.json`);
+
+const args = process.argv.slice(2);
+const keep = args.includes('--keep');
+const portArg = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : undefined;
+
+// ---- output ---------------------------------------------------------------------------------
+
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code) => (text) => (tty ? `\x1b[${code}m${text}\x1b[0m` : String(text));
+const bold = paint('1');
+const dim = paint('2');
+const green = paint('32');
+const red = paint('31');
+const cyan = paint('36');
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const step = (text) => say(`\n${bold(text)}`);
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Left-aligned columns with a header and a rule. */
+function table(rows, columns, indent = '   ') {
+  const cells = rows.map((row) => columns.map(([key]) => String(row[key] ?? '')));
+  // eslint-disable-next-line no-control-regex
+  const width = (text) => text.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths = columns.map(([, title], i) =>
+    Math.max(title.length, ...cells.map((row) => width(row[i]))),
+  );
+  const pad = (text, i) => text + ' '.repeat(widths[i] - width(text));
+  const line = (values) => (indent + values.map(pad).join('  ')).trimEnd();
+  say(bold(line(columns.map(([, title]) => title))));
+  say(indent + dim(widths.map((w) => '─'.repeat(w)).join('  ')));
+  for (const row of cells) say(line(row));
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+/** Runs a command; rejects with its output when it fails. */
+function run(file, argv, options = {}) {
+  return new Promise((resolveRun, reject) => {
+    execFile(file, argv, { maxBuffer: 64 * 1024 * 1024, ...options }, (error, stdout, stderr) => {
+      if (error)
+        reject(
+          new Error(
+            `${relative(ROOT, argv[0] ?? file)} ${argv.slice(1).join(' ')} failed:\n${stdout}${stderr}`,
+          ),
+        );
+      else resolveRun(stdout);
+    });
+  });
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Processes (not zombies) whose parent is `ppid`, whose command line contains `text`, or whose
+ * environment holds `env` (Linux /proc; PM2's workers inherit the daemon's PM2_HOME).
+ */
+function findProcesses({ ppid, text, env }) {
+  const found = [];
+  let entries;
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    try {
+      if (ppid !== undefined) {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[1]) === ppid && fields[0] !== 'Z') found.push(Number(entry));
+      } else if (text !== undefined) {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text))
+          found.push(Number(entry));
+      } else if (Number(entry) !== process.pid) {
+        const vars = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+        if (vars.includes(env) && isAlive(Number(entry))) found.push(Number(entry));
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+/** A private PM2: its own PM2_HOME, driven through the project's pm2 CLI. */
+class Pm2 {
+  constructor(home, appEnv) {
+    this.home = home;
+    this.env = {
+      ...process.env,
+      ...appEnv,
+      PM2_HOME: home,
+      PM2_DISCRETE_MODE: 'true',
+      PM2_NO_INTERACTION: 'true',
+      PM2_DISABLE_VERSION_CHECK: 'true',
+    };
+    delete this.env.NODE_OPTIONS;
+  }
+
+  run(...argv) {
+    return run(process.execPath, [PM2_BIN, ...argv], {
+      cwd: ROOT,
+      env: this.env,
+      timeout: 120_000,
+    });
+  }
+
+  async instances() {
+    const list = JSON.parse(await this.run('jlist'));
+    const map = new Map();
+    for (const p of list) {
+      if (p.name === APP && p.pm2_env.status === 'online')
+        map.set(Number(p.pm2_env.NODE_APP_INSTANCE), p.pid);
+    }
+    return map;
+  }
+
+  /** The daemon's pid, if it runs (read without starting one: any pm2 command would). */
+  daemon() {
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(join(this.home, 'pm2.pid'), 'utf8'));
+    } catch {
+      /* not written yet */
+    }
+    if (pid > 0 && isAlive(pid)) return pid;
+    return findProcesses({ text: `God Daemon (${this.home})` })[0];
+  }
+
+  /**
+   * `pm2 kill`, then makes sure the daemon and every process of this PM2_HOME are gone (SIGKILL
+   * after 10 s), then removes PM2_HOME.
+   */
+  async destroy() {
+    const daemon = this.daemon();
+    if (daemon !== undefined) {
+      await this.run('kill', '-s').catch(() => isAlive(daemon) && process.kill(daemon, 'SIGTERM'));
+    }
+    const ours = () => findProcesses({ env: `PM2_HOME=${this.home}` });
+    const deadline = Date.now() + 10_000;
+    while (ours().length > 0 && Date.now() < deadline) await sleep(50);
+    for (const pid of ours()) process.kill(pid, 'SIGKILL');
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+/** One request on a fresh connection, so PM2's cluster hands each to the next worker. */
+function http(port, method, path, body) {
+  return new Promise((resolveHttp, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        timeout: 30_000,
+        headers: data ? { 'content-type': 'application/json' } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          try {
+            resolveHttp({ status: res.statusCode, body: JSON.parse(text) });
+          } catch {
+            reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function eventually(check, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}${last ? ` (${last.message})` : ''}.`);
+    await sleep(100);
+  }
+}
+
+/** GET /workers once all four workers are on the channel. */
+function allWorkers(port) {
+  return eventually(async () => {
+    const { status, body } = await http(port, 'GET', '/workers');
+    const peers = body.workers?.map((w) => w.peer);
+    const complete = body.workers?.every((w) => typeof w.pid === 'number');
+    return status === 200 && complete && peers.join() === WORKERS.join() ? body : undefined;
+  }, 'the four workers to join the channel');
+}
+
+function portIsFree(port) {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
+}
+
+async function choosePort() {
+  const wanted = portArg ?? Number(process.env.PORT || 3000);
+  if (await portIsFree(wanted)) return wanted;
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  say(dim(`   (port ${wanted} is taken; using ${port})`));
+  return port;
+}
+
+// ---- lifecycle ------------------------------------------------------------------------------
+
+let pm2;
+let ipcDir;
+let traffic;
+let stopping;
+let interrupted = false;
+
+/** Stops whatever the demo started; safe to call at any point, more than once. */
+function stopAll() {
+  stopping ??= (async () => {
+    if (traffic && traffic.exitCode === null) traffic.kill('SIGKILL');
+    await pm2?.destroy();
+    if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+
+function onSignal(signal) {
+  if (interrupted) return;
+  interrupted = true;
+  say(`\n${signal}: stopping PM2 and removing the demo's files…`);
+  stopAll().then(
+    () => {
+      say('Stopped. Nothing left behind.');
+      process.exit(130);
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
+async function stopKept() {
+  let state;
+  try {
+    state = JSON.parse(readFileSync(STATE_FILE, 'utf8'));
+  } catch {
+    return false;
+  }
+  say(`Stopping the demo left running with --keep (PM2_HOME=${state.pm2Home})…`);
+  await new Pm2(state.pm2Home, {}).destroy();
+  rmSync(state.ipcDir, { recursive: true, force: true });
+  rmSync(STATE_FILE, { force: true });
+  say('Stopped. Nothing left behind.');
+  return true;
+}
+
+// ---- the demo -------------------------------------------------------------------------------
+
+async function build() {
+  const started = Date.now();
+  process.stdout.write(`${bold('• Building')} the library and the sample app (Nest CLI)… `);
+  await run(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: ROOT },
+  );
+  await run(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build'], {
+    cwd: SAMPLE,
+  });
+  say(dim(seconds(Date.now() - started)));
+}
+
+async function startCluster(port) {
+  pm2 = new Pm2(mkdtempSync('/tmp/pm2-demo-'), { PORT: String(port), NESTJS_IPC_DIR: ipcDir });
+  const started = Date.now();
+  process.stdout.write(
+    `${bold('• Starting')} 4 workers: pm2 start sample/ecosystem.config.cjs ${dim(`(PM2_HOME=${pm2.home}, port ${port})`)}… `,
+  );
+  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
+  const { workers } = await allWorkers(port);
+  say(dim(seconds(Date.now() - started)));
+  const hub = workers.find((w) => w.hub);
+  say(
+    `   Workers ${WORKERS.join(', ')} joined channel 'pm2:${APP}'${hub ? `; worker ${hub.peer} hosts the hub` : ''}.`,
+  );
+}
+
+async function cacheScenario(port) {
+  step('1) Each worker has its own memory');
+  say(
+    dim('   PM2 hands each HTTP connection to the next worker; POST stores in that worker only.'),
+  );
+  const holders = new Set();
+  for (let i = 0; i < 40 && holders.size < WORKERS.length; i++) {
+    const { body } = await http(port, 'POST', '/cache/greeting', { value: 'hello' });
+    holders.add(body.worker);
+    say(`   POST /cache/greeting {"value":"hello"}  → stored by ${cyan(`worker ${body.worker}`)}`);
+  }
+  for (let i = 0; i < 2; i++) {
+    const { body } = await http(port, 'GET', '/cache/greeting');
+    say(
+      `   GET  /cache/greeting                    → ${cyan(`worker ${body.worker}`)}: ${body.hit ? `"${body.value}"` : 'miss'}`,
+    );
+  }
+
+  step('2) DELETE broadcasts cache.invalidate to every worker');
+  const { body: removed } = await http(port, 'DELETE', '/cache/greeting');
+  const all = removed.confirmedBy.length === WORKERS.length && removed.missing.length === 0;
+  say(
+    `   DELETE /cache/greeting → ${cyan(`worker ${removed.worker}`)} emitted it; confirmed by workers ${removed.confirmedBy.join(', ')} ` +
+      (all ? green(`(all ${WORKERS.length})`) : red(`(missing: ${removed.missing.join(', ')})`)),
+  );
+  const misses = [];
+  for (let i = 0; i < WORKERS.length; i++) {
+    const { body } = await http(port, 'GET', '/cache/greeting');
+    misses.push(`worker ${body.worker}: ${body.hit ? red('still there') : 'miss'}`);
+  }
+  say(`   GET  /cache/greeting ×${WORKERS.length} → ${misses.join(', ')}`);
+  return all;
+}
+
+async function statsScenario(port) {
+  const { body } = await http(port, 'GET', '/workers');
+  step(
+    `3) GET /workers: worker ${body.answeredBy} gathers stats from every worker over the channel`,
+  );
+  table(
+    body.workers.map((w) => ({
+      ...w,
+      hub: w.hub ? '✔' : '',
+      uptime: `${w.uptimeSec} s`,
+    })),
+    [
+      ['peer', 'peer'],
+      ['pid', 'pid'],
+      ['instance', 'PM2 instance'],
+      ['hub', 'hub'],
+      ['uptime', 'uptime'],
+      ['rssMiB', 'RSS MiB'],
+      ['heapUsedMiB', 'heap MiB'],
+      ['httpRequests', 'HTTP requests'],
+      ['ipcMessages', 'channel messages'],
+      ['cacheKeys', 'cached keys'],
+      ['invalidations', 'invalidations'],
+    ],
+  );
+
+  step('4) GET /workers/3/ping: one request to one worker, by peer id');
+  const { body: ping } = await http(port, 'GET', '/workers/3/ping');
+  say(
+    `   worker ${ping.from} → worker ${ping.to} (pid ${ping.pong.pid}): pong in ${ping.roundTripMs} ms`,
+  );
+}
+
+function startTraffic() {
+  const child = spawn(process.execPath, [join(SAMPLE, 'dist/traffic.js')], {
+    cwd: ROOT,
+    env: { ...process.env, NESTJS_IPC_DIR: ipcDir, IPC_CHANNEL: `pm2:${APP}`, TRAFFIC_ID: '100' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.reports = [];
+  child.errors = '';
+  let buffer = '';
+  child.stdout.on('data', (d) => {
+    buffer += d;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.startsWith('{')) child.reports.push(JSON.parse(line));
+    }
+  });
+  child.stderr.on('data', (d) => (child.errors += d));
+  child.latest = () => child.reports.filter((r) => r.type !== 'start').at(-1);
+  child.closed = new Promise((r) => child.on('exit', r));
+  return child;
+}
+
+async function reloadScenario(port) {
+  step(`5) pm2 reload ${APP}, under traffic`);
+  say(
+    dim(`   A traffic process joins the channel as peer 100 and keeps sending numbered cache.invalidate
+   events to each worker (each confirmed by a cache.invalidated event back) and ping requests.`),
+  );
+  const before = await pm2.instances();
+  traffic = startTraffic();
+  const flowing = (r) => r && r.events.confirmed >= 400 && r.requests.answered >= 100;
+  await eventually(() => traffic.exitCode === null && flowing(traffic.latest()), 'traffic to flow');
+  const progress = () => {
+    const r = traffic.latest();
+    return `   traffic: ${r.events.confirmed} events confirmed, ${r.requests.answered} requests answered`;
+  };
+  say(progress());
+  const started = Date.now();
+  await pm2.run('reload', APP, '-s');
+  const reloadMs = Date.now() - started;
+  const after = await pm2.instances();
+  say(
+    `   pm2 reload done in ${seconds(reloadMs)}: PM2 started a new process for each instance, then stopped the old one`,
+  );
+  await eventually(() => {
+    const r = traffic.latest();
+    return WORKERS.every((id) => r.workers[id]?.pids.includes(after.get(id - 1)));
+  }, 'the new workers to confirm events');
+  await sleep(500);
+  say(progress());
+  traffic.kill('SIGINT');
+  await traffic.closed;
+  const summary = traffic.reports.find((r) => r.type === 'summary');
+  if (!summary) throw new Error(`The traffic process gave no summary:\n${traffic.errors}`);
+
+  say();
+  table(
+    WORKERS.map((id) => {
+      const w = summary.workers[id];
+      return {
+        id,
+        pids: `${before.get(id - 1)} → ${after.get(id - 1)}`,
+        handover: w.ranges[1] ? `#${w.ranges[1][1]}` : '-',
+        sent: w.sent,
+        confirmed: w.confirmed,
+        lost: w.lost ? red(w.lost) : w.lost,
+        duplicated: w.duplicated ? red(w.duplicated) : w.duplicated,
+      };
+    }),
+    [
+      ['id', 'worker'],
+      ['pids', 'pid: old → new'],
+      ['handover', 'new one from event'],
+      ['sent', 'events sent'],
+      ['confirmed', 'confirmed'],
+      ['lost', 'lost'],
+      ['duplicated', 'twice'],
+    ],
+  );
+  const q = summary.requests;
+  const retried = q.retried
+    ? dim(` (${q.retried} sent again after PeerUnavailableError: their worker had just left)`)
+    : '';
+  say(
+    `   requests: ${q.sent} sent, ${q.answered} answered` +
+      (q.failed || q.wrong
+        ? red(`, ${q.failed + q.wrong} failed ${JSON.stringify(q.errors)}`)
+        : ', none failed') +
+      retried,
+  );
+  const { workers } = await allWorkers(port);
+  const stable = workers.every((w) => w.peer === w.instance + 1 && w.pid === after.get(w.instance));
+  say(
+    `   peer ids after the reload: ${workers.map((w) => w.peer).join(', ')} = PM2 instances + 1 ${stable ? green('✔') : red('✘')}`,
+  );
+  if (summary.ok && stable)
+    say(green('   ✔ Nothing lost, nothing delivered twice, every request answered.'));
+  else say(red('   ✘ Something went missing: see the numbers above.'));
+  return summary.ok && stable;
+}
+
+async function main() {
+  if (args.includes('--stop')) {
+    if (!(await stopKept())) say('No demo left running with --keep was found.');
+    return 0;
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onSignal);
+  say(
+    bold(
+      'nestjs-ipc-channel demo: a NestJS app run by PM2 as 4 cluster workers that talk over the channel',
+    ),
+  );
+  await stopKept();
+  await build();
+  const port = await choosePort();
+  ipcDir = mkdtempSync('/tmp/ipc-demo-');
+  await startCluster(port);
+  let ok = await cacheScenario(port);
+  await statsScenario(port);
+  ok = (await reloadScenario(port)) && ok;
+
+  if (keep) {
+    writeFileSync(STATE_FILE, JSON.stringify({ pm2Home: pm2.home, ipcDir, port }));
+    const pm2Cmd = `PM2_HOME=${pm2.home} npx pm2`;
+    step('The cluster is still running. Try:');
+    say(`   curl -s localhost:${port}/workers`);
+    say(
+      `   curl -s -X POST localhost:${port}/cache/greeting -H 'content-type: application/json' -d '{"value":"hi"}'`,
+    );
+    say(`   curl -s localhost:${port}/cache/greeting`);
+    say(`   curl -s -X DELETE localhost:${port}/cache/greeting`);
+    say(`   curl -s localhost:${port}/workers/2/ping`);
+    say(`   ${pm2Cmd} ls`);
+    say(`   ${pm2Cmd} logs ${APP}`);
+    say(`   ${pm2Cmd} reload ${APP}`);
+    say(
+      `   NESTJS_IPC_DIR=${ipcDir} IPC_CHANNEL=pm2:${APP} node sample/dist/traffic.js   ${dim('(Ctrl-C prints its summary)')}`,
+    );
+    step('Stop it with:');
+    say(`   npm run demo -- --stop`);
+    return ok ? 0 : 1;
+  }
+
+  process.stdout.write(`\n${bold('• Stopping')} PM2 (pm2 kill)… `);
+  const pids = [...(await pm2.instances()).values()];
+  await pm2.destroy();
+  const sockets = readdirSync(ipcDir);
+  await stopAll();
+  const left = pids.filter(isAlive);
+  const clean = left.length === 0 && sockets.length === 0;
+  say(
+    clean
+      ? 'done: every worker left the channel and exited; no process or socket file is left.'
+      : red(
+          `left behind: processes ${left.join(', ') || 'none'}, files ${sockets.join(', ') || 'none'}`,
+        ),
+  );
+  return ok && clean ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error) => {
+    if (interrupted) return; // onSignal is already stopping everything
+    console.error(`\n${red('The demo failed:')} ${error.message ?? error}`);
+    if (pm2) {
+      try {
+        const logs = join(pm2.home, 'logs');
+        for (const f of readdirSync(logs)) {
+          const text = readFileSync(join(logs, f), 'utf8').split('\n').slice(-30).join('\n');
+          console.error(dim(`--- ${f}\n${text}`));
+        }
+      } catch {
+        /* no logs */
+      }
+    }
+    await stopAll().catch(() => undefined);
+    process.exit(1);
+  },
+);

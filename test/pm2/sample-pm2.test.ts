@@ -1,0 +1,256 @@
+/**
+ * The sample app (sample/) as a real 4-worker PM2 cluster, started from its own ecosystem file
+ * with the project's pm2 and a private PM2_HOME. One cluster serves the whole file; each test
+ * leaves it with four healthy workers.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/processes.js';
+import {
+  APP,
+  Pm2,
+  SAMPLE,
+  Traffic,
+  type TrafficReport,
+  type WorkerInfo,
+  buildSample,
+  eventually,
+  freePort,
+  http,
+  isAlive,
+  killStarted,
+  settledWorkers,
+  workers,
+} from './sample.js';
+
+const IDS = [1, 2, 3, 4];
+let pm2: Pm2;
+let dir: ReturnType<typeof tempDir>;
+let port: number;
+
+beforeAll(async () => {
+  buildSample();
+  dir = tempDir();
+  port = await freePort();
+  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
+  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
+  await settledWorkers(port, IDS);
+}, 120_000);
+
+afterAll(async () => {
+  await killStarted();
+  await pm2?.destroy();
+  dir?.remove();
+}, 60_000);
+
+/** Runs a test body; on failure, adds the workers' logs to the error. */
+async function withLogs(body: () => Promise<void>, traffic?: () => Traffic | undefined) {
+  try {
+    await body();
+  } catch (e) {
+    const lastLines = traffic?.()?.output().trim().split('\n').slice(-2).join('\n') ?? '';
+    const extra = `\n--- traffic\n${lastLines}\n${pm2.logs()}`;
+    if (e instanceof Error) e.message += extra;
+    throw e;
+  }
+}
+
+/** The workers as GET /workers sees them; checks that peer id = PM2 instance + 1 for each. */
+async function idsMatchInstances(): Promise<WorkerInfo[]> {
+  const list = await settledWorkers(port, IDS);
+  const instances = await pm2.instances();
+  expect([...instances.keys()].sort()).toEqual([0, 1, 2, 3]);
+  for (const w of list) {
+    expect(w.instance).toBe(w.peer - 1);
+    expect(w.pid).toBe(instances.get(w.peer - 1));
+  }
+  return list;
+}
+
+function trafficEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { NESTJS_IPC_DIR: dir.path, IPC_CHANNEL: `pm2:${APP}`, TRAFFIC_ID: '100', ...extra };
+}
+
+/** Nothing lost, nothing twice, every request answered: exact counts. */
+function expectExact(summary: TrafficReport): void {
+  const { events, requests } = summary;
+  expect(events.sent).toBeGreaterThan(0);
+  expect(events).toEqual({
+    sent: events.sent,
+    confirmed: events.sent,
+    lost: 0,
+    duplicated: 0,
+    misrouted: 0,
+    outOfOrder: 0,
+  });
+  expect(requests.sent).toBeGreaterThan(0);
+  expect({ ...requests, answeredBy: undefined }).toEqual({
+    sent: requests.sent,
+    answered: requests.sent,
+    retried: requests.retried,
+    wrong: 0,
+    failed: 0,
+    errors: {},
+    answeredBy: undefined,
+  });
+  expect(summary.ok).toBe(true);
+}
+
+test('4 workers: peer ids 1..4 match the PM2 instances; a broadcast invalidation reaches all 4; a ping reaches the worker asked', async () => {
+  await withLogs(async () => {
+    const list = await idsMatchInstances();
+    expect(list.filter((w) => w.hub)).toHaveLength(1);
+
+    // Each worker has its own memory: store the key through every one of them.
+    const holders = new Set<number>();
+    for (let i = 0; i < 200 && holders.size < 4; i++) {
+      const stored = await http(port, 'POST', '/cache/greeting', { value: 'hello' });
+      expect(stored.status).toBe(201);
+      holders.add(stored.body.worker as number);
+    }
+    expect([...holders].sort()).toEqual(IDS);
+    expect((await workers(port)).map((w) => w.cacheKeys)).toEqual([1, 1, 1, 1]);
+
+    const removed = await http(port, 'DELETE', '/cache/greeting');
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({ key: 'greeting', confirmedBy: IDS, missing: [] });
+    // Every worker dropped it, and got the invalidation exactly once.
+    expect((await workers(port)).map((w) => [w.peer, w.cacheKeys, w.invalidations])).toEqual([
+      [1, 0, 1],
+      [2, 0, 1],
+      [3, 0, 1],
+      [4, 0, 1],
+    ]);
+    for (let i = 0; i < 4; i++) {
+      expect((await http(port, 'GET', '/cache/greeting')).body).toMatchObject({ hit: false });
+    }
+
+    const instances = await pm2.instances();
+    for (const id of IDS) {
+      const ping = await http(port, 'GET', `/workers/${id}/ping`);
+      expect(ping.status).toBe(200);
+      expect(ping.body).toMatchObject({ to: id, pong: { peer: id, pid: instances.get(id - 1) } });
+      expect(ping.body.pong.from).toBe(ping.body.from);
+    }
+    const nobody = await http(port, 'GET', '/workers/9/ping');
+    expect(nobody.status).toBe(404);
+  });
+}, 60_000);
+
+test('pm2 reload under a steady stream of events and requests: none lost, none twice, all answered; ids stay 1..4', async () => {
+  let traffic: Traffic | undefined;
+  await withLogs(
+    async () => {
+      const before = await pm2.instances();
+      traffic = new Traffic(trafficEnv());
+      await traffic.until(
+        (r) => r.events.confirmed >= 400 && r.requests.answered >= 100,
+        'traffic to flow',
+      );
+      await pm2.run('reload', APP, '-s');
+      const after = await pm2.instances();
+      for (const [instance, pid] of after) expect(pid).not.toBe(before.get(instance));
+      // Keep the stream going until every replacement has confirmed events of its own.
+      await traffic.until(
+        (r) => IDS.every((id) => r.workers[id]?.pids.includes(after.get(id - 1)!)),
+        'the new workers to confirm events',
+      );
+      const summary = await traffic.stop();
+      expectExact(summary);
+      // Each id was served by the old process, then the new one, which took over exactly where
+      // the old one stopped.
+      for (const id of IDS) {
+        const { sent, ranges } = summary.workers[id]!;
+        const [[oldPid, first, handedOver], [newPid, takenOver, last]] = ranges as [
+          [number, number, number],
+          [number, number, number],
+        ];
+        expect([oldPid, newPid]).toEqual([before.get(id - 1), after.get(id - 1)]);
+        expect([first, takenOver, last]).toEqual([0, handedOver + 1, sent - 1]);
+      }
+      await idsMatchInstances();
+    },
+    () => traffic,
+  );
+}, 120_000);
+
+test('pm2 restart of the hub worker alone: none lost, none twice, all answered; it gets its id back', async () => {
+  let traffic: Traffic | undefined;
+  await withLogs(
+    async () => {
+      const list = await idsMatchInstances();
+      const hub = list.find((w) => w.hub)!;
+      const pmId = (await pm2.list()).find((p) => p.pid === hub.pid)!.pm_id;
+      traffic = new Traffic(trafficEnv());
+      await traffic.until((r) => r.events.confirmed >= 400, 'traffic to flow');
+      await pm2.run('restart', String(pmId), '-s');
+      const replacement = await eventually(async () => {
+        const pid = (await pm2.instances()).get(hub.peer - 1);
+        return pid !== undefined && pid !== hub.pid ? pid : undefined;
+      }, 'PM2 to restart the hub worker');
+      await traffic.until(
+        (r) => r.workers[hub.peer]?.pids.includes(replacement) === true,
+        'the restarted worker to confirm events',
+      );
+      const summary = await traffic.stop();
+      expectExact(summary);
+      const { sent, ranges } = summary.workers[hub.peer]!;
+      expect(ranges.map(([pid]) => pid)).toEqual([hub.pid, replacement]);
+      expect(ranges[1]![1]).toBe(ranges[0]![2] + 1); // the new process went on where the old stopped
+      expect(ranges[1]![2]).toBe(sent - 1);
+      const now = await idsMatchInstances();
+      expect(now.find((w) => w.peer === hub.peer)!.pid).toBe(replacement);
+      expect(now.filter((w) => w.hub)).toHaveLength(1);
+    },
+    () => traffic,
+  );
+}, 120_000);
+
+test("kill -9 of the hub worker's pid: traffic between the others loses nothing; PM2's replacement gets its id back and is served", async () => {
+  let traffic: Traffic | undefined;
+  await withLogs(
+    async () => {
+      const list = await idsMatchInstances();
+      const hub = list.find((w) => w.hub)!;
+      const others = IDS.filter((id) => id !== hub.peer);
+      // Events and requests to the three other workers, all routed through the hub.
+      traffic = new Traffic(trafficEnv({ TRAFFIC_TARGETS: others.join(',') }));
+      const flowing = await traffic.until((r) => r.events.confirmed >= 400, 'traffic to flow');
+      process.kill(hub.pid, 'SIGKILL');
+      const replacement = await eventually(async () => {
+        const pid = (await pm2.instances()).get(hub.peer - 1);
+        return pid !== undefined && pid !== hub.pid ? pid : undefined;
+      }, 'PM2 to restart the killed worker');
+      await settledWorkers(port, IDS);
+      await traffic.until(
+        (r) => r.events.confirmed >= flowing.events.sent + 400,
+        'traffic to go on through a new hub',
+      );
+      expectExact(await traffic.stop());
+
+      // The replacement holds the old id and takes its share of a fresh stream to all four.
+      traffic = new Traffic(trafficEnv());
+      await traffic.until(
+        (r) => IDS.every((id) => (r.workers[id]?.confirmed ?? 0) >= 100),
+        'every worker to confirm events',
+      );
+      const summary = await traffic.stop();
+      expectExact(summary);
+      expect(summary.workers[hub.peer]!.pids).toEqual([replacement]);
+      const now = await idsMatchInstances();
+      expect(now.find((w) => w.peer === hub.peer)!.pid).toBe(replacement);
+      expect(now.filter((w) => w.hub).length).toBeLessThanOrEqual(1);
+    },
+    () => traffic,
+  );
+}, 120_000);
+
+test('pm2 kill stops every worker gracefully and leaves no socket behind', async () => {
+  await withLogs(async () => {
+    const pids = [...(await pm2.instances()).values()];
+    expect(pids).toHaveLength(4);
+    await pm2.run('kill', '-s');
+    await eventually(async () => pids.every((pid) => !isAlive(pid)), 'the workers to exit');
+    expect(readdirSync(dir.path)).toEqual([]);
+  });
+}, 60_000);
