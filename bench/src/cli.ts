@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { FULL, QUICK, type Settings } from './settings.js';
+import { RESULTS_DIR } from './shared/paths.js';
+
+export const USAGE = `usage: npm run bench -- [options]
+  --quick          a smoke run (1 run, short trials, 3 failover kills): under a minute
+  --runs N         repetitions of every trial (default 5, quick 1)
+  --only a,b       only these competitors and/or scenarios, e.g.
+                   --only channel-relayed,one-way   (keys are listed in the table's notes)
+  --cpu-prof       workers write V8 CPU profiles to bench/results/profiles/
+  --verbose        show what workers print
+  --help`;
+
+export function parseArgs(argv: string[]): Settings | 'help' {
+  const quick = argv.includes('--quick');
+  const s: Settings = { ...(quick ? QUICK : FULL), only: [], workerFlags: [], verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--quick') continue;
+    else if (arg === '--help' || arg === '-h') return 'help';
+    else if (arg === '--runs') s.runs = positiveInt(arg, value());
+    else if (arg === '--only') s.only.push(...value().split(',').filter(Boolean));
+    else if (arg === '--cpu-prof')
+      s.workerFlags.push('--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`);
+    else if (arg === '--verbose') s.verbose = true;
+    else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  return s;
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
+  return n;
+}

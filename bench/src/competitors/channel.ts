@@ -1,0 +1,76 @@
+import { DRIVER, type Shape, type Topology, receiverNames } from '../orchestrator/topology.js';
+import type { ProcSpec, Traffic } from '../shared/protocol.js';
+import type { ChannelOptions } from '../transports/channel.js';
+import type { Competitor } from './competitor.js';
+
+/** Which process hosts the hub: the topology decides what "one hop" and "relayed" mean. */
+export type HubPlacement = 'sender' | 'receiver' | 'separate';
+
+/**
+ * Lays out a channel: the hub first (the first process to connect hosts it; explicit ids make
+ * it peer 1), then everyone else at once. Each worker checks it got the role planned for it.
+ */
+export function channelTopology(
+  traffic: Traffic,
+  receivers: number,
+  hub: HubPlacement,
+  transport: 'channel' | 'nest-ipc' = 'channel',
+): Topology {
+  const names = receiverNames(receivers);
+  const ids = new Map<string, number>();
+  const order =
+    hub === 'sender'
+      ? [DRIVER, ...names]
+      : hub === 'receiver'
+        ? [...names, DRIVER]
+        : ['hub', ...names, DRIVER];
+  order.forEach((name, i) => ids.set(name, i + 1));
+  const receiverIds = names.map((n) => ids.get(n)!);
+  const spec = (name: string, options: Omit<ChannelOptions, 'name' | 'id' | 'expectHub'>) => ({
+    name,
+    transport,
+    traffic,
+    options: {
+      name: 'bench',
+      id: ids.get(name)!,
+      expectHub: name === order[0],
+      ...options,
+    } satisfies ChannelOptions,
+  });
+  const all: ProcSpec[] = order.map((name) =>
+    name === DRIVER
+      ? spec(name, {
+          target: receivers === 1 ? receiverIds[0]! : 'others',
+          expectPeers: receiverIds,
+        })
+      : spec(name, { expectPeers: [] }),
+  );
+  return { stages: [() => all.slice(0, 1), () => all.slice(1)] };
+}
+
+/** A peer talking to the hub process: one hop each way. */
+export const channelOneHop: Competitor = {
+  key: 'channel-1hop',
+  label: 'channel (one hop)',
+  family: 'channel',
+  topology: (shape: Shape) =>
+    // Requests and events go to the hub; a broadcast comes from it.
+    channelTopology(shape.traffic, shape.receivers, shape.receivers === 1 ? 'receiver' : 'sender'),
+};
+
+/**
+ * Two non-hub peers through the hub. For broadcast the sender is not the hub and the hub is
+ * one of the four receivers (as in a PM2 cluster of five, where the hub is a worker too): three
+ * of the four deliveries are relayed.
+ */
+export const channelRelayed: Competitor = {
+  key: 'channel-relayed',
+  label: 'channel (relayed)',
+  family: 'channel',
+  topology: (shape: Shape) =>
+    channelTopology(
+      shape.traffic,
+      shape.receivers,
+      shape.receivers === 1 ? 'separate' : 'receiver',
+    ),
+};

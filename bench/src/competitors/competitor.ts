@@ -1,0 +1,22 @@
+import type { Shape, Topology } from '../orchestrator/topology.js';
+
+/** What a competitor may need from the bench run (a broker started for it). */
+export interface RunEnv {
+  /** The private redis-server's Unix socket, when one is running. */
+  redisSocket?: string;
+  /** Processes serving the bench besides the workers (redis-server): their CPU is ours. */
+  servicePids?: number[];
+}
+
+/** One row of the results: a transport, laid out a certain way. */
+export interface Competitor {
+  key: string;
+  label: string;
+  /** Whether it is this library (channel core, Nest IPC) or something to compare against. */
+  family: 'channel' | 'nest-ipc' | 'reference';
+  /** Set while the transport does not exist yet: the row prints as pending. */
+  pending?: string;
+  /** Why it cannot run on this machine (printed as a note), or undefined. */
+  unavailable?(): string | undefined;
+  topology(shape: Shape, env: RunEnv): Topology;
+}

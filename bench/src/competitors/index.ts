@@ -1,0 +1,18 @@
+import { channelOneHop, channelRelayed } from './channel.js';
+import type { Competitor } from './competitor.js';
+import { nestIpcOneHop, nestIpcRelayed } from './nest-ipc.js';
+import { childIpc, nestRedis, nestTcp, rawUds } from './references.js';
+
+/** Every row of the table, in the order printed. Add a competitor here and it runs everywhere. */
+export const COMPETITORS: Competitor[] = [
+  channelOneHop,
+  channelRelayed,
+  nestIpcOneHop,
+  nestIpcRelayed,
+  rawUds,
+  nestTcp,
+  nestRedis,
+  childIpc,
+];
+
+export type { Competitor, RunEnv } from './competitor.js';

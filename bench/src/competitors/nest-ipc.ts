@@ -1,0 +1,35 @@
+import type { Shape } from '../orchestrator/topology.js';
+import { channelTopology } from './channel.js';
+import type { Competitor } from './competitor.js';
+
+/**
+ * The Nest transport of this library: every process is a Nest microservice app with an
+ * IpcServer (as every worker of a PM2 cluster would be), laid out exactly like the channel
+ * rows; the driver's IpcClient shares its process's channel connection.
+ */
+export const nestIpcOneHop: Competitor = {
+  key: 'nest-ipc-1hop',
+  label: 'Nest IPC (one hop)',
+  family: 'nest-ipc',
+  topology: (shape: Shape) =>
+    channelTopology(
+      shape.traffic,
+      shape.receivers,
+      shape.receivers === 1 ? 'receiver' : 'sender',
+      'nest-ipc',
+    ),
+};
+
+/** Two non-hub workers through the hub worker (for broadcast, the hub is one of the four). */
+export const nestIpcRelayed: Competitor = {
+  key: 'nest-ipc-relayed',
+  label: 'Nest IPC (relayed)',
+  family: 'nest-ipc',
+  topology: (shape: Shape) =>
+    channelTopology(
+      shape.traffic,
+      shape.receivers,
+      shape.receivers === 1 ? 'separate' : 'receiver',
+      'nest-ipc',
+    ),
+};

@@ -1,0 +1,106 @@
+import { createRequire } from 'node:module';
+import { findOnPath } from '../orchestrator/redis.js';
+import { DRIVER, type Shape, type Topology, receiverNames } from '../orchestrator/topology.js';
+import type { ProcSpec } from '../shared/protocol.js';
+import type { Competitor, RunEnv } from './competitor.js';
+
+/** The competitors: the physical reference, Nest's own transports, Node's own IPC. */
+
+function spec(
+  name: string,
+  transport: ProcSpec['transport'],
+  shape: Shape,
+  options: Record<string, unknown> = {},
+): ProcSpec {
+  return { name, transport, traffic: shape.traffic, options };
+}
+
+/** Raw sockets: the listener is the receiver for a pair, and the sender for broadcast. */
+export const rawUds: Competitor = {
+  key: 'raw-uds',
+  label: 'raw node:net UDS',
+  family: 'reference',
+  topology(shape): Topology {
+    const names = receiverNames(shape.receivers);
+    if (shape.receivers === 1) {
+      return {
+        stages: [
+          () => [spec(names[0]!, 'raw-uds', shape, { listen: true, connections: 1 })],
+          () => [spec(DRIVER, 'raw-uds', shape, { listen: false })],
+        ],
+      };
+    }
+    return {
+      stages: [
+        () => [spec(DRIVER, 'raw-uds', shape, { listen: true, connections: shape.receivers })],
+        () => names.map((n) => spec(n, 'raw-uds', shape, { listen: false })),
+      ],
+    };
+  },
+};
+
+/** Nest TCP: every receiver is a microservice app; the driver has a ClientProxy for each. */
+export const nestTcp: Competitor = {
+  key: 'nest-tcp',
+  label: 'Nest TCP',
+  family: 'reference',
+  topology(shape): Topology {
+    const names = receiverNames(shape.receivers);
+    return {
+      stages: [
+        () => names.map((n) => spec(n, 'nest-tcp', shape)),
+        (ready) => [
+          spec(DRIVER, 'nest-tcp', shape, { ports: names.map((n) => ready[n]!.port as number) }),
+        ],
+      ],
+    };
+  },
+};
+
+function hasPackage(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Nest Redis: every receiver is a microservice app subscribed through a private redis-server. */
+export const nestRedis: Competitor = {
+  key: 'nest-redis',
+  label: 'Nest Redis',
+  family: 'reference',
+  unavailable() {
+    if (findOnPath('redis-server') === undefined) {
+      return 'redis-server is not on PATH (apt-get install redis-server to include it)';
+    }
+    if (!hasPackage('ioredis')) return "the 'ioredis' package is not installed (npm ci)";
+    return undefined;
+  },
+  topology(shape, env: RunEnv): Topology {
+    if (env.redisSocket === undefined) throw new Error('Nest Redis needs the bench redis-server');
+    const path = env.redisSocket;
+    const names = receiverNames(shape.receivers);
+    return {
+      stages: [
+        () => names.map((n) => spec(n, 'nest-redis', shape, { path })),
+        () => [spec(DRIVER, 'nest-redis', shape, { path, subscribers: shape.receivers })],
+      ],
+    };
+  },
+};
+
+/** child_process IPC: the driver forks its receivers and talks to them with process.send. */
+export const childIpc: Competitor = {
+  key: 'child-ipc',
+  label: 'child_process IPC',
+  family: 'reference',
+  topology(shape): Topology {
+    const children = receiverNames(shape.receivers).map((n) => ({
+      ...spec(n, 'child-ipc', shape),
+      spawnedBy: DRIVER,
+    }));
+    return { stages: [() => [spec(DRIVER, 'child-ipc', shape), ...children]] };
+  },
+};
