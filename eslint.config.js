@@ -6,7 +6,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       'dist/',
-      '.test-build/',
+      '**/.test-build/',
       'build-check/',
       'coverage/',
       'sample/dist/',
