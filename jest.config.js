@@ -6,6 +6,11 @@
 const nest11 = process.env.NEST_MAJOR === '11';
 /** JEST_SUITE=pack runs only the packaging test (it installs from the registry). */
 const pack = process.env.JEST_SUITE === 'pack';
+/**
+ * JEST_SUITE=tcp (npm run test:tcp, with NESTJS_IPC_TRANSPORT=tcp) runs the channel's
+ * multi-process suite again with every Channel on loopback TCP instead of Unix sockets.
+ */
+const tcp = process.env.JEST_SUITE === 'tcp';
 const compat = '<rootDir>/compat/nest11/node_modules';
 
 /** @type {import('jest').Config} */
@@ -27,9 +32,11 @@ export default {
   },
   testMatch: pack
     ? ['<rootDir>/test/pack/**/*.test.ts']
-    : nest11
-      ? ['<rootDir>/test/nest/**/*.test.ts']
-      : ['<rootDir>/test/**/*.test.ts'],
+    : tcp
+      ? ['<rootDir>/test/integration/**/*.test.ts']
+      : nest11
+        ? ['<rootDir>/test/nest/**/*.test.ts']
+        : ['<rootDir>/test/**/*.test.ts'],
   testPathIgnorePatterns: pack ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/pack/'],
   testTimeout: 60_000,
   globalSetup: '<rootDir>/test/global-setup.js',

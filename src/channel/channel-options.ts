@@ -1,5 +1,13 @@
+import cluster from 'node:cluster';
 import { resolve } from 'node:path';
 import type { Codec, CodecName } from './codec.js';
+import {
+  type PlatformFacts,
+  type TransportKind,
+  type TransportOption,
+  chooseTransport,
+  isTransportOption,
+} from './endpoint-choice.js';
 import { InvalidOptionError } from './errors.js';
 import { MAX_PEER_ID } from './frame.js';
 import type { ChannelLogger } from './logger.js';
@@ -20,6 +28,13 @@ export interface ChannelOptions {
   id?: number;
   /** Directory for the socket (mode 0700, created if missing). Default `/tmp/nestjs-ipc-<uid>`, or `$NESTJS_IPC_DIR`. */
   dir?: string;
+  /**
+   * Where the hub listens: `'auto'` (default; a Unix socket on Linux and macOS, a named pipe on
+   * Windows, loopback TCP in Windows cluster workers), or `'unix'`, `'pipe'`, `'tcp'` to force
+   * one. Every process of a channel must end up on the same kind. Default `$NESTJS_IPC_TRANSPORT`,
+   * else `'auto'`.
+   */
+  transport?: TransportOption;
   /** Payload codec: `'json'` (default), `'v8'`, or a custom `{ name, encode, decode }`. */
   codec?: CodecName | Codec;
   /** When set, only processes that know this secret can join (proved by HMAC, never sent). */
@@ -51,6 +66,8 @@ export interface ResolvedOptions {
   readonly id: number | undefined;
   readonly preferredId: number | undefined;
   readonly dir: string | undefined;
+  /** The endpoint kind chosen for this process. */
+  readonly transport: TransportKind;
   readonly secret: Buffer | undefined;
   readonly maxFrameBytes: number;
   readonly graceMs: number;
@@ -96,7 +113,29 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-export function resolveOptions(options: ChannelOptions): ResolvedOptions {
+/**
+ * The transport option, else NESTJS_IPC_TRANSPORT (so an operator can move every process of an
+ * app at once), resolved to an endpoint kind for this platform.
+ */
+function resolveTransport(option: unknown, facts: PlatformFacts): TransportKind {
+  const fromEnv = process.env.NESTJS_IPC_TRANSPORT;
+  const source = option !== undefined ? "Option 'transport'" : 'NESTJS_IPC_TRANSPORT';
+  const value = option ?? (fromEnv === undefined || fromEnv === '' ? 'auto' : fromEnv);
+  if (!isTransportOption(value)) {
+    throw new InvalidOptionError(
+      `${source} must be 'auto', 'unix', 'pipe' or 'tcp', got ${JSON.stringify(value)}.`,
+    );
+  }
+  return chooseTransport(value, facts);
+}
+
+export function resolveOptions(
+  options: ChannelOptions,
+  facts: PlatformFacts = {
+    platform: process.platform,
+    clusterWorker: cluster.isWorker,
+  },
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('Channel options must be an object.');
   }
@@ -136,6 +175,7 @@ export function resolveOptions(options: ChannelOptions): ResolvedOptions {
     id,
     preferredId: id === undefined ? pm2PreferredId() : undefined,
     dir: options.dir === undefined ? undefined : resolve(options.dir),
+    transport: resolveTransport(options.transport, facts),
     secret,
     maxFrameBytes,
     graceMs: positive('graceMs', options.graceMs, 5000),

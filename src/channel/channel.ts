@@ -5,6 +5,7 @@ import { type Codec, resolveCodec } from './codec.js';
 import { Dedup } from './dedup.js';
 import { FrameSlab } from './frame-slab.js';
 import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
+import type { TransportKind } from './endpoint-choice.js';
 import {
   ChannelClosedError,
   ConnectTimeoutError,
@@ -112,8 +113,10 @@ type Listener<K extends keyof ChannelEventMap> = (...args: ChannelEventMap[K]) =
 export class Channel extends EventEmitter {
   /** The channel name (see ChannelOptions.name). */
   readonly name: string;
-  /** The socket path (or pipe name) of this channel's hub. */
+  /** Where this channel's hub is found: the socket path, the pipe name, or the tcp endpoint file. */
   readonly endpoint: string;
+  /** The endpoint kind in use: `'unix'`, `'pipe'` or `'tcp'` (see the `transport` option). */
+  readonly transport: TransportKind;
 
   private readonly opts: ResolvedOptions;
   private readonly codec: Codec;
@@ -153,8 +156,12 @@ export class Channel extends EventEmitter {
     this.codec = resolveCodec(options.codec);
     this.log = new Log(options.logger);
     this.name = this.opts.name;
-    this.ep = resolveEndpoint(this.opts.name, this.opts.dir);
+    this.ep = resolveEndpoint(this.opts.name, {
+      dir: this.opts.dir,
+      transport: this.opts.transport,
+    });
     this.endpoint = this.ep.path;
+    this.transport = this.ep.kind;
     this.meta = options.meta ?? null;
     this.sendLimit = this.opts.maxFrameBytes;
     this.incarnation = randomBytes(4).readUInt32LE(0) || 1;
@@ -276,7 +283,7 @@ export class Channel extends EventEmitter {
       };
       this.settleConnect = settle;
       try {
-        if (!this.ep.isPipe) ensurePrivateDirectory(this.ep.dir);
+        if (this.ep.dir !== '') ensurePrivateDirectory(this.ep.dir);
       } catch (e) {
         settle(e as IpcChannelError);
         return;

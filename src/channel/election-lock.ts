@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EndpointUnavailableError, isUnwritable } from './errors.js';
 
 /**
  * A lock held only while one process replaces a stale socket file, so two processes that both
@@ -16,8 +18,25 @@ export class ElectionLock {
 
   constructor(private readonly path: string) {}
 
-  /** Takes the lock if it is free (or stale); never waits. */
+  /**
+   * Takes the lock if it is free (or stale); never waits. A directory this user cannot write
+   * fails with EndpointUnavailableError, which retrying would not cure.
+   */
   tryAcquire(): boolean {
+    try {
+      return this.acquire();
+    } catch (e) {
+      if (isUnwritable(e))
+        throw new EndpointUnavailableError(
+          dirname(this.path),
+          'cannot create the election lock',
+          e,
+        );
+      throw e;
+    }
+  }
+
+  private acquire(): boolean {
     if (this.create()) return true;
     const holder = this.read(this.path);
     if (holder === undefined) return this.create(); // released meanwhile

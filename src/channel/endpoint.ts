@@ -1,33 +1,62 @@
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { EndpointPathTooLongError, UnsafeDirectoryError } from './errors.js';
+import type { TransportKind } from './endpoint-choice.js';
+import {
+  EndpointUnavailableError,
+  type IpcChannelError,
+  UnsafeDirectoryError,
+  isUnwritable,
+} from './errors.js';
+import type { Publication } from './publication.js';
+import { PipeEndpoint } from './pipe-endpoint.js';
+import type { ConnectOutcome } from './socket-io.js';
+import { TcpEndpoint } from './tcp-endpoint.js';
+import { UnixEndpoint } from './unix-endpoint.js';
 
-/** Where a channel's hub listens, and the files the election uses beside it. */
-export interface Endpoint {
-  /** The channel name the endpoint was derived from. */
-  readonly name: string;
-  /** The private directory holding the socket (empty for Windows named pipes). */
-  readonly dir: string;
-  /** The socket path (or pipe name) peers connect to. */
-  readonly path: string;
-  /** The election lock file beside the socket. */
-  readonly lockPath: string;
-  /** Whether this is a Windows named pipe (no files, no stale sockets, no locks). */
-  readonly isPipe: boolean;
-  /** A second name for the hub's socket, private to the hub process (see election). */
-  hubPath(pid: number): string;
+/** What the hub needs of its server: connections (already admitted), errors, and close. */
+export interface HubListener {
+  on(event: 'connection', listener: (socket: Socket) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  close(): unknown;
+}
+
+/** A hub that is listening and published. */
+export interface Hosted {
+  readonly server: HubListener;
+  readonly publication: Publication;
+}
+
+/** The outcome of a connection attempt; `fatal` is an error retrying cannot cure. */
+export interface EndpointConnectOutcome extends ConnectOutcome {
+  readonly fatal?: IpcChannelError;
 }
 
 /**
- * Unix socket paths must fit in sun_path: 104 bytes on macOS and the BSDs, 108 on Linux, both
- * including the terminating NUL. Node 20 truncates longer paths without a word, which would make
- * two channels meet on one truncated name, so the limit is checked here.
+ * Where a channel's hub listens, and how peers find it. The election (election.ts) is the same
+ * for every kind; what differs is here: how to reach a live hub, and how to listen and publish.
  */
-const SUN_PATH_MAX = process.platform === 'linux' ? 107 : 103;
-/** Widest pid suffix a hub path can carry. */
-const PID_WIDTH = 10;
+export interface Endpoint {
+  readonly kind: TransportKind;
+  /** The channel name the endpoint was derived from. */
+  readonly name: string;
+  /** The private directory (mode 0700) holding the endpoint's files; '' for a named pipe. */
+  readonly dir: string;
+  /** The public name: the socket path, the pipe name, or (tcp) the endpoint file. */
+  readonly path: string;
+  /** The election lock beside the public file; undefined when there is no file to replace. */
+  readonly lockPath: string | undefined;
+  /**
+   * Connects to the hub. ENOENT: nothing published. ECONNREFUSED: a stale publication (its
+   * hub is dead). Other codes: see election.ts.
+   */
+  connect(): Promise<EndpointConnectOutcome>;
+  /**
+   * Listens and publishes. Undefined if another process published first. `replaceStale`: the
+   * public name belongs to a dead hub (the caller holds the election lock).
+   */
+  host(replaceStale: boolean): Promise<Hosted | undefined>;
+}
 
 /**
  * The default directory does not follow TMPDIR or XDG_RUNTIME_DIR: a process started from cron,
@@ -41,57 +70,31 @@ export function defaultDirectory(): string {
   return `/tmp/nestjs-ipc-${uid}`;
 }
 
-export function resolveEndpoint(name: string, dir?: string): Endpoint {
-  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
-  const slug = name
-    .replace(/[^A-Za-z0-9._-]+/g, '-')
-    .slice(-24)
-    .replace(/^[-.]+/, '');
-
-  if (process.platform === 'win32') {
-    const user = userInfo().username.replace(/[^A-Za-z0-9._-]+/g, '-');
-    const path = `\\\\.\\pipe\\nestjs-ipc-${user}-${slug}-${hash}`;
-    return {
-      name,
-      dir: '',
-      path,
-      lockPath: '',
-      isPipe: true,
-      hubPath: () => path,
-    };
+export function resolveEndpoint(
+  name: string,
+  options: { dir?: string | undefined; transport: TransportKind },
+): Endpoint {
+  switch (options.transport) {
+    case 'pipe':
+      return new PipeEndpoint(name);
+    case 'tcp':
+      return new TcpEndpoint(name, options.dir ?? defaultDirectory());
+    case 'unix':
+      return new UnixEndpoint(name, options.dir ?? defaultDirectory());
   }
-
-  const directory = dir ?? defaultDirectory();
-  const fits = (base: string) =>
-    Buffer.byteLength(join(directory, `${base}.${'9'.repeat(PID_WIDTH)}.hub`)) <= SUN_PATH_MAX;
-  let base = slug.length > 0 ? `${slug}-${hash}` : hash;
-  if (!fits(base)) base = hash;
-  if (!fits(base)) {
-    throw new EndpointPathTooLongError(join(directory, `${base}.sock`), SUN_PATH_MAX);
-  }
-  return {
-    name,
-    dir: directory,
-    path: join(directory, `${base}.sock`),
-    lockPath: join(directory, `${base}.lock`),
-    isPipe: false,
-    hubPath: (pid: number) => join(directory, `${base}.${pid}.hub`),
-  };
 }
 
 /**
- * Creates the socket directory with mode 0700 if missing, and refuses one that other users could
- * enter: file permissions on the socket are the channel's access control, and they mean nothing
- * inside a directory anybody can write to.
+ * Creates the endpoint directory with mode 0700 if missing, and refuses one that other users
+ * could enter: file permissions on the socket (and the tcp endpoint file) are the channel's
+ * access control, and they mean nothing inside a directory anybody can write to.
  */
 export function ensurePrivateDirectory(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new UnsafeDirectoryError(
-        `Cannot create the channel directory ${dir} (${(e as Error).message}). Pass a writable 'dir' option.`,
-      );
+      throw new EndpointUnavailableError(dir, 'the directory cannot be created', e);
     }
   }
   const st = lstatSync(dir);
@@ -116,5 +119,13 @@ export function ensurePrivateDirectory(dir: string): void {
     throw new UnsafeDirectoryError(
       `The channel directory ${dir} has mode ${mode}; it must be private to its owner (0700) because other users could reach the socket. Run 'chmod 700 ${dir}' or pass another 'dir' option.`,
     );
+  }
+  try {
+    // Found now rather than as an endless retry of an election that can never bind.
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    if (isUnwritable(e))
+      throw new EndpointUnavailableError(dir, 'the directory is not writable', e);
+    throw e;
   }
 }

@@ -184,6 +184,40 @@ export class EndpointPathTooLongError extends IpcChannelError {
   }
 }
 
+/**
+ * No endpoint can be created for the channel: its directory cannot be created or written, or
+ * (for loopback TCP) nothing can listen on 127.0.0.1. Not retried: it needs the operator.
+ */
+export class EndpointUnavailableError extends IpcChannelError {
+  constructor(
+    /** The directory that could not be used ('' when the directory is not the problem). */
+    readonly dir: string,
+    what: string,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_IPC_NO_ENDPOINT',
+      dir === ''
+        ? `Cannot create the channel endpoint: ${what} (${errorText(cause)}).`
+        : `Cannot create the channel endpoint in ${dir}: ${what} (${errorText(cause)}). Make the directory writable by this user, or point NESTJS_IPC_DIR or the 'dir' option at a directory this user can write to.`,
+      { cause },
+    );
+  }
+}
+
+/** File-system errors that retrying will not cure: the directory needs the operator. */
+export function isUnwritable(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'EROFS' ||
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    code === 'ENOTDIR'
+  );
+}
+
 /** The election could not bind or connect for a reason other than a race (EACCES, ENOSPC, ...). */
 export class ElectionError extends IpcChannelError {
   constructor(endpoint: string, cause: unknown) {

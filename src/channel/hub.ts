@@ -1,7 +1,6 @@
-import { linkSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
-import type { Publication } from './election.js';
+import type { Socket } from 'node:net';
 import { isAlive } from './election-lock.js';
+import type { HubListener } from './endpoint.js';
 import { IpcChannelError, MalformedFrameError, ProtocolError } from './errors.js';
 import {
   DATA_MIN,
@@ -37,6 +36,7 @@ import {
 import { HoldQueues } from './hold-queues.js';
 import { ConnectionState, type DeliveryRecord, HubConnection } from './hub-connection.js';
 import type { Log } from './logger.js';
+import type { Publication } from './publication.js';
 import { type FrameTransport, LocalTransport, SocketTransport } from './transport.js';
 
 /** A peer known before a failover, whose id is kept for it while it reconnects. */
@@ -72,7 +72,7 @@ const ACK_BATCH = 512;
 const ACK_DELAY_MS = 1;
 /** How long a closing hub waits for its peers' last receipts. */
 const HANDOVER_WAIT_MS = 250;
-/** How often the hub checks that the public socket file is still its own. */
+/** How often the hub checks that the public socket (or endpoint) file is still its own. */
 const WATCHDOG_MS = 1000;
 
 /**
@@ -114,7 +114,7 @@ export class Hub {
   selfId = 0;
 
   constructor(
-    private readonly server: Server | undefined,
+    private readonly server: HubListener | undefined,
     private readonly publication: Publication | undefined,
     private readonly options: HubOptions,
     /** Called when the hub stops on its own (its socket file was replaced). */
@@ -137,7 +137,7 @@ export class Hub {
       server.on('connection', (socket) => this.accept(socket));
       server.on('error', (e) => options.log.error('hub server error', e));
     }
-    if (publication && publication.ino !== 0) {
+    if (publication?.watched) {
       this.watchdog = setInterval(() => this.checkPublication(), WATCHDOG_MS);
       this.watchdog.unref();
     }
@@ -173,8 +173,9 @@ export class Hub {
     clearTimeout(this.reservationTimer);
     clearTimeout(this.rejoinTimer);
     this.holds.clear();
-    if (handover) this.unpublish();
+    if (handover) this.publication?.unpublish();
     this.server?.close();
+    this.publication?.dispose();
     for (const socket of this.backlog ?? []) socket.destroy();
     this.backlog = undefined;
 
@@ -230,43 +231,19 @@ export class Hub {
     await Promise.all(this.closing);
   }
 
-  /** Removes the public socket file, but only if it is still ours. */
-  private unpublish(): void {
-    const pub = this.publication;
-    if (!pub || pub.ino === 0) return;
-    try {
-      if (lstatSync(pub.path).ino === pub.ino) unlinkSync(pub.path);
-    } catch {
-      /* already gone */
-    }
-  }
-
   /**
-   * Someone removed our public socket file (a /tmp cleaner) or replaced it (a second hub after a
-   * race no lock can fully exclude). Re-publish in the first case; step down in the second so
-   * the channel converges on one hub.
+   * Someone removed our public file (a /tmp cleaner) or replaced it (a second hub after a race
+   * no lock can fully exclude). The publication re-publishes in the first case; step down in
+   * the second so the channel converges on one hub.
    */
   private checkPublication(): void {
     const pub = this.publication!;
-    let ino: number;
-    try {
-      ino = lstatSync(pub.path).ino;
-    } catch {
-      try {
-        linkSync(pub.hubPath, pub.path);
-        this.options.log.warn(
-          `the channel socket ${pub.path} had been removed; published it again`,
-        );
-        return;
-      } catch {
-        try {
-          ino = lstatSync(pub.path).ino;
-        } catch {
-          return;
-        }
-      }
-    }
-    if (ino !== pub.ino) {
+    const state = pub.check();
+    if (state === 'republished') {
+      this.options.log.warn(
+        `the channel endpoint ${pub.path} had been removed; published it again`,
+      );
+    } else if (state === 'replaced') {
       this.options.log.warn(`another hub took over ${pub.path}; this process steps down as hub`);
       void this.shutDown(false).then(this.onStepDown);
     }

@@ -1,5 +1,6 @@
 export { Channel, type ChannelEventMap } from './channel.js';
 export { type ChannelOptions, defaultChannelName } from './channel-options.js';
+export type { TransportKind, TransportOption } from './endpoint-choice.js';
 export { type Codec, type CodecName, jsonCodec, v8Codec } from './codec.js';
 export * from './errors.js';
 export type { ChannelLogger } from './logger.js';

@@ -3,6 +3,7 @@ import type { Endpoint } from './endpoint.js';
 import {
   AuthenticationError,
   ChannelClosedError,
+  EndpointUnavailableError,
   HandshakeError,
   IdTakenError,
   type IpcChannelError,
@@ -202,6 +203,11 @@ export class Link {
       result = await elect(endpoint, { signal: this.abort.signal, eager, delayMs });
     } catch (e) {
       if (this.isClosed() || e instanceof ChannelClosedError) return;
+      // A refused token or an unusable directory will not cure itself: fail connect() now.
+      if (e instanceof JoinRejectedError || e instanceof EndpointUnavailableError) {
+        this.fail(e);
+        return;
+      }
       this.owner.error(e as IpcChannelError);
       this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);

@@ -1,6 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { resolveEndpoint } from '../../src/channel/endpoint.js';
 import { testBuildDir } from './build-dir.js';
 
 /** Where the global setup compiled the fixtures. */
@@ -198,3 +200,32 @@ export async function until<T>(
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The endpoint kind this run of the suite uses: `npm run test:tcp` sets NESTJS_IPC_TRANSPORT=tcp,
+ * which every Channel (in fixtures and in tests) honours; otherwise Unix sockets.
+ */
+export const TRANSPORT: 'unix' | 'tcp' =
+  process.env.NESTJS_IPC_TRANSPORT === 'tcp' ? 'tcp' : 'unix';
+
+/** `test` on Unix sockets only, for what has no loopback-TCP counterpart; says why otherwise. */
+export function unixOnly(reason: string): typeof test {
+  if (TRANSPORT === 'unix') return test;
+  return ((name: string) => test.skip(`${name} [unix only: ${reason}]`, () => {})) as typeof test;
+}
+
+/** The public endpoint file of the one channel in `dir`: `<base>.sock`, or `<base>.tcp` under tcp. */
+export function publicEndpoint(dir: string): string {
+  const ext = TRANSPORT === 'tcp' ? '.tcp' : '.sock';
+  const name = readdirSync(dir).find((f) => f.endsWith(ext));
+  if (name === undefined)
+    throw new Error(`no ${ext} file in ${dir}: ${readdirSync(dir).join(', ')}`);
+  return join(dir, name);
+}
+
+/** A connection to the live hub of channel `name` in `dir`, as a peer opens it (past the tcp token proof). */
+export async function openHubSocket(name: string, dir: string): Promise<Socket> {
+  const outcome = await resolveEndpoint(name, { dir, transport: TRANSPORT }).connect();
+  if (outcome.socket === undefined) throw new Error(`cannot reach the hub: ${outcome.code}`);
+  return outcome.socket;
+}

@@ -49,14 +49,14 @@ test('invalid options fail at construction with InvalidOptionError naming the op
 
 test('a socket path over the OS limit is refused instead of silently truncated', () => {
   const long = `${dir.path}/${'d'.repeat(120)}`;
-  const err = thrown(() => new Channel({ name: 'x', dir: long }));
+  const err = thrown(() => new Channel({ name: 'x', dir: long, transport: 'unix' }));
   expect(err).toBeInstanceOf(EndpointPathTooLongError);
   expect(err.message).toContain("shorter 'dir'");
 });
 
 test('long channel names are hashed into a short socket name; different names never share one', () => {
-  const a = new Channel({ name: 'n'.repeat(500), dir: dir.path });
-  const b = new Channel({ name: `${'n'.repeat(499)}m`, dir: dir.path });
+  const a = new Channel({ name: 'n'.repeat(500), dir: dir.path, transport: 'unix' });
+  const b = new Channel({ name: `${'n'.repeat(499)}m`, dir: dir.path, transport: 'unix' });
   expect(Buffer.byteLength(a.endpoint)).toBeLessThan(104);
   expect(a.endpoint).not.toBe(b.endpoint);
 });

@@ -2,8 +2,9 @@
  * The peer side of the protocol against a scripted hub: a raw server on the channel's socket
  * that sends exact byte sequences and checks exactly what the peer answers.
  */
-import { type Server, type Socket, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { Channel } from '../../src/index.js';
+import { type HubListener, resolveEndpoint } from '../../src/channel/endpoint.js';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import {
   FrameType,
@@ -15,10 +16,10 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/frame.js';
-import { tempDir, until } from '../helpers/processes.js';
+import { TRANSPORT, tempDir, until } from '../helpers/processes.js';
 
 let dir: ReturnType<typeof tempDir>;
-let server: Server;
+let server: HubListener;
 let channel: Channel | undefined;
 beforeEach(() => {
   dir = tempDir();
@@ -26,15 +27,22 @@ beforeEach(() => {
 afterEach(async () => {
   await channel?.close();
   channel = undefined;
-  await new Promise((r) => server.close(r));
+  server.close();
   dir.remove();
 });
 
-/** Starts a scripted hub on the channel's socket; returns the frames the peer sends. */
+/**
+ * Starts a scripted hub on the channel's endpoint (listening and published the way a real hub
+ * is, so under tcp the peer proves the token first); returns the frames the peer sends.
+ */
 async function scriptedHub(script: (socket: Socket, join: Record<string, unknown>) => void) {
   channel = new Channel({ name: 'proto', dir: dir.path, closeTimeoutMs: 200 });
   const received: Buffer[] = [];
-  server = createServer((socket) => {
+  const hosted = await resolveEndpoint('proto', { dir: dir.path, transport: TRANSPORT }).host(
+    false,
+  );
+  server = hosted!.server;
+  server.on('connection', (socket) => {
     const decoder = new FrameDecoder(1 << 20);
     socket.on('data', (chunk) => {
       for (const frame of decoder.push(chunk)) {
@@ -53,7 +61,6 @@ async function scriptedHub(script: (socket: Socket, join: Record<string, unknown
       }),
     );
   });
-  await new Promise<void>((r) => server.listen(channel!.endpoint, r));
   return received;
 }
 

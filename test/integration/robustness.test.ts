@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { type Socket, createConnection } from 'node:net';
+import type { Socket } from 'node:net';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import {
   FrameType,
@@ -10,7 +9,15 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/frame.js';
-import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
+import {
+  Proc,
+  killAll,
+  openHubSocket,
+  sleep,
+  startMany,
+  tempDir,
+  until,
+} from '../helpers/processes.js';
 
 interface State {
   id: number;
@@ -25,7 +32,6 @@ interface Received {
 let dir: ReturnType<typeof tempDir>;
 let hub: Proc;
 let other: Proc;
-let path: string;
 
 beforeAll(async () => {
   dir = tempDir();
@@ -36,23 +42,27 @@ beforeAll(async () => {
   await hub.call('connect');
   await other.call('connect');
   expect((await hub.call<State>('state')).isHub).toBe(true);
-  path = `${dir.path}/${readdirSync(dir.path).find((f) => f.endsWith('.sock'))!}`;
 });
 afterAll(async () => {
   await killAll();
   dir.remove();
 });
 
-/** A raw client: everything the hub sends it, as frames, until it closes. */
+/**
+ * A raw client: everything the hub sends it, as frames, until it closes. It connects as a peer
+ * would (under tcp, past the token proof), then speaks the protocol by hand.
+ */
 class Raw {
   readonly frames: Buffer[] = [];
   closed = false;
-  readonly socket: Socket;
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
   readonly ended: Promise<void>;
 
-  constructor() {
-    this.socket = createConnection({ path });
+  static async open(): Promise<Raw> {
+    return new Raw(await openHubSocket('robust', dir.path));
+  }
+
+  private constructor(readonly socket: Socket) {
     this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
     this.socket.on('error', () => {});
     this.ended = new Promise((resolve) =>
@@ -90,7 +100,7 @@ async function stillTalking(from: number): Promise<void> {
 }
 
 test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed connection; others keep talking', async () => {
-  const raw = new Raw();
+  const raw = await Raw.open();
   await raw.hello();
   raw.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   await raw.ended;
@@ -101,7 +111,7 @@ test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed con
 });
 
 test('a length below the header size is a malformed frame', async () => {
-  const raw = new Raw();
+  const raw = await Raw.open();
   await raw.hello();
   const bad = Buffer.alloc(8);
   bad.writeUInt32LE(3, 0);
@@ -114,7 +124,7 @@ test('a length below the header size is a malformed frame', async () => {
 });
 
 test('an oversized length is refused before any allocation', async () => {
-  const raw = new Raw();
+  const raw = await Raw.open();
   const hello = await raw.hello();
   expect(hello.maxFrameBytes).toBe(1024 * 1024);
   const header = Buffer.alloc(HEADER_SIZE);
@@ -130,7 +140,7 @@ test('an oversized length is refused before any allocation', async () => {
 
 test('a truncated frame followed by the end of the connection is reported as malformed', async () => {
   const before = (await errorsOfHub()).length;
-  const raw = new Raw();
+  const raw = await Raw.open();
   await raw.hello();
   const partial = Buffer.alloc(14);
   partial.writeUInt32LE(100, 0);
@@ -144,7 +154,7 @@ test('a truncated frame followed by the end of the connection is reported as mal
 });
 
 test('a Join for another channel name is rejected with a typed reason', async () => {
-  const raw = new Raw();
+  const raw = await Raw.open();
   const hello = await raw.hello();
   expect(hello.name).toBe('robust');
   raw.socket.write(
@@ -181,7 +191,7 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
   writeHeader(unknown, 99, 0, 0, 0, 0, 0);
   cases.push(['unknown type', unknown, 'ERR_IPC_MALFORMED_FRAME']);
   for (const [, frame, code] of cases) {
-    const raw = new Raw();
+    const raw = await Raw.open();
     await raw.hello();
     raw.socket.write(frame);
     await raw.ended;
@@ -193,8 +203,7 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
 test('50 clients that crash mid-frame at once do not disturb the hub', async () => {
   await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
-      const raw = new Raw();
-      await new Promise((r) => raw.socket.once('connect', r));
+      const raw = await Raw.open();
       // Half a header, then gone without a goodbye: as a process killed mid-write.
       raw.socket.write(Buffer.alloc(i % 20));
       raw.socket.destroy();
@@ -221,7 +230,7 @@ test('a peer that reconnects before the hub noticed its old connection break tak
         nonce: 'n',
       }),
     );
-  const first = new Raw();
+  const first = await Raw.open();
   await first.hello();
   join(first, 'none', 0);
   await until(() => first.ofType(FrameType.Welcome), 5000, 'Welcome');
@@ -229,7 +238,7 @@ test('a peer that reconnects before the hub noticed its old connection break tak
   expect(id).toBe(3);
 
   // The same incarnation on a new connection, while the first is still open.
-  const second = new Raw();
+  const second = await Raw.open();
   await second.hello();
   join(second, 'rejoin', id);
   await until(() => second.ofType(FrameType.Welcome), 5000, 'Welcome on the new connection');

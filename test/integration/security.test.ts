@@ -1,12 +1,22 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import {
   AuthenticationError,
   Channel,
+  EndpointUnavailableError,
   HandshakeError,
   IdTakenError,
   UnsafeDirectoryError,
 } from '../../src/index.js';
-import { tempDir } from '../helpers/processes.js';
+import { FIXTURES, TRANSPORT, publicEndpoint, tempDir } from '../helpers/processes.js';
 
 let dir: ReturnType<typeof tempDir>;
 const open: Channel[] = [];
@@ -61,14 +71,60 @@ describe('the socket directory', () => {
     expect((err as Error).message).toContain('belongs to uid 65534');
   });
 
-  test('a missing directory is created 0700 and the socket is 0600', async () => {
+  test(`a missing directory is created 0700 and the ${TRANSPORT === 'tcp' ? 'endpoint file' : 'socket'} is 0600`, async () => {
     const fresh = `${dir.path}/a/b`;
     const ch = channel({ dir: fresh });
     await ch.connect();
     expect(lstatSync(fresh).mode & 0o777).toBe(0o700);
-    const sock = readdirSync(fresh).find((f) => f.endsWith('.sock'))!;
-    expect(lstatSync(`${fresh}/${sock}`).isSocket()).toBe(true);
-    expect(lstatSync(`${fresh}/${sock}`).mode & 0o777).toBe(0o600);
+    const published = lstatSync(publicEndpoint(fresh));
+    expect(TRANSPORT === 'tcp' ? published.isFile() : published.isSocket()).toBe(true);
+    expect(published.mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('no endpoint can be created', () => {
+  for (const transport of ['unix', 'tcp'] as const) {
+    test(`${transport}: a directory that cannot be created fails connect() at once with EndpointUnavailableError naming it and the fix`, async () => {
+      writeFileSync(`${dir.path}/file`, '');
+      const where = `${dir.path}/file/sub`;
+      const err = await channel({ dir: where, transport })
+        .connect()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EndpointUnavailableError);
+      expect((err as EndpointUnavailableError).code).toBe('ERR_IPC_NO_ENDPOINT');
+      expect((err as EndpointUnavailableError).dir).toBe(where);
+      expect((err as Error).message).toContain(`in ${where}: the directory cannot be created`);
+      expect((err as Error).message).toContain("NESTJS_IPC_DIR or the 'dir' option");
+    });
+  }
+
+  test('a directory this user cannot write fails connect() at once with EndpointUnavailableError', async () => {
+    const locked = `${dir.path}/locked`;
+    mkdirSync(locked, { mode: 0o700 });
+    if (process.getuid?.() !== 0) {
+      chmodSync(locked, 0o500);
+      const err = await channel({ dir: locked })
+        .connect()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EndpointUnavailableError);
+      expect((err as Error).message).toContain(`in ${locked}: the directory is not writable`);
+      return;
+    }
+    // root writes anywhere: run the check as an unprivileged user who owns a read-only directory.
+    chmodSync(dir.path, 0o711);
+    chownSync(locked, 65534, 65534);
+    chmodSync(locked, 0o500);
+    const script = `import { Channel } from ${JSON.stringify(`${FIXTURES}/../../src/channel/index.js`)};
+const ch = new Channel({ name: 'sec', dir: ${JSON.stringify(locked)} });
+ch.connect().then(() => console.log('joined'), (e) => console.log(JSON.stringify({ name: e.name, message: e.message })));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
+    const err = JSON.parse(out) as { name: string; message: string };
+    expect(err.name).toBe('EndpointUnavailableError');
+    expect(err.message).toContain(`in ${locked}: the directory is not writable`);
   });
 });
 

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { linkSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from './election-lock.js';
+import { ElectionError, EndpointUnavailableError, isUnwritable } from './errors.js';
+
+/**
+ * What the Unix-socket and loopback-TCP endpoints share: files in the private directory.
+ * - `<base>.<ext>`: the public name (the socket, or the tcp endpoint file);
+ * - `<base>.<pid>.hub`: the hub's private name, hard-linked to the public one to publish it;
+ * - `<base>.lock`: the election lock, and its drafts `<base>.lock.<pid>.<hex>`.
+ */
+export abstract class FileEndpoint {
+  readonly path: string;
+  readonly lockPath: string;
+
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+    protected readonly base: string,
+    extension: string,
+  ) {
+    this.path = join(dir, `${base}.${extension}`);
+    this.lockPath = join(dir, `${base}.lock`);
+  }
+
+  /** A second name for the hub's file, private to the hub process. */
+  hubPath(pid: number): string {
+    return join(this.dir, `${this.base}.${pid}.hub`);
+  }
+
+  /**
+   * Publishes `hubPath` under the public name. `link` fails with EEXIST if anyone published
+   * first, so two hubs are never published, and a live hub's file is never unlinked: a stale
+   * one is removed only when the caller, holding the lock, found its hub dead. Returns false
+   * if someone else won.
+   */
+  protected publish(hubPath: string, replaceStale: boolean): boolean {
+    try {
+      if (replaceStale) {
+        unlinkQuietly(this.path);
+        this.removeDebris();
+      }
+      linkSync(hubPath, this.path);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw this.failure('cannot publish the hub', e);
+    }
+  }
+
+  /** The typed error for a file-system failure while hosting. */
+  protected failure(what: string, cause: unknown): Error {
+    return isUnwritable(cause)
+      ? new EndpointUnavailableError(this.dir, what, cause)
+      : new ElectionError(this.path, cause);
+  }
+
+  /**
+   * Files that crashed processes leave beside the public one: private hub names and lock
+   * drafts. Removed when their pid is dead.
+   */
+  private removeDebris(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(this.base)) continue;
+      const match = /^\.(?:lock\.)?(\d+)(?:\.hub|\.[0-9a-f]+)$/.exec(name.slice(this.base.length));
+      if (match === null) continue;
+      const pid = Number(match[1]);
+      if (pid !== process.pid && !isAlive(pid)) unlinkQuietly(join(this.dir, name));
+    }
+  }
+}
+
+export function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* not there */
+  }
+}
+
+/** A readable file-name stem for a channel: the tail of its name and a hash of all of it. */
+export function channelStem(name: string): { slug: string; hash: string } {
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  const slug = name
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(-24)
+    .replace(/^[-.]+/, '');
+  return { slug, hash };
+}
