@@ -36,7 +36,10 @@ export interface ChaosOptions {
   soakFailoverEveryMs?: number;
 }
 
-/** A process's resources when it was warm (WARM_MS after start) and at its last sample. */
+/**
+ * A process's resources when it was warm (WARM_MS after start) and at its last sample in the
+ * same role (a hub holds a socket per peer more than a peer does).
+ */
 export interface ResourceTrend {
   slot: number;
   pid: number;
@@ -45,6 +48,7 @@ export interface ResourceTrend {
   end: Resources;
 }
 interface Resources {
+  isHub: boolean;
   rss: number;
   heapUsed: number;
   fds: number;
@@ -114,7 +118,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             s.warm = r;
             s.at = Date.now();
           }
-          if (s.warm !== undefined) {
+          if (s.warm !== undefined && r.isHub === s.warm.isHub) {
             s.last = r;
             s.lastAt = Date.now();
           }
@@ -316,7 +320,7 @@ export function formatReport(r: ChaosReport): string {
     `incarnations killed (their sends checked for order and duplicates only): ${s.uncheckedSenders}`,
     ...r.resources.map((t) => {
       const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
-      return `slot ${t.slot} pid ${t.pid}: rss ${mb(t.start.rss)} -> ${mb(t.end.rss)}, heap ${mb(t.start.heapUsed)} -> ${mb(t.end.heapUsed)}, fds ${t.start.fds} -> ${t.end.fds}, handles ${t.start.handles} -> ${t.end.handles} (over ${t.seconds} s)`;
+      return `slot ${t.slot} pid ${t.pid} (${t.start.isHub ? 'hub' : 'peer'}): rss ${mb(t.start.rss)} -> ${mb(t.end.rss)}, heap ${mb(t.start.heapUsed)} -> ${mb(t.end.heapUsed)}, fds ${t.start.fds} -> ${t.end.fds}, handles ${t.start.handles} -> ${t.end.handles} (over ${t.seconds} s)`;
     }),
     ...(r.logDir ? [`logs: ${r.logDir}`] : []),
     ...r.violations.map((v) => `VIOLATION ${v}`),
