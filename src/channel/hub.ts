@@ -369,7 +369,10 @@ export class Hub {
   // ---- routing -----------------------------------------------------------------------------
 
   private route(from: HubConnection, frame: Buffer): void {
+    // Both halves of the sender's identity come from its Join, never from the frame: receivers
+    // dedup by incarnation, so a forged one could make them drop another peer's frames.
     frame.writeUInt16LE(from.id, OFF_SENDER);
+    frame.writeUInt32LE(from.incarnation, OFF_INC);
     const target = readTarget(frame);
     const seq = readSeq(frame);
     if (target === TARGET_ALL || target === TARGET_OTHERS) {
@@ -526,6 +529,13 @@ export class Hub {
       });
     }
     conn.incarnation = req.incarnation >>> 0;
+    if (req.kind !== 'rejoin' && this.incarnationInUse(conn)) {
+      // Incarnations are random per process; only the same process rejoining may reuse one.
+      return this.reject(conn, {
+        reason: 'incarnation-taken',
+        message: `Another peer of channel '${name}' already uses incarnation ${conn.incarnation}: a process may join only once.`,
+      });
+    }
     conn.pid = Number(req.pid) || 0;
     // A process that was draining when its hub went away stays draining here, from the start:
     // what the hub holds for its id is for its successor.
@@ -549,6 +559,15 @@ export class Hub {
       waitMs > 0 ? waitMs : this.options.preferredIdWaitMs,
     );
     if (conn.local) this.openToSockets();
+  }
+
+  private incarnationInUse(conn: HubConnection): boolean {
+    for (const other of this.conns) {
+      const live =
+        other.state === ConnectionState.Joined || other.state === ConnectionState.Waiting;
+      if (other !== conn && live && other.incarnation === conn.incarnation) return true;
+    }
+    return false;
   }
 
   /** The rejoin window is over: newcomers are served, in the order they came. */

@@ -1,0 +1,331 @@
+import { readdirSync } from 'node:fs';
+import { type Socket, createConnection } from 'node:net';
+import fc from 'fast-check';
+import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import {
+  FrameType,
+  HEADER_SIZE,
+  MAX_PEER_ID,
+  OFF_SENDER,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  TARGET_ALL,
+  TARGET_OTHERS,
+  jsonFrame,
+  readJson,
+  writeHeader,
+} from '../../src/channel/frame.js';
+import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
+
+/**
+ * Hostile clients on a live hub: forged identities, frames out of order, random and truncated
+ * bytes. The hub must cut off only the offender, and the two honest peers must lose nothing.
+ */
+
+interface State {
+  id: number;
+  pid: number;
+  isHub: boolean;
+  peers: number[];
+}
+interface Received {
+  numbers: Record<string, number[]>;
+  messages: [number, unknown][];
+}
+interface PeerRecord {
+  id: number;
+  incarnation: number;
+}
+
+const MAX_FRAME = 64 * 1024;
+let dir: ReturnType<typeof tempDir>;
+let hub: Proc;
+let other: Proc;
+let hubPid: number;
+let path: string;
+/** How many numbers each honest peer has streamed to the other so far. */
+let streamed = 0;
+
+beforeAll(async () => {
+  dir = tempDir();
+  const env = {
+    PEER_OPTIONS: JSON.stringify({ name: 'fuzz', dir: dir.path, maxFrameBytes: MAX_FRAME }),
+  };
+  [hub, other] = (await startMany(2, 'peer.js', () => env)) as [Proc, Proc];
+  hubPid = (await hub.call<State>('connect')).pid;
+  await other.call('connect');
+  expect((await hub.call<State>('state')).isHub).toBe(true);
+  path = `${dir.path}/${readdirSync(dir.path).find((f) => f.endsWith('.sock'))!}`;
+});
+afterAll(async () => {
+  await killAll();
+  dir.remove();
+});
+
+/** A raw client speaking the wire protocol by hand. */
+class Raw {
+  readonly frames: Buffer[] = [];
+  readonly socket: Socket;
+  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
+  readonly ended: Promise<void>;
+
+  constructor() {
+    this.socket = createConnection({ path });
+    this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
+    this.socket.on('error', () => {});
+    this.ended = new Promise((resolve) => this.socket.on('close', () => resolve()));
+  }
+
+  ofType(type: FrameType): Buffer | undefined {
+    return this.frames.find((f) => f[OFF_TYPE] === type);
+  }
+
+  async hello(): Promise<void> {
+    await until(() => this.ofType(FrameType.HubHello), 5000, 'HubHello');
+  }
+
+  join(incarnation: number, kind = 'none', claim = 0): void {
+    this.socket.write(
+      jsonFrame(FrameType.Join, {
+        protocol: PROTOCOL_VERSION,
+        name: 'fuzz',
+        codec: 'json',
+        incarnation,
+        pid: process.pid,
+        claim,
+        kind,
+        meta: null,
+        nonce: 'n',
+      }),
+    );
+  }
+
+  /** Joins and returns the Welcome. */
+  async joined(incarnation: number): Promise<{ id: number; peers: PeerRecord[] }> {
+    await this.hello();
+    this.join(incarnation);
+    await until(() => this.ofType(FrameType.Welcome), 5000, 'Welcome');
+    return readJson(this.ofType(FrameType.Welcome)!);
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await this.ended;
+  }
+}
+
+/** A data frame with every header field chosen by the caller, as a forger would write it. */
+function forged(
+  type: number,
+  target: number,
+  sender: number,
+  incarnation: number,
+  seq: number,
+  payload: Buffer,
+  aux = 0,
+  flags = 0,
+): Buffer {
+  const f = Buffer.alloc(HEADER_SIZE + payload.length);
+  writeHeader(f, type, flags, target, aux, incarnation, seq);
+  f.writeUInt16LE(sender, OFF_SENDER);
+  payload.copy(f, HEADER_SIZE);
+  return f;
+}
+
+/** An 'n' event as the channel encodes it (JSON codec): name bytes, then the arguments. */
+function eventPayload(n: number): { payload: Buffer; aux: number } {
+  const name = Buffer.from('n');
+  return { payload: Buffer.concat([name, Buffer.from(JSON.stringify([n]))]), aux: name.length };
+}
+
+/**
+ * Each honest peer streams 300 more numbers to the other; both must then hold exactly
+ * 0..streamed-1 from each other, in order: nothing lost, nothing twice, nothing forged.
+ */
+async function honestStreamsIntact(): Promise<void> {
+  const from = streamed;
+  streamed += 300;
+  await hub.call('stream', { to: 2, count: 300, from });
+  await other.call('stream', { to: 1, count: 300, from });
+  const expected = Array.from({ length: streamed }, (_, i) => i);
+  await until(
+    async () => {
+      const a = await hub.call<Received>('received');
+      const b = await other.call<Received>('received');
+      return a.numbers['2']?.length === streamed && b.numbers['1']?.length === streamed;
+    },
+    10_000,
+    'the honest streams',
+  );
+  expect((await hub.call<Received>('received')).numbers['2']).toEqual(expected);
+  expect((await other.call<Received>('received')).numbers['1']).toEqual(expected);
+  const state = await hub.call<State>('state');
+  expect(state.pid).toBe(hubPid);
+  expect(state.isHub).toBe(true);
+  expect(state.peers.filter((id) => id <= 2)).toEqual([1, 2]);
+}
+
+test('a forged sender id and incarnation are overwritten by the hub: a peer never sends as another', async () => {
+  await honestStreamsIntact();
+  const raw = new Raw();
+  const welcome = await raw.joined(0x5eed);
+  const victim = welcome.peers.find((p) => p.id === 2)!;
+  expect(welcome.id).toBe(3);
+  // Claims to be peer 2 (its id and incarnation) with a sequence far ahead of peer 2's own: if
+  // the hub passed it on, peer 1 would take it from peer 2 and drop peer 2's next frames.
+  const message = Buffer.from(JSON.stringify('forged'));
+  raw.socket.write(forged(FrameType.Message, 1, 2, victim.incarnation, 2 ** 52, message));
+  const { payload, aux } = eventPayload(-1);
+  raw.socket.write(forged(FrameType.Event, 1, 2, victim.incarnation, 2 ** 52 + 1, payload, aux));
+  await until(
+    async () => (await hub.call<Received>('received')).messages.some(([, m]) => m === 'forged'),
+    5000,
+    'the forged message',
+  );
+  const got = await hub.call<Received>('received');
+  expect(got.messages.filter(([, m]) => m === 'forged')).toEqual([[3, 'forged']]);
+  expect(got.numbers['3']).toEqual([-1]);
+  await honestStreamsIntact();
+  await raw.close();
+});
+
+test("a Join with another live peer's incarnation is refused; the peer keeps its id", async () => {
+  const probe = new Raw();
+  const { peers } = await probe.joined(0xabc);
+  const victim = peers.find((p) => p.id === 2)!;
+  await probe.close();
+
+  const raw = new Raw();
+  await raw.hello();
+  raw.join(victim.incarnation);
+  await raw.ended;
+  const reject = readJson<{ reason: string; message: string }>(raw.ofType(FrameType.Reject)!);
+  expect(reject.reason).toBe('incarnation-taken');
+  expect(raw.ofType(FrameType.Welcome)).toBeUndefined();
+  await honestStreamsIntact();
+});
+
+/** One hostile session: what it sends, after (or instead of) a handshake. */
+type Attack =
+  | { kind: 'bytes'; chunks: Uint8Array[] }
+  | { kind: 'truncated'; cut: number }
+  | { kind: 'oversized'; length: number }
+  | { kind: 'before-join'; type: number }
+  | { kind: 'after-join'; frames: FuzzFrame[] };
+interface FuzzFrame {
+  type: number;
+  target: number;
+  sender: number;
+  incarnation: number;
+  seq: number;
+  aux: number;
+  flags: number;
+  payload: Uint8Array;
+}
+
+const fuzzFrame: fc.Arbitrary<FuzzFrame> = fc.record({
+  type: fc.oneof(
+    fc.constantFrom(FrameType.Message, FrameType.Event),
+    fc.integer({ min: 0, max: 255 }),
+  ),
+  target: fc.oneof(
+    fc.constantFrom(0, 1, 2, 3, TARGET_ALL, TARGET_OTHERS, MAX_PEER_ID, MAX_PEER_ID + 1),
+    fc.integer({ min: 0, max: 0xffff }),
+  ),
+  sender: fc.constantFrom(0, 1, 2, 0xffff),
+  incarnation: fc.integer({ min: 0, max: 0xffffffff }),
+  seq: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 40 })),
+  aux: fc.integer({ min: 0, max: 0xffff }),
+  flags: fc.integer({ min: 0, max: 255 }),
+  payload: fc.uint8Array({ maxLength: 200 }),
+});
+
+const attack: fc.Arbitrary<Attack> = fc.oneof(
+  fc.record({
+    kind: fc.constant('bytes' as const),
+    chunks: fc.array(fc.uint8Array({ minLength: 1, maxLength: 100 }), {
+      minLength: 1,
+      maxLength: 5,
+    }),
+  }),
+  fc.record({ kind: fc.constant('truncated' as const), cut: fc.integer({ min: 1, max: 60 }) }),
+  fc.record({
+    kind: fc.constant('oversized' as const),
+    length: fc.integer({ min: MAX_FRAME - 3, max: 0xffffffff }),
+  }),
+  fc.record({
+    kind: fc.constant('before-join' as const),
+    type: fc.constantFrom(
+      FrameType.Message,
+      FrameType.Event,
+      FrameType.Receipt,
+      FrameType.Leave,
+      FrameType.Drain,
+      FrameType.HandoverDone,
+      FrameType.Ack,
+      FrameType.Welcome,
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('after-join' as const),
+    frames: fc.array(fuzzFrame, { minLength: 1, maxLength: 8 }),
+  }),
+);
+
+async function run(a: Attack, incarnation: number): Promise<void> {
+  const raw = new Raw();
+  await raw.hello();
+  switch (a.kind) {
+    case 'bytes':
+      for (const c of a.chunks) raw.socket.write(c);
+      break;
+    case 'truncated': {
+      const whole = jsonFrame(FrameType.Join, { protocol: PROTOCOL_VERSION, name: 'fuzz' });
+      raw.socket.write(whole.subarray(0, Math.min(a.cut, whole.length - 1)));
+      break;
+    }
+    case 'oversized': {
+      const prefix = Buffer.alloc(8);
+      prefix.writeUInt32LE(a.length, 0);
+      raw.socket.write(prefix);
+      break;
+    }
+    case 'before-join':
+      raw.socket.write(forged(a.type, 1, 0, 0, 1, Buffer.from('[1]')));
+      break;
+    case 'after-join':
+      raw.join(incarnation);
+      for (const f of a.frames) {
+        const body = Buffer.from(f.payload);
+        raw.socket.write(
+          forged(f.type, f.target, f.sender, f.incarnation, f.seq, body, f.aux, f.flags),
+        );
+      }
+      break;
+  }
+  // Give the hub a moment to judge what it got, then go, as a crashing process would.
+  await new Promise((r) => setTimeout(r, 30));
+  await raw.close();
+}
+
+test('200 seeded hostile sessions (random, truncated, oversized, mis-ordered, forged frames) leave the hub and the honest peers untouched', async () => {
+  const attacks = fc.sample(attack, { seed: 0xfa22, numRuns: 200 });
+  for (let i = 0; i < attacks.length; i += 10) {
+    await Promise.all(attacks.slice(i, i + 10).map((a, k) => run(a, 0x10000 + i + k)));
+  }
+  await until(
+    async () => (await hub.call<State>('state')).peers.length === 2,
+    10_000,
+    'the attackers to be gone',
+  );
+  await honestStreamsIntact();
+  // Whatever the attackers got through to the honest peers came under their own ids.
+  for (const p of [hub, other]) {
+    const got = await p.call<Received>('received');
+    const honest = p === hub ? '2' : '1';
+    for (const sender of Object.keys(got.numbers)) {
+      if (sender !== honest) expect(Number(sender)).toBeGreaterThanOrEqual(3);
+    }
+    for (const [sender] of got.messages) expect(sender).toBeGreaterThanOrEqual(3);
+  }
+}, 120_000);
