@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { type Socket, createConnection } from 'node:net';
+import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import {
@@ -15,7 +14,7 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/frame.js';
-import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
+import { Proc, killAll, openHubSocket, startMany, tempDir, until } from '../helpers/processes.js';
 
 /**
  * Hostile clients on a live hub: forged identities, frames out of order, random and truncated
@@ -42,7 +41,6 @@ let dir: ReturnType<typeof tempDir>;
 let hub: Proc;
 let other: Proc;
 let hubPid: number;
-let path: string;
 /** How many numbers each honest peer has streamed to the other so far. */
 let streamed = 0;
 
@@ -55,7 +53,6 @@ beforeAll(async () => {
   hubPid = (await hub.call<State>('connect')).pid;
   await other.call('connect');
   expect((await hub.call<State>('state')).isHub).toBe(true);
-  path = `${dir.path}/${readdirSync(dir.path).find((f) => f.endsWith('.sock'))!}`;
 });
 afterAll(async () => {
   await killAll();
@@ -69,8 +66,13 @@ class Raw {
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
   readonly ended: Promise<void>;
 
-  constructor() {
-    this.socket = createConnection({ path });
+  /** Connects as a peer would (past the token proof on tcp), then speaks raw frames. */
+  static async open(): Promise<Raw> {
+    return new Raw(await openHubSocket('fuzz', dir.path));
+  }
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
     this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
     this.socket.on('error', () => {});
     this.ended = new Promise((resolve) => this.socket.on('close', () => resolve()));
@@ -167,7 +169,7 @@ async function honestStreamsIntact(): Promise<void> {
 
 test('a forged sender id and incarnation are overwritten by the hub: a peer never sends as another', async () => {
   await honestStreamsIntact();
-  const raw = new Raw();
+  const raw = await Raw.open();
   const welcome = await raw.joined(0x5eed);
   const victim = welcome.peers.find((p) => p.id === 2)!;
   expect(welcome.id).toBe(3);
@@ -190,12 +192,12 @@ test('a forged sender id and incarnation are overwritten by the hub: a peer neve
 });
 
 test("a Join with another live peer's incarnation is refused; the peer keeps its id", async () => {
-  const probe = new Raw();
+  const probe = await Raw.open();
   const { peers } = await probe.joined(0xabc);
   const victim = peers.find((p) => p.id === 2)!;
   await probe.close();
 
-  const raw = new Raw();
+  const raw = await Raw.open();
   await raw.hello();
   raw.join(victim.incarnation);
   await raw.ended;
@@ -273,7 +275,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
 );
 
 async function run(a: Attack, incarnation: number): Promise<void> {
-  const raw = new Raw();
+  const raw = await Raw.open();
   await raw.hello();
   switch (a.kind) {
     case 'bytes':

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { AuthenticationError, Channel } from '../../src/index.js';
-import { resolveEndpoint } from '../../src/channel/endpoint.js';
+import { UnixEndpoint } from '../../src/channel/unix-endpoint.js';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import { FrameType, OFF_TYPE, readJson } from '../../src/channel/frame.js';
 import { Proc, killAll, tempDir, until } from '../helpers/processes.js';
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 function channel(options: ConstructorParameters<typeof Channel>[0] = {}): Channel {
-  const ch = new Channel({ name: 'sec', dir: dir.path, ...options });
+  const ch = new Channel({ name: 'sec', dir: dir.path, transport: 'unix', ...options });
   open.push(ch);
   return ch;
 }
@@ -64,7 +64,7 @@ describe('another OS user', () => {
       await hub.connect();
       const friend = channel();
       await friend.connect();
-      const path = resolveEndpoint('sec', dir.path).path;
+      const path = new UnixEndpoint('sec', dir.path).path;
 
       expect(await connectAs(65534, path)).toBe('EACCES');
       // Even with the directory opened for traversal, the socket's own mode refuses the stranger.
@@ -125,10 +125,10 @@ describe('the shared secret', () => {
     const side = tempDir();
     try {
       const wire = await relay(
-        resolveEndpoint('sec', dir.path).path,
-        resolveEndpoint('sec', side.path).path,
+        new UnixEndpoint('sec', dir.path).path,
+        new UnixEndpoint('sec', side.path).path,
       );
-      const peer = new Channel({ name: 'sec', dir: side.path, secret });
+      const peer = new Channel({ name: 'sec', dir: side.path, secret, transport: 'unix' });
       open.push(peer);
       await peer.connect();
       expect(peer.peers).toEqual([1, 2]);
@@ -171,13 +171,14 @@ describe('the shared secret', () => {
       const side = tempDir();
       try {
         const wire = await relay(
-          resolveEndpoint('sec', dir.path).path,
-          resolveEndpoint('sec', side.path).path,
+          new UnixEndpoint('sec', dir.path).path,
+          new UnixEndpoint('sec', side.path).path,
         );
         // Traffic while the stranger knocks: none of it may reach the stranger.
         const chatter = setInterval(() => hub.to('all').emit('news', 'for members only'), 2);
         const stranger = new Channel({
           name: 'sec',
+          transport: 'unix',
           dir: side.path,
           secret: given,
           connectTimeoutMs: 5000,
@@ -205,10 +206,10 @@ describe('modes after a takeover of a stale socket', () => {
   test('a hub killed with SIGKILL leaves its socket; the next hub replaces it, 0700 directory and 0600 sockets', async () => {
     const sub = `${dir.path}/ch`;
     const dead = await Proc.start('peer.js', {
-      PEER_OPTIONS: JSON.stringify({ name: 'sec', dir: sub }),
+      PEER_OPTIONS: JSON.stringify({ name: 'sec', dir: sub, transport: 'unix' }),
     });
     await dead.call('connect');
-    const path = resolveEndpoint('sec', sub).path;
+    const path = new UnixEndpoint('sec', sub).path;
     const staleIno = lstatSync(path).ino;
     await dead.kill('SIGKILL');
     // The dead hub's files are still there: this is the stale socket to take over.
@@ -228,9 +229,7 @@ describe('modes after a takeover of a stale socket', () => {
     expect(files.sort()).toEqual(
       [
         path.slice(sub.length + 1),
-        resolveEndpoint('sec', sub)
-          .hubPath(process.pid)
-          .slice(sub.length + 1),
+        new UnixEndpoint('sec', sub).hubPath(process.pid).slice(sub.length + 1),
       ].sort(),
     );
   });
