@@ -23,6 +23,7 @@ interface State {
   epoch: number;
   peers: number[];
   hubId: number;
+  connected: boolean;
 }
 
 let dir: ReturnType<typeof tempDir>;
@@ -72,15 +73,16 @@ test('four peers: exactly the hub leads, everyone sees epoch 1; kill -9 the lead
   await procs[0]!.kill('SIGKILL');
   const survivors = procs.slice(1);
   await until(
-    async () => (await states(survivors)).some((s) => s.isLeader),
+    async () => {
+      const now = await states(survivors);
+      const leader = now.find((s) => s.isLeader);
+      return (
+        leader !== undefined &&
+        now.every((s) => s.connected && s.hubId === leader.id && s.peers.length === 3)
+      );
+    },
     10_000,
-    'a new leader',
-  );
-  // Everyone has rejoined the new hub once each knows the others.
-  await until(
-    async () => (await states(survivors)).every((s) => s.peers.length === 3),
-    10_000,
-    'the survivors to rejoin',
+    'a new leader, and every survivor joined to its hub',
   );
   const after = await states(survivors);
   const leaders = after.filter((s) => s.isLeader);
@@ -101,18 +103,22 @@ test('graceful close: the leader steps down before its successor leads; the epoc
   const closed = await old.call<State>('close');
   expect(closed.isLeader).toBe(false);
 
+  // The hub is handed to peer 2, unless (on a loaded machine) another one binds first.
   await until(
-    async () => (await states(rest)).every((s) => s.hubId === 2 && s.peers.length === 3),
+    async () => {
+      const now = await states(rest);
+      const leader = now.find((s) => s.isLeader);
+      return (
+        leader !== undefined &&
+        now.every((s) => s.connected && s.hubId === leader.id && s.peers.length === 3)
+      );
+    },
     10_000,
-    'everyone to join the new hub',
+    'a new leader, and everyone joined to its hub',
   );
-  await until(async () => (await states(rest)).some((s) => s.isLeader), 10_000, 'a new leader');
   const after = await states(rest);
-  // The hub hands over to the lowest remaining id.
-  expect(after.map((s) => [s.id, s.isLeader])).toEqual([
-    [2, true],
-    [3, false],
-    [4, false],
+  expect(after.filter((s) => s.isLeader).map((s) => [s.id, s.isHub])).toEqual([
+    [after[0]!.hubId, true],
   ]);
   expect(after.map((s) => s.epoch)).toEqual([2, 2, 2]);
   const stepDown = leadership(old);
@@ -120,7 +126,7 @@ test('graceful close: the leader steps down before its successor leads; the epoc
     ['leader', 1],
     ['follower', 1],
   ]);
-  const takeOver = leadership(rest[0]);
+  const takeOver = leadership(rest.find((_, i) => after[i]!.isLeader)!);
   expect(takeOver.map((e) => [e.ev, e.epoch])).toEqual([['leader', 2]]);
   // One clock on one machine: the old leader had stopped believing it before the new one did.
   expect(stepDown[1]!.at as number).toBeLessThanOrEqual(takeOver[0]!.at as number);
