@@ -186,6 +186,8 @@ export class SharedChannel {
       join: (id: number) => emitter.emit('join', id),
       leave: (id: number) => emitter.emit('leave', id),
       draining: (id: number) => emitter.emit('draining', id),
+      leader: (epoch: number) => emitter.emit('leader', epoch),
+      follower: (epoch: number) => emitter.emit('follower', epoch),
     };
     const onError = (error: IpcChannelError) => {
       if (emitter.listenerCount('error') > 0) emitter.emit('error', error);

@@ -58,14 +58,17 @@ afterEach(async () => {
   dir.remove();
 });
 
+/** What each booted IpcServer reported through on('leader') / on('follower'). */
+const serverEvents: string[] = [];
+
 async function boot(name = 'leader-api'): Promise<{ app: INestMicroservice; jobs: Jobs }> {
   @Module({ providers: [Jobs, IpcLeadership] })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = moduleRef.createNestMicroservice({
-    strategy: new IpcServer({ name, dir: dir.path }),
-    logger: false,
-  });
+  const server = new IpcServer({ name, dir: dir.path });
+  server.on('leader', (epoch: number) => serverEvents.push(`${name} leader ${epoch}`));
+  server.on('follower', (epoch: number) => serverEvents.push(`${name} follower ${epoch}`));
+  const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
   apps.push(app);
   await app.listen();
   return { app, jobs: app.get(Jobs) };
@@ -115,6 +118,7 @@ test('the only process leads: leader-only methods run, IpcLeadership reports it,
   expect(seen.filter((s) => s.isLeader)).toEqual([{ isLeader: true, epoch: 1 }]);
   expect(jobs.below(5)).toBeUndefined();
   expect(jobs.calls).toEqual(['below 2', 'above 2']);
+  expect(serverEvents.splice(0)).toEqual(['leader-api leader 1', 'leader-api follower 1']);
 });
 
 test('a process with two channels must say which one decides', async () => {
