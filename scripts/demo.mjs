@@ -411,6 +411,54 @@ async function statsScenario(port) {
   );
 }
 
+/**
+ * GET /leader from every worker (PM2 hands each connection to the next one), once exactly one
+ * leads and each has received a warm-up from it.
+ */
+function leaderViews(port) {
+  const views = new Map();
+  return eventually(async () => {
+    const { status, body } = await http(port, 'GET', '/leader');
+    if (status === 200) views.set(body.worker, body);
+    const all = [...views.values()];
+    const leaders = all.filter((v) => v.isLeader);
+    const heard = all.every((v) => v.warmUpsReceived.some((w) => w.epoch === leaders[0]?.epoch));
+    return views.size === WORKERS.length && leaders.length === 1 && heard ? all : undefined;
+  }, 'one leader whose warm-ups reach every worker');
+}
+
+async function leaderScenario(port, title, before) {
+  step(title);
+  const views = await leaderViews(port);
+  const leader = views.find((v) => v.isLeader);
+  say(
+    `   worker ${cyan(String(leader.worker))} (pid ${leader.pid}) leads at epoch ${leader.epoch}` +
+      (before ? ` (before: worker ${before.worker} at epoch ${before.epoch})` : '') +
+      `: ${views.filter((v) => v.warmUpsRun > 0).length} worker(s) ran the warm-up so far`,
+  );
+  // Which process ran each warm-up a worker received: one per epoch, never two.
+  const runners = new Map();
+  for (const w of views.flatMap((v) => v.warmUpsReceived)) {
+    runners.set(w.epoch, (runners.get(w.epoch) ?? new Set()).add(w.pid));
+  }
+  say(
+    `   warm-ups received, by epoch: ${[...runners]
+      .sort(([a], [b]) => a - b)
+      .map(([epoch, pids]) => `epoch ${epoch} ran by pid ${[...pids].join(' and ')}`)
+      .join(', ')}`,
+  );
+  const ok =
+    views.every((v) => v.epoch === leader.epoch && v.leader === leader.worker) &&
+    [...runners.values()].every((pids) => pids.size === 1) &&
+    (before === undefined || leader.epoch > before.epoch);
+  say(
+    ok
+      ? green('   ✔ One leader, one runner per epoch; every worker agrees.')
+      : red('   ✘ The workers disagree (see above).'),
+  );
+  return { ok, leader };
+}
+
 function startTraffic() {
   const child = spawn(process.execPath, [join(SAMPLE, 'dist/traffic.js')], {
     cwd: ROOT,
@@ -436,7 +484,7 @@ function startTraffic() {
 }
 
 async function reloadScenario(port) {
-  step(`5) pm2 reload ${APP}, under traffic`);
+  step(`6) pm2 reload ${APP}, under traffic`);
   say(
     dim(`   A traffic process joins the channel as peer 100 and keeps sending numbered cache.invalidate
    events to each worker (each confirmed by a cache.invalidated event back) and ping requests.`),
@@ -532,7 +580,17 @@ async function main() {
   await startCluster(port);
   let ok = await cacheScenario(port);
   await statsScenario(port);
-  ok = (await reloadScenario(port)) && ok;
+  const first = await leaderScenario(
+    port,
+    "5) GET /leader: a @LeaderOnly() warm-up job runs on one worker only (the hub's)",
+  );
+  ok = (await reloadScenario(port)) && first.ok && ok;
+  const second = await leaderScenario(
+    port,
+    '7) GET /leader after the reload: one new worker leads, at a higher epoch',
+    first.leader,
+  );
+  ok = second.ok && ok;
 
   if (keep) {
     writeFileSync(STATE_FILE, JSON.stringify({ pm2Home: pm2.home, ipcDir, port }));
@@ -545,6 +603,7 @@ async function main() {
     say(`   curl -s localhost:${port}/cache/greeting`);
     say(`   curl -s -X DELETE localhost:${port}/cache/greeting`);
     say(`   curl -s localhost:${port}/workers/2/ping`);
+    say(`   curl -s localhost:${port}/leader`);
     say(`   ${pm2Cmd} ls`);
     say(`   ${pm2Cmd} logs ${APP}`);
     say(`   ${pm2Cmd} reload ${APP}`);

@@ -3,6 +3,7 @@ import { ClientsModule } from '@nestjs/microservices';
 import { IpcClient } from 'nestjs-ipc-channel';
 import { CacheModule } from './cache/cache.module.js';
 import { IPC, ipcOptions } from './ipc.options.js';
+import { LeaderModule } from './leader/leader.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 @Module({
@@ -14,6 +15,7 @@ import { WorkersModule } from './workers/workers.module.js';
     }),
     CacheModule,
     WorkersModule,
+    LeaderModule,
   ],
 })
 export class AppModule {}

@@ -41,7 +41,15 @@ import {
   readTarget,
   writeHeader,
 } from './frame.js';
-import type { Fault, Handover, Nack, PeerLeave, PeerMetaUpdate, Welcome } from './handshake.js';
+import type {
+  EpochNotice,
+  Fault,
+  Handover,
+  Nack,
+  PeerLeave,
+  PeerMetaUpdate,
+  Welcome,
+} from './handshake.js';
 import type { PeerRecord } from './hub-connection.js';
 import type { ExpectedPeer } from './hub.js';
 import { Link, LinkState } from './link.js';
@@ -57,6 +65,12 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 const MAX_CACHED_NAMES = 1024;
 /** How often peers presumed alive after a failover are checked for death. */
 const PRESUMED_CHECK_MS = 200;
+/**
+ * How long a hub hosted by a process that has never joined waits before its process leads:
+ * survivors of a hub that just died may be rejoining it, and they know the epoch it must
+ * exceed. (A process that was joined before knows it already and leads at once.)
+ */
+const FRESH_HUB_SETTLE_MS = 300;
 
 /** Event names the channel emits itself; `emit()` refuses them so they cannot be spoofed. */
 const RESERVED_EVENTS = new Set([
@@ -69,6 +83,8 @@ const RESERVED_EVENTS = new Set([
   'meta',
   'drain',
   'draining',
+  'leader',
+  'follower',
   'error',
   'close',
   'newListener',
@@ -90,6 +106,10 @@ export interface ChannelEventMap {
   meta: [id: number, meta: unknown];
   /** A peer started shutting down: it takes no new messages and will leave. */
   draining: [id: number];
+  /** This process became the leader (see Channel.isLeader), or its epoch rose while leading. */
+  leader: [epoch: number];
+  /** This process stopped being the leader; emitted before it does anything else. */
+  follower: [epoch: number];
   drain: [];
   error: [error: IpcChannelError];
   close: [];
@@ -133,6 +153,14 @@ export class Channel extends EventEmitter {
   private meta: unknown;
   private selfId = 0;
   private currentHubId = 0;
+  /** The epoch of the hub this process last joined (0 before its first join). */
+  private epochSeen = 0;
+  /** Whether this process leads, as last announced by 'leader' / 'follower'. */
+  private leading = false;
+  /** A hub this process hosts is waiting for FRESH_HUB_SETTLE_MS before its process leads. */
+  private leaderSettling: NodeJS.Timeout | undefined;
+  /** close() has begun: no longer a candidate to lead. */
+  private retired = false;
   /** `draining`: takes nothing new, still sends (replies) until close() leaves. */
   private state: 'new' | 'connecting' | 'open' | 'draining' | 'closing' | 'closed' = 'new';
   private drainRequested = false;
@@ -178,6 +206,8 @@ export class Channel extends EventEmitter {
           maxHeldBytes: this.opts.maxHeldBytes,
           handshakeTimeoutMs: 10_000,
           onFault: (error) => this.reportError(error),
+          firstEpoch: () => this.firstHubEpoch(),
+          onRetire: () => this.updateLeadership(),
         },
         log: this.log,
       },
@@ -194,6 +224,7 @@ export class Channel extends EventEmitter {
           draining: this.drainRequested || undefined,
           consumed: this.drainRequested ? this.consumedMarks() : undefined,
           meta: this.meta,
+          epoch: this.epochSeen || undefined,
         }),
         expectedPeers: () => this.expectedPeers(),
         joined: (welcome, hubMax) => this.onJoined(welcome, hubMax),
@@ -225,6 +256,27 @@ export class Channel extends EventEmitter {
   /** The peer id of the process hosting the hub (undefined while unknown). */
   get hubId(): number | undefined {
     return this.currentHubId === 0 ? undefined : this.currentHubId;
+  }
+
+  /**
+   * Whether this process is the channel's leader: it hosts the hub, its own peer is joined, it
+   * is not shutting down, and the hub's socket is still the published one (checked on each
+   * read, one `lstat`). At most one process of a channel sees `true` at any moment; after the
+   * leader dies another one leads as soon as it hosts the new hub. `'leader'` and `'follower'`
+   * tell when it changes.
+   */
+  get isLeader(): boolean {
+    return this.leading && this.link.hub?.ownsPublication() === true;
+  }
+
+  /**
+   * The leadership epoch of the hub this process is joined to (or last was): every new hub
+   * takes one above the highest any of its peers has seen, so a leader's epoch is greater than
+   * every earlier leader's while the channel lives. Use it as a fencing token. 0 before joining;
+   * it starts at 1 again once every process of the channel has stopped.
+   */
+  get epoch(): number {
+    return this.epochSeen;
   }
 
   /** Ids of every joined peer, self included, ascending. */
@@ -305,6 +357,7 @@ export class Channel extends EventEmitter {
     if (this.drained !== undefined) return this.drained;
     this.drainRequested = true;
     this.link.retiring = true;
+    this.updateLeadership();
     if (this.state === 'new' || !this.link.joined) {
       // Nothing can be on its way to a process that is not joined; a later join drains at once.
       if (this.state === 'open' || this.state === 'connecting') this.state = 'draining';
@@ -609,6 +662,14 @@ export class Channel extends EventEmitter {
         }
         break;
       }
+      case FrameType.Epoch: {
+        const { epoch } = readJson<EpochNotice>(frame);
+        if (Number.isSafeInteger(epoch) && epoch > this.epochSeen) {
+          this.epochSeen = epoch;
+          if (this.leading) this.announceLeadership('leader');
+        }
+        break;
+      }
       case FrameType.Fault: {
         const fault = readJson<Fault>(frame);
         this.reportError(
@@ -693,6 +754,7 @@ export class Channel extends EventEmitter {
       this.state = this.drainRequested ? 'draining' : 'open';
     const hubChanged = welcome.hubId !== this.currentHubId;
     this.currentHubId = welcome.hubId;
+    if (Number.isSafeInteger(welcome.epoch)) this.epochSeen = welcome.epoch;
 
     this.log.info(
       `${first ? 'joined' : 'rejoined'} channel '${this.name}' as peer ${welcome.id}` +
@@ -707,6 +769,7 @@ export class Channel extends EventEmitter {
       change.left,
       change.joined.filter((p) => p.id !== this.selfId),
     );
+    this.updateLeadership();
   }
 
   private announce(left: PeerInfo[], joined: PeerInfo[]): void {
@@ -715,6 +778,7 @@ export class Channel extends EventEmitter {
   }
 
   private onDisconnected(error: Error | undefined, handover: boolean): void {
+    this.updateLeadership();
     if (handover) {
       this.log.info(`the hub of channel '${this.name}' is handing over; joining the next one`);
     } else {
@@ -747,6 +811,57 @@ export class Channel extends EventEmitter {
     this.presumedTimer.unref();
   }
 
+  // ---- leadership --------------------------------------------------------------------------
+
+  /** The epoch a hub this process hosts starts with (asked once, as the hub is created). */
+  private firstHubEpoch(): number {
+    if (this.epochSeen === 0) {
+      // Knowing no history, this process cannot tell a new channel from a hub that just died:
+      // it leads only once the survivors (if any) have had time to rejoin and raise the epoch.
+      clearTimeout(this.leaderSettling);
+      this.leaderSettling = setTimeout(() => {
+        this.leaderSettling = undefined;
+        this.updateLeadership();
+      }, FRESH_HUB_SETTLE_MS);
+      this.leaderSettling.unref();
+    }
+    return this.epochSeen + 1;
+  }
+
+  /** Recomputes whether this process leads; announces a change. */
+  private updateLeadership(): void {
+    const hub = this.link.hub;
+    const leads =
+      hub !== undefined &&
+      !hub.retired &&
+      this.link.joined &&
+      !this.drainRequested &&
+      !this.retired &&
+      this.leaderSettling === undefined;
+    if (leads === this.leading) return;
+    this.leading = leads;
+    this.log.info(
+      leads
+        ? `peer ${this.selfId} leads channel '${this.name}' (epoch ${this.epochSeen})`
+        : `peer ${this.selfId} no longer leads channel '${this.name}'`,
+    );
+    this.announceLeadership(leads ? 'leader' : 'follower');
+  }
+
+  /**
+   * Runs from inside the hub's and the link's state changes: a listener that throws must not
+   * leave them half done, so its exception surfaces afterwards, as any EventEmitter's would.
+   */
+  private announceLeadership(event: 'leader' | 'follower'): void {
+    try {
+      this.emit(event, this.epochSeen);
+    } catch (e) {
+      process.nextTick(() => {
+        throw e;
+      });
+    }
+  }
+
   private onFailed(error: IpcChannelError, initial: boolean): void {
     if (initial && this.settleConnect !== undefined) {
       this.settleConnect(error);
@@ -763,6 +878,9 @@ export class Channel extends EventEmitter {
     if (this.closing !== undefined) return this.closing;
     const wasOpen = this.state === 'open' || this.state === 'draining';
     const hostedHub = this.isHub;
+    this.retired = true;
+    clearTimeout(this.leaderSettling);
+    this.updateLeadership();
     this.closing = (async () => {
       const started = Date.now();
       if (graceful && wasOpen) {

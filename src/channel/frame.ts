@@ -57,6 +57,8 @@ export enum FrameType {
   /** Everything sent to the draining peer before its Drain precedes this frame. */
   Drained = 13,
   PeerDrain = 14,
+  /** The hub's epoch rose (a rejoining peer had seen a higher one); body `{ epoch }`. */
+  Epoch = 15,
   // peer → hub
   Join = 16,
   Receipt = 17,

@@ -42,6 +42,8 @@ export interface JoinRequest {
   /** For `rejoin`: the peers this one expects back (id, incarnation, pid), for a hub that did not know them. */
   expected?: { id: number; incarnation: number; pid: number }[];
   meta: unknown;
+  /** The highest leadership epoch this process has seen (absent before its first join). */
+  epoch?: number;
   /** Challenge for the hub, so a peer with a secret knows the hub has it too. */
   nonce: string;
   proof?: string;
@@ -54,6 +56,8 @@ export interface Welcome {
   hubPid: number;
   /** Every joined peer, this one included. */
   peers: PeerRecord[];
+  /** The leadership epoch of this hub (see Channel.epoch). */
+  epoch: number;
   proof?: string;
 }
 
@@ -73,6 +77,11 @@ export interface Handover {
 export interface Fault {
   code: string;
   message: string;
+}
+
+/** Hub → peers: the hub's epoch rose. */
+export interface EpochNotice {
+  epoch: number;
 }
 
 export interface PeerLeave {

@@ -65,6 +65,16 @@ export interface HubOptions {
   readonly log: Log;
   /** A connection was closed for what it sent (malformed or oversized frames, bad handshake). */
   readonly onFault?: (error: IpcChannelError, peerId: number) => void;
+  /**
+   * The leadership epoch this hub starts with: one above the highest its process has seen.
+   * Asked once, when the hub is created. Default 1.
+   */
+  readonly firstEpoch?: () => number;
+  /**
+   * The hub stops serving (closing, handing over, or stepping down): called before it tells
+   * anyone, so the process hosting it stops acting as leader before a successor can start.
+   */
+  readonly onRetire?: () => void;
 }
 
 /** Acks alone wait for this many, or this long (see flush). */
@@ -112,6 +122,11 @@ export class Hub {
   private handoverAnswers: { waiting: Set<HubConnection>; done: () => void } | undefined;
   /** The id of the hub process's own peer, once it has joined. */
   selfId = 0;
+  /**
+   * The leadership epoch: above every epoch any peer of this hub has seen, so that each hub's
+   * leader is told apart from every earlier one (a fencing token).
+   */
+  epoch: number;
 
   constructor(
     private readonly server: HubListener | undefined,
@@ -123,6 +138,7 @@ export class Hub {
     this.holds = new HoldQueues(options.graceMs, options.maxHeldBytes, (record) =>
       this.expire(record),
     );
+    this.epoch = options.firstEpoch?.() ?? 1;
     for (const peer of options.expected) this.reserved.set(peer.id, peer);
     this.reservationsUntil = Date.now() + options.graceMs;
     this.reservationTimer = setTimeout(() => this.reserved.clear(), options.graceMs);
@@ -154,6 +170,21 @@ export class Hub {
     return this.joined.length;
   }
 
+  /** Whether the hub is closing or closed (it no longer serves, nor leads). */
+  get retired(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Whether the channel's public socket file is this hub's at this moment. False once another
+   * hub replaced it, and while it is missing (another process could bind one meanwhile): the
+   * watchdog notices either within a second, but a leader check must not wait for it.
+   */
+  ownsPublication(): boolean {
+    if (this.closed) return false;
+    return this.publication === undefined || this.publication.isOurs();
+  }
+
   /**
    * Closes the hub and tells the peers which of them should take over (the lowest id), so the
    * next hub is up before the others even probe. Peers re-send whatever was not confirmed.
@@ -168,6 +199,7 @@ export class Hub {
       return;
     }
     this.closed = true;
+    this.options.onRetire?.();
     clearInterval(this.watchdog);
     clearTimeout(this.ackTimer);
     clearTimeout(this.reservationTimer);
@@ -551,6 +583,7 @@ export class Hub {
     conn.meta = req.meta ?? null;
     (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
     if (req.kind === 'rejoin') this.learnExpected(req.expected);
+    if (Number.isSafeInteger(req.epoch) && req.epoch! >= this.epoch) this.raiseEpoch(req.epoch!);
     const waitMs = Number(req.waitMs);
     this.claim(
       conn,
@@ -568,6 +601,18 @@ export class Hub {
       if (other !== conn && live && other.incarnation === conn.incarnation) return true;
     }
     return false;
+  }
+
+  /**
+   * A peer has seen an epoch this hub has not: its process had not heard of the last hubs (it
+   * had never joined, or lagged behind a failover). Leadership must still be told apart from
+   * every earlier one, so the epoch goes above it and every peer hears of it.
+   */
+  private raiseEpoch(seen: number): void {
+    this.epoch = seen + 1;
+    this.options.log.debug(`hub: a peer had seen epoch ${seen}; epoch is now ${this.epoch}`);
+    const notice = jsonFrame(FrameType.Epoch, { epoch: this.epoch });
+    for (const conn of this.joined) this.send(conn, notice);
   }
 
   /** The rejoin window is over: newcomers are served, in the order they came. */
@@ -699,6 +744,7 @@ export class Hub {
       hubId: this.selfId,
       hubPid: process.pid,
       peers: this.joined.map((c) => c.record()),
+      epoch: this.epoch,
     };
     const secret = this.options.secret;
     if (secret !== undefined) {

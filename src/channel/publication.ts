@@ -15,6 +15,8 @@ export interface Publication {
   readonly watched: boolean;
   /** Looks at the public name; puts it back if it was removed. */
   check(): PublicationState;
+  /** Whether the public name is this hub's right now (looks only; repairs nothing). */
+  isOurs(): boolean;
   /** Removes the public name, but only if it is still ours. */
   unpublish(): void;
   /** Removes what only this hub uses (its private name); after the server has closed. */
@@ -57,6 +59,14 @@ export class LinkedPublication implements Publication {
     return ino === this.ino ? 'ours' : 'replaced';
   }
 
+  isOurs(): boolean {
+    try {
+      return lstatSync(this.path).ino === this.ino;
+    } catch {
+      return false;
+    }
+  }
+
   unpublish(): void {
     try {
       if (lstatSync(this.path).ino === this.ino) unlinkSync(this.path);
@@ -81,6 +91,9 @@ export class PipePublication implements Publication {
   constructor(readonly path: string) {}
   check(): PublicationState {
     return 'ours';
+  }
+  isOurs(): boolean {
+    return true;
   }
   unpublish(): void {}
   dispose(): void {}

@@ -11,3 +11,11 @@ export type {
 } from './ipc-options.interface.js';
 export type { IpcReply } from './ipc-reply.interface.js';
 export { IpcServer } from './ipc.server.js';
+export { IpcLeadership } from './ipc-leadership.service.js';
+export { LeaderOnly } from './leader-only.decorator.js';
+export {
+  type IpcLeadershipState,
+  type LeadershipOptions,
+  leadership,
+  runOnLeader,
+} from './run-on-leader.js';

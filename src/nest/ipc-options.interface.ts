@@ -44,6 +44,10 @@ export interface IpcEvents {
    * PeerUnavailableError (`draining: true`). `leave` follows.
    */
   draining: (peer: number) => void;
+  /** This process became the channel's leader (or its epoch rose while leading). */
+  leader: (epoch: number) => void;
+  /** This process stopped being the leader. */
+  follower: (epoch: number) => void;
   error: (error: Error) => void;
   [event: string]: (...args: any[]) => void;
 }

@@ -5,6 +5,7 @@ import type { ChannelOptions } from '../channel/channel-options.js';
 import { InvalidOptionError, type IpcChannelError, UndeliverableError } from '../channel/errors.js';
 import { NO_MESSAGE_HANDLER, WIRE } from './ipc.constants.js';
 import { PeerLeftError, PeerUnavailableError } from './ipc.errors.js';
+import { leadershipEvents } from './leadership-events.js';
 import type { IpcStatus } from './ipc-options.interface.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
@@ -98,6 +99,28 @@ export class SharedChannel {
       channel.on(event, () => this.handlers.clear());
     }
     channel.on('error', (error) => this.channelError(error));
+    // A (re)join or a new hub also brings followers a new epoch.
+    for (const event of ['leader', 'follower', 'connect', 'hub'] as const) {
+      channel.on(event, () => leadershipEvents.emit('change', channel.name));
+    }
+  }
+
+  /**
+   * This process's shared channel named `name`; without a name, its only one. Undefined when it
+   * has none (nothing joined yet, or everything closed).
+   */
+  static find(name?: string): SharedChannel | undefined {
+    if (name !== undefined) {
+      for (const shared of registry.values()) if (shared.channel.name === name) return shared;
+      return undefined;
+    }
+    if (registry.size > 1) {
+      const names = [...registry.values()].map((s) => `'${s.channel.name}'`).join(', ');
+      throw new InvalidOptionError(
+        `This process uses several channels (${names}): say which one decides leadership, e.g. @LeaderOnly({ channel: 'orders' }), runOnLeader(fn, { channel: 'orders' }) or IpcLeadership.forChannel('orders').`,
+      );
+    }
+    return registry.values().next().value;
   }
 
   /**
@@ -163,6 +186,8 @@ export class SharedChannel {
       join: (id: number) => emitter.emit('join', id),
       leave: (id: number) => emitter.emit('leave', id),
       draining: (id: number) => emitter.emit('draining', id),
+      leader: (epoch: number) => emitter.emit('leader', epoch),
+      follower: (epoch: number) => emitter.emit('follower', epoch),
     };
     const onError = (error: IpcChannelError) => {
       if (emitter.listenerCount('error') > 0) emitter.emit('error', error);

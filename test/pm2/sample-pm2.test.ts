@@ -174,6 +174,75 @@ test('pm2 reload under a steady stream of events and requests: none lost, none t
   );
 }, 120_000);
 
+interface WarmUp {
+  by: number;
+  pid: number;
+  epoch: number;
+  run: number;
+  at: number;
+}
+interface LeaderView {
+  worker: number;
+  pid: number;
+  isLeader: boolean;
+  epoch: number;
+  leader: number | null;
+  warmUpsRun: number;
+  warmUpsReceived: WarmUp[];
+}
+
+/** GET /leader from each of the 4 workers (PM2 hands each connection to the next one). */
+async function leaderViews(): Promise<Map<number, LeaderView>> {
+  const views = new Map<number, LeaderView>();
+  await eventually(async () => {
+    const reply = await http<LeaderView>(port, 'GET', '/leader');
+    if (reply.status === 200) views.set(reply.body.worker, reply.body);
+    return views.size === 4;
+  }, 'GET /leader from every worker');
+  return views;
+}
+
+/** One runner per epoch, and runs in time order never go back to an older epoch. */
+function expectOneRunnerPerEpoch(warmUps: WarmUp[]): void {
+  const byEpoch = new Map<number, Set<number>>();
+  for (const w of warmUps) byEpoch.set(w.epoch, (byEpoch.get(w.epoch) ?? new Set()).add(w.pid));
+  for (const [epoch, pids] of byEpoch) expect([epoch, pids.size]).toEqual([epoch, 1]);
+  const inTime = [...warmUps].sort((a, b) => a.at - b.at || a.epoch - b.epoch);
+  for (let i = 1; i < inTime.length; i++)
+    expect(inTime[i]!.epoch).toBeGreaterThanOrEqual(inTime[i - 1]!.epoch);
+}
+
+test('the leader-only warm-up job runs on one worker; after pm2 reload exactly one new worker leads it, at a higher epoch', async () => {
+  await withLogs(async () => {
+    const before = await eventually(async () => {
+      const views = await leaderViews();
+      const leaders = [...views.values()].filter((v) => v.isLeader);
+      return leaders.length === 1 && leaders[0]!.warmUpsRun > 0 ? views : undefined;
+    }, 'one leader running warm-ups');
+    const epoch = [...before.values()][0]!.epoch;
+    for (const v of before.values()) expect(v.epoch).toBe(epoch);
+    expectOneRunnerPerEpoch([...before.values()].flatMap((v) => v.warmUpsReceived));
+
+    await pm2.run('reload', APP, '-s');
+    await settledWorkers(port, IDS);
+    const after = await eventually(async () => {
+      const views = await leaderViews();
+      const leaders = [...views.values()].filter((v) => v.isLeader);
+      const fresh = [...views.values()].every((v) =>
+        v.warmUpsReceived.some((w) => w.epoch === leaders[0]?.epoch),
+      );
+      return leaders.length === 1 && fresh ? views : undefined;
+    }, 'one new leader whose warm-ups reach every worker');
+    const leader = [...after.values()].find((v) => v.isLeader)!;
+    expect(leader.epoch).toBeGreaterThan(epoch);
+    for (const v of after.values()) {
+      expect([v.worker, v.epoch, v.leader]).toEqual([v.worker, leader.epoch, leader.worker]);
+    }
+    // Every worker is a new process: what they received since is all from after the reload.
+    expectOneRunnerPerEpoch([...after.values()].flatMap((v) => v.warmUpsReceived));
+  });
+}, 120_000);
+
 test('pm2 restart of the hub worker alone: none lost, none twice, all answered; it gets its id back', async () => {
   let traffic: Traffic | undefined;
   await withLogs(
