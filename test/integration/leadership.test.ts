@@ -2,7 +2,7 @@
  * Leadership: the process hosting the hub leads. Exactly one live peer leads once the channel
  * has settled, a new one leads after the leader dies, and the epoch rises with every change.
  */
-import { type Socket, createConnection } from 'node:net';
+import type { Socket } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { Channel } from '../../src/index.js';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
@@ -13,7 +13,15 @@ import {
   jsonFrame,
   readJson,
 } from '../../src/channel/frame.js';
-import { type ChildEvent, Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
+import {
+  type ChildEvent,
+  Proc,
+  killAll,
+  openHubSocket,
+  startMany,
+  tempDir,
+  until,
+} from '../helpers/processes.js';
 
 interface State {
   pid: number;
@@ -156,7 +164,8 @@ test("a peer that has seen a higher epoch raises the hub's: it is told the new o
   await until(() => a.isLeader, 5000, 'the leader');
 
   // A raw peer claiming to have seen epoch 41 (a survivor of hubs this process never knew).
-  const socket: Socket = createConnection(a.endpoint);
+  // Opened as a peer opens it (past the token proof when the suite runs on tcp).
+  const socket: Socket = await openHubSocket('lead', dir.path);
   const decoder = new FrameDecoder(1 << 20);
   const welcome = new Promise<Record<string, unknown>>((resolve) => {
     socket.on('data', (chunk) => {
