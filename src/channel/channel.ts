@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type ChannelOptions, type ResolvedOptions, resolveOptions } from './channel-options.js';
-import { type Codec, resolveCodec } from './codec.js';
+import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
 import { Dedup } from './dedup.js';
 import { FrameSlab } from './frame-slab.js';
 import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
@@ -149,6 +149,9 @@ export class Channel extends EventEmitter {
   private readonly incarnation: number;
   private readonly targets = new Map<number, ChannelTarget>();
   private readonly encodedNames = new Map<string, Buffer>();
+  /** The last event name read, and its bytes (see eventNameAt). */
+  private lastEventName = '';
+  private lastEventBytes: Buffer = Buffer.alloc(0);
   private readonly slab = new FrameSlab();
   private meta: unknown;
   private selfId = 0;
@@ -575,7 +578,7 @@ export class Channel extends EventEmitter {
     if (type === FrameType.Message) {
       let message: unknown;
       try {
-        message = this.codec.decode(frame.subarray(HEADER_SIZE));
+        message = this.decodeAt(frame, HEADER_SIZE);
       } catch (e) {
         this.reportError(new DecodeError(this.codec.name, sender, e));
         return;
@@ -588,15 +591,35 @@ export class Channel extends EventEmitter {
     let args: unknown;
     try {
       if (start > frame.length) throw new RangeError('event name runs past the frame');
-      args = this.codec.decode(frame.subarray(start));
+      args = this.decodeAt(frame, start);
       if (!Array.isArray(args)) throw new TypeError('event arguments are not an array');
     } catch (e) {
       this.reportError(new DecodeError(this.codec.name, sender, e));
       return;
     }
-    const event = frame.toString('utf8', HEADER_SIZE, start);
+    const event = this.eventNameAt(frame, start);
     if (RESERVED_EVENTS.has(event)) return;
     this.emit(event, sender, ...(args as unknown[]));
+  }
+
+  private decodeAt(frame: Buffer, start: number): unknown {
+    return this.codec === jsonCodec
+      ? decodeJsonAt(frame, start)
+      : this.codec.decode(frame.subarray(start));
+  }
+
+  /** The event name of a frame; a run of events with one name decodes it once. */
+  private eventNameAt(frame: Buffer, end: number): string {
+    const last = this.lastEventBytes;
+    if (
+      end - HEADER_SIZE === last.length &&
+      frame.compare(last, 0, last.length, HEADER_SIZE, end) === 0
+    ) {
+      return this.lastEventName;
+    }
+    this.lastEventName = frame.toString('utf8', HEADER_SIZE, end);
+    this.lastEventBytes = Buffer.from(frame.subarray(HEADER_SIZE, end));
+    return this.lastEventName;
   }
 
   private control(type: number, frame: Buffer): void {

@@ -40,11 +40,19 @@ export const jsonCodec: Codec = {
     return JSON.stringify(value) ?? '';
   },
   decode(bytes: Buffer): unknown {
-    if (bytes.length === 0) return undefined;
-    const text = bytes.toString('utf8');
-    return text.includes('"Buffer"') ? JSON.parse(text, reviveBuffers) : JSON.parse(text);
+    return decodeJsonAt(bytes, 0);
   },
 };
+
+/**
+ * The JSON codec's decode of `buf` from `start` on: the channel reads payloads in place, without
+ * a Buffer view per message.
+ */
+export function decodeJsonAt(buf: Buffer, start: number): unknown {
+  if (start >= buf.length) return undefined;
+  const text = buf.toString('utf8', start);
+  return text.includes('"Buffer"') ? JSON.parse(text, reviveBuffers) : JSON.parse(text);
+}
 
 /**
  * V8 structured clone: Date, Map, Set, RegExp, BigInt, Buffer, typed arrays, cycles. About three

@@ -17,6 +17,8 @@ export interface OutboxEntry {
   state: EntryState;
 }
 
+const RELEASED = Buffer.alloc(0);
+
 /** Per-entry bookkeeping beyond the frame bytes, so the byte limits also bound entry count. */
 const ENTRY_OVERHEAD = 96;
 
@@ -27,8 +29,17 @@ const ENTRY_OVERHEAD = 96;
  * receivers drop the copies they already have.
  */
 export class Outbox {
-  /** Unconfirmed entries by sequence; a Map iterates in insertion (= sequence) order. */
-  private readonly entries = new Map<number, OutboxEntry>();
+  /**
+   * Accepted entries in sequence order, from `first`. Settled ones stay (with their frame
+   * released) until they reach the front or `compact` drops them: an array indexed by sequence
+   * costs a fraction of a Map's set and delete, which every message paid twice.
+   */
+  private slots: OutboxEntry[] = [];
+  private first = 0;
+  /** Settled entries still in `slots` after `first`. */
+  private dead = 0;
+  /** Unconfirmed entries. */
+  private live = 0;
   /** Entries not yet written to the current hub, in order, from `head`. */
   private queue: OutboxEntry[] = [];
   private head = 0;
@@ -57,7 +68,7 @@ export class Outbox {
 
   /** Whether the frame with this sequence is still waiting for the hub's ack or nack. */
   has(seq: number): boolean {
-    return this.entries.has(seq);
+    return this.find(seq) !== undefined;
   }
 
   get pendingBytes(): number {
@@ -65,7 +76,7 @@ export class Outbox {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.live;
   }
 
   /** Unconfirmed entries that the hub is not holding: they are still this process's to deliver. */
@@ -80,7 +91,8 @@ export class Outbox {
   add(seq: number, frame: Buffer): void {
     this.lastSeq = seq;
     const entry: OutboxEntry = { seq, frame, state: EntryState.Queued };
-    this.entries.set(seq, entry);
+    this.slots.push(entry);
+    this.live++;
     this.queue.push(entry);
     this.pending += frame.length + ENTRY_OVERHEAD;
     this.unheld++;
@@ -109,17 +121,24 @@ export class Outbox {
 
   /** The hub confirmed delivery; returns whether the entry was still unconfirmed. */
   ack(seq: number): boolean {
-    return this.settle(seq) !== undefined;
+    const entry = this.settle(seq);
+    if (entry === undefined) return false;
+    entry.frame = RELEASED; // a settled entry may linger in `slots`: it must not pin a slab
+    return true;
   }
 
   /** The hub gave up on this frame; returns its bytes for the undeliverable report. */
   nack(seq: number): Buffer | undefined {
-    return this.settle(seq)?.frame;
+    const entry = this.settle(seq);
+    if (entry === undefined) return undefined;
+    const frame = entry.frame;
+    entry.frame = RELEASED;
+    return frame;
   }
 
   /** The hub holds the frame for an absent peer: free its window slot. */
   held(seq: number): void {
-    const entry = this.entries.get(seq);
+    const entry = this.find(seq);
     if (entry === undefined || entry.state !== EntryState.Sent) return;
     entry.state = EntryState.Held;
     this.unheld--;
@@ -131,7 +150,8 @@ export class Outbox {
 
   /** The hub connection is gone: everything unconfirmed is to be written again, in order. */
   rewind(): void {
-    this.queue = [...this.entries.values()];
+    this.compact();
+    this.queue = this.slots.slice();
     this.head = 0;
     for (const entry of this.queue) entry.state = EntryState.Queued;
     this.unheld = this.queue.length;
@@ -145,20 +165,48 @@ export class Outbox {
    */
   drain(includeHeld: boolean): Buffer[] {
     const frames: Buffer[] = [];
-    for (const e of this.entries.values()) {
+    for (let i = this.first; i < this.slots.length; i++) {
+      const e = this.slots[i]!;
+      if (e.state === EntryState.Settled) continue;
       if (includeHeld || e.state !== EntryState.Held) frames.push(e.frame);
     }
-    this.entries.clear();
+    this.slots = [];
+    this.first = this.dead = this.live = 0;
     this.queue = [];
     this.head = 0;
     this.inflightFrames = this.inflightBytes = this.pending = this.unheld = 0;
     return frames;
   }
 
+  /** The unconfirmed entry with this sequence, if any. */
+  private find(seq: number): OutboxEntry | undefined {
+    const slots = this.slots;
+    if (this.first >= slots.length) return undefined;
+    // Sequences are consecutive until settled entries are compacted away: guess, then search.
+    let i = this.first + seq - slots[this.first]!.seq;
+    if (slots[i]?.seq !== seq) {
+      let lo = this.first;
+      let hi = slots.length - 1;
+      i = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const at = slots[mid]!.seq;
+        if (at === seq) {
+          i = mid;
+          break;
+        }
+        if (at < seq) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      if (i < 0) return undefined;
+    }
+    const entry = slots[i]!;
+    return entry.state === EntryState.Settled ? undefined : entry;
+  }
+
   private settle(seq: number): OutboxEntry | undefined {
-    const entry = this.entries.get(seq);
+    const entry = this.find(seq);
     if (entry === undefined) return undefined;
-    this.entries.delete(seq);
     if (entry.state === EntryState.Sent) {
       this.inflightFrames--;
       this.inflightBytes -= entry.frame.length;
@@ -166,7 +214,36 @@ export class Outbox {
     if (entry.state !== EntryState.Held) this.unheld--;
     entry.state = EntryState.Settled;
     this.pending -= entry.frame.length + ENTRY_OVERHEAD;
+    this.live--;
+    this.dead++;
+    const slots = this.slots;
+    while (this.first < slots.length && slots[this.first]!.state === EntryState.Settled) {
+      this.first++;
+      this.dead--;
+    }
+    if (this.first === slots.length) {
+      this.slots = [];
+      this.first = this.dead = 0;
+    } else if (this.dead > 1024 && this.dead * 2 > slots.length - this.first) {
+      // An old entry still waits (a slow reader, a held frame) while later ones settle.
+      this.compact();
+    } else if (this.first > 4096 && this.first * 2 > slots.length) {
+      this.slots = slots.slice(this.first);
+      this.first = 0;
+    }
     return entry;
+  }
+
+  /** Keeps only the unconfirmed entries, in order. */
+  private compact(): void {
+    const kept: OutboxEntry[] = [];
+    for (let i = this.first; i < this.slots.length; i++) {
+      const e = this.slots[i]!;
+      if (e.state !== EntryState.Settled) kept.push(e);
+    }
+    this.slots = kept;
+    this.first = 0;
+    this.dead = 0;
   }
 
   private windowOpen(): boolean {

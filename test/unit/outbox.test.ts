@@ -51,3 +51,35 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   box.ack(3);
   expect(box.takeSendable()).toEqual([]);
 });
+
+test('an old frame still unconfirmed while thousands after it settle: lookups, rewind and counts stay exact', () => {
+  const box = new Outbox(100_000, 1 << 30);
+  const total = 20_000;
+  for (let s = 1; s <= total; s++) box.add(s, f(1));
+  expect(box.takeSendable()).toHaveLength(total);
+  // Frame 1 waits (a slow reader); every other odd frame is acked, in a scattered order.
+  const acked = new Set<number>();
+  for (let s = total - 1; s >= 3; s -= 2) {
+    expect(box.ack(s)).toBe(true);
+    acked.add(s);
+  }
+  box.held(2);
+  for (let s = 4; s <= total; s += 4) {
+    expect(box.nack(s)).toHaveLength(1);
+    acked.add(s);
+  }
+  expect(box.ack(3)).toBe(false);
+  expect(box.has(1)).toBe(true);
+  expect(box.has(3)).toBe(false);
+  expect(box.has(6)).toBe(true);
+  expect(box.size).toBe(total - acked.size);
+  expect(box.pendingBytes).toBe((total - acked.size) * (1 + 96));
+  box.rewind();
+  const again = box.takeSendable();
+  expect(again).toHaveLength(total - acked.size);
+  for (let s = 1; s <= total; s++) expect(box.has(s)).toBe(!acked.has(s));
+  for (let s = 1; s <= total; s++) if (!acked.has(s)) expect(box.ack(s)).toBe(true);
+  expect(box.size).toBe(0);
+  expect(box.pendingBytes).toBe(0);
+  expect(box.unheldCount).toBe(0);
+});
