@@ -122,6 +122,9 @@ export class SocketTransport implements FrameTransport {
  * a batch per turn of the event loop, so the hub process pays no syscalls for its own traffic and
  * keeps the same asynchronous ordering a socket would give.
  */
+/** Frames a LocalTransport hands over per turn of the event loop (see deliver). */
+const LOCAL_BATCH = 512;
+
 export class LocalTransport implements FrameTransport {
   onFrames: (frames: Buffer[]) => void = noop;
   onClose: (error?: Error) => void = noop;
@@ -183,9 +186,20 @@ export class LocalTransport implements FrameTransport {
     this.scheduled = false;
     if (this.closed) return;
     if (this.inbox.length > 0) {
-      const frames = this.inbox;
-      this.inbox = [];
-      this.inboxBytes = 0;
+      let frames = this.inbox;
+      if (frames.length <= LOCAL_BATCH) {
+        this.inbox = [];
+        this.inboxBytes = 0;
+      } else {
+        // A whole window at once would start thousands of handlers (and their promises) before
+        // any could finish; they would outlive a young-generation GC and be copied to the old
+        // one. A socket hands over about 64 KiB at a time; so does this, and the rest follows
+        // on the next turn, in order.
+        this.inbox = frames.slice(LOCAL_BATCH);
+        frames = frames.slice(0, LOCAL_BATCH);
+        for (const f of frames) this.inboxBytes -= f.length;
+        this.schedule();
+      }
       this.onFrames(frames);
     }
     if (this.closing && this.inbox.length === 0 && this.other.inbox.length === 0) {
