@@ -28,7 +28,10 @@ function git(...args: string[]): string {
 export function machineInfo(): MachineInfo {
   const list = cpus();
   const commit = git('rev-parse', '--short', 'HEAD');
-  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+  // The results this run replaces are not a change to the code measured.
+  const dirty =
+    git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results') !==
+    '';
   return {
     cpu: list[0]?.model.trim() ?? 'unknown',
     cores: list.length,
