@@ -84,6 +84,8 @@ const RETRY_MAX_MS = 2000;
 const HANDOVER_HEAD_START_MS = 30;
 /** How long a hub that follows another serves rejoining peers before newcomers. */
 const REJOIN_WINDOW_MS = 300;
+/** How long close() waits for an election under way to stop. */
+const ELECTION_CLOSE_WAIT_MS = 1000;
 /** How long a process that has never joined waits before probing after losing the hub. */
 const NEWCOMER_DELAY_MS = 100;
 
@@ -98,6 +100,8 @@ export class Link {
   hub: Hub | undefined;
   private transport: FrameTransport | undefined;
   private readonly abort = new AbortController();
+  /** The election under way or last run (see elect). */
+  private electing: Promise<void> | undefined;
   private nonce = '';
   private successor = 0;
   private everJoined = false;
@@ -173,6 +177,15 @@ export class Link {
     this.state = LinkState.Closed;
     this.abort.abort();
     clearTimeout(this.retryTimer);
+    // An aborted election stops at its next step (and withdraws a hub it won meanwhile).
+    if (this.electing !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.electing,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, ELECTION_CLOSE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     const transport = this.transport;
     this.transport = undefined;
     if (transport !== undefined && !transport.closed) {
@@ -195,7 +208,17 @@ export class Link {
     return this.state === LinkState.Closed;
   }
 
-  private async elect(eager: boolean, delayMs?: number): Promise<void> {
+  /**
+   * Elects, remembering the election so close() can wait for it: an election holds the lock
+   * file for a moment, and a closed channel must leave nothing in its directory.
+   */
+  private elect(eager: boolean, delayMs?: number): Promise<void> {
+    const running = this.runElection(eager, delayMs);
+    this.electing = running;
+    return running;
+  }
+
+  private async runElection(eager: boolean, delayMs?: number): Promise<void> {
     this.state = LinkState.Electing;
     const { endpoint, log } = this.options;
     let result;
