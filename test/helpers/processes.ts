@@ -208,12 +208,6 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const TRANSPORT: 'unix' | 'tcp' =
   process.env.NESTJS_IPC_TRANSPORT === 'tcp' ? 'tcp' : 'unix';
 
-/** `test` on Unix sockets only, for what has no loopback-TCP counterpart; says why otherwise. */
-export function unixOnly(reason: string): typeof test {
-  if (TRANSPORT === 'unix') return test;
-  return ((name: string) => test.skip(`${name} [unix only: ${reason}]`, () => {})) as typeof test;
-}
-
 /** The public endpoint file of the one channel in `dir`: `<base>.sock`, or `<base>.tcp` under tcp. */
 export function publicEndpoint(dir: string): string {
   const ext = TRANSPORT === 'tcp' ? '.tcp' : '.sock';

@@ -1,14 +1,6 @@
 import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import {
-  Proc,
-  killAll,
-  publicEndpoint,
-  startMany,
-  tempDir,
-  unixOnly,
-  until,
-} from '../helpers/processes.js';
+import { Proc, killAll, publicEndpoint, startMany, tempDir, until } from '../helpers/processes.js';
 
 interface RaceResult {
   pid: number;
@@ -73,36 +65,35 @@ function peerEnv(name: string, extra: Record<string, unknown> = {}) {
   return { PEER_OPTIONS: JSON.stringify({ name, dir: dir.path, ...extra }) };
 }
 
-unixOnly('tcp-endpoint.test.ts covers the stale endpoint file')(
-  'the stale socket of a kill -9-ed hub is replaced by the next process',
-  async () => {
-    const a = await Proc.start('peer.js', peerEnv('stale'));
-    const sa = await a.call<State>('connect');
-    expect(sa.isHub).toBe(true);
-    const socketName = readdirSync(dir.path).find((f) => f.endsWith('.sock'))!;
-    const path = `${dir.path}/${socketName}`;
-    const inoBefore = lstatSync(path).ino;
-    await a.kill('SIGKILL');
+// A Unix socket file outlives its hub; the tcp endpoint file's equivalent is in tcp-endpoint.test.ts.
+// Forced to unix so that test:tcp checks it too, instead of skipping it.
+test('the stale socket of a kill -9-ed hub is replaced by the next process', async () => {
+  const a = await Proc.start('peer.js', peerEnv('stale', { transport: 'unix' }));
+  const sa = await a.call<State>('connect');
+  expect(sa.isHub).toBe(true);
+  const socketName = readdirSync(dir.path).find((f) => f.endsWith('.sock'))!;
+  const path = `${dir.path}/${socketName}`;
+  const inoBefore = lstatSync(path).ino;
+  await a.kill('SIGKILL');
 
-    // The file is still there, and nobody answers on it.
-    expect(lstatSync(path).isSocket()).toBe(true);
-    const refused = await new Promise<string>((resolve) => {
-      const s = createConnection({ path });
-      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code!));
-      s.on('connect', () => resolve('connected'));
-    });
-    expect(refused).toBe('ECONNREFUSED');
+  // The file is still there, and nobody answers on it.
+  expect(lstatSync(path).isSocket()).toBe(true);
+  const refused = await new Promise<string>((resolve) => {
+    const s = createConnection({ path });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code!));
+    s.on('connect', () => resolve('connected'));
+  });
+  expect(refused).toBe('ECONNREFUSED');
 
-    const b = await Proc.start('peer.js', peerEnv('stale'));
-    const sb = await b.call<State>('connect');
-    expect(sb.isHub).toBe(true);
-    expect(lstatSync(path).ino).not.toBe(inoBefore);
-    // The dead hub's private name was cleaned up too; only b's remain.
-    expect(readdirSync(dir.path).filter((f) => f.endsWith('.hub'))).toEqual([
-      socketName.replace(/\.sock$/, `.${sb.pid}.hub`),
-    ]);
-  },
-);
+  const b = await Proc.start('peer.js', peerEnv('stale', { transport: 'unix' }));
+  const sb = await b.call<State>('connect');
+  expect(sb.isHub).toBe(true);
+  expect(lstatSync(path).ino).not.toBe(inoBefore);
+  // The dead hub's private name was cleaned up too; only b's remain.
+  expect(readdirSync(dir.path).filter((f) => f.endsWith('.hub'))).toEqual([
+    socketName.replace(/\.sock$/, `.${sb.pid}.hub`),
+  ]);
+});
 
 test('a live hub is never displaced: 8 newcomers at once, a stale-looking lock, and a dead lock holder change nothing', async () => {
   const hub = await Proc.start('peer.js', peerEnv('live'));
