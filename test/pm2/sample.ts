@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../helpers/processes.js';
+import { isAlive } from '../../src/channel/election-lock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SAMPLE = join(ROOT, 'sample');
@@ -132,20 +133,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether `pid` is a live process (a zombie counts as dead). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true; // no procfs: trust kill(0)
-  }
-}
+/** Whether `pid` is a live process (a zombie counts as dead): the channel's own check. */
+export { isAlive };
 
 /**
  * Live processes whose environment holds `variable` (Linux /proc): PM2's daemon and workers all
