@@ -48,29 +48,35 @@ export function channelTopology(
   return { stages: [() => all.slice(0, 1), () => all.slice(1)] };
 }
 
-/** A peer talking to the hub process: one hop each way. */
+/**
+ * One hop: a peer talking to the hub process (requests and events go to the hub; a broadcast
+ * comes from it).
+ */
+export function oneHopTopology(shape: Shape, transport: 'channel' | 'nest-ipc'): Topology {
+  const hub = shape.receivers === 1 ? 'receiver' : 'sender';
+  return channelTopology(shape.traffic, shape.receivers, hub, transport);
+}
+
+/**
+ * Relayed: two non-hub peers through the hub. For broadcast the sender is not the hub and the
+ * hub is one of the four receivers (as in a PM2 cluster of five, where the hub is a worker too):
+ * three of the four deliveries are relayed.
+ */
+export function relayedTopology(shape: Shape, transport: 'channel' | 'nest-ipc'): Topology {
+  const hub = shape.receivers === 1 ? 'separate' : 'receiver';
+  return channelTopology(shape.traffic, shape.receivers, hub, transport);
+}
+
 export const channelOneHop: Competitor = {
   key: 'channel-1hop',
   label: 'channel (one hop)',
   family: 'channel',
-  topology: (shape: Shape) =>
-    // Requests and events go to the hub; a broadcast comes from it.
-    channelTopology(shape.traffic, shape.receivers, shape.receivers === 1 ? 'receiver' : 'sender'),
+  topology: (shape: Shape) => oneHopTopology(shape, 'channel'),
 };
 
-/**
- * Two non-hub peers through the hub. For broadcast the sender is not the hub and the hub is
- * one of the four receivers (as in a PM2 cluster of five, where the hub is a worker too): three
- * of the four deliveries are relayed.
- */
 export const channelRelayed: Competitor = {
   key: 'channel-relayed',
   label: 'channel (relayed)',
   family: 'channel',
-  topology: (shape: Shape) =>
-    channelTopology(
-      shape.traffic,
-      shape.receivers,
-      shape.receivers === 1 ? 'separate' : 'receiver',
-    ),
+  topology: (shape: Shape) => relayedTopology(shape, 'channel'),
 };

@@ -1,5 +1,5 @@
 import type { Shape } from '../orchestrator/topology.js';
-import { channelTopology } from './channel.js';
+import { oneHopTopology, relayedTopology } from './channel.js';
 import type { Competitor } from './competitor.js';
 
 /**
@@ -11,13 +11,7 @@ export const nestIpcOneHop: Competitor = {
   key: 'nest-ipc-1hop',
   label: 'Nest IPC (one hop)',
   family: 'nest-ipc',
-  topology: (shape: Shape) =>
-    channelTopology(
-      shape.traffic,
-      shape.receivers,
-      shape.receivers === 1 ? 'receiver' : 'sender',
-      'nest-ipc',
-    ),
+  topology: (shape: Shape) => oneHopTopology(shape, 'nest-ipc'),
 };
 
 /** Two non-hub workers through the hub worker (for broadcast, the hub is one of the four). */
@@ -25,11 +19,5 @@ export const nestIpcRelayed: Competitor = {
   key: 'nest-ipc-relayed',
   label: 'Nest IPC (relayed)',
   family: 'nest-ipc',
-  topology: (shape: Shape) =>
-    channelTopology(
-      shape.traffic,
-      shape.receivers,
-      shape.receivers === 1 ? 'separate' : 'receiver',
-      'nest-ipc',
-    ),
+  topology: (shape: Shape) => relayedTopology(shape, 'nest-ipc'),
 };
