@@ -149,9 +149,6 @@ export class Channel extends EventEmitter {
   private readonly incarnation: number;
   private readonly targets = new Map<number, ChannelTarget>();
   private readonly encodedNames = new Map<string, Buffer>();
-  /** The last event name read, and its bytes (see eventNameAt). */
-  private lastEventName = '';
-  private lastEventBytes: Buffer = Buffer.alloc(0);
   private readonly slab = new FrameSlab();
   private meta: unknown;
   private selfId = 0;
@@ -597,7 +594,7 @@ export class Channel extends EventEmitter {
       this.reportError(new DecodeError(this.codec.name, sender, e));
       return;
     }
-    const event = this.eventNameAt(frame, start);
+    const event = frame.toString('utf8', HEADER_SIZE, start);
     if (RESERVED_EVENTS.has(event)) return;
     this.emit(event, sender, ...(args as unknown[]));
   }
@@ -606,20 +603,6 @@ export class Channel extends EventEmitter {
     return this.codec === jsonCodec
       ? decodeJsonAt(frame, start)
       : this.codec.decode(frame.subarray(start));
-  }
-
-  /** The event name of a frame; a run of events with one name decodes it once. */
-  private eventNameAt(frame: Buffer, end: number): string {
-    const last = this.lastEventBytes;
-    if (
-      end - HEADER_SIZE === last.length &&
-      frame.compare(last, 0, last.length, HEADER_SIZE, end) === 0
-    ) {
-      return this.lastEventName;
-    }
-    this.lastEventName = frame.toString('utf8', HEADER_SIZE, end);
-    this.lastEventBytes = Buffer.from(frame.subarray(HEADER_SIZE, end));
-    return this.lastEventName;
   }
 
   private control(type: number, frame: Buffer): void {
