@@ -924,7 +924,7 @@ export class Hub {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.dirty.length === 0) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    process.nextTick(() => {
       this.flushScheduled = false;
       this.flush();
     });

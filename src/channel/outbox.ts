@@ -84,6 +84,11 @@ export class Outbox {
     return this.unheld;
   }
 
+  /** Entries accepted and not yet written (an upper bound: a few may have settled meanwhile). */
+  get queuedCount(): number {
+    return this.queue.length - this.head;
+  }
+
   get hasSendable(): boolean {
     return this.head < this.queue.length && this.windowOpen();
   }

@@ -117,14 +117,20 @@ export class SocketTransport implements FrameTransport {
   }
 }
 
+/** Frames a LocalTransport hands over at a time (see deliver). */
+const LOCAL_BATCH = 512;
+/** Deliveries a process makes to itself before the event loop must turn. */
+const LOCAL_HOPS_PER_TURN = 64;
+let localHops = 0;
+function resetLocalHops(): void {
+  localHops = 0;
+}
+
 /**
  * The hub process's own peer talks to its hub through this pair: frames are passed by reference,
- * a batch per turn of the event loop, so the hub process pays no syscalls for its own traffic and
- * keeps the same asynchronous ordering a socket would give.
+ * in batches, after the current callback (never inside the caller's stack), so the hub process
+ * pays no syscalls for its own traffic and keeps the asynchronous ordering a socket would give.
  */
-/** Frames a LocalTransport hands over per turn of the event loop (see deliver). */
-const LOCAL_BATCH = 512;
-
 export class LocalTransport implements FrameTransport {
   onFrames: (frames: Buffer[]) => void = noop;
   onClose: (error?: Error) => void = noop;
@@ -179,7 +185,16 @@ export class LocalTransport implements FrameTransport {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.deliver());
+    if (localHops < LOCAL_HOPS_PER_TURN) {
+      // Frames reach the other side before the event loop turns, as a socket's would reach
+      // the other process at once: the hub process answers a request without waiting for
+      // extra loop iterations. Bounded, so a process that keeps messaging itself still lets
+      // I/O and timers run.
+      if (localHops++ === 0) setImmediate(resetLocalHops);
+      process.nextTick(() => this.deliver());
+    } else {
+      setImmediate(() => this.deliver());
+    }
   }
 
   private deliver(): void {
@@ -194,7 +209,7 @@ export class LocalTransport implements FrameTransport {
         // A whole window at once would start thousands of handlers (and their promises) before
         // any could finish; they would outlive a young-generation GC and be copied to the old
         // one. A socket hands over about 64 KiB at a time; so does this, and the rest follows
-        // on the next turn, in order.
+        // in the next delivery, in order.
         this.inbox = frames.slice(LOCAL_BATCH);
         frames = frames.slice(0, LOCAL_BATCH);
         for (const f of frames) this.inboxBytes -= f.length;
