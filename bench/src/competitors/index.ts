@@ -1,7 +1,7 @@
 import { channelOneHop, channelRelayed } from './channel.js';
 import type { Competitor } from './competitor.js';
 import { nestIpcOneHop, nestIpcRelayed } from './nest-ipc.js';
-import { childIpc, nestRedis, nestTcp, rawUds } from './references.js';
+import { childIpc, nestRedis, nestTcp, rawUds, rawUdsRelayed } from './references.js';
 
 /** Every row of the table, in the order printed. Add a competitor here and it runs everywhere. */
 export const COMPETITORS: Competitor[] = [
@@ -10,6 +10,7 @@ export const COMPETITORS: Competitor[] = [
   nestIpcOneHop,
   nestIpcRelayed,
   rawUds,
+  rawUdsRelayed,
   nestTcp,
   nestRedis,
   childIpc,

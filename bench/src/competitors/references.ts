@@ -39,6 +39,26 @@ export const rawUds: Competitor = {
   },
 };
 
+/**
+ * Raw sockets through a process that only forwards bytes (raw-relay.ts): the floor for the
+ * relayed rows, which cross four sockets per round trip where raw-uds crosses two.
+ */
+export const rawUdsRelayed: Competitor = {
+  key: 'raw-uds-relayed',
+  label: 'raw UDS via relay',
+  family: 'reference',
+  topology(shape): Topology {
+    const names = receiverNames(shape.receivers);
+    return {
+      stages: [
+        () => [spec('hub', 'raw-relay', shape, { receivers: shape.receivers })],
+        () => names.map((n) => spec(n, 'raw-uds', shape, { listen: false, serve: true })),
+        () => [spec(DRIVER, 'raw-uds', shape, { listen: false })],
+      ],
+    };
+  },
+};
+
 /** Nest TCP: every receiver is a microservice app; the driver has a ClientProxy for each. */
 export const nestTcp: Competitor = {
   key: 'nest-tcp',

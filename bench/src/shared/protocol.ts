@@ -7,7 +7,7 @@
 
 /** The transports a worker can load; see transports/index.ts. */
 export type TransportName =
-  'channel' | 'nest-ipc' | 'raw-uds' | 'nest-tcp' | 'nest-redis' | 'child-ipc';
+  'channel' | 'nest-ipc' | 'raw-uds' | 'raw-relay' | 'nest-tcp' | 'nest-redis' | 'child-ipc';
 
 /** Requests with responses, or one-way events: decides what a receiving endpoint does. */
 export type Traffic = 'rr' | 'events';

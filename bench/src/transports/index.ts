@@ -8,6 +8,7 @@ import type { Transport } from './types.js';
 const loaders: Record<TransportName, () => Promise<Transport>> = {
   channel: async () => (await import('./channel.js')).channelTransport,
   'raw-uds': async () => (await import('./raw-uds.js')).rawUdsTransport,
+  'raw-relay': async () => (await import('./raw-relay.js')).rawRelayTransport,
   'nest-tcp': async () => (await import('./nest-tcp.js')).nestTcpTransport,
   'nest-redis': async () => (await import('./nest-redis.js')).nestRedisTransport,
   'child-ipc': async () => (await import('./child-ipc.js')).childIpcTransport,

@@ -17,6 +17,11 @@ export interface RawOptions {
   /** Listen on the trial's socket and wait for `connections` peers, or connect to it. */
   listen: boolean;
   connections?: number;
+  /**
+   * For a connecting process: answer requests and count events (the serving side) instead of
+   * driving. Only a process that connects through the relay (raw-relay.ts) serves that way.
+   */
+  serve?: boolean;
 }
 
 async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
@@ -27,11 +32,11 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
   const respond = boot.spec.traffic === 'rr';
   const write = tickBatched();
 
-  const attach = (socket: Socket, side: 'listener' | 'connector') => {
+  const attach = (socket: Socket, side: 'server' | 'client') => {
     sockets.push(socket);
     const reader = new FrameReader((body) => {
       const p = JSON.parse(body.toString('utf8')) as BenchPayload;
-      if (side === 'connector' && respond) waiting.shift()(p);
+      if (side === 'client' && respond) waiting.shift()(p);
       else if (respond) write(socket, encodeFrame(handlers.request(p)));
       else handlers.event(p);
     });
@@ -48,7 +53,7 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
     let markConnected!: () => void;
     allConnected = new Promise((resolve) => (markConnected = resolve));
     server = createServer((socket) => {
-      attach(socket, 'listener');
+      attach(socket, 'server');
       if (sockets.length === expected) markConnected();
     });
     await new Promise<void>((resolve, reject) => {
@@ -61,7 +66,7 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
       socket.once('error', reject);
       socket.once('connect', resolve);
     });
-    attach(socket, 'connector');
+    attach(socket, o.serve === true ? 'server' : 'client');
     allConnected = Promise.resolve();
   }
 
@@ -91,7 +96,7 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
 }
 
 /** write() that corks a socket on its first write of a tick and uncorks it on nextTick. */
-function tickBatched(): (socket: Socket, frame: Buffer) => boolean {
+export function tickBatched(): (socket: Socket, frame: Buffer) => boolean {
   const corked = new Set<Socket>();
   const flush = () => {
     for (const socket of corked) socket.uncork();
