@@ -8,6 +8,11 @@ export class InOrder {
   private tail: Promise<void> = Promise.resolve();
   private inFlight = 0;
 
+  /** Whether nothing async is queued: a synchronous result may then be handed on at once. */
+  get idle(): boolean {
+    return this.inFlight === 0;
+  }
+
   run<T>(
     produce: () => T | Promise<T>,
     deliver: (value: T) => void,

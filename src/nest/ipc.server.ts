@@ -6,7 +6,7 @@ import {
   Server,
   type WritePacket,
 } from '@nestjs/microservices';
-import { finalize, isObservable, type Subscription } from 'rxjs';
+import { Subject, connectable, finalize, isObservable, type Subscription } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
 import { IpcContext, type IpcMetadata } from './ipc.context.js';
@@ -158,6 +158,11 @@ export class IpcServer
 
   /** @internal An event arrived from `sender`. */
   onEvent(sender: number, raw: unknown, broadcast: boolean): void {
+    // The common case (no custom deserializer, nothing async queued) skips the closures below.
+    if (!this.customDeserializer && this.incoming.idle) {
+      this.serveEvent(sender, raw as ReadPacket & { metadata?: IpcMetadata }, broadcast);
+      return;
+    }
     this.incoming.run(
       () => (this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as ReadPacket)),
       (packet) =>
@@ -249,14 +254,69 @@ export class IpcServer
     // A broadcast reaches every peer; one without a handler for it has nothing to say.
     if (broadcast && this.getHandlerByPattern(route) === null) return;
     const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
+    const handler = this.getHandlerByPattern(route);
     this.activeEvents++;
-    this.handleEvent(route, packet, ctx).then(
+    const handled =
+      handler === null
+        ? this.handleEvent(route, packet, ctx) // Nest logs its own "no event handler" error
+        : this.runEventHandler(handler, packet, ctx);
+    handled.then(
       () => this.activeEvents--,
       (e: unknown) => {
         this.activeEvents--;
         this.handleError(errorText(e));
       },
     );
+  }
+
+  /**
+   * Nest's handleEvent, less its two async wrappers per event: the same start and end hooks,
+   * and a returned stream is connected (run to its end) the same way.
+   */
+  private runEventHandler(
+    handler: MessageHandler,
+    packet: ReadPacket,
+    ctx: IpcContext,
+  ): Promise<unknown> {
+    const transportId = this.transportId;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.onProcessingEndHook?.(transportId, ctx);
+    };
+    const run = (): Promise<void> => {
+      let out: unknown;
+      try {
+        out = handler(packet.data, ctx);
+      } catch (e) {
+        end();
+        return Promise.reject(e);
+      }
+      const settle = (result: unknown) => {
+        if (!isObservable(result)) {
+          end();
+          return;
+        }
+        const source = connectable(result.pipe(finalize(end)), {
+          connector: () => new Subject(),
+          resetOnDisconnect: false,
+        });
+        source.connect();
+      };
+      if (!isPromiseLike(out)) {
+        settle(out);
+        return Promise.resolve();
+      }
+      return out.then(settle, (e: unknown) => {
+        end();
+        throw e;
+      });
+    };
+    const start = this.onProcessingStartHook as
+      ((id: unknown, ctx: unknown, done: () => Promise<unknown>) => unknown) | undefined;
+    const ret = start === undefined ? run() : start.call(this, transportId, ctx, run);
+    return isPromiseLike(ret) ? ret : Promise.resolve(ret);
   }
 
   /** Sends one response packet; never rejects (Nest 11 would turn that into an unhandled rejection). */

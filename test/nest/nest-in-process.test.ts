@@ -5,6 +5,7 @@ import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import {
   ClientsModule,
   Ctx,
+  EventPattern,
   MessagePattern,
   Payload,
   Transport,
@@ -12,7 +13,7 @@ import {
   type Serializer,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { firstValueFrom, lastValueFrom, of, take, toArray } from 'rxjs';
+import { Observable, firstValueFrom, lastValueFrom, of, take, toArray } from 'rxjs';
 import {
   Channel,
   ChannelClosedError,
@@ -51,6 +52,30 @@ class MathController {
     };
   }
 
+  @EventPattern('noted')
+  async noted(@Payload() n: number): Promise<void> {
+    events.push(`noted ${n} ${store.getStore()?.trace ?? 'none'}`);
+    await Promise.resolve(); // settles after the next events' handlers have started
+  }
+
+  @EventPattern('ticks')
+  ticks(@Payload() n: number): Observable<number> {
+    // A stream from an event handler runs to its end though no one subscribes to it.
+    return new Observable<number>((subscriber) => {
+      for (let i = 0; i < n; i++) {
+        events.push(`tick ${i}`);
+        subscriber.next(i);
+      }
+      subscriber.complete();
+    });
+  }
+
+  @EventPattern('fails')
+  fails(@Payload() _d: unknown): void {
+    events.push('fails');
+    throw new Error('event handler failed');
+  }
+
   @MessagePattern('tcp-only', Transport.TCP)
   tcpOnly(): string {
     return 'tcp';
@@ -63,6 +88,7 @@ class MathController {
 }
 
 const store = new AsyncLocalStorage<{ trace: string }>();
+const events: string[] = [];
 
 let dir: ReturnType<typeof tempDir>;
 let apps: INestMicroservice[] = [];
@@ -182,6 +208,31 @@ test('processing hooks run once per request, with the handler inside the start h
     { pattern: 'ctx', store: { trace: 'trace-7' } },
     { pattern: 'count', store: { trace: 'trace-7' } },
   ]);
+});
+
+test('processing hooks run once per event too: plain, async, streamed and failing handlers', async () => {
+  events.length = 0;
+  const { server, client } = await boot();
+  const starts: string[] = [];
+  const ends: string[] = [];
+  server.setOnProcessingStartHook((_t, ctx, done) => {
+    const pattern = (ctx as IpcContext).getPattern();
+    starts.push(pattern);
+    return store.run({ trace: `in ${pattern}` }, done);
+  });
+  server.setOnProcessingEndHook((_t, ctx) => {
+    ends.push((ctx as IpcContext).getPattern());
+  });
+  await firstValueFrom(client.to(1).emit('noted', 7));
+  await firstValueFrom(client.to(1).emit('ticks', 3));
+  await firstValueFrom(client.to(1).emit('fails', {}));
+  // Events are one-way: wait until the last one's end hook has run.
+  for (let i = 0; i < 100 && ends.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  // Handlers run concurrently, as in Nest's own transports: only each one's own order is fixed.
+  expect([...events].sort()).toEqual(['fails', 'noted 7 in noted', 'tick 0', 'tick 1', 'tick 2']);
+  expect(events.filter((e) => e.startsWith('tick'))).toEqual(['tick 0', 'tick 1', 'tick 2']);
+  expect(starts).toEqual(['noted', 'ticks', 'fails']);
+  expect([...ends].sort()).toEqual(['fails', 'noted', 'ticks']);
 });
 
 test('custom serializers and deserializers, async ones included, are applied on both sides and keep order', async () => {
