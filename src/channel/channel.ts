@@ -543,8 +543,9 @@ export class Channel extends EventEmitter {
    * Writes what is ready, the receipt for what was read first. A receipt goes out in the first
    * flush after reading, never later: a process that dies right after reading must already
    * have said so, or its successor under the same id would be sent those messages again. It
-   * costs no extra write in request/response traffic, where the reply (even from an async
-   * Nest handler, which settles in microtasks) is already queued when this flush runs.
+   * costs no extra write in request/response traffic: the reply (even from an async Nest
+   * handler, which settles in microtasks) is flushed at the end of the tick and carries it; a
+   * receipt with nothing to carry it waits only for the end of this turn of the event loop.
    */
   private flush(): void {
     if (!this.link.joined && this.link.state !== LinkState.Leaving) return;
