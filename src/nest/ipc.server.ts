@@ -251,10 +251,10 @@ export class IpcServer
     const channel = this.shared?.channel;
     if (channel === undefined) return;
     const route = patternToRoute(packet?.pattern);
-    // A broadcast reaches every peer; one without a handler for it has nothing to say.
-    if (broadcast && this.getHandlerByPattern(route) === null) return;
-    const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
     const handler = this.getHandlerByPattern(route);
+    // A broadcast reaches every peer; one without a handler for it has nothing to say.
+    if (broadcast && handler === null) return;
+    const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
     this.activeEvents++;
     const handled =
       handler === null
