@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Channel } from '../../src/channel/channel.js';
 import { resolveEndpoint } from '../../src/channel/endpoint.js';
 import { testBuildDir } from './build-dir.js';
 
@@ -182,6 +183,34 @@ export async function killAll(): Promise<void> {
 export function tempDir(): { path: string; remove(): void } {
   const path = mkdtempSync('/tmp/ipct-');
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * For a test file whose tests open Channels in this process: a fresh directory per test
+ * (`sandbox.dir.path`); after each test, every Channel pushed to `sandbox.open` is closed, then
+ * `afterClose` runs, then the directory is removed. Call once, at the top of the file.
+ */
+export function channelSandbox(afterClose?: () => Promise<void>): {
+  readonly dir: ReturnType<typeof tempDir>;
+  readonly open: Channel[];
+} {
+  let dir: ReturnType<typeof tempDir> | undefined;
+  const open: Channel[] = [];
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+    await afterClose?.();
+    dir?.remove();
+  });
+  return {
+    get dir() {
+      if (dir === undefined) throw new Error('channelSandbox: the directory exists only in a test');
+      return dir;
+    },
+    open,
+  };
 }
 
 /** Polls `check` until it returns a truthy value. */

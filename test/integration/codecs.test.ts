@@ -1,23 +1,15 @@
 import { Channel, type Codec } from '../../src/index.js';
-import { tempDir } from '../helpers/processes.js';
+import { channelSandbox } from '../helpers/processes.js';
 
-let dir: ReturnType<typeof tempDir>;
-const open: Channel[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  dir.remove();
-});
+const sandbox = channelSandbox();
 
 /** Two channels in this process: the first hosts the hub, the second talks to it over the socket. */
 async function pair(
   options: ConstructorParameters<typeof Channel>[0],
 ): Promise<[Channel, Channel]> {
-  const a = new Channel({ name: 'codec', dir: dir.path, ...options });
-  const b = new Channel({ name: 'codec', dir: dir.path, ...options });
-  open.push(a, b);
+  const a = new Channel({ name: 'codec', dir: sandbox.dir.path, ...options });
+  const b = new Channel({ name: 'codec', dir: sandbox.dir.path, ...options });
+  sandbox.open.push(a, b);
   await a.connect();
   await b.connect();
   expect(a.isHub).toBe(true);

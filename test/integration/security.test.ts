@@ -16,27 +16,19 @@ import {
   IdTakenError,
   UnsafeDirectoryError,
 } from '../../src/index.js';
-import { FIXTURES, TRANSPORT, publicEndpoint, tempDir } from '../helpers/processes.js';
+import { FIXTURES, TRANSPORT, publicEndpoint, channelSandbox } from '../helpers/processes.js';
 
-let dir: ReturnType<typeof tempDir>;
-const open: Channel[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  dir.remove();
-});
+const sandbox = channelSandbox();
 
 function channel(options: ConstructorParameters<typeof Channel>[0] = {}): Channel {
-  const ch = new Channel({ name: 'sec', dir: dir.path, ...options });
-  open.push(ch);
+  const ch = new Channel({ name: 'sec', dir: sandbox.dir.path, ...options });
+  sandbox.open.push(ch);
   return ch;
 }
 
 describe('the socket directory', () => {
   test('a directory other users can write to (0777) is refused with an error that says how to fix it', async () => {
-    const wide = `${dir.path}/wide`;
+    const wide = `${sandbox.dir.path}/wide`;
     mkdirSync(wide);
     chmodSync(wide, 0o777);
     const ch = channel({ dir: wide });
@@ -49,10 +41,10 @@ describe('the socket directory', () => {
   });
 
   test('a symbolic link in place of the directory is refused', async () => {
-    const real = `${dir.path}/real`;
+    const real = `${sandbox.dir.path}/real`;
     mkdirSync(real, { mode: 0o700 });
-    symlinkSync(real, `${dir.path}/link`);
-    const err = await channel({ dir: `${dir.path}/link` })
+    symlinkSync(real, `${sandbox.dir.path}/link`);
+    const err = await channel({ dir: `${sandbox.dir.path}/link` })
       .connect()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafeDirectoryError);
@@ -61,7 +53,7 @@ describe('the socket directory', () => {
 
   const asRoot = process.getuid?.() === 0 ? test : test.skip;
   asRoot('a directory owned by another user is refused', async () => {
-    const foreign = `${dir.path}/foreign`;
+    const foreign = `${sandbox.dir.path}/foreign`;
     mkdirSync(foreign, { mode: 0o700 });
     chownSync(foreign, 65534, 65534);
     const err = await channel({ dir: foreign })
@@ -72,7 +64,7 @@ describe('the socket directory', () => {
   });
 
   test(`a missing directory is created 0700 and the ${TRANSPORT === 'tcp' ? 'endpoint file' : 'socket'} is 0600`, async () => {
-    const fresh = `${dir.path}/a/b`;
+    const fresh = `${sandbox.dir.path}/a/b`;
     const ch = channel({ dir: fresh });
     await ch.connect();
     expect(lstatSync(fresh).mode & 0o777).toBe(0o700);
@@ -85,8 +77,8 @@ describe('the socket directory', () => {
 describe('no endpoint can be created', () => {
   for (const transport of ['unix', 'tcp'] as const) {
     test(`${transport}: a directory that cannot be created fails connect() at once with EndpointUnavailableError naming it and the fix`, async () => {
-      writeFileSync(`${dir.path}/file`, '');
-      const where = `${dir.path}/file/sub`;
+      writeFileSync(`${sandbox.dir.path}/file`, '');
+      const where = `${sandbox.dir.path}/file/sub`;
       const err = await channel({ dir: where, transport })
         .connect()
         .catch((e: unknown) => e);
@@ -99,7 +91,7 @@ describe('no endpoint can be created', () => {
   }
 
   test('a directory this user cannot write fails connect() at once with EndpointUnavailableError', async () => {
-    const locked = `${dir.path}/locked`;
+    const locked = `${sandbox.dir.path}/locked`;
     mkdirSync(locked, { mode: 0o700 });
     if (process.getuid?.() !== 0) {
       chmodSync(locked, 0o500);
@@ -111,7 +103,7 @@ describe('no endpoint can be created', () => {
       return;
     }
     // root writes anywhere: run the check as an unprivileged user who owns a read-only directory.
-    chmodSync(dir.path, 0o711);
+    chmodSync(sandbox.dir.path, 0o711);
     chownSync(locked, 65534, 65534);
     chmodSync(locked, 0o500);
     const script = `import { Channel } from ${JSON.stringify(`${FIXTURES}/../../src/channel/index.js`)};

@@ -9,7 +9,7 @@ import { type AddressInfo, type Socket, createConnection, createServer } from 'n
 import { AuthenticationError, Channel } from '../../src/index.js';
 import { resolveEndpoint } from '../../src/channel/endpoint.js';
 import { PEER_PROOF_BYTES } from '../../src/channel/token-gate.js';
-import { Proc, killAll, tempDir, until } from '../helpers/processes.js';
+import { Proc, killAll, channelSandbox, until } from '../helpers/processes.js';
 
 interface State {
   pid: number;
@@ -25,30 +25,27 @@ interface EndpointFile {
   pid: number;
 }
 
-let dir: ReturnType<typeof tempDir>;
-const open: Channel[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  await killAll();
-  dir.remove();
-});
+const sandbox = channelSandbox(killAll);
 
 function channel(options: ConstructorParameters<typeof Channel>[0] = {}): Channel {
-  const ch = new Channel({ name: 'tcp', dir: dir.path, transport: 'tcp', ...options });
-  open.push(ch);
+  const ch = new Channel({ name: 'tcp', dir: sandbox.dir.path, transport: 'tcp', ...options });
+  sandbox.open.push(ch);
   return ch;
 }
 
 function peerEnv(extra: Record<string, unknown> = {}) {
   return {
-    PEER_OPTIONS: JSON.stringify({ name: 'tcp', dir: dir.path, transport: 'tcp', ...extra }),
+    PEER_OPTIONS: JSON.stringify({
+      name: 'tcp',
+      dir: sandbox.dir.path,
+      transport: 'tcp',
+      ...extra,
+    }),
   };
 }
 
-const endpointPath = () => `${dir.path}/${readdirSync(dir.path).find((f) => f.endsWith('.tcp'))!}`;
+const endpointPath = () =>
+  `${sandbox.dir.path}/${readdirSync(sandbox.dir.path).find((f) => f.endsWith('.tcp'))!}`;
 const readRecord = () => JSON.parse(readFileSync(endpointPath(), 'utf8')) as EndpointFile;
 
 /** Everything a raw TCP client receives until the hub closes it. */
@@ -91,7 +88,7 @@ test('the hub publishes port, pid and token in a 0600 endpoint file and listens 
   const st = lstatSync(endpointPath());
   expect(st.isFile()).toBe(true);
   expect(st.mode & 0o777).toBe(0o600);
-  expect(lstatSync(dir.path).mode & 0o777).toBe(0o700);
+  expect(lstatSync(sandbox.dir.path).mode & 0o777).toBe(0o700);
   const record = readRecord();
   expect(record).toEqual({
     v: 1,
@@ -106,13 +103,15 @@ test('the hub publishes port, pid and token in a 0600 endpoint file and listens 
   const peer = channel();
   await peer.connect();
   expect(peer.peers).toEqual([1, 2]);
-  await Promise.all(open.splice(0).map((c) => c.close()));
+  await Promise.all(sandbox.open.splice(0).map((c) => c.close()));
   // A graceful close leaves nothing: not the endpoint file, the hub's private file, the lock.
-  expect(readdirSync(dir.path)).toEqual([]);
+  expect(readdirSync(sandbox.dir.path)).toEqual([]);
 });
 
 test('a hosted tcp endpoint reports a 127.0.0.1 address, never 0.0.0.0', async () => {
-  const hosted = await resolveEndpoint('addr', { dir: dir.path, transport: 'tcp' }).host(false);
+  const hosted = await resolveEndpoint('addr', { dir: sandbox.dir.path, transport: 'tcp' }).host(
+    false,
+  );
   try {
     const address = (hosted!.server as unknown as { address(): AddressInfo }).address();
     expect(address.address).toBe('127.0.0.1');
@@ -122,7 +121,7 @@ test('a hosted tcp endpoint reports a 127.0.0.1 address, never 0.0.0.0', async (
     hosted!.server.close();
     hosted!.publication.dispose();
   }
-  expect(readdirSync(dir.path)).toEqual([]);
+  expect(readdirSync(sandbox.dir.path)).toEqual([]);
 });
 
 test('a client that knows the port but not the token gets one refusal byte and not a single frame; the channel is undisturbed', async () => {
@@ -204,7 +203,7 @@ test('a program on the published port that cannot prove the token is not taken f
   await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
   try {
     const port = (impostor.address() as AddressInfo).port;
-    const path = resolveEndpoint('tcp', { dir: dir.path, transport: 'tcp' }).path;
+    const path = resolveEndpoint('tcp', { dir: sandbox.dir.path, transport: 'tcp' }).path;
     writeFileSync(
       path,
       JSON.stringify({
@@ -255,8 +254,8 @@ test('the stale endpoint file of a kill -9-ed hub is replaced by the next proces
   expect(readRecord().pid).toBe(sb.pid);
   expect(readRecord().token).not.toBe(stale.token);
   // The dead hub's private file was cleaned up too; only b's remains.
-  expect(readdirSync(dir.path).filter((f) => f.endsWith('.hub'))).toEqual([
-    path.slice(dir.path.length + 1).replace(/\.tcp$/, `.${sb.pid}.hub`),
+  expect(readdirSync(sandbox.dir.path).filter((f) => f.endsWith('.hub'))).toEqual([
+    path.slice(sandbox.dir.path.length + 1).replace(/\.tcp$/, `.${sb.pid}.hub`),
   ]);
 });
 
@@ -265,7 +264,7 @@ test('an endpoint file naming a live pid whose port refuses is stale too', async
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const port = (closed.address() as AddressInfo).port;
   await new Promise((r) => closed.close(r));
-  const path = resolveEndpoint('tcp', { dir: dir.path, transport: 'tcp' }).path;
+  const path = resolveEndpoint('tcp', { dir: sandbox.dir.path, transport: 'tcp' }).path;
   const token = randomBytes(32).toString('hex');
   writeFileSync(path, JSON.stringify({ v: 1, host: '127.0.0.1', port, token, pid: process.pid }), {
     mode: 0o600,
@@ -283,7 +282,11 @@ test('the hub puts a removed endpoint file back, and steps down when another hub
   const record = readRecord();
   const { unlinkSync, renameSync } = await import('node:fs');
   unlinkSync(path);
-  await until(() => readdirSync(dir.path).some((f) => f.endsWith('.tcp')), 5000, 're-publication');
+  await until(
+    () => readdirSync(sandbox.dir.path).some((f) => f.endsWith('.tcp')),
+    5000,
+    're-publication',
+  );
   expect(readRecord()).toEqual(record);
 
   // A replacement with another inode means another hub won a race: this one steps down, finds
