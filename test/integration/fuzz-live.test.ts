@@ -1,12 +1,9 @@
-import type { Socket } from 'node:net';
 import fc from 'fast-check';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import {
   FrameType,
   HEADER_SIZE,
   MAX_PEER_ID,
   OFF_SENDER,
-  OFF_TYPE,
   PROTOCOL_VERSION,
   TARGET_ALL,
   TARGET_OTHERS,
@@ -15,6 +12,7 @@ import {
   writeHeader,
 } from '../../src/channel/frame.js';
 import { Proc, killAll, openHubSocket, startMany, tempDir, until } from '../helpers/processes.js';
+import { RawPeer } from '../helpers/raw-peer.js';
 
 /**
  * Hostile clients on a live hub: forged identities, frames out of order, random and truncated
@@ -59,31 +57,10 @@ afterAll(async () => {
   dir.remove();
 });
 
-/** A raw client speaking the wire protocol by hand. */
-class Raw {
-  readonly frames: Buffer[] = [];
-  readonly socket: Socket;
-  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
-  readonly ended: Promise<void>;
-
-  /** Connects as a peer would (past the token proof on tcp), then speaks raw frames. */
-  static async open(): Promise<Raw> {
+/** A raw client that can also join, as the fuzz's forger does. */
+class Raw extends RawPeer {
+  static async connect(): Promise<Raw> {
     return new Raw(await openHubSocket('fuzz', dir.path));
-  }
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
-    this.socket.on('error', () => {});
-    this.ended = new Promise((resolve) => this.socket.on('close', () => resolve()));
-  }
-
-  ofType(type: FrameType): Buffer | undefined {
-    return this.frames.find((f) => f[OFF_TYPE] === type);
-  }
-
-  async hello(): Promise<void> {
-    await until(() => this.ofType(FrameType.HubHello), 5000, 'HubHello');
   }
 
   join(incarnation: number, kind = 'none', claim = 0): void {
@@ -108,11 +85,6 @@ class Raw {
     this.join(incarnation);
     await until(() => this.ofType(FrameType.Welcome), 5000, 'Welcome');
     return readJson(this.ofType(FrameType.Welcome)!);
-  }
-
-  async close(): Promise<void> {
-    this.socket.destroy();
-    await this.ended;
   }
 }
 
@@ -169,7 +141,7 @@ async function honestStreamsIntact(): Promise<void> {
 
 test('a forged sender id and incarnation are overwritten by the hub: a peer never sends as another', async () => {
   await honestStreamsIntact();
-  const raw = await Raw.open();
+  const raw = await Raw.connect();
   const welcome = await raw.joined(0x5eed);
   const victim = welcome.peers.find((p) => p.id === 2)!;
   expect(welcome.id).toBe(3);
@@ -200,12 +172,12 @@ test('a forged sender id and incarnation are overwritten by the hub: a peer neve
 });
 
 test("a Join with another live peer's incarnation is refused; the peer keeps its id", async () => {
-  const probe = await Raw.open();
+  const probe = await Raw.connect();
   const { peers } = await probe.joined(0xabc);
   const victim = peers.find((p) => p.id === 2)!;
   await probe.close();
 
-  const raw = await Raw.open();
+  const raw = await Raw.connect();
   await raw.hello();
   raw.join(victim.incarnation);
   await raw.ended;
@@ -283,7 +255,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
 );
 
 async function run(a: Attack, incarnation: number): Promise<void> {
-  const raw = await Raw.open();
+  const raw = await Raw.connect();
   await raw.hello();
   switch (a.kind) {
     case 'bytes':

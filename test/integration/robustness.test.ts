@@ -1,23 +1,13 @@
-import type { Socket } from 'node:net';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
 import {
   FrameType,
   HEADER_SIZE,
-  OFF_TYPE,
   PROTOCOL_VERSION,
   jsonFrame,
   readJson,
   writeHeader,
 } from '../../src/channel/frame.js';
-import {
-  Proc,
-  killAll,
-  openHubSocket,
-  sleep,
-  startMany,
-  tempDir,
-  until,
-} from '../helpers/processes.js';
+import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
+import { RawPeer } from '../helpers/raw-peer.js';
 
 interface State {
   id: number;
@@ -48,41 +38,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-/**
- * A raw client: everything the hub sends it, as frames, until it closes. It connects as a peer
- * would (under tcp, past the token proof), then speaks the protocol by hand.
- */
-class Raw {
-  readonly frames: Buffer[] = [];
-  closed = false;
-  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
-  readonly ended: Promise<void>;
-
-  static async open(): Promise<Raw> {
-    return new Raw(await openHubSocket('robust', dir.path));
-  }
-
-  private constructor(readonly socket: Socket) {
-    this.socket.on('data', (chunk) => this.frames.push(...this.decoder.push(chunk)));
-    this.socket.on('error', () => {});
-    this.ended = new Promise((resolve) =>
-      this.socket.on('close', () => {
-        this.closed = true;
-        resolve();
-      }),
-    );
-  }
-
-  async hello(): Promise<{ nonce: string; maxFrameBytes: number; name: string }> {
-    await until(() => this.frames.length > 0, 5000, 'HubHello');
-    expect(this.frames[0]![OFF_TYPE]).toBe(FrameType.HubHello);
-    return readJson(this.frames[0]!);
-  }
-
-  ofType(type: FrameType): Buffer | undefined {
-    return this.frames.find((f) => f[OFF_TYPE] === type);
-  }
-}
+const openRaw = () => RawPeer.open('robust', dir.path);
 
 async function errorsOfHub(): Promise<Received['errors']> {
   return (await hub.call<Received>('received')).errors;
@@ -100,7 +56,7 @@ async function stillTalking(from: number): Promise<void> {
 }
 
 test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed connection; others keep talking', async () => {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   await raw.hello();
   raw.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   await raw.ended;
@@ -111,7 +67,7 @@ test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed con
 });
 
 test('a length below the header size is a malformed frame', async () => {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   await raw.hello();
   const bad = Buffer.alloc(8);
   bad.writeUInt32LE(3, 0);
@@ -124,7 +80,7 @@ test('a length below the header size is a malformed frame', async () => {
 });
 
 test('an oversized length is refused before any allocation', async () => {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   const hello = await raw.hello();
   expect(hello.maxFrameBytes).toBe(1024 * 1024);
   const header = Buffer.alloc(HEADER_SIZE);
@@ -140,7 +96,7 @@ test('an oversized length is refused before any allocation', async () => {
 
 test('a truncated frame followed by the end of the connection is reported as malformed', async () => {
   const before = (await errorsOfHub()).length;
-  const raw = await Raw.open();
+  const raw = await openRaw();
   await raw.hello();
   const partial = Buffer.alloc(14);
   partial.writeUInt32LE(100, 0);
@@ -154,7 +110,7 @@ test('a truncated frame followed by the end of the connection is reported as mal
 });
 
 test('a Join for another channel name is rejected with a typed reason', async () => {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   const hello = await raw.hello();
   expect(hello.name).toBe('robust');
   raw.socket.write(
@@ -191,7 +147,7 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
   writeHeader(unknown, 99, 0, 0, 0, 0, 0);
   cases.push(['unknown type', unknown, 'ERR_IPC_MALFORMED_FRAME']);
   for (const [, frame, code] of cases) {
-    const raw = await Raw.open();
+    const raw = await openRaw();
     await raw.hello();
     raw.socket.write(frame);
     await raw.ended;
@@ -203,7 +159,7 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
 test('50 clients that crash mid-frame at once do not disturb the hub', async () => {
   await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
-      const raw = await Raw.open();
+      const raw = await openRaw();
       // Half a header, then gone without a goodbye: as a process killed mid-write.
       raw.socket.write(Buffer.alloc(i % 20));
       raw.socket.destroy();
@@ -216,7 +172,7 @@ test('50 clients that crash mid-frame at once do not disturb the hub', async () 
 });
 
 test('a peer that reconnects before the hub noticed its old connection break takes its id back at once', async () => {
-  const join = (raw: Raw, kind: string, claim: number) =>
+  const join = (raw: RawPeer, kind: string, claim: number) =>
     raw.socket.write(
       jsonFrame(FrameType.Join, {
         protocol: PROTOCOL_VERSION,
@@ -230,7 +186,7 @@ test('a peer that reconnects before the hub noticed its old connection break tak
         nonce: 'n',
       }),
     );
-  const first = await Raw.open();
+  const first = await openRaw();
   await first.hello();
   join(first, 'none', 0);
   await until(() => first.ofType(FrameType.Welcome), 5000, 'Welcome');
@@ -238,7 +194,7 @@ test('a peer that reconnects before the hub noticed its old connection break tak
   expect(id).toBe(3);
 
   // The same incarnation on a new connection, while the first is still open.
-  const second = await Raw.open();
+  const second = await openRaw();
   await second.hello();
   join(second, 'rejoin', id);
   await until(() => second.ofType(FrameType.Welcome), 5000, 'Welcome on the new connection');

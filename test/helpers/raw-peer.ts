@@ -1,0 +1,45 @@
+import type { Socket } from 'node:net';
+import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import { FrameType, OFF_TYPE, readJson } from '../../src/channel/frame.js';
+import type { HubHello } from '../../src/channel/handshake.js';
+import { openHubSocket, until } from './processes.js';
+
+/**
+ * A raw client of a live hub, for tests that speak the wire protocol by hand: it connects as a
+ * peer would (under tcp, past the token proof) and keeps every frame the hub sends it, until the
+ * hub closes the connection.
+ */
+export class RawPeer {
+  readonly frames: Buffer[] = [];
+  readonly ended: Promise<void>;
+  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
+
+  static async open(name: string, dir: string): Promise<RawPeer> {
+    return new RawPeer(await openHubSocket(name, dir));
+  }
+
+  protected constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.frames.push(...this.decoder.push(chunk)));
+    socket.on('error', () => {});
+    this.ended = new Promise((resolve) => socket.on('close', () => resolve()));
+  }
+
+  ofType(type: FrameType): Buffer | undefined {
+    return this.frames.find((f) => f[OFF_TYPE] === type);
+  }
+
+  /**
+   * Waits for the hub's first frame, which must be its HubHello, and returns it (the hub adds
+   * its frame limit to the handshake fields).
+   */
+  async hello(): Promise<HubHello & { maxFrameBytes: number }> {
+    await until(() => this.frames.length > 0, 5000, 'HubHello');
+    expect(this.frames[0]![OFF_TYPE]).toBe(FrameType.HubHello);
+    return readJson(this.frames[0]!);
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await this.ended;
+  }
+}
