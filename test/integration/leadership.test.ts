@@ -49,6 +49,20 @@ const opts = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({ name: 'lead', dir: dir.path, ...extra });
 
 const states = (procs: Proc[]) => Promise.all(procs.map((p) => p.call<State>('state')));
+/** Waits until one of `procs` leads and all three are connected to its hub. */
+const untilOneLeader = (procs: Proc[]) =>
+  until(
+    async () => {
+      const now = await states(procs);
+      const leader = now.find((s) => s.isLeader);
+      return (
+        leader !== undefined &&
+        now.every((s) => s.connected && s.hubId === leader.id && s.peers.length === 3)
+      );
+    },
+    10_000,
+    'a new leader, and every remaining peer joined to its hub',
+  );
 const leadership = (p: Proc): ChildEvent[] =>
   p.events.filter((e) => e.ev === 'leader' || e.ev === 'follower');
 
@@ -80,18 +94,7 @@ test('four peers: exactly the hub leads, everyone sees epoch 1; kill -9 the lead
 
   await procs[0]!.kill('SIGKILL');
   const survivors = procs.slice(1);
-  await until(
-    async () => {
-      const now = await states(survivors);
-      const leader = now.find((s) => s.isLeader);
-      return (
-        leader !== undefined &&
-        now.every((s) => s.connected && s.hubId === leader.id && s.peers.length === 3)
-      );
-    },
-    10_000,
-    'a new leader, and every survivor joined to its hub',
-  );
+  await untilOneLeader(survivors);
   const after = await states(survivors);
   const leaders = after.filter((s) => s.isLeader);
   expect(leaders).toHaveLength(1);
@@ -112,18 +115,7 @@ test('graceful close: the leader steps down before its successor leads; the epoc
   expect(closed.isLeader).toBe(false);
 
   // The hub is handed to peer 2, unless (on a loaded machine) another one binds first.
-  await until(
-    async () => {
-      const now = await states(rest);
-      const leader = now.find((s) => s.isLeader);
-      return (
-        leader !== undefined &&
-        now.every((s) => s.connected && s.hubId === leader.id && s.peers.length === 3)
-      );
-    },
-    10_000,
-    'a new leader, and everyone joined to its hub',
-  );
+  await untilOneLeader(rest);
   const after = await states(rest);
   expect(after.filter((s) => s.isLeader).map((s) => [s.id, s.isHub])).toEqual([
     [after[0]!.hubId, true],
