@@ -12,8 +12,11 @@ import {
 /**
  * The chaos run: N peers with mixed traffic, and at moments drawn from the seed, one fault per
  * round: kill -9 the hub, kill -9 an ordinary peer (restarted at once under its slot), SIGSTOP a
- * peer or the hub for a few seconds, or start an extra peer. Then traffic stops, the run settles,
- * and the checker (see checker.ts) judges the logs.
+ * peer or the hub for a few seconds, or start an extra peer. Some rounds overlap two faults:
+ * the hub elected after a kill is killed too while the survivors are still rejoining it, the
+ * hub and a peer die at the same moment, or the hub dies while a peer is stopped (that peer
+ * wakes to a hub it has never met). Then traffic stops, the run settles, and the checker (see
+ * checker.ts) judges the logs.
  *
  * The seed fixes the schedule of faults and every peer's traffic mix. Scheduling between
  * processes is not reproducible, so a seed that failed once replays the same faults at the
@@ -68,7 +71,50 @@ export interface ChaosReport extends Verdict {
   resources: ResourceTrend[];
 }
 
-type Fault = 'killHub' | 'killPeer' | 'stopPeer' | 'stopHub' | 'addPeer' | 'none';
+type Fault =
+  | 'killHub'
+  | 'killPeer'
+  | 'stopPeer'
+  | 'stopHub'
+  | 'addPeer'
+  | 'killHubTwice'
+  | 'killHubAndPeer'
+  | 'stopPeerKillHub'
+  | 'none';
+
+/** Each fault's share of the rounds, in the order the seed's roll picks them. */
+const FAULT_ODDS: [Fault, number][] = [
+  ['killHub', 0.15],
+  ['killPeer', 0.2],
+  ['stopPeer', 0.12],
+  ['stopHub', 0.08],
+  ['addPeer', 0.1],
+  ['killHubTwice', 0.08],
+  ['killHubAndPeer', 0.08],
+  ['stopPeerKillHub', 0.08],
+];
+
+/** How many processes each fault kills with SIGKILL. */
+export const KILLS: Record<Fault, number> = {
+  killHub: 1,
+  killPeer: 1,
+  stopPeer: 0,
+  stopHub: 0,
+  addPeer: 0,
+  killHubTwice: 2,
+  killHubAndPeer: 2,
+  stopPeerKillHub: 1,
+  none: 0,
+};
+
+function pickFault(roll: number): Fault {
+  let edge = 0;
+  for (const [fault, odds] of FAULT_ODDS) {
+    edge += odds;
+    if (roll < edge) return fault;
+  }
+  return 'none';
+}
 
 const TRAFFIC = { tickMs: 20, burst: 3, largeEvery: 150, broadcastEvery: 4, requestEvery: 6 };
 
@@ -93,6 +139,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     stopPeer: 0,
     stopHub: 0,
     addPeer: 0,
+    killHubTwice: 0,
+    killHubAndPeer: 0,
+    stopPeerKillHub: 0,
     none: 0,
   };
   const live = new Map<number, Slot>();
@@ -145,10 +194,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   const startTraffic = (proc: Proc) =>
     proc.call('start', { targets: slots(), traffic: TRAFFIC }, 10_000);
-  const hubSlot = async (): Promise<number> =>
+  /** The slot whose process hosts the hub, once one does (a SIGSTOPped one is not asked). */
+  const hubSlot = async (skip?: number): Promise<number> =>
     until(
       async () => {
         for (const { slot, proc } of live.values()) {
+          if (slot === skip) continue;
           const s = await proc.call<{ isHub: boolean }>('state', {}, 10_000);
           if (s.isHub) return slot;
         }
@@ -157,20 +208,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       20_000,
       'a hub',
     );
-  const restart = async (slot: number) => {
+  /** kill -9, then the same slot again after `delayMs` (drawn by the caller, in seed order). */
+  const restart = async (slot: number, delayMs: number) => {
     const old = live.get(slot)!;
     killedPids.add(old.proc.pid);
     live.delete(slot);
     await old.proc.kill('SIGKILL');
-    await sleep(between(rand, 0, 500));
+    await sleep(delayMs);
     const proc = launch(slot);
     await begin(slot, proc);
     await startTraffic(proc);
   };
-  const pause = async (slot: number, ms: number) => {
+  const pause = async (slot: number, ms: number, meanwhile?: () => Promise<void>) => {
     const { proc } = live.get(slot)!;
     proc.child.kill('SIGSTOP');
-    await sleep(ms);
+    const wake = sleep(ms);
+    await meanwhile?.();
+    await wake;
     proc.child.kill('SIGCONT');
   };
 
@@ -182,35 +236,49 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     for (let round = 1; round <= rounds; round++) {
       await sleep(soak ?? between(rand, 200, 1200));
-      const roll = soak === undefined ? rand() : 0;
-      let fault: Fault =
-        roll < 0.2
-          ? 'killHub'
-          : roll < 0.45
-            ? 'killPeer'
-            : roll < 0.6
-              ? 'stopPeer'
-              : roll < 0.7
-                ? 'stopHub'
-                : roll < 0.8
-                  ? 'addPeer'
-                  : 'none';
+      let fault: Fault = soak === undefined ? pickFault(rand()) : 'killHub';
       if (fault === 'addPeer' && live.size >= n + maxExtras) fault = 'none';
       const hub = fault === 'none' || fault === 'addPeer' ? 0 : await hubSlot();
       const others = slots().filter((s) => s !== hub);
       const victim = others[between(rand, 0, others.length - 1)]!;
+      // Every delay is drawn now, in a fixed order, so a seed replays the same schedule even
+      // when overlapping faults finish in another order.
+      const restartDelay = between(rand, 0, 500);
+      const secondDelay = between(rand, 0, 500);
+      const stopMs = between(rand, 1000, 3000);
+      const overlapMs = between(rand, 0, 150);
+      let second = 0;
       switch (fault) {
         case 'killHub':
-          await restart(hub);
+          await restart(hub, restartDelay);
           break;
         case 'killPeer':
-          await restart(victim);
+          await restart(victim, restartDelay);
           break;
         case 'stopPeer':
-          await pause(victim, between(rand, 1000, 3000));
+          await pause(victim, stopMs);
           break;
         case 'stopHub':
           await pause(hub, between(rand, 500, 2000));
+          break;
+        case 'killHubTwice': {
+          // The survivors are still electing or rejoining when their new hub dies as well.
+          const first = restart(hub, restartDelay);
+          await sleep(overlapMs);
+          second = await hubSlot(hub);
+          await Promise.all([first, restart(second, secondDelay)]);
+          break;
+        }
+        case 'killHubAndPeer':
+          second = victim;
+          await Promise.all([restart(hub, restartDelay), restart(victim, secondDelay)]);
+          break;
+        case 'stopPeerKillHub':
+          // The stopped peer misses the hub's death and the election; it wakes to a new hub.
+          await pause(victim, stopMs, async () => {
+            await sleep(overlapMs);
+            await restart(hub, restartDelay);
+          });
           break;
         case 'addPeer': {
           const slot = Math.max(...slots()) + 1;
@@ -227,10 +295,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       faults[fault]++;
       const target =
-        fault === 'killHub' || fault === 'stopHub' ? hub : fault === 'none' ? 0 : victim;
-      say(
-        `round ${round}: ${fault}${target ? ` (slot ${fault === 'addPeer' ? Math.max(...slots()) : target})` : ''}`,
-      );
+        fault === 'none'
+          ? ''
+          : fault === 'addPeer'
+            ? `slot ${Math.max(...slots())}`
+            : fault === 'stopPeer' || fault === 'killPeer'
+              ? `slot ${victim}`
+              : fault === 'stopPeerKillHub'
+                ? `hub slot ${hub}, stopped slot ${victim}`
+                : second !== 0
+                  ? `slots ${hub} and ${second}`
+                  : `slot ${hub}`;
+      say(`round ${round}: ${fault}${target ? ` (${target})` : ''}`);
     }
 
     sampling = false;
@@ -313,7 +389,8 @@ export function formatReport(r: ChaosReport): string {
     `seed: ${r.seed}`,
     `rounds: ${r.rounds} (${r.seconds} s)`,
     `faults: hub kill -9 ${r.faults.killHub}, peer kill -9 ${r.faults.killPeer}, peer SIGSTOP ${r.faults.stopPeer}, hub SIGSTOP ${r.faults.stopHub}, extra peers ${r.faults.addPeer}, quiet ${r.faults.none}`,
-    `kills: ${r.faults.killHub + r.faults.killPeer}`,
+    `overlapping: hub killed twice in one failover ${r.faults.killHubTwice}, hub and peer killed together ${r.faults.killHubAndPeer}, hub killed while a peer is stopped ${r.faults.stopPeerKillHub}`,
+    `kills: ${Object.entries(r.faults).reduce((sum, [f, count]) => sum + KILLS[f as Fault] * count, 0)}`,
     `messages: ${s.targeted} targeted + ${s.broadcasts} broadcasts (${s.broadcastDeliveriesChecked} deliveries checked) + ${s.requests} requests from senders alive at the end; ${s.received} received in all`,
     `requests: ${s.requestsAnswered} answered, failed typed: ${failed || 'none'}`,
     `lost: ${s.lost}, duplicated: ${s.duplicated}, redelivered after a crash (allowed): ${s.redeliveredAfterCrash}, reported undeliverable: ${s.reportedUndeliverable}`,
