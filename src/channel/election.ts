@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { ElectionLock } from './election-lock.js';
-import type { Endpoint, HubListener } from './endpoint.js';
-import { ChannelClosedError, ElectionError } from './errors.js';
+import type { Endpoint, Hosted, HubListener } from './endpoint.js';
+import { ChannelClosedError, ElectionError, TransportMismatchError } from './errors.js';
 import type { Publication } from './publication.js';
 
 /** Outcome of one election: either a connection to the live hub, or the hub's own server. */
@@ -16,6 +16,12 @@ export interface ElectionOptions {
   readonly eager?: boolean;
   /** Wait this long before the first probe (peers giving a designated successor a head start). */
   readonly delayMs?: number;
+  /**
+   * The same channel on other kinds of endpoint (see rivalEndpoints). A hub just published
+   * looks there, and withdraws if one is live: processes with another `transport` setting
+   * would otherwise form a second channel of the same name without a word.
+   */
+  readonly rivals?: readonly Endpoint[];
 }
 
 const RACE_CODES = new Set(['ENOENT', 'ECONNREFUSED']);
@@ -52,7 +58,7 @@ export async function elect(
 
     if (lock === undefined) {
       const hosted = await endpoint.host(false);
-      if (hosted) return { role: 'hub', ...hosted };
+      if (hosted) return hub(endpoint, hosted, options.rivals);
       continue;
     }
 
@@ -67,11 +73,36 @@ export async function elect(
         throw new ElectionError(endpoint.path, again.error);
       }
       const hosted = await endpoint.host(again.code === 'ECONNREFUSED');
-      if (hosted) return { role: 'hub', ...hosted };
+      if (hosted) return hub(endpoint, hosted, options.rivals);
     } finally {
       lock.release();
     }
   }
+}
+
+/**
+ * The hub role, once no rival endpoint has a live hub. Looking after publishing, not before,
+ * closes the race: of two processes publishing on different kinds at the same moment, the later
+ * one always sees the earlier (both may see each other; then both fail, which is as clear).
+ */
+async function hub(
+  endpoint: Endpoint,
+  hosted: Hosted,
+  rivals: readonly Endpoint[] = [],
+): Promise<ElectionResult> {
+  const result: ElectionResult = { role: 'hub', ...hosted };
+  for (const rival of rivals) {
+    const probe = await rival.connect().catch(() => undefined);
+    if (probe?.socket === undefined) continue;
+    probe.socket.destroy();
+    withdraw(result);
+    throw new TransportMismatchError(
+      endpoint.name,
+      { kind: endpoint.kind, path: endpoint.path },
+      { kind: rival.kind, path: rival.path },
+    );
+  }
+  return result;
 }
 
 /** Undoes a hub election that is no longer wanted (the channel closed meanwhile). */

@@ -85,6 +85,26 @@ export function resolveEndpoint(
 }
 
 /**
+ * The endpoints of the same channel name and directory on the other kinds this platform has:
+ * where a process with another `transport` setting would host the hub. A kind that cannot be
+ * built here (a Unix path too long for this directory) is left out: nobody can host there.
+ */
+export function rivalEndpoints(endpoint: Endpoint): Endpoint[] {
+  const others: TransportKind[] =
+    endpoint.kind !== 'tcp' ? ['tcp'] : process.platform === 'win32' ? ['pipe'] : ['unix'];
+  const dir = endpoint.dir === '' ? undefined : endpoint.dir;
+  const rivals: Endpoint[] = [];
+  for (const transport of others) {
+    try {
+      rivals.push(resolveEndpoint(endpoint.name, { dir, transport }));
+    } catch {
+      // e.g. EndpointPathTooLongError: no hub can be there either
+    }
+  }
+  return rivals;
+}
+
+/**
  * Creates the endpoint directory with mode 0700 if missing, and refuses one that other users
  * could enter: file permissions on the socket (and the tcp endpoint file) are the channel's
  * access control, and they mean nothing inside a directory anybody can write to.

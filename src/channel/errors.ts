@@ -143,6 +143,24 @@ export class IdTakenError extends JoinRejectedError {
   }
 }
 
+/**
+ * The channel already has a live hub on another kind of endpoint (for example a Unix socket,
+ * while this process was told to use loopback TCP): joining would start a second channel of
+ * the same name that the others never hear from.
+ */
+export class TransportMismatchError extends JoinRejectedError {
+  constructor(
+    name: string,
+    ours: { kind: string; path: string },
+    theirs: { kind: string; path: string },
+  ) {
+    super(
+      'transport-mismatch',
+      `Channel '${name}' already has a live hub on a ${theirs.kind} endpoint (${theirs.path}), but this process uses ${ours.kind} (${ours.path}): it would start a second channel that the others never hear from. Give every process of the channel the same 'transport' option (or the same NESTJS_IPC_TRANSPORT).`,
+    );
+  }
+}
+
 /** The shared secret was missing or wrong (on either side). */
 export class AuthenticationError extends JoinRejectedError {
   constructor(message: string) {

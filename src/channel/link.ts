@@ -1,5 +1,5 @@
 import { elect, withdraw } from './election.js';
-import type { Endpoint } from './endpoint.js';
+import { type Endpoint, rivalEndpoints } from './endpoint.js';
 import {
   AuthenticationError,
   ChannelClosedError,
@@ -223,7 +223,15 @@ export class Link {
     const { endpoint, log } = this.options;
     let result;
     try {
-      result = await elect(endpoint, { signal: this.abort.signal, eager, delayMs });
+      result = await elect(endpoint, {
+        signal: this.abort.signal,
+        eager,
+        delayMs,
+        // Only a process joining for the first time looks for a hub on another endpoint kind:
+        // a member electing after a failover must not fail because a misconfigured newcomer
+        // showed up at that moment (the newcomer looks, and fails, itself).
+        rivals: this.everJoined ? undefined : rivalEndpoints(endpoint),
+      });
     } catch (e) {
       if (this.isClosed() || e instanceof ChannelClosedError) return;
       // A refused token or an unusable directory will not cure itself: fail connect() now.

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, type Socket, createConnection, createServer } from 'node:net';
-import { AuthenticationError, Channel } from '../../src/index.js';
+import { AuthenticationError, Channel, TransportMismatchError } from '../../src/index.js';
 import { resolveEndpoint } from '../../src/channel/endpoint.js';
 import { PEER_PROOF_BYTES } from '../../src/channel/token-gate.js';
 import { Proc, killAll, channelSandbox, until } from '../helpers/processes.js';
@@ -297,4 +297,38 @@ test('the hub puts a removed endpoint file back, and steps down when another hub
   await steppedDown;
   await until(() => hub.connected && hub.isHub, 5000, 'hosting again');
   expect(readRecord().port).not.toBe(record.port);
+});
+
+describe('a process with another transport setting cannot split the channel', () => {
+  for (const [hubKind, joinerKind] of [
+    ['unix', 'tcp'],
+    ['tcp', 'unix'],
+  ] as const) {
+    test(`a ${joinerKind} newcomer to a channel hosted on ${hubKind} fails connect() with TransportMismatchError and leaves nothing`, async () => {
+      const hub = await Proc.start('peer.js', peerEnv({ transport: hubKind }));
+      const member = await Proc.start('peer.js', peerEnv({ transport: hubKind }));
+      const sh = await hub.call<State>('connect');
+      await member.call<State>('connect');
+      expect(sh.isHub).toBe(true);
+      const before = readdirSync(sandbox.dir.path).sort();
+      const ours = resolveEndpoint('tcp', { dir: sandbox.dir.path, transport: joinerKind });
+      const theirs = resolveEndpoint('tcp', { dir: sandbox.dir.path, transport: hubKind });
+
+      const newcomer = channel({ transport: joinerKind, connectTimeoutMs: 10_000 });
+      const err = await newcomer.connect().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportMismatchError);
+      expect((err as TransportMismatchError).code).toBe('ERR_IPC_TRANSPORT_MISMATCH');
+      expect((err as Error).message).toBe(
+        `Channel 'tcp' already has a live hub on a ${hubKind} endpoint (${theirs.path}), but this process uses ${joinerKind} (${ours.path}): it would start a second channel that the others never hear from. Give every process of the channel the same 'transport' option (or the same NESTJS_IPC_TRANSPORT).`,
+      );
+      expect(newcomer.id).toBeUndefined();
+      // Its short-lived hub is withdrawn: the directory holds what it held before.
+      expect(readdirSync(sandbox.dir.path).sort()).toEqual(before);
+      // The channel that was there is undisturbed, and a newcomer that agrees joins it.
+      const friend = channel({ transport: hubKind });
+      await friend.connect();
+      expect(friend.peers).toEqual([1, 2, 3]);
+      expect((await hub.call<State>('state')).peers).toEqual([1, 2, 3]);
+    });
+  }
 });
