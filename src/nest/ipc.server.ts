@@ -200,14 +200,8 @@ export class IpcServer
 
     // Mirrors Nest 12's handleRequest, but keeps the subscription so a cancel can stop a stream;
     // the handler runs inside the start hook so tracing (@nestjs/observe) sees it.
-    const transportId = this.transportId;
     const done = async () => {
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        this.onProcessingEndHook?.(transportId, ctx);
-      };
+      const end = this.endHookOnce(ctx);
       try {
         const result: unknown = await handler(packet.data, ctx);
         if (this.inflight.get(key) !== 'starting') {
@@ -237,9 +231,7 @@ export class IpcServer
         throw e;
       }
     };
-    const start = this.onProcessingStartHook as
-      ((id: unknown, ctx: unknown, done: () => Promise<unknown>) => unknown) | undefined;
-    const ret = start === undefined ? done() : start.call(this, transportId, ctx, done);
+    const ret = this.inStartHook(ctx, done);
     if (isPromiseLike(ret)) ret.then(undefined, (e: unknown) => this.handleError(errorText(e)));
   }
 
@@ -278,13 +270,7 @@ export class IpcServer
     packet: ReadPacket,
     ctx: IpcContext,
   ): Promise<unknown> {
-    const transportId = this.transportId;
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      this.onProcessingEndHook?.(transportId, ctx);
-    };
+    const end = this.endHookOnce(ctx);
     const run = (): Promise<void> => {
       let out: unknown;
       try {
@@ -313,10 +299,28 @@ export class IpcServer
         throw e;
       });
     };
+    const ret = this.inStartHook(ctx, run);
+    return isPromiseLike(ret) ? ret : Promise.resolve(ret);
+  }
+
+  /**
+   * Runs a handler inside Nest's processing start hook when one is set, as Nest's own
+   * handleRequest/handleEvent do, so tracing (@nestjs/observe) sees the handler.
+   */
+  private inStartHook(ctx: IpcContext, work: () => Promise<unknown>): unknown {
     const start = this.onProcessingStartHook as
       ((id: unknown, ctx: unknown, done: () => Promise<unknown>) => unknown) | undefined;
-    const ret = start === undefined ? run() : start.call(this, transportId, ctx, run);
-    return isPromiseLike(ret) ? ret : Promise.resolve(ret);
+    return start === undefined ? work() : start.call(this, this.transportId, ctx, work);
+  }
+
+  /** Nest's processing end hook for `ctx`, called at most once however the handler ends. */
+  private endHookOnce(ctx: IpcContext): () => void {
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.onProcessingEndHook?.(this.transportId, ctx);
+    };
   }
 
   /** Sends one response packet; never rejects (Nest 11 would turn that into an unhandled rejection). */
