@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ElectionLock } from './election-lock.js';
-import type { Endpoint, Hosted, HubListener } from './endpoint.js';
+import { type Endpoint, type Hosted, type HubListener, rivalEndpoints } from './endpoint.js';
 import { ChannelClosedError, ElectionError, TransportMismatchError } from './errors.js';
 import type { Publication } from './publication.js';
 
@@ -17,11 +17,11 @@ export interface ElectionOptions {
   /** Wait this long before the first probe (peers giving a designated successor a head start). */
   readonly delayMs?: number;
   /**
-   * The same channel on other kinds of endpoint (see rivalEndpoints). A hub just published
-   * looks there, and withdraws if one is live: processes with another `transport` setting
-   * would otherwise form a second channel of the same name without a word.
+   * A hub just published looks at the same channel on the other endpoint kinds (see
+   * rivalEndpoints), and withdraws if a hub is live there: processes with another `transport`
+   * setting would otherwise form a second channel of the same name without a word.
    */
-  readonly rivals?: readonly Endpoint[];
+  readonly checkRivals?: boolean;
 }
 
 const RACE_CODES = new Set(['ENOENT', 'ECONNREFUSED']);
@@ -58,7 +58,7 @@ export async function elect(
 
     if (lock === undefined) {
       const hosted = await endpoint.host(false);
-      if (hosted) return hub(endpoint, hosted, options.rivals);
+      if (hosted) return hub(endpoint, hosted, options.checkRivals === true);
       continue;
     }
 
@@ -73,7 +73,7 @@ export async function elect(
         throw new ElectionError(endpoint.path, again.error);
       }
       const hosted = await endpoint.host(again.code === 'ECONNREFUSED');
-      if (hosted) return hub(endpoint, hosted, options.rivals);
+      if (hosted) return hub(endpoint, hosted, options.checkRivals === true);
     } finally {
       lock.release();
     }
@@ -88,10 +88,11 @@ export async function elect(
 async function hub(
   endpoint: Endpoint,
   hosted: Hosted,
-  rivals: readonly Endpoint[] = [],
+  checkRivals: boolean,
 ): Promise<ElectionResult> {
   const result: ElectionResult = { role: 'hub', ...hosted };
-  for (const rival of rivals) {
+  if (!checkRivals) return result;
+  for (const rival of rivalEndpoints(endpoint)) {
     const probe = await rival.connect().catch(() => undefined);
     if (probe?.socket === undefined) continue;
     probe.socket.destroy();

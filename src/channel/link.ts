@@ -1,5 +1,5 @@
 import { elect, withdraw } from './election.js';
-import { type Endpoint, rivalEndpoints } from './endpoint.js';
+import type { Endpoint } from './endpoint.js';
 import {
   AuthenticationError,
   ChannelClosedError,
@@ -230,7 +230,7 @@ export class Link {
         // Only a process joining for the first time looks for a hub on another endpoint kind:
         // a member electing after a failover must not fail because a misconfigured newcomer
         // showed up at that moment (the newcomer looks, and fails, itself).
-        rivals: this.everJoined ? undefined : rivalEndpoints(endpoint),
+        checkRivals: !this.everJoined,
       });
     } catch (e) {
       if (this.isClosed() || e instanceof ChannelClosedError) return;
