@@ -1,7 +1,7 @@
 /**
  * The sample app (sample/) as a real 4-worker PM2 cluster, started from its own ecosystem file
  * with the project's pm2 and a private PM2_HOME. One cluster serves the whole file; each test
- * leaves it with four healthy workers.
+ * leaves it with four healthy workers (peer ids 1..4 until the scale test, which runs last but one).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -309,6 +309,66 @@ test("kill -9 of the hub worker's pid: traffic between the others loses nothing;
       const now = await idsMatchInstances();
       expect(now.find((w) => w.peer === hub.peer)!.pid).toBe(replacement);
       expect(now.filter((w) => w.hub).length).toBeLessThanOrEqual(1);
+    },
+    () => traffic,
+  );
+}, 120_000);
+
+test('pm2 scale to 6: peers 5 and 6 join and are served, traffic to 1..4 loses nothing; back to 4: the ids PM2 removed are gone, the rest are served', async () => {
+  let traffic: Traffic | undefined;
+  const SCALED = [1, 2, 3, 4, 5, 6];
+  await withLogs(
+    async () => {
+      await idsMatchInstances();
+      traffic = new Traffic(trafficEnv({ TRAFFIC_TARGETS: IDS.join(',') }));
+      const flowing = await traffic.until((r) => r.events.confirmed >= 400, 'traffic to flow');
+
+      await pm2.run('scale', APP, '6', '-s');
+      const grown = await settledWorkers(port, SCALED);
+      const six = await pm2.instances();
+      expect([...six.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      for (const w of grown) expect([w.peer, w.pid]).toEqual([w.peer, six.get(w.peer - 1)]);
+      expect(grown.filter((w) => w.hub)).toHaveLength(1);
+      // The invalidation reaches all six workers (the traffic tool, peer 100, is a peer too, and
+      // handles no cache events); the newcomers answer requests sent to them by id.
+      const everywhere = await http(port, 'DELETE', '/cache/scaled');
+      expect(everywhere.body).toMatchObject({ confirmedBy: SCALED, missing: [100] });
+      for (const id of [5, 6]) {
+        const ping = await http(port, 'GET', `/workers/${id}/ping`);
+        expect(ping.status).toBe(200);
+        expect(ping.body).toMatchObject({ to: id, pong: { peer: id, pid: six.get(id - 1) } });
+      }
+      await traffic.until(
+        (r) => r.events.confirmed >= flowing.events.sent + 400,
+        'traffic to go on while the cluster grows',
+      );
+      expectExact(await traffic.stop());
+      traffic = undefined;
+
+      // PM2 chooses which two instances go (the oldest, in the versions tested): maybe the hub.
+      await pm2.run('scale', APP, '4', '-s');
+      const four = await eventually(async () => {
+        const now = await pm2.instances();
+        const gone = [...six].filter(([instance]) => !now.has(instance));
+        return now.size === 4 && gone.every(([, pid]) => !isAlive(pid)) ? now : undefined;
+      }, 'two workers to be scaled down and exit');
+      const kept = [...four.keys()].map((instance) => instance + 1).sort((a, b) => a - b);
+      const removed = SCALED.filter((id) => !kept.includes(id));
+      const left = await settledWorkers(port, kept);
+      for (const w of left) expect([w.peer, w.pid]).toEqual([w.peer, four.get(w.peer - 1)]);
+      expect(left.filter((w) => w.hub)).toHaveLength(1);
+      for (const id of removed) {
+        expect((await http(port, 'GET', `/workers/${id}/ping`)).status).toBe(404);
+      }
+      const after = await http(port, 'DELETE', '/cache/scaled');
+      expect(after.body).toMatchObject({ confirmedBy: kept, missing: [] });
+      traffic = new Traffic(trafficEnv({ TRAFFIC_TARGETS: kept.join(',') }));
+      await traffic.until(
+        (r) => kept.every((id) => (r.workers[id]?.confirmed ?? 0) >= 100),
+        'every remaining worker to confirm events',
+      );
+      expectExact(await traffic.stop());
+      traffic = undefined;
     },
     () => traffic,
   );
