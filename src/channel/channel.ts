@@ -156,6 +156,7 @@ export class Channel extends EventEmitter {
   private readonly incarnation: number;
   private readonly targets = new Map<number, ChannelTarget>();
   private readonly encodedNames = new Map<string, Buffer>();
+  private readonly undeliverableClaims = new Map<string, (error: UndeliverableError) => void>();
   private readonly slab = new FrameSlab();
   private meta: unknown;
   private selfId = 0;
@@ -735,7 +736,19 @@ export class Channel extends EventEmitter {
     } catch {
       data = undefined;
     }
-    this.reportError(new UndeliverableError(target, reason, event, data));
+    const error = new UndeliverableError(target, reason, event, data);
+    const claimant = this.undeliverableClaims.get(event);
+    if (claimant !== undefined) claimant(error);
+    else this.reportError(error);
+  }
+
+  /**
+   * @internal Reports the UndeliverableError of every `event` message to `claimant` instead of
+   * 'error': a layer above that answers for those messages itself (the Nest binding fails the
+   * request that was not delivered) keeps them from reaching the application twice.
+   */
+  _claimUndeliverable(event: string, claimant: (error: UndeliverableError) => void): void {
+    this.undeliverableClaims.set(event, claimant);
   }
 
   private reportError(error: IpcChannelError): void {

@@ -98,7 +98,11 @@ export class SharedChannel {
     for (const event of ['join', 'leave', 'meta', 'connect', 'draining'] as const) {
       channel.on(event, () => this.handlers.clear());
     }
-    channel.on('error', (error) => this.channelError(error));
+    channel._claimUndeliverable(WIRE.request, (error) => this.requestUndelivered(error));
+    // A reply or cancel for a requester that is gone has nobody left to tell.
+    channel._claimUndeliverable(WIRE.response, () => {});
+    channel._claimUndeliverable(WIRE.cancel, () => {});
+    channel.on('error', (error) => this.stray(error));
     // A (re)join or a new hub also brings followers a new epoch.
     for (const event of ['leader', 'follower', 'connect', 'hub'] as const) {
       channel.on(event, () => leadershipEvents.emit('change', channel.name));
@@ -392,29 +396,22 @@ export class SharedChannel {
     this.frames.delete(id);
   }
 
-  private channelError(error: IpcChannelError): void {
-    if (error instanceof UndeliverableError) {
-      if (error.event === WIRE.request) {
-        const [id] = error.data as [string];
-        const request = this.pending.get(id);
-        if (request !== undefined) {
-          this.forget(id);
-          request.onFailure(
-            error.reason === 'peer-absent' || error.reason === 'peer-draining'
-              ? new PeerUnavailableError(
-                  request.target,
-                  request.pattern,
-                  error.reason === 'peer-draining',
-                )
-              : new PeerLeftError(request.target, request.pattern),
-          );
-        }
-        return;
-      }
-      // A reply or cancel for a requester that is gone has nobody left to tell.
-      if (error.event === WIRE.response || error.event === WIRE.cancel) return;
-    }
-    this.stray(error);
+  /** A request the hub could not deliver fails its caller, and nobody else hears of it. */
+  private requestUndelivered(error: UndeliverableError): void {
+    const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
+    if (typeof id !== 'string') return;
+    const request = this.pending.get(id);
+    if (request === undefined) return;
+    this.forget(id);
+    request.onFailure(
+      error.reason === 'peer-absent' || error.reason === 'peer-draining'
+        ? new PeerUnavailableError(
+            request.target,
+            request.pattern,
+            error.reason === 'peer-draining',
+          )
+        : new PeerLeftError(request.target, request.pattern),
+    );
   }
 
   /** An error that belongs to no request: logged, and given to 'error' listeners. */

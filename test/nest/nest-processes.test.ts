@@ -224,6 +224,25 @@ describe('three Nest microservices on one channel', () => {
   });
 });
 
+test("an undelivered request fails only its caller; the raw channel's 'error' listeners hear of undelivered events alone", async () => {
+  await cluster({ graceMs: 300 });
+  const err = await rejection(w.get(1)!.call('send', { target: 9, pattern: 'sum', data: [1] }));
+  expect(err).toMatchObject({ name: 'PeerUnavailableError', code: 'ERR_IPC_PEER_UNAVAILABLE' });
+  expect(await w.get(1)!.call('emit', { target: 9, pattern: 'noted', data: 1 })).toBe(true);
+  await until(async () => (await w.get(1)!.call<unknown[]>('rawErrors')).length > 0, 5000);
+  await sleep(400); // a second report, if there were one, would have come by now
+  expect(await w.get(1)!.call('rawErrors')).toEqual([
+    {
+      name: 'UndeliverableError',
+      code: 'ERR_IPC_UNDELIVERABLE',
+      target: 9,
+      reason: 'grace-expired',
+      event: '@nest/evt',
+    },
+  ]);
+  for (const id of [2, 3]) expect(await w.get(id)!.call('rawErrors')).toEqual([]);
+});
+
 test('the timeout option fails a slow request with RequestTimeoutError and stops the responder', async () => {
   await cluster({ timeout: 300 });
   const started = Date.now();
