@@ -72,6 +72,17 @@ const PRESUMED_CHECK_MS = 200;
  */
 const FRESH_HUB_SETTLE_MS = 300;
 
+/**
+ * The epoch of a hub that knows no history: the wall clock, in milliseconds. Nothing is kept on
+ * disk, so a channel whose every process stopped cannot remember its last epoch; counting from 1
+ * again would make a store that kept the highest epoch refuse the new leader. Each later hub of
+ * a channel takes one above the highest seen, and a channel goes through far fewer leaders than
+ * milliseconds, so an earlier run of it ended below the clock of a later one.
+ */
+function freshEpoch(): number {
+  return Math.max(1, Date.now());
+}
+
 /** Event names the channel emits itself; `emit()` refuses them so they cannot be spoofed. */
 const RESERVED_EVENTS = new Set([
   'message',
@@ -281,8 +292,9 @@ export class Channel extends EventEmitter {
   /**
    * The leadership epoch of the hub this process is joined to (or last was): every new hub
    * takes one above the highest any of its peers has seen, so a leader's epoch is greater than
-   * every earlier leader's while the channel lives. Use it as a fencing token. 0 before joining;
-   * it starts at 1 again once every process of the channel has stopped.
+   * every earlier leader's. Use it as a fencing token. 0 before joining. A channel started from
+   * nothing (no process of it running) begins at the wall clock in milliseconds, so the epoch
+   * keeps rising across full restarts too, unless the system clock was set back meanwhile.
    */
   get epoch(): number {
     return this.epochSeen;
@@ -867,7 +879,7 @@ export class Channel extends EventEmitter {
       }, FRESH_HUB_SETTLE_MS);
       this.leaderSettling.unref();
     }
-    return this.epochSeen + 1;
+    return this.epochSeen === 0 ? freshEpoch() : this.epochSeen + 1;
   }
 
   /** Recomputes whether this process leads; announces a change. */

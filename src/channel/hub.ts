@@ -66,8 +66,8 @@ export interface HubOptions {
   /** A connection was closed for what it sent (malformed or oversized frames, bad handshake). */
   readonly onFault?: (error: IpcChannelError, peerId: number) => void;
   /**
-   * The leadership epoch this hub starts with: one above the highest its process has seen.
-   * Asked once, when the hub is created. Default 1.
+   * The leadership epoch this hub starts with: one above the highest its process has seen (the
+   * wall clock if it has seen none). Asked once, when the hub is created. Default 1.
    */
   readonly firstEpoch?: () => number;
   /**

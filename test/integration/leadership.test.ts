@@ -81,14 +81,18 @@ async function fourPeers(): Promise<Proc[]> {
   return procs;
 }
 
-test('four peers: exactly the hub leads, everyone sees epoch 1; kill -9 the leader: exactly one survivor leads, at epoch 2', async () => {
+test('four peers: exactly the hub leads, everyone sees its epoch (the clock, as the channel is new); kill -9 the leader: exactly one survivor leads, one epoch up', async () => {
+  const startedAt = Date.now();
   const procs = await fourPeers();
   const before = await states(procs);
   expect(before.map((s) => s.isLeader)).toEqual([true, false, false, false]);
   expect(before.map((s) => s.isHub)).toEqual([true, false, false, false]);
-  expect(before.map((s) => s.epoch)).toEqual([1, 1, 1, 1]);
+  const first = before[0]!.epoch;
+  expect(first).toBeGreaterThanOrEqual(startedAt);
+  expect(first).toBeLessThanOrEqual(Date.now());
+  expect(before.map((s) => s.epoch)).toEqual([first, first, first, first]);
   expect(leadership(procs[0]!).map((e) => [e.ev, e.epoch, e.isLeader])).toEqual([
-    ['leader', 1, true],
+    ['leader', first, true],
   ]);
   for (const p of procs.slice(1)) expect(leadership(p)).toEqual([]);
 
@@ -100,10 +104,10 @@ test('four peers: exactly the hub leads, everyone sees epoch 1; kill -9 the lead
   expect(leaders).toHaveLength(1);
   expect(leaders[0]!.isHub).toBe(true);
   expect(after.filter((s) => s.isHub)).toHaveLength(1);
-  expect(after.map((s) => s.epoch)).toEqual([2, 2, 2]);
+  expect(after.map((s) => s.epoch)).toEqual([first + 1, first + 1, first + 1]);
   for (const [i, p] of survivors.entries()) {
     expect(leadership(p).map((e) => [e.ev, e.epoch])).toEqual(
-      after[i]!.isLeader ? [['leader', 2]] : [],
+      after[i]!.isLeader ? [['leader', first + 1]] : [],
     );
   }
 });
@@ -111,6 +115,7 @@ test('four peers: exactly the hub leads, everyone sees epoch 1; kill -9 the lead
 test('graceful close: the leader steps down before its successor leads; the epoch rises', async () => {
   const procs = await fourPeers();
   const [old, ...rest] = procs as [Proc, Proc, Proc, Proc];
+  const first = (await old.call<State>('state')).epoch;
   const closed = await old.call<State>('close');
   expect(closed.isLeader).toBe(false);
 
@@ -120,14 +125,14 @@ test('graceful close: the leader steps down before its successor leads; the epoc
   expect(after.filter((s) => s.isLeader).map((s) => [s.id, s.isHub])).toEqual([
     [after[0]!.hubId, true],
   ]);
-  expect(after.map((s) => s.epoch)).toEqual([2, 2, 2]);
+  expect(after.map((s) => s.epoch)).toEqual([first + 1, first + 1, first + 1]);
   const stepDown = leadership(old);
   expect(stepDown.map((e) => [e.ev, e.epoch])).toEqual([
-    ['leader', 1],
-    ['follower', 1],
+    ['leader', first],
+    ['follower', first],
   ]);
   const takeOver = leadership(rest.find((_, i) => after[i]!.isLeader)!);
-  expect(takeOver.map((e) => [e.ev, e.epoch])).toEqual([['leader', 2]]);
+  expect(takeOver.map((e) => [e.ev, e.epoch])).toEqual([['leader', first + 1]]);
   // One clock on one machine: the old leader had stopped believing it before the new one did.
   expect(stepDown[1]!.at as number).toBeLessThanOrEqual(takeOver[0]!.at as number);
 });
@@ -137,25 +142,43 @@ test('a hub with no history leads only after survivors could rejoin; connect() r
   const events: [string, number][] = [];
   a.on('leader', (epoch) => events.push(['leader', epoch]));
   a.on('follower', (epoch) => events.push(['follower', epoch]));
+  const startedAt = Date.now();
   await a.connect();
   expect(a.isHub).toBe(true);
   expect(a.isLeader).toBe(false);
-  expect(a.epoch).toBe(1);
+  // A channel started from nothing counts from the clock (ms), not from 1.
+  expect(a.epoch).toBeGreaterThanOrEqual(startedAt);
+  expect(a.epoch).toBeLessThanOrEqual(Date.now());
   await until(() => a.isLeader, 5000, 'the settle time');
-  expect(events).toEqual([['leader', 1]]);
+  expect(events).toEqual([['leader', a.epoch]]);
+});
+
+test('a channel started again after every process stopped leads at a higher epoch than before (a fencing store keeps accepting it)', async () => {
+  const first = channel();
+  await first.connect();
+  await until(() => first.isLeader, 5000, 'the first run to lead');
+  const before = first.epoch;
+  await first.close();
+
+  const again = channel();
+  await again.connect();
+  await until(() => again.isLeader, 5000, 'the second run to lead');
+  expect(again.epoch).toBeGreaterThan(before);
 });
 
 test("a peer that has seen a higher epoch raises the hub's: it is told the new one, and so is the leader", async () => {
   const a = channel();
+  await a.connect();
+  const first = a.epoch;
+  const seen = first + 40;
   const raised = new Promise<number>((resolve) => {
     a.on('leader', (epoch) => {
-      if (epoch > 1) resolve(epoch);
+      if (epoch > first) resolve(epoch);
     });
   });
-  await a.connect();
   await until(() => a.isLeader, 5000, 'the leader');
 
-  // A raw peer claiming to have seen epoch 41 (a survivor of hubs this process never knew).
+  // A raw peer claiming to have seen 40 epochs more (a survivor of hubs this process never knew).
   // Opened as a peer opens it (past the token proof when the suite runs on tcp).
   const socket: Socket = await openHubSocket('lead', dir.path);
   const decoder = new FrameDecoder(1 << 20);
@@ -174,7 +197,7 @@ test("a peer that has seen a higher epoch raises the hub's: it is told the new o
               kind: 'none',
               meta: null,
               nonce: 'n',
-              epoch: 41,
+              epoch: seen,
             }),
           );
         } else if (frame[OFF_TYPE] === FrameType.Welcome) {
@@ -184,9 +207,9 @@ test("a peer that has seen a higher epoch raises the hub's: it is told the new o
     });
   });
   try {
-    expect((await welcome).epoch).toBe(42);
-    expect(await raised).toBe(42);
-    expect(a.epoch).toBe(42);
+    expect((await welcome).epoch).toBe(seen + 1);
+    expect(await raised).toBe(seen + 1);
+    expect(a.epoch).toBe(seen + 1);
     expect(a.isLeader).toBe(true);
   } finally {
     socket.destroy();
@@ -202,15 +225,16 @@ test('draining steps down at once, before the hub is handed over; the successor 
   await a.connect();
   await b.connect();
   await until(() => a.isLeader, 5000, 'a to lead');
+  const first = a.epoch;
 
   void a.drain();
   expect(a.isLeader).toBe(false);
   expect(a.isHub).toBe(true);
-  expect(order).toEqual(['a follower 1']);
+  expect(order).toEqual([`a follower ${first}`]);
   await a.close();
   await until(() => b.isLeader, 5000, 'b to lead');
-  expect(order).toEqual(['a follower 1', 'b leader 2']);
-  expect(b.epoch).toBe(2);
+  expect(order).toEqual([`a follower ${first}`, `b leader ${first + 1}`]);
+  expect(b.epoch).toBe(first + 1);
 });
 
 test('a hub whose socket file was removed does not lead until it has published it again', async () => {
