@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs a command with another Node.js first on PATH, so it and every process it starts (Jest's
+# fixtures, PM2's daemon and workers) run on that version:
+#   npm ci --prefix compat/node        # Node 22, 24 and 26 from the npm registry (Linux x64)
+#   scripts/on-node.sh 26 npm test
+set -euo pipefail
+major="${1:?usage: scripts/on-node.sh <22|24|26> <command...>}"
+shift
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${root}/compat/node/node_modules/node${major}/bin"
+if [ ! -x "${bin}/node" ]; then
+  echo "Node ${major} is not installed: run 'npm ci --prefix compat/node' (Linux x64 only)." >&2
+  exit 1
+fi
+echo "on $("${bin}/node" --version): $*"
+PATH="${bin}:${PATH}" exec "$@"
