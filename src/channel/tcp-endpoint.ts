@@ -114,6 +114,14 @@ export class TcpEndpoint extends FileEndpoint {
 }
 
 /**
+ * Connections proving the token at one time. Any local user can open connections to the port
+ * without knowing the token; past this many, the oldest still proving is dropped, so that they
+ * cannot use up the hub process's file descriptors (its HTTP server's too), while a real peer,
+ * which proves the token within milliseconds, still gets in.
+ */
+export const MAX_PROVING = 64;
+
+/**
  * The hub's view of a loopback server: only connections that proved the token are passed on as
  * 'connection'. Connections still proving are destroyed on close.
  */
@@ -127,6 +135,11 @@ class GatedServer extends EventEmitter implements HubListener {
   ) {
     super();
     server.on('connection', (socket) => {
+      if (this.proving.size >= MAX_PROVING) {
+        const oldest = this.proving.values().next().value!;
+        this.proving.delete(oldest);
+        oldest.destroy();
+      }
       this.proving.add(socket);
       void admitPeer(socket, token).then((admitted) => {
         this.proving.delete(socket);

@@ -8,6 +8,7 @@ import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, type Socket, createConnection, createServer } from 'node:net';
 import { AuthenticationError, Channel, TransportMismatchError } from '../../src/index.js';
 import { resolveEndpoint } from '../../src/channel/endpoint.js';
+import { MAX_PROVING } from '../../src/channel/tcp-endpoint.js';
 import { PEER_PROOF_BYTES } from '../../src/channel/token-gate.js';
 import { Proc, killAll, channelSandbox, until } from '../helpers/processes.js';
 
@@ -161,6 +162,41 @@ test('a client that knows the port but not the token gets one refusal byte and n
   expect(got).toEqual(['still here']);
   expect(hub.peers).toEqual([1, 2]);
   expect(errors).toEqual([]);
+});
+
+test('connections that never prove the token cannot pile up in the hub: past 64 the oldest goes; a peer still joins', async () => {
+  const hub = await Proc.start('peer.js', peerEnv());
+  await hub.call('connect');
+  const { port, pid } = readRecord();
+  const openFds = () => readdirSync(`/proc/${pid}/fd`).length;
+  const before = openFds();
+
+  // Connections that say nothing, opened one after another (so their order is the hub's).
+  const silent: { socket: Socket; closed: boolean }[] = [];
+  for (let i = 0; i < 200; i++) {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const entry = { socket, closed: false };
+    socket.on('error', () => {});
+    socket.on('close', () => (entry.closed = true));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    silent.push(entry);
+  }
+  try {
+    await until(() => silent.filter((c) => c.closed).length === 200 - MAX_PROVING, 5000);
+    expect(silent.map((c) => c.closed)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i < 200 - MAX_PROVING),
+    );
+    expect(openFds() - before).toBeLessThanOrEqual(MAX_PROVING);
+
+    // A real peer proves the token at once: it gets in (pushing out one more silent one).
+    const peer = channel();
+    await peer.connect();
+    expect(peer.id).toBe(2);
+    expect(peer.peers).toEqual([1, 2]);
+    expect(silent.filter((c) => !c.closed)).toHaveLength(MAX_PROVING - 1);
+  } finally {
+    for (const c of silent) c.socket.destroy();
+  }
 });
 
 test('a Channel with the wrong token fails connect() with AuthenticationError and never joins', async () => {
