@@ -116,8 +116,9 @@ export class TcpEndpoint extends FileEndpoint {
 /**
  * Connections proving the token at one time. Any local user can open connections to the port
  * without knowing the token; past this many, the oldest still proving is dropped, so that they
- * cannot use up the hub process's file descriptors (its HTTP server's too), while a real peer,
- * which proves the token within milliseconds, still gets in.
+ * cannot use up the hub process's file descriptors (its HTTP server's too). A real peer proves
+ * the token within milliseconds, so only a flood of more than this many in that time pushes it
+ * out, and it retries: joins can be delayed, the hub not exhausted.
  */
 export const MAX_PROVING = 64;
 
