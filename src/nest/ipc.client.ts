@@ -347,9 +347,11 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         const ms = this.timeoutMs;
         timer = setTimeout(() => {
           if (settled) return;
+          const read = shared.wasRead(id);
           shared.cancel(id);
           settle();
-          callback({ err: new RequestTimeoutError(peer, route, ms), isDisposed: true });
+          const err = new RequestTimeoutError(peer, route, ms, read, shared.channel.hubId);
+          callback({ err, isDisposed: true });
         }, ms);
       }
       return () => {

@@ -46,16 +46,27 @@ export class PeerUnavailableError extends IpcChannelError {
   }
 }
 
-/** No answer within the client's `timeout` option. The responder is told to stop. */
+/**
+ * No answer within the client's `timeout` option. The responder is told to stop. `read` tells
+ * where the request was stuck: `true` when the responder had read it (its handler is slow, or
+ * its event loop was blocked after reading), `false` when it had not even been read (the
+ * responder's event loop, or the hub's, is blocked, or its connection is backed up).
+ */
 export class RequestTimeoutError extends IpcChannelError {
   constructor(
     readonly peer: number,
     readonly pattern: string,
     readonly ms: number,
+    readonly read: boolean,
+    hubId?: number,
   ) {
+    const hub =
+      hubId !== undefined && hubId !== peer ? ` (or that of the hub's process, peer ${hubId})` : '';
     super(
       'ERR_IPC_REQUEST_TIMEOUT',
-      `Peer ${peer} did not answer '${pattern}' within ${ms} ms. Raise the client's 'timeout' option if the handler is slow.`,
+      read
+        ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
+        : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
     );
   }
 }

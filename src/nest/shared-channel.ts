@@ -245,6 +245,12 @@ export class SharedChannel {
     }
   }
 
+  /** Whether the responder has read request `id` (the hub confirmed it); false while in flight. */
+  wasRead(id: string): boolean {
+    const seq = this.frames.get(id);
+    return seq !== undefined && !this.channel._isUnconfirmed(seq);
+  }
+
   /** Removes a request that has completed. */
   settle(id: string): void {
     this.forget(id);

@@ -14,6 +14,7 @@ interface Seen {
   streamEmitted: number;
   streamFinalized: number;
   guarded: number;
+  echoed: number;
 }
 
 const NO_HANDLER = 'There is no matching message handler defined in the remote service.';
@@ -248,9 +249,33 @@ test('the timeout option fails a slow request with RequestTimeoutError and stops
   const started = Date.now();
   const err = await rejection(w.get(1)!.call('send', { target: 2, pattern: 'stream', data: 100 }));
   expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-  expect(err).toMatchObject({ name: 'RequestTimeoutError', code: 'ERR_IPC_REQUEST_TIMEOUT' });
+  expect(err).toMatchObject({
+    name: 'RequestTimeoutError',
+    code: 'ERR_IPC_REQUEST_TIMEOUT',
+    read: true,
+    message: expect.stringMatching(/^Peer 2 read 'stream' but no answer came within 300 ms/),
+  });
   await sleep(200);
   expect((await w.get(2)!.call<Seen>('seen')).streamFinalized).toBe(1);
+});
+
+test('a request to a peer whose event loop is blocked times out as unread, and runs once the peer catches up', async () => {
+  await cluster({ timeout: 300 });
+  await w.get(3)!.call('block', { ms: 1500 });
+  const err = await rejection(w.get(2)!.call('send', { target: 3, pattern: 'echo', data: 7 }));
+  expect(err).toMatchObject({
+    name: 'RequestTimeoutError',
+    code: 'ERR_IPC_REQUEST_TIMEOUT',
+    read: false,
+    message: expect.stringMatching(
+      /^Peer 3 had not even read 'echo' after 300 ms: its event loop \(or that of the hub's process, peer 1\) is blocked/,
+    ),
+  });
+  // Request and cancel are read together once the loop turns: the handler runs, nothing answers.
+  await until(async () => (await w.get(3)!.call<Seen>('seen')).echoed === 1, 5000);
+  await sleep(200);
+  expect((await w.get(3)!.call<Seen>('seen')).echoed).toBe(1);
+  expect(await w.get(2)!.call('rawErrors')).toEqual([]);
 });
 
 test('the hub is kill -9-ed while requests and events are in flight between two other peers: all complete, exactly once', async () => {
