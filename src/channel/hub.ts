@@ -102,6 +102,11 @@ export class Hub {
   private readonly waiting = new Set<HubConnection>();
   /** Ids of peers that said Leave but whose connection is still open: not yet free. */
   private readonly leaving = new Set<number>();
+  /**
+   * Ids whose holder drained and is gone, until a successor takes the id or graceMs pass
+   * (a PM2 reload): broadcasts are held for the successor, as unicasts are.
+   */
+  private readonly handover = new Map<number, number>();
   private readonly holds: HoldQueues;
   private dirty: HubConnection[] = [];
   private flushScheduled = false;
@@ -422,7 +427,15 @@ export class Hub {
       const joined = this.joined;
       for (let i = 0; i < joined.length; i++) {
         const conn = joined[i]!;
-        if ((target === TARGET_OTHERS && conn === from) || conn.draining) continue;
+        if (target === TARGET_OTHERS && conn === from) continue;
+        if (conn.draining) {
+          // Shutting down: whoever takes the id next gets it, unless this process read it
+          // before a failover (a sender's resend).
+          if (this.wasConsumed(conn, frame)) continue;
+          record.remaining++;
+          this.holdOrGiveUp(conn.id, record, false);
+          continue;
+        }
         record.remaining++;
         this.deliver(conn, record);
       }
@@ -431,6 +444,7 @@ export class Hub {
         record.remaining++;
         this.holdOrGiveUp(id, record, false);
       }
+      if (this.handover.size > 0) this.holdForSuccessors(record, target === TARGET_OTHERS);
       this.settle(record);
       return;
     }
@@ -456,6 +470,20 @@ export class Hub {
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
+  }
+
+  /** Holds a broadcast for each id whose drained holder left and whose successor is not here yet. */
+  private holdForSuccessors(record: DeliveryRecord, others: boolean): void {
+    const now = Date.now();
+    for (const [id, until] of this.handover) {
+      if (until <= now) {
+        this.handover.delete(id);
+        continue;
+      }
+      if (this.byId.has(id) || this.reserved.has(id) || (others && id === record.from.id)) continue;
+      record.remaining++;
+      this.holdOrGiveUp(id, record, false);
+    }
   }
 
   /** Whether a draining peer said it had already read this frame (a sender's resend). */
@@ -733,6 +761,7 @@ export class Hub {
     this.waiting.delete(conn);
     clearTimeout(conn.timer);
     this.reserved.delete(id);
+    if (!conn.draining) this.handover.delete(id);
     conn.id = id;
     conn.state = ConnectionState.Joined;
     this.byId.set(id, conn);
@@ -803,6 +832,7 @@ export class Hub {
     if (conn.state === ConnectionState.Joined) {
       this.removeJoined(conn);
       this.announceLeave(conn, 'left');
+      if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
       // The id stays taken until the connection closes and its unread frames are back on hold.
       this.leaving.add(conn.id);
     }
@@ -822,6 +852,7 @@ export class Hub {
     if (was === ConnectionState.Joined) {
       this.removeJoined(conn);
       this.announceLeave(conn, 'lost');
+      if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
     }
     if (error instanceof IpcChannelError) {
       this.options.log.warn(

@@ -61,6 +61,41 @@ test('a draining peer gets nothing new; the next holder of its id gets the rest:
   expect((await sender.call<Received>('received')).errors).toEqual([]);
 });
 
+test('broadcasts too: what a draining peer no longer reads goes to the next holder of its id (a reload loses no broadcast)', async () => {
+  const [hub, sender, old] = (await startMany(3, 'peer.js', (i) => env({ id: i + 1 }))) as [
+    Proc,
+    Proc,
+    Proc,
+  ];
+  await hub.call('connect');
+  await sender.call('connect');
+  await old.call('connect');
+  const streaming = sender.call('stream', { to: 'others', count: 10_000, paceEvery: 25 });
+  await until(
+    async () => ((await old.call<Record<string, number>>('counts'))['2'] ?? 0) > 1000,
+    10_000,
+  );
+  await old.call('drain');
+  const atDrain = (await old.call<Record<string, number>>('counts'))['2']!;
+  await old.call('close');
+  await sleep(100); // broadcasts routed while id 3 has no holder at all
+  const next = await Proc.start('peer.js', env({ id: 3 }));
+  expect((await next.call<State>('connect')).id).toBe(3);
+  await streaming;
+  await until(
+    async () => (await next.call<Record<string, number>>('counts'))['2'] === 10_000 - atDrain,
+    15_000,
+  );
+  await until(async () => (await hub.call<Record<string, number>>('counts'))['2'] === 10_000, 5000);
+  await sleep(200); // a duplicate, if there were one, would have come by now
+  expect((await old.call<Received>('received')).numbers['2']).toEqual(range(0, atDrain));
+  expect((await next.call<Received>('received')).numbers['2']).toEqual(
+    range(atDrain, 10_000 - atDrain),
+  );
+  expect((await hub.call<Received>('received')).numbers['2']).toEqual(range(0, 10_000));
+  expect((await sender.call<Received>('received')).errors).toEqual([]);
+});
+
 test('a request-style message (hold: false) to a draining peer is refused at once with reason peer-draining', async () => {
   const [hub, p2] = (await startMany(2, 'peer.js', (i) => env({ id: i + 1 }))) as [Proc, Proc];
   await hub.call('connect');
