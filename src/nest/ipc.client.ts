@@ -73,14 +73,17 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     this.initializeDeserializer(this.options);
   }
 
-  /** This process's peer id (undefined until joined). Same as the IpcServer's of this process. */
+  /**
+   * This process's peer id, the same as its IpcServer's; undefined until joined. Reading it is a
+   * first use: a client that is not connected yet starts joining (see unwrap()).
+   */
   get id(): number | undefined {
-    return this.shared?.channel.id;
+    return this.attached()?.channel.id;
   }
 
-  /** Ids of every joined peer, self included. */
+  /** Ids of every joined peer, self included; [] until joined. Reading it starts joining. */
   get peers(): number[] {
-    return this.shared?.channel.peers ?? [];
+    return this.attached()?.channel.peers ?? [];
   }
 
   /**
@@ -119,11 +122,26 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     this.emitter.on(event as string, callback);
   }
 
-  /** The underlying Channel. */
+  /**
+   * The underlying Channel. Nest clients connect on first use, and this is one: a client that
+   * has not connected yet starts joining and returns the channel at once (it queues what is sent
+   * before the join; in a process whose IpcServer listens, it is that server's, already joined).
+   */
   unwrap<T = Channel>(): T {
-    if (this.shared === undefined)
-      throw new Error('Not initialized. Please call the "connect" method first.');
-    return this.shared.channel as T;
+    const shared = this.attached();
+    if (shared === undefined) throw new ChannelClosedError('unwrap the client', CLOSED_REMEDY);
+    return shared.channel as T;
+  }
+
+  /** The shared channel, joining it first if this client has not yet; undefined once closed. */
+  private attached(): SharedChannel | undefined {
+    if (this.shared === undefined && !this.closed) {
+      this.take();
+      this.ensureConnected().catch((e: unknown) =>
+        this.log.warn(`joining the channel failed: ${(e as Error).message}`),
+      );
+    }
+    return this.shared;
   }
 
   /**
@@ -230,11 +248,17 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     })) as T;
   }
 
-  private async open(): Promise<void> {
+  /** Takes this process's channel for these options; synchronous, so bad options throw here. */
+  private take(): SharedChannel {
     const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
     const shared = SharedChannel.acquire(channelOptions);
     this.shared = shared;
     this.detachChannel = shared.watch(this.emitter, this._status$);
+    return shared;
+  }
+
+  private async open(): Promise<void> {
+    const shared = this.shared ?? this.take();
     await shared.connect();
     this.ready = true;
     this._status$.next('connected');

@@ -121,7 +121,7 @@ async function boot(
   apps.push(app);
   await app.listen();
   const client = app.get<IpcClient>('IPC');
-  await client.connect();
+  if (clientOptions.connect !== false) await client.connect();
   return { app, server, client };
 }
 
@@ -134,6 +134,30 @@ test('the IpcServer and IpcClient of one process share one channel and one peer 
   expect(client.peers).toEqual([1]);
   expect(await firstValueFrom(client.send<number>('sum', [1, 2, 3]))).toBe(6);
   expect(await lastValueFrom(client.send('count', 3).pipe(toArray()))).toEqual([0, 1, 2]);
+});
+
+test('an injected IpcClient is usable before anything was sent: id, peers and unwrap() join on first use', async () => {
+  const { server, client } = await boot({}, { connect: false });
+  // The IpcServer of this process has joined: the client shares its channel at once.
+  expect(client.id).toBe(1);
+  expect(client.peers).toEqual([1]);
+  expect(client.unwrap<Channel>()).toBe(server.unwrap<Channel>());
+
+  // A client alone on its channel: unwrap() starts the join and returns the channel now.
+  const alone = new IpcClient({ name: 'inproc-alone', dir: dir.path });
+  try {
+    const channel = alone.unwrap<Channel>();
+    expect(channel).toBeInstanceOf(Channel);
+    expect(channel).not.toBe(server.unwrap<Channel>());
+    expect(alone.id).toBeUndefined();
+    await alone.connect();
+    expect(alone.id).toBe(1);
+    expect(alone.unwrap<Channel>()).toBe(channel);
+  } finally {
+    await alone.close();
+  }
+  expect(() => alone.unwrap()).toThrow(ChannelClosedError);
+  expect(alone.id).toBeUndefined();
 });
 
 test('status observables and on() report the lifecycle; app.close() leaves no socket behind', async () => {
