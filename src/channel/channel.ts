@@ -656,8 +656,14 @@ export class Channel extends EventEmitter {
         const nack = readJson<Nack>(frame);
         for (const seq of nack.seqs) {
           const lost = this.outbox.nack(seq);
-          if (lost !== undefined)
-            this.reportUndeliverable(lost, nack.reason as UndeliverableReason);
+          if (lost === undefined) continue;
+          // The new hub finds no holder; the one that died may have handed it over first, to a
+          // process that died with it. "Absent" would promise it never ran.
+          const reason = nack.reason as UndeliverableReason;
+          this.reportUndeliverable(
+            lost.frame,
+            lost.resent && reason === 'peer-absent' ? 'peer-left' : reason,
+          );
         }
         this.afterSettle();
         break;

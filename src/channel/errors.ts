@@ -266,7 +266,7 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
     case 'peer-draining':
       return `${what} to peer ${target} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
     case 'peer-left':
-      return `${what} to peer ${target} was not delivered: the peer left before reading it.`;
+      return `${what} to peer ${target} was not delivered: the peer left before confirming it had read it (it may have).`;
     case 'channel-closed':
       return `${what} to peer ${target} was not delivered before this channel closed.`;
   }

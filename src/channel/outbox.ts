@@ -15,6 +15,8 @@ export interface OutboxEntry {
   readonly seq: number;
   frame: Buffer;
   state: EntryState;
+  /** Written to a hub that is gone since: its target may have read it there. */
+  resent: boolean;
 }
 
 const RELEASED = Buffer.alloc(0);
@@ -95,7 +97,7 @@ export class Outbox {
 
   add(seq: number, frame: Buffer): void {
     this.lastSeq = seq;
-    const entry: OutboxEntry = { seq, frame, state: EntryState.Queued };
+    const entry: OutboxEntry = { seq, frame, state: EntryState.Queued, resent: false };
     this.slots.push(entry);
     this.live++;
     this.queue.push(entry);
@@ -132,13 +134,16 @@ export class Outbox {
     return true;
   }
 
-  /** The hub gave up on this frame; returns its bytes for the undeliverable report. */
-  nack(seq: number): Buffer | undefined {
+  /**
+   * The hub gave up on this frame; returns its bytes for the undeliverable report, and whether
+   * an earlier hub had it (its target may then have read it before that hub went away).
+   */
+  nack(seq: number): { frame: Buffer; resent: boolean } | undefined {
     const entry = this.settle(seq);
     if (entry === undefined) return undefined;
     const frame = entry.frame;
     entry.frame = RELEASED;
-    return frame;
+    return { frame, resent: entry.resent };
   }
 
   /** The hub holds the frame for an absent peer: free its window slot. */
@@ -158,7 +163,10 @@ export class Outbox {
     this.compact();
     this.queue = this.slots.slice();
     this.head = 0;
-    for (const entry of this.queue) entry.state = EntryState.Queued;
+    for (const entry of this.queue) {
+      if (entry.state !== EntryState.Queued) entry.resent = true;
+      entry.state = EntryState.Queued;
+    }
     this.unheld = this.queue.length;
     this.inflightFrames = 0;
     this.inflightBytes = 0;

@@ -278,6 +278,16 @@ test('a request to a peer whose event loop is blocked times out as unread, and r
   expect(await w.get(2)!.call('rawErrors')).toEqual([]);
 });
 
+test("a request whose handler takes the hub's process down fails with PeerLeftError: it ran, so it is not retried", async () => {
+  await cluster();
+  const err = await rejection(w.get(2)!.call('send', { target: 1, pattern: 'die', data: 0 }));
+  // The request reached the new hub again, which knows no id 1: that must not read as
+  // "never sent" (PeerUnavailableError), which send() without a target would retry elsewhere.
+  expect(err).toMatchObject({ name: 'PeerLeftError', code: 'ERR_IPC_PEER_LEFT' });
+  await until(async () => (await w.get(2)!.call<State>('state')).peers.length === 2, 5000);
+  expect(await w.get(2)!.call('rawErrors')).toEqual([]);
+});
+
 test('the hub is kill -9-ed while requests and events are in flight between two other peers: all complete, exactly once', async () => {
   await cluster();
   const requests = w

@@ -42,7 +42,8 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   const before = box.pendingBytes;
   expect(before).toBeGreaterThan(150);
   const lost = box.nack(1);
-  expect(lost?.length).toBe(100);
+  expect(lost?.frame.length).toBe(100);
+  expect(lost?.resent).toBe(false);
   expect(box.pendingBytes).toBeLessThan(before);
   box.ack(2);
   expect(box.pendingBytes).toBe(0);
@@ -50,6 +51,16 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   box.add(3, f(1));
   box.ack(3);
   expect(box.takeSendable()).toEqual([]);
+});
+
+test('a frame written to a hub before a rewind is nacked as resent; one never written is not', () => {
+  const box = new Outbox(1, 1_000_000);
+  box.add(1, f(10));
+  box.add(2, f(10));
+  expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 stays queued
+  box.rewind();
+  expect(box.nack(1)).toEqual({ frame: f(10), resent: true });
+  expect(box.nack(2)).toEqual({ frame: f(10), resent: false });
 });
 
 test('an old frame still unconfirmed while thousands after it settle: lookups, rewind and counts stay exact', () => {
@@ -65,7 +76,7 @@ test('an old frame still unconfirmed while thousands after it settle: lookups, r
   }
   box.held(2);
   for (let s = 4; s <= total; s += 4) {
-    expect(box.nack(s)).toHaveLength(1);
+    expect(box.nack(s)?.frame).toHaveLength(1);
     acked.add(s);
   }
   expect(box.ack(3)).toBe(false);
