@@ -110,7 +110,11 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     this.closed = true;
     this.connection = undefined;
     this.ready = false;
-    for (const id of this.own) this.shared?.cancel(id);
+    const closed = new ChannelClosedError(
+      'receive the answer',
+      'this IpcClient was closed while the request was in flight.',
+    );
+    for (const id of [...this.own]) this.shared?.abandon(id, closed);
     this.own.clear();
     await this.release();
     this._status$.next('disconnected');

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/microservices';
 import { Subject, connectable, finalize, isObservable, type Subscription } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
+import type { IpcChannelError } from '../channel/errors.js';
 import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
 import { IpcContext, type IpcMetadata } from './ipc.context.js';
 import type { IpcEvents, IpcServerOptions, IpcStatus } from './ipc-options.interface.js';
@@ -329,14 +330,14 @@ export class IpcServer
     if (shared === undefined) return;
     const packet = { id, ...out };
     if (!this.customSerializer) {
-      shared.respond(sender, id, packet);
+      this.unsent(sender, id, out, shared.respond(sender, id, packet));
       return;
     }
     return new Promise<void>((resolve) =>
       this.outgoing.run(
         () => this.serializer.serialize(packet),
         (raw) => {
-          shared.respond(sender, id, raw);
+          this.unsent(sender, id, out, shared.respond(sender, id, raw));
           resolve();
         },
         (error) => {
@@ -345,6 +346,22 @@ export class IpcServer
         },
       ),
     );
+  }
+
+  /**
+   * An answer that could not be sent (it does not encode, or exceeds maxFrameBytes) fails the
+   * request instead, with the reason, so the caller does not wait for it; a stream stops there.
+   */
+  private unsent(
+    sender: number,
+    id: string,
+    out: WritePacket,
+    error: IpcChannelError | undefined,
+  ): void {
+    if (error === undefined || out.err !== undefined) return;
+    this.onCancel(sender, id);
+    const message = `The handler's answer could not be sent: ${error.message}`;
+    void this.reply(sender, id, { err: { status: 'error', message }, isDisposed: true });
   }
 
   private collectRoutes(): void {

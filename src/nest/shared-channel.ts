@@ -261,12 +261,24 @@ export class SharedChannel {
    * after a failover (to a hub that has not seen it yet) must still get its answer. One that is
    * gone for good lets the reply expire after graceMs.
    */
-  respond(target: number, id: string, raw: unknown): void {
+  respond(target: number, id: string, raw: unknown): IpcChannelError | undefined {
     try {
       this.channel.to(target).emit(WIRE.response, id, raw);
+      return undefined;
     } catch (e) {
       this.stray(e as IpcChannelError);
+      return e as IpcChannelError;
     }
+  }
+
+  /**
+   * Fails request `id` of a client that is closing, and tells its responder to stop: its caller
+   * must hear of it rather than wait for an answer nobody will take.
+   */
+  abandon(id: string, error: Error): void {
+    const request = this.pending.get(id);
+    this.cancel(id);
+    request?.onFailure(error);
   }
 
   /** Peers whose IpcServer handles a message route, ascending. */

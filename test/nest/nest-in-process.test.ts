@@ -13,7 +13,7 @@ import {
   type Serializer,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { Observable, firstValueFrom, lastValueFrom, of, take, toArray } from 'rxjs';
+import { Observable, firstValueFrom, lastValueFrom, of, take, tap, toArray } from 'rxjs';
 import {
   Channel,
   ChannelClosedError,
@@ -25,7 +25,7 @@ import {
   type IpcContext,
   IpcServer,
 } from '../../src/index.js';
-import { tempDir } from '../helpers/processes.js';
+import { tempDir, until } from '../helpers/processes.js';
 
 const NO_HANDLER = 'There is no matching message handler defined in the remote service.';
 
@@ -74,6 +74,26 @@ class MathController {
   fails(@Payload() _d: unknown): void {
     events.push('fails');
     throw new Error('event handler failed');
+  }
+
+  @MessagePattern('bigint')
+  bigint(): bigint {
+    return 1n; // JSON cannot carry it
+  }
+
+  @MessagePattern('then-bigint')
+  thenBigint(): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      subscriber.next(1);
+      subscriber.next(2n);
+      subscriber.next(3);
+      subscriber.complete();
+    });
+  }
+
+  @MessagePattern('never')
+  never(): Promise<never> {
+    return new Promise<never>(() => {});
   }
 
   @MessagePattern('tcp-only', Transport.TCP)
@@ -327,6 +347,38 @@ test('a process with a client and no server: requests to it are answered like an
   expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   await client.close();
   expect(readdirSync(dir.path)).toEqual([]);
+});
+
+test('an answer that cannot be sent fails the request with the reason; a stream ends there', async () => {
+  const { client } = await boot();
+  const why = /^The handler's answer could not be sent: The 'json' codec cannot encode this value/;
+  await expect(firstValueFrom(client.send('bigint', 1))).rejects.toEqual({
+    status: 'error',
+    message: expect.stringMatching(why),
+  });
+  const values: unknown[] = [];
+  const failed = await lastValueFrom(
+    client.send('then-bigint', 1).pipe(tap((v) => values.push(v))),
+  ).catch((e: unknown) => e);
+  expect(values).toEqual([1]);
+  expect(failed).toEqual({ status: 'error', message: expect.stringMatching(why) });
+});
+
+test('closing an IpcClient fails its requests in flight with ChannelClosedError', async () => {
+  const { server } = await boot();
+  const client = new IpcClient({ name: 'inproc', dir: dir.path });
+  await client.connect();
+  const pending = firstValueFrom(client.send('never', 1)).catch((e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 50));
+  await client.close();
+  const err = await pending;
+  expect(err).toBeInstanceOf(ChannelClosedError);
+  expect((err as Error).message).toBe(
+    'Cannot receive the answer: this IpcClient was closed while the request was in flight.',
+  );
+  expect(server.unwrap<Channel>().connected).toBe(true); // the server's share of the channel stays
+  // The handler was told to stop: the server has nothing left to wait for.
+  await until(() => (server as unknown as { inflight: Map<string, unknown> }).inflight.size === 0);
 });
 
 test('a closed IpcClient refuses to send instead of quietly reopening; connect() opens it again', async () => {
