@@ -103,14 +103,49 @@ export function pm2PreferredId(): number | undefined {
   return id <= MAX_PEER_ID ? id : undefined;
 }
 
+/** The longest a Node timer waits; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A value as the reader should see it in an error: `'5000'` must not read as 5000. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? `${JSON.stringify(value)} (a string)` : String(value);
+}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(
-      `Option '${name}' must be a positive number, got ${String(value)}.`,
+      `Option '${name}' must be a positive number, got ${shown(value)}.`,
     );
   }
   return value;
+}
+
+/** A time limit in ms: positive, and short enough for a Node timer. */
+function duration(name: string, value: number | undefined, fallback: number): number {
+  const ms = positive(name, value, fallback);
+  if (ms > MAX_TIMER_MS) {
+    throw new InvalidOptionError(
+      `Option '${name}' must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest a Node timer can wait; got ${ms}.`,
+    );
+  }
+  return ms;
+}
+
+/** A logger must have the methods the channel calls, or it would fail in the middle of a join. */
+function checkLogger(logger: unknown): void {
+  if (logger === undefined) return;
+  const l = logger as Record<string, unknown> | null;
+  const missing = ['log', 'warn', 'error'].filter((m) => typeof l?.[m] !== 'function');
+  if (l === null || typeof l !== 'object' || missing.length > 0) {
+    throw new InvalidOptionError(
+      `Option 'logger' must have log, warn and error methods (console, or a Nest Logger)${
+        l !== null && typeof l === 'object'
+          ? `; it lacks ${missing.join(', ')}`
+          : `, got ${shown(logger)}`
+      }.`,
+    );
+  }
 }
 
 /**
@@ -148,7 +183,7 @@ export function resolveOptions(
   const id = options.id;
   if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > MAX_PEER_ID)) {
     throw new InvalidOptionError(
-      `Option 'id' must be an integer from 1 to ${MAX_PEER_ID}, got ${String(id)}.`,
+      `Option 'id' must be an integer from 1 to ${MAX_PEER_ID}, got ${shown(id)}.`,
     );
   }
   if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
@@ -161,6 +196,7 @@ export function resolveOptions(
     else throw new InvalidOptionError(`Option 'secret' must be a string or a Buffer.`);
     if (secret.length === 0) throw new InvalidOptionError(`Option 'secret' must not be empty.`);
   }
+  checkLogger(options.logger);
   const maxFrameBytes = positive('maxFrameBytes', options.maxFrameBytes, 64 * MiB);
   if (maxFrameBytes < 1024 || maxFrameBytes > 0xffffffff) {
     throw new InvalidOptionError(`Option 'maxFrameBytes' must be between 1024 and 4294967295.`);
@@ -178,12 +214,12 @@ export function resolveOptions(
     transport: resolveTransport(options.transport, facts),
     secret,
     maxFrameBytes,
-    graceMs: positive('graceMs', options.graceMs, 5000),
+    graceMs: duration('graceMs', options.graceMs, 5000),
     highWaterMark,
     maxQueueBytes,
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
-    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, 5000),
-    preferredIdWaitMs: positive('preferredIdWaitMs', options.preferredIdWaitMs, 10_000),
+    connectTimeoutMs: duration('connectTimeoutMs', options.connectTimeoutMs, 30_000),
+    closeTimeoutMs: duration('closeTimeoutMs', options.closeTimeoutMs, 5000),
+    preferredIdWaitMs: duration('preferredIdWaitMs', options.preferredIdWaitMs, 10_000),
     maxHeldBytes: positive('maxHeldBytes', options.maxHeldBytes, 64 * MiB),
   };
 }

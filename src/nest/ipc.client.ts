@@ -19,6 +19,8 @@ import { InOrder } from './in-order.js';
 import type { PendingRequest } from './shared-channel.js';
 import { SharedChannel } from './shared-channel.js';
 
+/** The longest a Node timer waits. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
 
 /** Completes at once with one `undefined`, like a Nest TCP emit that has been written. */
@@ -60,9 +62,12 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   constructor(private readonly options: IpcClientOptions = {}) {
     super();
     const timeout = options?.timeout;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_MS)
+    ) {
       throw new InvalidOptionError(
-        `Option 'timeout' must be a positive number of ms, got ${String(timeout)}.`,
+        `Option 'timeout' must be a number of ms from 1 to ${MAX_TIMEOUT_MS} (a Node timer's longest wait), got ${JSON.stringify(timeout)}.`,
       );
     }
     this.timeoutMs = timeout;
