@@ -812,7 +812,10 @@ export class Channel extends EventEmitter {
     this.flush();
     if (this.state === 'connecting' || this.state === 'new')
       this.state = this.drainRequested ? 'draining' : 'open';
-    const hubChanged = welcome.hubId !== this.currentHubId;
+    // A reloaded worker may host the new hub under the old hub's id: a new epoch still tells.
+    const hubChanged =
+      welcome.hubId !== this.currentHubId ||
+      (Number.isSafeInteger(welcome.epoch) && welcome.epoch !== this.epochSeen);
     this.currentHubId = welcome.hubId;
     if (Number.isSafeInteger(welcome.epoch)) this.epochSeen = welcome.epoch;
 

@@ -34,7 +34,7 @@ export interface IpcEvents {
   reconnecting: () => void;
   /** Closed. */
   disconnected: () => void;
-  /** A new hub took over; `hubId` is the peer id hosting it. */
+  /** A new hub took over (also one under the old hub's id, after a reload); `hubId` hosts it. */
   hub: (hubId: number) => void;
   join: (peer: number) => void;
   leave: (peer: number) => void;

@@ -4,6 +4,7 @@ import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.j
 interface State {
   pid: number;
   id: number;
+  connected: boolean;
   isHub: boolean;
   peers: number[];
   hubId: number;
@@ -102,6 +103,27 @@ test('PM2: the id is NODE_APP_INSTANCE + 1; a reloaded instance waits for its pr
     range(100).map((i) => i + 100),
   );
   expect((await w1!.call<Received>('received')).errors).toEqual([]);
+});
+
+test("reloading the hub's worker: the others hear 'hub' even when the new hub has the old one's id", async () => {
+  const w0 = await Proc.start('peer.js', pm2Env(0));
+  expect((await w0.call<State>('connect')).isHub).toBe(true);
+  const w1 = await Proc.start('peer.js', pm2Env(1));
+  expect((await w1.call<State>('connect')).hubId).toBe(1);
+  const next = await Proc.start('peer.js', pm2Env(0));
+  const joining = next.call<State>('connect');
+  const seen = w1.events.length;
+  await w0.call('close');
+  expect((await joining).id).toBe(1);
+  // Whichever process won the election (w1 as the handover's successor, or the newcomer that
+  // takes id 1), w1 is told of the hub that now serves it.
+  const hub = await until(async () => {
+    const s = await w1.call<State>('state');
+    const hosting = s.isHub ? s : await next.call<State>('state');
+    return s.connected && hosting.isHub ? s.hubId : 0;
+  }, 10_000);
+  const told = w1.events.slice(seen).filter((e) => e.ev === 'hub');
+  expect(told.map((e) => e.id)).toEqual([hub]);
 });
 
 test('PM2: if the predecessor never leaves, the newcomer gets the lowest free id after preferredIdWaitMs', async () => {
