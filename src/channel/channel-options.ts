@@ -132,6 +132,23 @@ function duration(name: string, value: number | undefined, fallback: number): nu
   return ms;
 }
 
+/** `meta` travels to every peer as JSON: anything else would fail in the middle of a join. */
+export function checkMeta(meta: unknown, where: string): void {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(meta);
+  } catch (e) {
+    throw new InvalidOptionError(
+      `${where} must be JSON data (it reaches every peer as JSON): ${(e as Error).message}.`,
+    );
+  }
+  if (json === undefined && meta !== undefined) {
+    throw new InvalidOptionError(
+      `${where} must be JSON data (it reaches every peer as JSON), got a ${typeof meta}.`,
+    );
+  }
+}
+
 /** A logger must have the methods the channel calls, or it would fail in the middle of a join. */
 function checkLogger(logger: unknown): void {
   if (logger === undefined) return;
@@ -197,6 +214,7 @@ export function resolveOptions(
     if (secret.length === 0) throw new InvalidOptionError(`Option 'secret' must not be empty.`);
   }
   checkLogger(options.logger);
+  checkMeta(options.meta, "Option 'meta'");
   const maxFrameBytes = positive('maxFrameBytes', options.maxFrameBytes, 64 * MiB);
   if (maxFrameBytes < 1024 || maxFrameBytes > 0xffffffff) {
     throw new InvalidOptionError(`Option 'maxFrameBytes' must be between 1024 and 4294967295.`);

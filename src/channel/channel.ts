@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type ChannelOptions, type ResolvedOptions, resolveOptions } from './channel-options.js';
+import {
+  type ChannelOptions,
+  type ResolvedOptions,
+  checkMeta,
+  resolveOptions,
+} from './channel-options.js';
 import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
 import { Dedup } from './dedup.js';
 import { FrameSlab } from './frame-slab.js';
@@ -412,6 +417,7 @@ export class Channel extends EventEmitter {
 
   /** Replaces this process's `meta`; other peers get a `'meta'` event. */
   setMeta(meta: unknown): void {
+    checkMeta(meta, 'setMeta(meta)');
     this.meta = meta;
     if (this.link.joined) {
       this.link.write([jsonFrame(FrameType.SetMeta, meta ?? null)]);
@@ -460,6 +466,10 @@ export class Channel extends EventEmitter {
       encoded = this.codec.encode(value);
     } catch (e) {
       throw new EncodeError(this.codec.name, e);
+    }
+    if (typeof encoded !== 'string' && !(encoded instanceof Uint8Array)) {
+      const got = encoded === null ? 'null' : typeof encoded;
+      throw new EncodeError(this.codec.name, new TypeError(`encode() returned ${got}`));
     }
     const head = HEADER_SIZE + (name === undefined ? 0 : name.length);
     // A UTF-8 string has at least as many bytes as UTF-16 units: refuse the surely-too-large

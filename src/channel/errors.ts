@@ -34,7 +34,7 @@ export class InvalidTargetError extends IpcChannelError {
   constructor(target: unknown) {
     super(
       'ERR_IPC_INVALID_TARGET',
-      `Invalid target ${JSON.stringify(target) ?? String(target)}: use a peer id (an integer from 1 to 65533), 'all' or 'others'.`,
+      `Invalid target ${shownValue(target)}: use a peer id (an integer from 1 to 65533), 'all' or 'others'.`,
     );
   }
 }
@@ -42,7 +42,7 @@ export class InvalidTargetError extends IpcChannelError {
 /** `emit()` with an event name the channel uses for itself, or an unusable one. */
 export class InvalidEventNameError extends IpcChannelError {
   constructor(name: unknown, why: string) {
-    super('ERR_IPC_INVALID_EVENT', `Invalid event name ${JSON.stringify(name)}: ${why}.`);
+    super('ERR_IPC_INVALID_EVENT', `Invalid event name ${shownValue(name)}: ${why}.`);
   }
 }
 
@@ -51,11 +51,18 @@ export class EncodeError extends IpcChannelError {
   constructor(codec: string, cause: unknown) {
     super(
       'ERR_IPC_ENCODE',
-      `The '${codec}' codec cannot encode this value (${errorText(cause)}). ` +
-        `Send plain data, or use { codec: 'v8' } for Date, Map, Set, BigInt and typed arrays.`,
+      `The '${codec}' codec cannot encode this value (${errorText(cause)}). ${encodeRemedy(codec)}`,
       { cause },
     );
   }
+}
+
+function encodeRemedy(codec: string): string {
+  if (codec === 'json')
+    return `Send plain data, or use { codec: 'v8' } for Date, Map, Set, BigInt and typed arrays.`;
+  if (codec === 'v8')
+    return 'Send data the structured clone algorithm can copy: no functions, Symbols or class instances that need their prototype.';
+  return `Check the value, or the '${codec}' codec's encode(): it must return a Buffer, a Uint8Array or a string.`;
 }
 
 /** A payload that arrived could not be decoded; it came from a peer using another codec or a bug. */
@@ -255,20 +262,38 @@ export class ProtocolError extends IpcChannelError {
 }
 
 function undeliverableText(target: number, reason: UndeliverableReason, event: string): string {
-  const what = event === 'message' ? 'A message' : `An '${event}' event`;
+  // 0xffff and 0xfffe are the wire's codes for 'all' and 'others'.
+  const who =
+    target === 0xffff ? 'every peer' : target === 0xfffe ? 'the other peers' : `peer ${target}`;
+  const what = `${event === 'message' ? 'A message' : `An '${event}' event`} to ${who}`;
   switch (reason) {
     case 'grace-expired':
-      return `${what} to peer ${target} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
+      return `${what} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
     case 'hold-full':
-      return `${what} to peer ${target} was not delivered: too many messages are already held for that absent peer.`;
+      return `${what} was not delivered: too many messages are already held for that absent peer.`;
     case 'peer-absent':
-      return `${what} to peer ${target} was not delivered: no peer holds id ${target}.`;
+      return `${what} was not delivered: no peer holds id ${target}. Check the id against peers; without { hold: false } a message waits graceMs for its id.`;
     case 'peer-draining':
-      return `${what} to peer ${target} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
+      return `${what} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
     case 'peer-left':
-      return `${what} to peer ${target} was not delivered: the peer left before confirming it had read it (it may have).`;
+      return `${what} was not delivered: the peer left before confirming it had read it (it may have).`;
     case 'channel-closed':
-      return `${what} to peer ${target} was not delivered before this channel closed.`;
+      return `${what} was not delivered before this channel closed: close() waits up to closeTimeoutMs for deliveries (raise it), and nothing is delivered by a channel that never joined (see connect()'s error).`;
+  }
+}
+
+/**
+ * A value as an error message shows it: JSON where that is faithful, else its own text, so
+ * NaN, 2n, a Symbol or a circular object read as what they are (and never throw here).
+ */
+function shownValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || typeof value === 'symbol' || typeof value === 'function')
+    return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }
 

@@ -207,13 +207,16 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       return throwError(() => new InvalidMessageError());
     }
     if (this.closed) return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
-    if (this.shared === undefined) {
-      // The channel queues what is sent before it has joined; joining starts now.
-      void this.ensureConnected().catch((e: unknown) => this.log.warn((e as Error).message));
+    // The channel queues what is sent before it has joined; joining starts now. Options it
+    // cannot work with fail here, as this emit's error.
+    let shared: SharedChannel | undefined;
+    try {
+      shared = this.attached();
+    } catch (e) {
+      return throwError(() => e);
     }
-    const shared = this.shared;
     if (shared === undefined)
-      return throwError(() => new Error('IpcClient could not open its channel.'));
+      return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
     const packet = this.packet(this.normalizePattern(pattern as string), data, undefined);
     const broadcast = target === 'all' || target === 'others' ? 1 : 0;
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports

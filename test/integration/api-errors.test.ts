@@ -90,6 +90,62 @@ test('bad targets, reserved event names, unencodable values and oversized messag
   expect(ch.pendingBytes).toBe(0);
 });
 
+test('what cannot be shown as JSON still gets a typed error that names it', () => {
+  const ch = new Channel({ name: 'e', dir: dir.path });
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  const shownAs: [unknown, string][] = [
+    [2n, 'Invalid target 2n:'],
+    [NaN, 'Invalid target NaN:'],
+    [Infinity, 'Invalid target Infinity:'],
+    [circular, 'Invalid target [object Object]:'],
+  ];
+  for (const [target, text] of shownAs) {
+    const err = thrown(() => ch.to(target as never));
+    expect(err).toBeInstanceOf(InvalidTargetError);
+    expect(err.message.startsWith(text)).toBe(true);
+  }
+  for (const [name, text] of [
+    [undefined, 'Invalid event name undefined: it must be a non-empty string.'],
+    [Symbol('s'), 'Invalid event name Symbol(s): it must be a non-empty string.'],
+    [1n, 'Invalid event name 1n: it must be a non-empty string.'],
+  ] as const) {
+    const err = thrown(() => ch.to(1).emit(name as never, 'payload'));
+    expect(err).toBeInstanceOf(InvalidEventNameError);
+    expect(err.message).toBe(text);
+  }
+  expect(ch.pendingBytes).toBe(0);
+});
+
+test("a codec that returns no bytes, and meta that is not JSON, are refused with the codec's or option's name", () => {
+  for (const bad of [5, null, undefined, { a: 1 }]) {
+    const ch = new Channel({
+      name: 'e',
+      dir: dir.path,
+      codec: { name: 'mine', encode: () => bad as never, decode: () => 1 },
+    });
+    const err = thrown(() => ch.to(1).send('x'));
+    expect(err).toBeInstanceOf(EncodeError);
+    expect(err.message).toContain("Check the value, or the 'mine' codec's encode()");
+  }
+  const v8 = thrown(() =>
+    new Channel({ name: 'e', dir: dir.path, codec: 'v8' }).to(1).send(() => 1),
+  );
+  expect(v8).toBeInstanceOf(EncodeError);
+  expect(v8.message).not.toContain("use { codec: 'v8' }");
+
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  for (const meta of [1n, circular, () => 1, Symbol('m')]) {
+    const err = thrown(() => new Channel({ name: 'e', dir: dir.path, meta }));
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect(err.message).toContain("Option 'meta' must be JSON data");
+    const later = thrown(() => new Channel({ name: 'e', dir: dir.path }).setMeta(meta));
+    expect(later).toBeInstanceOf(InvalidOptionError);
+    expect(later.message).toContain('setMeta(meta) must be JSON data');
+  }
+});
+
 test('send, emit and connect after close throw ChannelClosedError', async () => {
   const ch = new Channel({ name: 'c', dir: dir.path });
   await ch.connect();

@@ -20,6 +20,7 @@ import {
   EncodeError,
   IPC_TRANSPORT,
   InvalidMessageError,
+  InvalidOptionError,
   InvalidTargetError,
   IpcClient,
   type IpcContext,
@@ -331,6 +332,15 @@ test('bad input gets typed errors through the observable', async () => {
   await expect(firstValueFrom(client.emit('x', { n: 10n }))).rejects.toBeInstanceOf(EncodeError);
   // emit completes once accepted, with one undefined value like Nest's TCP client.
   expect(await lastValueFrom(client.emit('nobody-listens', 1).pipe(take(1)))).toBeUndefined();
+  // Options the channel cannot work with fail the first use with the channel's own error.
+  const misconfigured = new IpcClient({ name: '', dir: dir.path });
+  await expect(firstValueFrom(misconfigured.emit('x', 1))).rejects.toBeInstanceOf(
+    InvalidOptionError,
+  );
+  await expect(firstValueFrom(misconfigured.send('sum', [1]))).rejects.toBeInstanceOf(
+    InvalidOptionError,
+  );
+  expect(() => misconfigured.unwrap()).toThrow(InvalidOptionError);
 });
 
 test('a process with a client and no server: requests to it are answered like an unknown pattern once graceMs passes', async () => {
