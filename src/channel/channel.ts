@@ -249,6 +249,7 @@ export class Channel extends EventEmitter {
           draining: this.drainRequested || undefined,
           consumed: this.drainRequested ? this.consumedMarks() : undefined,
           meta: this.meta,
+          maxFrameBytes: this.opts.maxFrameBytes,
           epoch: this.epochSeen || undefined,
         }),
         expectedPeers: () => this.expectedPeers(),

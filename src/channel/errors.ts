@@ -112,7 +112,13 @@ export class QueueFullError extends IpcChannelError {
 
 /** Why a message could not be delivered. */
 export type UndeliverableReason =
-  'grace-expired' | 'hold-full' | 'peer-absent' | 'peer-draining' | 'peer-left' | 'channel-closed';
+  | 'grace-expired'
+  | 'hold-full'
+  | 'peer-absent'
+  | 'peer-draining'
+  | 'peer-left'
+  | 'frame-too-large'
+  | 'channel-closed';
 
 /** The message accepted by send/emit could not reach its target; the message is attached. */
 export class UndeliverableError extends IpcChannelError {
@@ -277,6 +283,8 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
       return `${what} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
     case 'peer-left':
       return `${what} was not delivered: the peer left before confirming it had read it (it may have).`;
+    case 'frame-too-large':
+      return `${what} was not delivered: it is larger than the maxFrameBytes of ${who}, which would not read it. Give every process of the channel the same maxFrameBytes.`;
     case 'channel-closed':
       return `${what} was not delivered before this channel closed: close() waits up to closeTimeoutMs for deliveries (raise it), and nothing is delivered by a channel that never joined (see connect()'s error).`;
   }

@@ -42,6 +42,8 @@ export interface JoinRequest {
   /** For `rejoin`: the peers this one expects back (id, incarnation, pid), for a hub that did not know them. */
   expected?: { id: number; incarnation: number; pid: number }[];
   meta: unknown;
+  /** The largest frame this peer reads: the hub refuses to hand it a larger one. */
+  maxFrameBytes?: number;
   /** The highest leadership epoch this process has seen (absent before its first join). */
   epoch?: number;
   /** Challenge for the hub, so a peer with a secret knows the hub has it too. */

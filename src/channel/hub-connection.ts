@@ -48,6 +48,8 @@ export class HubConnection {
   incarnation = 0;
   pid = 0;
   meta: unknown = null;
+  /** The largest frame this peer reads (its maxFrameBytes; unbounded if it did not say). */
+  maxFrameBytes = Infinity;
   /** Asked for nothing new (graceful close); frames for its id are held for its successor. */
   draining = false;
   /** For a draining peer that rejoined: the last sequence it consumed per sender incarnation. */

@@ -493,6 +493,18 @@ export class Hub {
   }
 
   private deliver(conn: HubConnection, record: DeliveryRecord): void {
+    if (record.frame.length > conn.maxFrameBytes) {
+      // Its reader would fault on it and reconnect, to be handed the same frame again.
+      if (record.target !== 0) {
+        this.giveUp(record, 'frame-too-large');
+      } else {
+        this.options.log.warn(
+          `hub: peer ${conn.id} did not get a ${record.frame.length}-byte broadcast from peer ${record.from.id}: it reads frames up to its maxFrameBytes (${conn.maxFrameBytes}). Give every process the same maxFrameBytes.`,
+        );
+        this.settle(record);
+      }
+      return;
+    }
     conn.out.push(record.frame);
     conn.pending.push(record);
     this.markDirty(conn);
@@ -609,6 +621,8 @@ export class Hub {
       }
     }
     conn.meta = req.meta ?? null;
+    const limit = Number(req.maxFrameBytes);
+    if (limit > 0) conn.maxFrameBytes = limit;
     (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
     if (req.kind === 'rejoin') this.learnExpected(req.expected);
     if (Number.isSafeInteger(req.epoch) && req.epoch! >= this.epoch) this.raiseEpoch(req.epoch!);

@@ -421,6 +421,10 @@ export class SharedChannel {
     const request = this.pending.get(id);
     if (request === undefined) return;
     this.forget(id);
+    if (error.reason === 'frame-too-large') {
+      request.onFailure(error); // a misconfiguration, not a peer coming or going
+      return;
+    }
     request.onFailure(
       error.reason === 'peer-absent' || error.reason === 'peer-draining'
         ? new PeerUnavailableError(

@@ -206,3 +206,39 @@ test('a peer that reconnects before the hub noticed its old connection break tak
   await second.ended;
   await until(async () => (await hub.call<State>('state')).peers.length === 2, 5000);
 });
+
+test('a peer with a smaller maxFrameBytes is not handed larger frames: the sender hears why, the peer stays connected', async () => {
+  const small = await Proc.start('peer.js', {
+    PEER_OPTIONS: JSON.stringify({ name: 'robust', dir: dir.path, maxFrameBytes: 64 * 1024 }),
+  });
+  const { id } = await small.call<State>('connect');
+  await until(async () => (await other.call<State>('state')).peers.includes(id), 5000);
+  const big = 'x'.repeat(200 * 1024);
+  try {
+    await other.call('send', { to: id, message: big });
+    await other.call('emit', { to: 'others', event: 'big', args: [big] });
+    await other.call('send', { to: id, message: 'small' });
+    await until(
+      async () =>
+        (await small.call<Received & { messages: unknown[] }>('received')).messages.length === 1,
+      5000,
+    );
+    await until(async () => (await other.call<Received>('received')).errors.length === 1, 5000);
+    await sleep(200); // anything more would have arrived by now
+    expect((await small.call<{ messages: unknown[] }>('received')).messages).toEqual([
+      [2, 'small'],
+    ]);
+    expect((await other.call<Received>('received')).errors).toEqual([
+      expect.objectContaining({
+        name: 'UndeliverableError',
+        reason: 'frame-too-large',
+        target: id,
+        message: expect.stringContaining(`larger than the maxFrameBytes of peer ${id}`),
+      }),
+    ]);
+    expect(small.events.filter((e) => e.ev === 'connect')).toHaveLength(1); // never rejoined
+    expect(small.events.filter((e) => e.ev === 'disconnect')).toHaveLength(0);
+  } finally {
+    await small.call('close');
+  }
+});
