@@ -21,39 +21,35 @@ const env = (extra: Record<string, unknown>) => ({
   PEER_OPTIONS: JSON.stringify({ name: 'drain', dir: dir.path, graceMs: 10_000, ...extra }),
 });
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+/** How many numbers `p` has received from peer 2. */
+const countFrom2 = async (p: Proc) => (await p.call<Record<string, number>>('counts'))['2'] ?? 0;
+
+/** Peers 1 (the hub), 2 (a sender) and 3 (the one that will drain), joined in that order. */
+async function hubSenderAndOld(): Promise<[Proc, Proc, Proc]> {
+  const procs = (await startMany(3, 'peer.js', (i) => env({ id: i + 1 }))) as [Proc, Proc, Proc];
+  for (const p of procs) await p.call('connect');
+  return procs;
+}
 
 test('a draining peer gets nothing new; the next holder of its id gets the rest: exactly once, in order', async () => {
-  const [hub, sender, old] = (await startMany(3, 'peer.js', (i) => env({ id: i + 1 }))) as [
-    Proc,
-    Proc,
-    Proc,
-  ];
-  await hub.call('connect');
-  await sender.call('connect');
-  await old.call('connect');
+  const [, sender, old] = await hubSenderAndOld();
   const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 50 });
-  await until(
-    async () => ((await old.call<Record<string, number>>('counts'))['2'] ?? 0) > 2000,
-    10_000,
-  );
+  await until(async () => (await countFrom2(old)) > 2000, 10_000);
 
   await old.call('drain');
   await sender.waitEvent((e) => e.ev === 'draining' && e.id === 3);
   expect(await sender.call('peerInfo', { id: 3 })).toMatchObject({ id: 3, draining: true });
-  const atDrain = (await old.call<Record<string, number>>('counts'))['2']!;
+  const atDrain = await countFrom2(old);
   await sleep(200);
   // Drained: nothing more arrives, though the sender keeps sending to id 3.
-  expect((await old.call<Record<string, number>>('counts'))['2']).toBe(atDrain);
+  expect(await countFrom2(old)).toBe(atDrain);
   expect(atDrain).toBeLessThan(20_000);
   await old.call('close');
 
   const next = await Proc.start('peer.js', env({ id: 3 }));
   expect((await next.call<State>('connect')).id).toBe(3);
   await streaming;
-  await until(
-    async () => (await next.call<Record<string, number>>('counts'))['2'] === 20_000 - atDrain,
-    15_000,
-  );
+  await until(async () => (await countFrom2(next)) === 20_000 - atDrain, 15_000);
   const before = (await old.call<Received>('received')).numbers['2']!;
   const after = (await next.call<Received>('received')).numbers['2']!;
   expect(before).toEqual(range(0, atDrain));
@@ -62,31 +58,18 @@ test('a draining peer gets nothing new; the next holder of its id gets the rest:
 });
 
 test('broadcasts too: what a draining peer no longer reads goes to the next holder of its id (a reload loses no broadcast)', async () => {
-  const [hub, sender, old] = (await startMany(3, 'peer.js', (i) => env({ id: i + 1 }))) as [
-    Proc,
-    Proc,
-    Proc,
-  ];
-  await hub.call('connect');
-  await sender.call('connect');
-  await old.call('connect');
+  const [hub, sender, old] = await hubSenderAndOld();
   const streaming = sender.call('stream', { to: 'others', count: 10_000, paceEvery: 25 });
-  await until(
-    async () => ((await old.call<Record<string, number>>('counts'))['2'] ?? 0) > 1000,
-    10_000,
-  );
+  await until(async () => (await countFrom2(old)) > 1000, 10_000);
   await old.call('drain');
-  const atDrain = (await old.call<Record<string, number>>('counts'))['2']!;
+  const atDrain = await countFrom2(old);
   await old.call('close');
   await sleep(100); // broadcasts routed while id 3 has no holder at all
   const next = await Proc.start('peer.js', env({ id: 3 }));
   expect((await next.call<State>('connect')).id).toBe(3);
   await streaming;
-  await until(
-    async () => (await next.call<Record<string, number>>('counts'))['2'] === 10_000 - atDrain,
-    15_000,
-  );
-  await until(async () => (await hub.call<Record<string, number>>('counts'))['2'] === 10_000, 5000);
+  await until(async () => (await countFrom2(next)) === 10_000 - atDrain, 15_000);
+  await until(async () => (await countFrom2(hub)) === 10_000, 5000);
   await sleep(200); // a duplicate, if there were one, would have come by now
   expect((await old.call<Received>('received')).numbers['2']).toEqual(range(0, atDrain));
   expect((await next.call<Received>('received')).numbers['2']).toEqual(
