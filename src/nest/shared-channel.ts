@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { Channel } from '../channel/channel.js';
@@ -60,6 +61,12 @@ export class SharedChannel {
   /** The channel sequence number of each pending request's frame. */
   private readonly frames = new Map<string, number>();
   private nextId = 1;
+  /**
+   * Makes request ids unique to this process: an answer sent to a process that has since
+   * drained is handed to the next holder of its id, which must not take it for its own request
+   * with the same number.
+   */
+  private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   /** Peers handling each message route, rebuilt when membership or meta changes. */
@@ -217,7 +224,7 @@ export class SharedChannel {
 
   /** A fresh request id, unique within this process. */
   newRequestId(): string {
-    return String(this.nextId++);
+    return this.idPrefix + this.nextId++;
   }
 
   /** Sends a request packet; answers go to `pending` until it settles or is cancelled. */

@@ -288,6 +288,22 @@ test("a request whose handler takes the hub's process down fails with PeerLeftEr
   expect(await w.get(2)!.call('rawErrors')).toEqual([]);
 });
 
+test("an answer to a requester that crashed is not taken by its successor's request", async () => {
+  await cluster();
+  // The process holding id 3 asks for an answer in 3 s, then dies; PM2 would restart it.
+  void w
+    .get(3)!
+    .call('send', { target: 2, pattern: 'slow', data: 3000 })
+    .catch(() => {});
+  await sleep(100);
+  await w.get(3)!.kill('SIGKILL');
+  // Its successor asks the same peer the same way: the first answer to reach id 3 is the dead
+  // process's, and must not settle the new request (both were the process's first request).
+  const next = await worker({ WORKER_ROLE: 'extra' }, { id: 3 });
+  w.set(3, next);
+  expect(await next.call('send', { target: 2, pattern: 'slow', data: 3500 })).toEqual([3500]);
+});
+
 test('the hub is kill -9-ed while requests and events are in flight between two other peers: all complete, exactly once', async () => {
   await cluster();
   const requests = w
