@@ -190,6 +190,8 @@ export class Channel extends EventEmitter {
   private drainRequested = false;
   private drained: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  /** What this process had consumed when the hub confirmed its drain (see Drained). */
+  private consumedAtDrain: [number, number][] | undefined;
   private sendLimit: number;
   /** Data frames read on the current hub connection (the running count sent as Receipt). */
   private received = 0;
@@ -247,7 +249,9 @@ export class Channel extends EventEmitter {
           waitMs: this.opts.preferredIdWaitMs,
           expected: this.selfId !== 0 ? this.expectedPeers() : undefined,
           draining: this.drainRequested || undefined,
-          consumed: this.drainRequested ? this.consumedMarks() : undefined,
+          consumed: this.drainRequested
+            ? (this.consumedAtDrain ?? this.consumedMarks())
+            : undefined,
           meta: this.meta,
           maxFrameBytes: this.opts.maxFrameBytes,
           epoch: this.epochSeen || undefined,
@@ -446,8 +450,10 @@ export class Channel extends EventEmitter {
     } else {
       throw new InvalidTargetError(target);
     }
-    const flags = options?.hold === false ? FrameFlag.NoHold : 0;
-    const key = code * 2 + flags;
+    const flags =
+      (options?.hold === false ? FrameFlag.NoHold : 0) |
+      (options?._toProcess === true ? FrameFlag.ToProcess : 0);
+    const key = code * 4 + flags;
     let t = this.targets.get(key);
     if (t === undefined) {
       t = new ChannelTarget(this, code, flags);
@@ -712,6 +718,10 @@ export class Channel extends EventEmitter {
         this.link.noteBye();
         break;
       case FrameType.Drained:
+        // Everything read so far was sent before the hub saw the drain; from here on only
+        // answers to this process's own requests arrive. A hub taking over must not count those
+        // as consumed frames of the streams whose rest waits for the successor.
+        this.consumedAtDrain ??= this.consumedMarks();
         this.onDrained?.();
         break;
       case FrameType.PeerDrain: {

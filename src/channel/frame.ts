@@ -79,6 +79,11 @@ export const DATA_MIN = 32;
 export enum FrameFlag {
   /** Do not hold this frame for an absent target: nack it at once (used by requests). */
   NoHold = 1,
+  /**
+   * For the process that holds the target id now, even while it drains: an answer to, or the
+   * cancel of, work that process started. Other frames for a draining id wait for its successor.
+   */
+  ToProcess = 2,
 }
 
 export function isDataType(type: number): boolean {

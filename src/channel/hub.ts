@@ -452,7 +452,8 @@ export class Hub {
       this.fault(from, new MalformedFrameError(`invalid target ${target}`));
       return;
     }
-    const noHold = (frame[OFF_FLAGS]! & FrameFlag.NoHold) !== 0;
+    const flags = frame[OFF_FLAGS]!;
+    const noHold = (flags & FrameFlag.NoHold) !== 0;
     const record: DeliveryRecord = {
       from,
       seq,
@@ -464,7 +465,8 @@ export class Hub {
       noHold,
     };
     const conn = this.byId.get(target);
-    if (conn !== undefined && !conn.draining) this.deliver(conn, record);
+    if (conn !== undefined && (!conn.draining || (flags & FrameFlag.ToProcess) !== 0))
+      this.deliver(conn, record);
     else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
     else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
@@ -800,7 +802,9 @@ export class Hub {
     this.send(conn, jsonFrame(FrameType.Welcome, welcome));
     const announcement = jsonFrame(FrameType.PeerJoin, { ...conn.record(), hub: conn.local });
     for (const other of this.joined) if (other !== conn) this.send(other, announcement);
-    const held = conn.draining ? [] : this.holds.release(id);
+    // A draining process rejoining after a failover gets only the answers to its own requests
+    // that waited for it; the rest waits for its successor.
+    const held = conn.draining ? this.holds.remove(id, toProcess) : this.holds.release(id);
     for (const record of held) this.deliver(conn, record);
     // What a draining peer already read (resent by senders after a failover) is delivered.
     if (conn.consumed !== undefined) {
@@ -1010,4 +1014,9 @@ export class Hub {
       if (frames.length > 0) conn.transport.write(frames);
     }
   }
+}
+
+/** Whether a frame is for the process holding its target id now, even while that one drains. */
+function toProcess(record: DeliveryRecord): boolean {
+  return (record.frame[OFF_FLAGS]! & FrameFlag.ToProcess) !== 0;
 }

@@ -11,6 +11,11 @@ export interface SendOptions {
    * a message to an absent peer, or one that leaves before reading it, fails at once.
    */
   hold?: boolean;
+  /**
+   * @internal Deliver to the process holding the id now even while it drains (see
+   * FrameFlag.ToProcess); the Nest binding sends answers and cancels this way.
+   */
+  _toProcess?: boolean;
 }
 
 /** The sending half of `channel.to(target)`. */

@@ -53,6 +53,12 @@ const registry = new Map<string, SharedChannel>();
  * IpcClient of the process, so they agree on one peer id. It keeps the requests in flight and
  * fails them at once when their target leaves.
  */
+/**
+ * Answers and cancels concern the process that started the request: they reach it even while
+ * it drains (a worker being reloaded still gets the answers its last HTTP requests await).
+ */
+const TO_PROCESS = { _toProcess: true } as const;
+
 export class SharedChannel {
   readonly channel: Channel;
   private refs = 0;
@@ -246,7 +252,7 @@ export class SharedChannel {
     if (request === undefined) return;
     this.forget(id);
     try {
-      this.channel.to(request.target).emit(WIRE.cancel, id);
+      this.channel.to(request.target, TO_PROCESS).emit(WIRE.cancel, id);
     } catch {
       /* closing */
     }
@@ -270,7 +276,7 @@ export class SharedChannel {
    */
   respond(target: number, id: string, raw: unknown): IpcChannelError | undefined {
     try {
-      this.channel.to(target).emit(WIRE.response, id, raw);
+      this.channel.to(target, TO_PROCESS).emit(WIRE.response, id, raw);
       return undefined;
     } catch (e) {
       this.stray(e as IpcChannelError);

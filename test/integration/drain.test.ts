@@ -7,6 +7,7 @@ interface State {
 interface Received {
   numbers: Record<string, number[]>;
   errors: { code: string; reason?: string; target?: number; event?: string }[];
+  messages: [number, unknown][];
 }
 
 let dir: ReturnType<typeof tempDir>;
@@ -113,6 +114,10 @@ test('a peer draining when the hub dies stays draining at the next hub: what wai
   );
   await old.call('drain');
   const drainedAt = (await old.call<Record<string, number>>('counts'))['3']!;
+  // An answer to the draining process still reaches it, in the middle of the sender's stream;
+  // the next hub must not take it as a sign that the held numbers before it were read too.
+  await sender.call('sendToProcess', { to: 2, message: 'answer' });
+  await until(async () => (await old.call<Received>('received')).messages.length === 1, 5000);
   await hub.kill('SIGKILL');
   // The draining peer rejoins the new hub, still draining: nothing more reaches it.
   await old.waitEvent(
@@ -134,7 +139,9 @@ test('a peer draining when the hub dies stays draining at the next hub: what wai
     throw new Error(`${e.message}; it got ${seen}`);
   });
   expect((await old.call<Received>('received')).numbers['3']).toEqual(range(0, drainedAt));
+  expect((await old.call<Received>('received')).messages).toEqual([[3, 'answer']]);
   expect((await next.call<Received>('received')).numbers['3']).toEqual(
     range(drainedAt, 12_000 - drainedAt),
   );
+  expect((await next.call<Received>('received')).messages).toEqual([]);
 }, 60_000);
