@@ -63,6 +63,8 @@ import { Membership, type PeerInfo } from './membership.js';
 import { Outbox } from './outbox.js';
 import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
 
+/** Errors nobody listens to are printed at most once per code in this long. */
+const UNHEARD_WARNING_MS = 5000;
 /** Frames in flight to the hub before the sender waits for acks. */
 const WINDOW_FRAMES = 8192;
 const WINDOW_BYTES = 8 * 1024 * 1024;
@@ -190,6 +192,8 @@ export class Channel extends EventEmitter {
   private drainRequested = false;
   private drained: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  /** When each error code was last printed as a process warning (see warnUnheard). */
+  private readonly unheardWarnedAt = new Map<string, number>();
   /** What this process had consumed when the hub confirmed its drain (see Drained). */
   private consumedAtDrain: [number, number][] | undefined;
   private sendLimit: number;
@@ -792,7 +796,22 @@ export class Channel extends EventEmitter {
 
   private reportError(error: IpcChannelError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else this.log.warn(error.message);
+    else if (this.log.enabled) this.log.warn(error.message);
+    else this.warnUnheard(error);
+  }
+
+  /**
+   * With no 'error' listener and no logger, a lost message would go unnoticed: Node prints a
+   * process warning instead, at most one per error code every few seconds.
+   */
+  private warnUnheard(error: IpcChannelError): void {
+    const now = Date.now();
+    if ((this.unheardWarnedAt.get(error.code) ?? -Infinity) > now - UNHEARD_WARNING_MS) return;
+    this.unheardWarnedAt.set(error.code, now);
+    process.emitWarning(
+      `${error.message} (listen with channel.on('error') or pass a logger to handle these)`,
+      { type: error.name, code: error.code },
+    );
   }
 
   // ---- membership --------------------------------------------------------------------------

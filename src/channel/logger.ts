@@ -1,6 +1,6 @@
 /**
  * The shape of Nest's `LoggerService` (and of `console`), so either can be passed as `logger`.
- * The channel prints nothing unless a logger is given.
+ * Without one the channel prints nothing, except errors nobody listens to (as process warnings).
  */
 export interface ChannelLogger {
   log(message: any, ...optionalParams: any[]): any;
@@ -17,6 +17,11 @@ export interface ChannelLogger {
  */
 export class Log {
   constructor(private readonly logger: ChannelLogger | undefined) {}
+
+  /** Whether a logger was given (otherwise every method does nothing). */
+  get enabled(): boolean {
+    return this.logger !== undefined;
+  }
 
   info(message: string): void {
     this.logger?.log(message);

@@ -9,7 +9,7 @@ import {
   InvalidTargetError,
   IpcChannelError,
 } from '../../src/index.js';
-import { tempDir } from '../helpers/processes.js';
+import { Proc, tempDir } from '../helpers/processes.js';
 
 let dir: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -153,4 +153,25 @@ test('send, emit and connect after close throw ChannelClosedError', async () => 
   expect(thrown(() => ch.to(1).send(1))).toBeInstanceOf(ChannelClosedError);
   expect(thrown(() => ch.to('all').emit('x', 1))).toBeInstanceOf(ChannelClosedError);
   await expect(ch.connect()).rejects.toBeInstanceOf(ChannelClosedError);
+});
+
+test('with no error listener and no logger, a lost message becomes a process warning, not silence', async () => {
+  const proc = await Proc.start('unheard.js');
+  try {
+    const warnings = await proc.call<{ name: string; code: string; message: string }[]>('lose', {
+      dir: dir.path,
+      count: 3,
+    });
+    expect(warnings).toHaveLength(1); // one per error code every few seconds
+    expect(warnings[0]).toMatchObject({
+      name: 'UndeliverableError',
+      code: 'ERR_IPC_UNDELIVERABLE',
+    });
+    expect(warnings[0]!.message).toMatch(
+      /^A message to peer 9 was not delivered: no peer holds id 9\..*\(listen with channel\.on\('error'\) or pass a logger/,
+    );
+  } finally {
+    await proc.call('close');
+    await proc.kill();
+  }
 });
