@@ -192,6 +192,8 @@ export class Channel extends EventEmitter {
   private drainRequested = false;
   private drained: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  /** The last hub went without a handover since this process last joined (see Outbox.rewind). */
+  private hubDied = false;
   /** When each error code was last printed as a process warning (see warnUnheard). */
   private readonly unheardWarnedAt = new Map<string, number>();
   /** What this process had consumed when the hub confirmed its drain (see Drained). */
@@ -848,7 +850,8 @@ export class Channel extends EventEmitter {
     this.receiptSent = 0;
     this.sendLimit = Math.min(this.opts.maxFrameBytes, hubMaxFrameBytes || this.opts.maxFrameBytes);
     const change = this.membership.applySnapshot(welcome.peers);
-    this.outbox.rewind();
+    this.outbox.rewind(this.hubDied);
+    this.hubDied = false;
     this.flush();
     if (this.state === 'connecting' || this.state === 'new')
       this.state = this.drainRequested ? 'draining' : 'open';
@@ -881,6 +884,7 @@ export class Channel extends EventEmitter {
   }
 
   private onDisconnected(error: Error | undefined, handover: boolean): void {
+    if (!handover) this.hubDied = true;
     this.updateLeadership();
     if (handover) {
       this.log.info(`the hub of channel '${this.name}' is handing over; joining the next one`);

@@ -15,7 +15,7 @@ export interface OutboxEntry {
   readonly seq: number;
   frame: Buffer;
   state: EntryState;
-  /** Written to a hub that is gone since: its target may have read it there. */
+  /** Written to a hub that died since: its target may have read it there. */
   resent: boolean;
 }
 
@@ -158,13 +158,17 @@ export class Outbox {
     entry.frame = Buffer.from(entry.frame);
   }
 
-  /** The hub connection is gone: everything unconfirmed is to be written again, in order. */
-  rewind(): void {
+  /**
+   * The hub connection is gone: everything unconfirmed is to be written again, in order.
+   * `hubDied`: it went without a handover, so what it had may have reached its target unacked
+   * (a graceful hub first acks everything its peers read).
+   */
+  rewind(hubDied: boolean): void {
     this.compact();
     this.queue = this.slots.slice();
     this.head = 0;
     for (const entry of this.queue) {
-      if (entry.state !== EntryState.Queued) entry.resent = true;
+      if (hubDied && entry.state !== EntryState.Queued) entry.resent = true;
       entry.state = EntryState.Queued;
     }
     this.unheld = this.queue.length;

@@ -31,7 +31,7 @@ test('rewind writes every unconfirmed frame again in sequence order, acked ones 
   box.takeSendable();
   box.ack(2);
   box.held(4);
-  box.rewind();
+  box.rewind(true);
   expect(box.takeSendable()).toEqual([frames[0], frames[2], frames[3], frames[4]]);
 });
 
@@ -53,14 +53,18 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   expect(box.takeSendable()).toEqual([]);
 });
 
-test('a frame written to a hub before a rewind is nacked as resent; one never written is not', () => {
+test('a frame written to a hub that died is nacked as resent; one never written, or after a handover, is not', () => {
   const box = new Outbox(1, 1_000_000);
   box.add(1, f(10));
   box.add(2, f(10));
-  expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 stays queued
-  box.rewind();
+  box.add(3, f(10));
+  expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 and 3 stay queued
+  box.rewind(true);
   expect(box.nack(1)).toEqual({ frame: f(10), resent: true });
+  expect(box.takeSendable()).toHaveLength(1); // 2 goes to the next hub, which hands over
+  box.rewind(false);
   expect(box.nack(2)).toEqual({ frame: f(10), resent: false });
+  expect(box.nack(3)).toEqual({ frame: f(10), resent: false });
 });
 
 test('an old frame still unconfirmed while thousands after it settle: lookups, rewind and counts stay exact', () => {
@@ -85,7 +89,7 @@ test('an old frame still unconfirmed while thousands after it settle: lookups, r
   expect(box.has(6)).toBe(true);
   expect(box.size).toBe(total - acked.size);
   expect(box.pendingBytes).toBe((total - acked.size) * (1 + 96));
-  box.rewind();
+  box.rewind(true);
   const again = box.takeSendable();
   expect(again).toHaveLength(total - acked.size);
   for (let s = 1; s <= total; s++) expect(box.has(s)).toBe(!acked.has(s));
