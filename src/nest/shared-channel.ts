@@ -272,7 +272,8 @@ export class SharedChannel {
   /**
    * Replies are held like events, not refused like requests: a requester that is reconnecting
    * after a failover (to a hub that has not seen it yet) must still get its answer. One that is
-   * gone for good lets the reply expire after graceMs.
+   * gone for good lets the reply expire after graceMs. Returns the error when the reply could not
+   * be sent at all (it does not encode, or is too large), so the server can send that instead.
    */
   respond(target: number, id: string, raw: unknown): IpcChannelError | undefined {
     try {
