@@ -255,8 +255,10 @@ export class Channel extends EventEmitter {
           waitMs: this.opts.preferredIdWaitMs,
           expected: this.selfId !== 0 ? this.expectedPeers() : undefined,
           draining: this.drainRequested || undefined,
+          // The hub counts this process as draining from this Join on: what it reads from here
+          // is answers only, which must not count as consumed (see Drained).
           consumed: this.drainRequested
-            ? (this.consumedAtDrain ?? this.consumedMarks())
+            ? (this.consumedAtDrain ??= this.consumedMarks())
             : undefined,
           meta: this.meta,
           maxFrameBytes: this.opts.maxFrameBytes,

@@ -375,7 +375,14 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       this.outgoing.run(
         () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
         (raw) => {
-          if (!settled) shared.sendRequest(peer, id, raw, pending);
+          if (settled) return;
+          // An async serializer may finish after close(): the request must fail, not go out.
+          if (this.closed) return pending.onFailure(new ChannelClosedError('send', CLOSED_REMEDY));
+          try {
+            shared.sendRequest(peer, id, raw, pending);
+          } catch (e) {
+            pending.onFailure(e as Error);
+          }
         },
         (err) => pending.onFailure(err as Error),
       );

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/microservices';
 import { Subject, connectable, finalize, isObservable, type Subscription } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
-import type { IpcChannelError } from '../channel/errors.js';
+import type { IpcChannelError, UndeliverableError } from '../channel/errors.js';
 import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
 import { IpcContext, type IpcMetadata } from './ipc.context.js';
 import type { IpcEvents, IpcServerOptions, IpcStatus } from './ipc-options.interface.js';
@@ -170,6 +170,11 @@ export class IpcServer
         this.serveEvent(sender, packet as ReadPacket & { metadata?: IpcMetadata }, broadcast),
       (error) => this.logger.error(error),
     );
+  }
+
+  /** @internal An answer was too large for the requester to read: fail its request instead. */
+  onAnswerRefused(sender: number, id: string, error: UndeliverableError): void {
+    this.unsent(sender, id, {}, error);
   }
 
   /** @internal The requester unsubscribed (or timed out): stop streaming to it. */

@@ -17,6 +17,8 @@ export interface IpcRequestSink {
   onRequest(sender: number, id: string, raw: unknown): void;
   onEvent(sender: number, raw: unknown, broadcast: boolean): void;
   onCancel(sender: number, id: string): void;
+  /** The answer to `sender`'s request `id` was refused by the hub (`error` says why). */
+  onAnswerRefused(sender: number, id: string, error: UndeliverableError): void;
 }
 
 /** A request waiting for its answers. */
@@ -112,8 +114,9 @@ export class SharedChannel {
       channel.on(event, () => this.handlers.clear());
     }
     channel._claimUndeliverable(WIRE.request, (error) => this.requestUndelivered(error));
-    // A reply or cancel for a requester that is gone has nobody left to tell.
-    channel._claimUndeliverable(WIRE.response, () => {});
+    // A reply or cancel for a requester that is gone has nobody left to tell; one too large for
+    // the requester to read fails its request instead.
+    channel._claimUndeliverable(WIRE.response, (error) => this.answerRefused(error));
     channel._claimUndeliverable(WIRE.cancel, () => {});
     channel.on('error', (error) => this.stray(error));
     // A (re)join or a new hub also brings followers a new epoch.
@@ -448,6 +451,12 @@ export class SharedChannel {
           )
         : new PeerLeftError(request.target, request.pattern),
     );
+  }
+
+  private answerRefused(error: UndeliverableError): void {
+    const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
+    if (error.reason !== 'frame-too-large' || typeof id !== 'string') return;
+    for (const sink of this.sinks) sink.onAnswerRefused(error.target, id, error);
   }
 
   /** An error that belongs to no request: logged, and given to 'error' listeners. */

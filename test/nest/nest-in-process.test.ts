@@ -391,6 +391,20 @@ test('closing an IpcClient fails its requests in flight with ChannelClosedError'
   await until(() => (server as unknown as { inflight: Map<string, unknown> }).inflight.size === 0);
 });
 
+test('a request still in an async serializer when its client closes fails with ChannelClosedError, and is not sent', async () => {
+  const { server } = await boot();
+  const slowSerializer: Serializer = {
+    serialize: (packet) => new Promise((resolve) => setTimeout(() => resolve(packet), 100)),
+  };
+  const client = new IpcClient({ name: 'inproc', dir: dir.path, serializer: slowSerializer });
+  await client.connect();
+  const pending = firstValueFrom(client.send('never', 1)).catch((e: unknown) => e);
+  await client.close();
+  expect(await pending).toBeInstanceOf(ChannelClosedError);
+  await new Promise((r) => setTimeout(r, 200));
+  expect((server as unknown as { inflight: Map<string, unknown> }).inflight.size).toBe(0);
+});
+
 test('a closed IpcClient refuses to send instead of quietly reopening; connect() opens it again', async () => {
   const { client } = await boot();
   await client.close();

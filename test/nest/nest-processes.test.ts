@@ -261,7 +261,7 @@ test('the timeout option fails a slow request with RequestTimeoutError and stops
 
 test('a request to a peer whose event loop is blocked times out as unread, and runs once the peer catches up', async () => {
   await cluster({ timeout: 300 });
-  await w.get(3)!.call('block', { ms: 1500 });
+  await w.get(3)!.call('block', { ms: 5000 }); // long past the timeout, however slow this machine
   const err = await rejection(w.get(2)!.call('send', { target: 3, pattern: 'echo', data: 7 }));
   expect(err).toMatchObject({
     name: 'RequestTimeoutError',
@@ -272,10 +272,25 @@ test('a request to a peer whose event loop is blocked times out as unread, and r
     ),
   });
   // Request and cancel are read together once the loop turns: the handler runs, nothing answers.
-  await until(async () => (await w.get(3)!.call<Seen>('seen')).echoed === 1, 5000);
+  await until(async () => (await w.get(3)!.call<Seen>('seen')).echoed === 1, 15_000);
   await sleep(200);
   expect((await w.get(3)!.call<Seen>('seen')).echoed).toBe(1);
   expect(await w.get(2)!.call('rawErrors')).toEqual([]);
+});
+
+test('an answer larger than the requester reads fails the request with the reason instead of vanishing', async () => {
+  await cluster();
+  const small = await worker({}, { id: 4, maxFrameBytes: 64 * 1024 });
+  w.set(4, small);
+  await until(async () => (await w.get(2)!.call<State>('state')).peers.length === 4, 5000);
+  const err = await rejection(small.call('send', { target: 2, pattern: 'big', data: 200_000 }));
+  expect(err).toEqual({
+    status: 'error',
+    message: expect.stringMatching(
+      /^The handler's answer could not be sent: .* to peer 4 was not delivered: it is larger than the maxFrameBytes of peer 4/,
+    ),
+  });
+  expect(await small.call('send', { target: 2, pattern: 'sum', data: [1, 2] })).toEqual([3]);
 });
 
 test("a request whose handler takes the hub's process down fails with PeerLeftError: it ran, so it is not retried", async () => {
@@ -290,10 +305,11 @@ test("a request whose handler takes the hub's process down fails with PeerLeftEr
 
 test("an answer to a requester that crashed is not taken by its successor's request", async () => {
   await cluster();
-  // The process holding id 3 asks for an answer in 3 s, then dies; PM2 would restart it.
+  // The process holding id 3 asks for an answer in 6 s (by then its successor has joined and
+  // asked too, however slow this machine), then dies; PM2 would restart it.
   void w
     .get(3)!
-    .call('send', { target: 2, pattern: 'slow', data: 3000 })
+    .call('send', { target: 2, pattern: 'slow', data: 6000 })
     .catch(() => {});
   await sleep(100);
   await w.get(3)!.kill('SIGKILL');
@@ -301,7 +317,7 @@ test("an answer to a requester that crashed is not taken by its successor's requ
   // process's, and must not settle the new request (both were the process's first request).
   const next = await worker({ WORKER_ROLE: 'extra' }, { id: 3 });
   w.set(3, next);
-  expect(await next.call('send', { target: 2, pattern: 'slow', data: 3500 })).toEqual([3500]);
+  expect(await next.call('send', { target: 2, pattern: 'slow', data: 6500 })).toEqual([6500]);
 });
 
 test('a draining worker still gets the answers to its own requests, and takes no new ones', async () => {
