@@ -8,7 +8,7 @@ import {
   chooseTransport,
   isTransportOption,
 } from './endpoint-choice.js';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError, shownValue } from './errors.js';
 import { MAX_PEER_ID } from './frame.js';
 import type { ChannelLogger } from './logger.js';
 
@@ -104,11 +104,11 @@ export function pm2PreferredId(): number | undefined {
 }
 
 /** The longest a Node timer waits; a longer one fires after 1 ms instead. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A value as the reader should see it in an error: `'5000'` must not read as 5000. */
+/** A value as the reader should see it in an option error: `'5000'` must not read as 5000. */
 function shown(value: unknown): string {
-  return typeof value === 'string' ? `${JSON.stringify(value)} (a string)` : String(value);
+  return typeof value === 'string' ? `${shownValue(value)} (a string)` : shownValue(value);
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

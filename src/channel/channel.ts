@@ -470,12 +470,15 @@ export class Channel extends EventEmitter {
     return t;
   }
 
-  /** @internal Accepts one message or event for delivery. */
-  _accept(code: number, flags: number, event: string | undefined, value: unknown): boolean {
+  /**
+   * @internal Accepts one message (`event` null, from send) or event for delivery. Null, not
+   * undefined, marks a send: an emit whose name is missing must fail the name check.
+   */
+  _accept(code: number, flags: number, event: string | null, value: unknown): boolean {
     if (this.state === 'closing' || this.state === 'closed') {
-      throw new ChannelClosedError(event === undefined ? 'send' : `emit '${event}'`);
+      throw new ChannelClosedError(event === null ? 'send' : `emit '${String(event)}'`);
     }
-    const name = event === undefined ? undefined : this.eventName(event);
+    const name = event === null ? undefined : this.eventName(event);
     let encoded: Uint8Array | string;
     try {
       encoded = this.codec.encode(value);
@@ -509,7 +512,7 @@ export class Channel extends EventEmitter {
     const seq = this.outbox.nextSeq();
     writeHeader(
       frame,
-      event === undefined ? FrameType.Message : FrameType.Event,
+      name === undefined ? FrameType.Message : FrameType.Event,
       flags,
       code,
       name === undefined ? 0 : name.length,

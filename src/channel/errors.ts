@@ -294,7 +294,7 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
  * A value as an error message shows it: JSON where that is faithful, else its own text, so
  * NaN, 2n, a Symbol or a circular object read as what they are (and never throw here).
  */
-function shownValue(value: unknown): string {
+export function shownValue(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'symbol' || typeof value === 'function')
     return String(value);

@@ -452,8 +452,7 @@ export class Hub {
       this.fault(from, new MalformedFrameError(`invalid target ${target}`));
       return;
     }
-    const flags = frame[OFF_FLAGS]!;
-    const noHold = (flags & FrameFlag.NoHold) !== 0;
+    const noHold = (frame[OFF_FLAGS]! & FrameFlag.NoHold) !== 0;
     const record: DeliveryRecord = {
       from,
       seq,
@@ -465,8 +464,7 @@ export class Hub {
       noHold,
     };
     const conn = this.byId.get(target);
-    if (conn !== undefined && (!conn.draining || (flags & FrameFlag.ToProcess) !== 0))
-      this.deliver(conn, record);
+    if (conn !== undefined && (!conn.draining || toProcess(record))) this.deliver(conn, record);
     else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
     else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
@@ -850,7 +848,6 @@ export class Hub {
     if (conn.state === ConnectionState.Joined) {
       this.removeJoined(conn);
       this.announceLeave(conn, 'left');
-      if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
       // The id stays taken until the connection closes and its unread frames are back on hold.
       this.leaving.add(conn.id);
     }
@@ -870,7 +867,6 @@ export class Hub {
     if (was === ConnectionState.Joined) {
       this.removeJoined(conn);
       this.announceLeave(conn, 'lost');
-      if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
     }
     if (error instanceof IpcChannelError) {
       this.options.log.warn(
@@ -909,6 +905,8 @@ export class Hub {
     if (this.byId.get(conn.id) === conn) this.byId.delete(conn.id);
     const i = this.joined.indexOf(conn);
     if (i >= 0) this.joined.splice(i, 1);
+    // A drained peer's id waits for its successor, broadcasts included (see holdForSuccessors).
+    if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
   }
 
   private announceLeave(conn: HubConnection, reason: 'left' | 'lost'): void {

@@ -1,5 +1,4 @@
 import type { Channel } from './channel.js';
-import { InvalidEventNameError } from './errors.js';
 
 /** Who a send goes to: one peer id, every peer (`'all'`, self included) or `'others'`. */
 export type TargetSpec = number | 'all' | 'others';
@@ -33,7 +32,7 @@ export class ChannelTarget {
    * the caller should wait for `'drain'` before sending more; the message is accepted either way.
    */
   send(message: unknown): boolean {
-    return this.channel._accept(this.code, this.flags, undefined, message);
+    return this.channel._accept(this.code, this.flags, null, message);
   }
 
   /**
@@ -41,10 +40,6 @@ export class ChannelTarget {
    * Returns false when the caller should wait for `'drain'`; the event is accepted either way.
    */
   emit(event: string, ...args: unknown[]): boolean {
-    // undefined would read as a send(): the receiver would get a 'message', not this event.
-    if (typeof event !== 'string') {
-      throw new InvalidEventNameError(event, 'it must be a non-empty string');
-    }
     return this.channel._accept(this.code, this.flags, event, args);
   }
 }

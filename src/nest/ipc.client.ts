@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
+import { MAX_TIMER_MS } from '../channel/channel-options.js';
 import { ChannelClosedError, InvalidOptionError } from '../channel/errors.js';
 import type { TargetSpec } from '../channel/target.js';
 import { WIRE } from './ipc.constants.js';
@@ -19,8 +20,6 @@ import { InOrder } from './in-order.js';
 import type { PendingRequest } from './shared-channel.js';
 import { SharedChannel } from './shared-channel.js';
 
-/** The longest a Node timer waits. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
 
 /** Completes at once with one `undefined`, like a Nest TCP emit that has been written. */
@@ -64,10 +63,10 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     const timeout = options?.timeout;
     if (
       timeout !== undefined &&
-      (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_MS)
+      (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMER_MS)
     ) {
       throw new InvalidOptionError(
-        `Option 'timeout' must be a number of ms from 1 to ${MAX_TIMEOUT_MS} (a Node timer's longest wait), got ${JSON.stringify(timeout)}.`,
+        `Option 'timeout' must be a number of ms from 1 to ${MAX_TIMER_MS} (a Node timer's longest wait), got ${JSON.stringify(timeout)}.`,
       );
     }
     this.timeoutMs = timeout;

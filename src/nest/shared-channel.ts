@@ -433,8 +433,8 @@ export class SharedChannel {
 
   /** A request the hub could not deliver fails its caller, and nobody else hears of it. */
   private requestUndelivered(error: UndeliverableError): void {
-    const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
-    if (typeof id !== 'string') return;
+    const id = requestIdOf(error);
+    if (id === undefined) return;
     const request = this.pending.get(id);
     if (request === undefined) return;
     this.forget(id);
@@ -454,8 +454,8 @@ export class SharedChannel {
   }
 
   private answerRefused(error: UndeliverableError): void {
-    const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
-    if (error.reason !== 'frame-too-large' || typeof id !== 'string') return;
+    const id = requestIdOf(error);
+    if (error.reason !== 'frame-too-large' || id === undefined) return;
     for (const sink of this.sinks) sink.onAnswerRefused(error.target, id, error);
   }
 
@@ -464,4 +464,10 @@ export class SharedChannel {
     this.logger.warn(error.message);
     for (const listener of this.errorListeners) listener(error);
   }
+}
+
+/** The request id an undelivered request, answer or cancel carried (its first argument). */
+function requestIdOf(error: UndeliverableError): string | undefined {
+  const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
+  return typeof id === 'string' ? id : undefined;
 }
