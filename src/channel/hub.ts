@@ -84,6 +84,8 @@ const ACK_DELAY_MS = 1;
 const HANDOVER_WAIT_MS = 250;
 /** How often the hub checks that the public socket (or endpoint) file is still its own. */
 const WATCHDOG_MS = 1000;
+/** How often the hub checks that the survivors it still expects are alive. */
+const RESERVATION_CHECK_MS = 200;
 
 /**
  * The hub role: grants ids, keeps membership, routes data frames by their header, and holds
@@ -146,7 +148,7 @@ export class Hub {
     this.epoch = options.firstEpoch?.() ?? 1;
     for (const peer of options.expected) this.reserved.set(peer.id, peer);
     this.reservationsUntil = Date.now() + options.graceMs;
-    this.reservationTimer = setTimeout(() => this.reserved.clear(), options.graceMs);
+    this.reservationTimer = setInterval(() => this.checkReservations(), RESERVATION_CHECK_MS);
     this.reservationTimer.unref();
     const window = options.rejoinWindowMs ?? 0;
     if (window > 0) {
@@ -207,7 +209,7 @@ export class Hub {
     this.options.onRetire?.();
     clearInterval(this.watchdog);
     clearTimeout(this.ackTimer);
-    clearTimeout(this.reservationTimer);
+    clearInterval(this.reservationTimer);
     clearTimeout(this.rejoinTimer);
     this.holds.clear();
     if (handover) this.publication?.unpublish();
@@ -467,7 +469,7 @@ export class Hub {
     if (conn !== undefined && (!conn.draining || toProcess(record))) this.deliver(conn, record);
     else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
     else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
-    else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
+    else if (noHold && !this.expects(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
   }
@@ -484,6 +486,38 @@ export class Hub {
       record.remaining++;
       this.holdOrGiveUp(id, record, false);
     }
+  }
+
+  /**
+   * Whether a survivor of the previous hub is still expected under this id. One that died on
+   * its way out (a worker that stopped along with a handing-over hub, say) never rejoins:
+   * requests wait for nobody, and fail now as sent to no one.
+   */
+  private expects(id: number): boolean {
+    const reservation = this.reserved.get(id);
+    if (reservation === undefined) return false;
+    if (isAlive(reservation.pid)) return true;
+    this.dropReservation(id);
+    return false;
+  }
+
+  /** Drops the reservations of survivors that died, and all of them once graceMs are over. */
+  private checkReservations(): void {
+    const over = Date.now() >= this.reservationsUntil;
+    for (const [id, reservation] of this.reserved) {
+      if (over || !isAlive(reservation.pid)) this.dropReservation(id);
+    }
+    if (over) clearInterval(this.reservationTimer);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Nobody is expected under this id any more: requests held for it (hold: false) are refused,
+   * while messages still wait their graceMs for whoever takes the id next.
+   */
+  private dropReservation(id: number): void {
+    this.reserved.delete(id);
+    for (const record of this.holds.remove(id, (r) => r.noHold)) this.giveUp(record, 'peer-absent');
   }
 
   /** Whether a draining peer said it had already read this frame (a sender's resend). */
@@ -749,7 +783,7 @@ export class Hub {
     const reservation = this.reserved.get(id);
     if (reservation === undefined || reservation.incarnation === conn.incarnation) return false;
     if (isAlive(reservation.pid)) return true;
-    this.reserved.delete(id);
+    this.dropReservation(id);
     return false;
   }
 

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
+import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
 
 interface State {
   pid: number;
@@ -134,4 +134,53 @@ test('PM2: if the predecessor never leaves, the newcomer gets the lowest free id
   const s = await stuck.call<State>('connect');
   expect(Date.now() - started).toBeGreaterThanOrEqual(350);
   expect(s.id).toBe(2);
+});
+
+test('a peer that dies before rejoining the next hub is not waited for: requests to its id are refused, messages wait for its successor', async () => {
+  const env = (id: number) => ({ PEER_OPTIONS: opts({ id, graceMs: 30_000 }) });
+  const [hub, next, going] = (await startMany(3, 'peer.js', (i) => env(i + 1))) as [
+    Proc,
+    Proc,
+    Proc,
+  ];
+  for (const p of [hub, next, going]) await p.call('connect');
+  await until(async () => (await next.call<State>('state')).peers.join() === '1,2,3', 5000);
+
+  // Peer 3 stops reading, as a worker on its way out does while its hub hands over: it is alive
+  // when the next hub starts, so that hub expects it back (PM2 scaling down the hub's worker
+  // and another at once).
+  process.kill(going.pid, 'SIGSTOP');
+  await hub.call('close');
+  await until(async () => (await next.call<State>('state')).isHub, 10_000, 'peer 2 to take over');
+  await next.call('sendNoHold', { to: 3, message: 'while it is expected' });
+  await sleep(300);
+  expect(next.events.filter((e) => e.ev === 'error')).toEqual([]);
+
+  // It dies without rejoining: the request held for it is refused now, not after graceMs.
+  await going.kill();
+  const refused = await next.waitEvent((e) => e.ev === 'error', 10_000);
+  expect(refused).toMatchObject({
+    code: 'ERR_IPC_UNDELIVERABLE',
+    reason: 'peer-absent',
+    target: 3,
+  });
+  await next.call('sendNoHold', { to: 3, message: 'after it died' });
+  await until(async () => next.events.filter((e) => e.ev === 'error').length === 2, 5000);
+  expect(next.events.filter((e) => e.ev === 'error')[1]).toMatchObject({
+    reason: 'peer-absent',
+    target: 3,
+  });
+
+  // A message (held by default) still waits for whoever takes the id next.
+  await next.call('send', { to: 3, message: 'for the successor' });
+  const successor = await Proc.start('peer.js', env(3));
+  expect((await successor.call<State>('connect')).id).toBe(3);
+  await until(
+    async () => (await successor.call<{ messages: unknown[] }>('received')).messages.length > 0,
+    5000,
+  );
+  expect((await successor.call<{ messages: unknown[] }>('received')).messages).toEqual([
+    [2, 'for the successor'],
+  ]);
+  expect(next.events.filter((e) => e.ev === 'error')).toHaveLength(2);
 });

@@ -368,7 +368,8 @@ test('pm2 scale to 6: peers 5 and 6 join and are served, traffic to 1..4 loses n
       const left = await settledWithOneHub(kept);
       for (const w of left) expect([w.peer, w.pid]).toEqual([w.peer, four.get(w.peer - 1)]);
       for (const id of removed) {
-        expect((await http(port, 'GET', `/workers/${id}/ping`)).status).toBe(404);
+        // The whole answer, so that a failure shows the error's text.
+        expect(await http(port, 'GET', `/workers/${id}/ping`)).toMatchObject({ status: 404 });
       }
       const after = await http(port, 'DELETE', '/cache/scaled');
       expect(after.body).toMatchObject({ confirmedBy: kept, missing: [] });
