@@ -469,7 +469,7 @@ export class Hub {
     if (conn !== undefined && (!conn.draining || toProcess(record))) this.deliver(conn, record);
     else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
     else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
-    else if (noHold && !this.expects(target)) this.giveUp(record, 'peer-absent');
+    else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
   }
@@ -489,19 +489,10 @@ export class Hub {
   }
 
   /**
-   * Whether a survivor of the previous hub is still expected under this id. One that died on
-   * its way out (a worker that stopped along with a handing-over hub, say) never rejoins:
-   * requests wait for nobody, and fail now as sent to no one.
+   * Drops the reservations of survivors that died, and all of them once graceMs are over. One
+   * that died on its way out (a worker stopped along with a handing-over hub's, say) never
+   * rejoins. Checked on a timer, not per frame: reading a process's state costs a syscall.
    */
-  private expects(id: number): boolean {
-    const reservation = this.reserved.get(id);
-    if (reservation === undefined) return false;
-    if (isAlive(reservation.pid)) return true;
-    this.dropReservation(id);
-    return false;
-  }
-
-  /** Drops the reservations of survivors that died, and all of them once graceMs are over. */
   private checkReservations(): void {
     const over = Date.now() >= this.reservationsUntil;
     for (const [id, reservation] of this.reserved) {
