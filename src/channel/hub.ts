@@ -495,11 +495,14 @@ export class Hub {
    */
   private checkReservations(): void {
     const over = Date.now() >= this.reservationsUntil;
-    for (const [id, reservation] of this.reserved) {
-      if (over || !isAlive(reservation.pid)) this.dropReservation(id);
-    }
     if (over) clearInterval(this.reservationTimer);
-    this.scheduleFlush();
+    let dropped = false;
+    for (const [id, reservation] of this.reserved) {
+      if (!over && isAlive(reservation.pid)) continue;
+      this.dropReservation(id);
+      dropped = true;
+    }
+    if (dropped) this.scheduleFlush();
   }
 
   /**
