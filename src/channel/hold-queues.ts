@@ -93,6 +93,11 @@ export class HoldQueues {
     return removed;
   }
 
+  /** The ids something is held for (a copy: callers may remove while they iterate). */
+  targets(): number[] {
+    return [...this.queues.keys()];
+  }
+
   /** Forgets every queue (the hub is closing; senders still hold their copies). */
   clear(): void {
     for (const queue of this.queues.values()) clearTimeout(queue.timer);

@@ -433,7 +433,7 @@ export class Hub {
         if (conn.draining) {
           // Shutting down: whoever takes the id next gets it, unless this process read it
           // before a failover (a sender's resend).
-          if (this.wasConsumed(conn, frame)) continue;
+          if (this.wasConsumed(conn, frame) || !this.holdsForSuccessor(conn.id, from)) continue;
           record.remaining++;
           this.holdOrGiveUp(conn.id, record, false);
           continue;
@@ -483,8 +483,32 @@ export class Hub {
         continue;
       }
       if (this.byId.has(id) || this.reserved.has(id) || (others && id === record.from.id)) continue;
+      if (!this.holdsForSuccessor(id, record.from)) continue;
       record.remaining++;
       this.holdOrGiveUp(id, record, false);
+    }
+  }
+
+  /**
+   * Whether a broadcast from `from` waits for the successor of a drained id. Not when it comes
+   * from the hub's own process while that closes, unless a successor already waits for the id:
+   * what the hub holds goes with it, and holding it for a successor that may never come
+   * (`pm2 scale` down) would hold the process's close up for graceMs, past PM2's kill_timeout,
+   * turning a handover into a crash.
+   */
+  private holdsForSuccessor(id: number, from: HubConnection): boolean {
+    return !(from.local && from.draining) || this.isWanted(id, from);
+  }
+
+  /**
+   * The hub's own process started closing: its broadcasts held for successors that are not
+   * waiting yet are let go (see holdsForSuccessor). Messages to an absent id still wait.
+   */
+  private releaseOwnBroadcasts(local: HubConnection): void {
+    for (const id of this.holds.targets()) {
+      if (this.reserved.has(id) || this.isWanted(id, local)) continue;
+      const mine = (r: DeliveryRecord) => r.target === 0 && r.from === local;
+      for (const record of this.holds.remove(id, mine)) this.settle(record);
     }
   }
 
@@ -867,6 +891,7 @@ export class Hub {
       conn.draining = true;
       const notice = jsonFrame(FrameType.PeerDrain, { id: conn.id, incarnation: conn.incarnation });
       for (const other of this.joined) if (other !== conn) this.send(other, notice);
+      if (conn.local) this.releaseOwnBroadcasts(conn);
     }
     this.send(conn, jsonFrame(FrameType.Drained, {}));
   }

@@ -145,3 +145,28 @@ test('a peer draining when the hub dies stays draining at the next hub: what wai
   );
   expect((await next.call<Received>('received')).messages).toEqual([]);
 }, 60_000);
+
+test("the hub's process closing after a peer left for good (pm2 scale down) does not wait for that peer's successor: its broadcasts reach those present, and it hands over", async () => {
+  const procs = (await startMany(3, 'peer.js', (i) =>
+    env({ id: i + 1, graceMs: 20_000, closeTimeoutMs: 20_000 }),
+  )) as [Proc, Proc, Proc];
+  for (const p of procs) await p.call('connect');
+  const [hub, stays, gone] = procs;
+  await gone.call('close');
+  await until(async () => (await hub.call<State>('state')).peers.join() === '1,2', 5000);
+
+  // These wait in the hub for a successor of peer 3 too, as they would during a reload.
+  await hub.call('stream', { to: 'all', count: 100 });
+  await until(
+    async () => ((await stays.call<Record<string, number>>('counts'))['1'] ?? 0) === 100,
+    5000,
+  );
+  // Closing lets them go instead of waiting graceMs (20 s here; PM2's default kill_timeout is
+  // 1.6 s, after which the hub's worker would be killed and the others would see a crash).
+  await hub.call('close', {}, 8000);
+  await until(async () => (await stays.call<{ isHub: boolean }>('state')).isHub, 5000);
+  expect(stays.events.filter((e) => e.ev === 'hub').map((e) => e.id)).toEqual([1, 2]);
+  expect((await stays.call<Received>('received')).numbers['1']).toEqual(range(0, 100));
+  expect((await stays.call<Received>('received')).errors).toEqual([]);
+  expect((await hub.call<Received>('received')).errors).toEqual([]);
+});
