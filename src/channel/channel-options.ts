@@ -104,7 +104,7 @@ export function pm2PreferredId(): number | undefined {
 }
 
 /** The longest a Node timer waits; a longer one fires after 1 ms instead. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A value as the reader should see it in an option error: `'5000'` must not read as 5000. */
 function shown(value: unknown): string {
@@ -122,7 +122,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 }
 
 /** A time limit in ms: positive, and short enough for a Node timer. */
-function duration(name: string, value: number | undefined, fallback: number): number {
+export function duration(name: string, value: number | undefined, fallback: number): number {
   const ms = positive(name, value, fallback);
   if (ms > MAX_TIMER_MS) {
     throw new InvalidOptionError(

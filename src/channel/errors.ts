@@ -1,3 +1,5 @@
+import { TARGET_ALL, TARGET_OTHERS } from './frame.js';
+
 /**
  * Every failure the channel reports is one of these classes. Each carries a stable `code`
  * (for programs) and a message that says what to do (for people).
@@ -268,9 +270,12 @@ export class ProtocolError extends IpcChannelError {
 }
 
 function undeliverableText(target: number, reason: UndeliverableReason, event: string): string {
-  // 0xffff and 0xfffe are the wire's codes for 'all' and 'others'.
   const who =
-    target === 0xffff ? 'every peer' : target === 0xfffe ? 'the other peers' : `peer ${target}`;
+    target === TARGET_ALL
+      ? 'every peer'
+      : target === TARGET_OTHERS
+        ? 'the other peers'
+        : `peer ${target}`;
   const what = `${event === 'message' ? 'A message' : `An '${event}' event`} to ${who}`;
   switch (reason) {
     case 'grace-expired':

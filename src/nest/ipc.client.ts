@@ -3,8 +3,8 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
-import { MAX_TIMER_MS } from '../channel/channel-options.js';
-import { ChannelClosedError, InvalidOptionError } from '../channel/errors.js';
+import { duration } from '../channel/channel-options.js';
+import { ChannelClosedError } from '../channel/errors.js';
 import type { TargetSpec } from '../channel/target.js';
 import { WIRE } from './ipc.constants.js';
 import {
@@ -61,15 +61,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   constructor(private readonly options: IpcClientOptions = {}) {
     super();
     const timeout = options?.timeout;
-    if (
-      timeout !== undefined &&
-      (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMER_MS)
-    ) {
-      throw new InvalidOptionError(
-        `Option 'timeout' must be a number of ms from 1 to ${MAX_TIMER_MS} (a Node timer's longest wait), got ${JSON.stringify(timeout)}.`,
-      );
-    }
-    this.timeoutMs = timeout;
+    this.timeoutMs = timeout === undefined ? undefined : duration('timeout', timeout, timeout);
     this.options = options ?? {};
     this.customSerializer = this.options.serializer !== undefined;
     this.customDeserializer = this.options.deserializer !== undefined;

@@ -51,16 +51,16 @@ const MAX_EARLY_MESSAGES = 10_000;
 const registry = new Map<string, SharedChannel>();
 
 /**
- * One channel connection per process and channel name, shared by the IpcServer and every
- * IpcClient of the process, so they agree on one peer id. It keeps the requests in flight and
- * fails them at once when their target leaves.
- */
-/**
  * Answers and cancels concern the process that started the request: they reach it even while
  * it drains (a worker being reloaded still gets the answers its last HTTP requests await).
  */
 const TO_PROCESS = { _toProcess: true } as const;
 
+/**
+ * One channel connection per process and channel name, shared by the IpcServer and every
+ * IpcClient of the process, so they agree on one peer id. It keeps the requests in flight and
+ * fails them at once when their target leaves.
+ */
 export class SharedChannel {
   readonly channel: Channel;
   private refs = 0;

@@ -341,6 +341,15 @@ test('bad input gets typed errors through the observable', async () => {
     InvalidOptionError,
   );
   expect(() => misconfigured.unwrap()).toThrow(InvalidOptionError);
+  // The request timeout is checked like the channel's own time limits.
+  expect(() => new IpcClient({ timeout: '5000' as never })).toThrow(
+    new InvalidOptionError(`Option 'timeout' must be a positive number, got "5000" (a string).`),
+  );
+  expect(() => new IpcClient({ timeout: 3e9 })).toThrow(
+    new InvalidOptionError(
+      `Option 'timeout' must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait; got 3000000000.`,
+    ),
+  );
 });
 
 test('a process with a client and no server: requests to it are answered like an unknown pattern once graceMs passes', async () => {
