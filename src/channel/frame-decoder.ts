@@ -1,6 +1,17 @@
 import { FrameTooLargeError, MalformedFrameError } from './errors.js';
 import { MIN_LENGTH } from './frame.js';
 
+/** Bytes of a text-looking stream quoted in its MalformedFrameError. */
+const TEXT_SHOWN = 40;
+
+/** Printable ASCII, tab, CR or LF only: what a text protocol's first bytes look like. */
+function isText(bytes: Buffer): boolean {
+  for (const b of bytes) {
+    if (!((b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d)) return false;
+  }
+  return true;
+}
+
 /**
  * Splits a byte stream into frames. Whole frames inside one chunk are returned as views of that
  * chunk (no copy); a frame spread over chunks is gathered into one buffer of its exact size,
@@ -52,7 +63,9 @@ export class FrameDecoder {
       off = this.fillPrefix(chunk, 0);
       if (this.prefixFilled < 4) return;
       this.prefixFilled = 0;
-      this.startPartial(this.prefix.readUInt32LE(0));
+      const length = this.prefix.readUInt32LE(0);
+      this.check(length, () => Buffer.concat([this.prefix, chunk.subarray(off, off + TEXT_SHOWN)]));
+      this.startPartial(length);
       this.prefix.copy(this.partial!, 0, 0, 4);
       this.partialFilled = 4;
     }
@@ -68,7 +81,7 @@ export class FrameDecoder {
         return;
       }
       const length = chunk.readUInt32LE(off);
-      this.check(length);
+      this.check(length, () => chunk.subarray(off, off + TEXT_SHOWN));
       const total = 4 + length;
       if (end - off >= total) {
         frames.push(chunk.subarray(off, off + total));
@@ -80,19 +93,27 @@ export class FrameDecoder {
     }
   }
 
-  private check(length: number): void {
+  /** `bytes` gives what the connection sent from the length prefix on, for the error text. */
+  private check(length: number, bytes: () => Buffer): void {
     if (length < MIN_LENGTH) {
       throw new MalformedFrameError(
         `length field ${length} is below the ${MIN_LENGTH}-byte header`,
       );
     }
     if (length + 4 > this.maxFrameBytes) {
+      // Text where a length belongs is another protocol (an HTTP request or answer, a shell's
+      // echo), not a frame too large: say what arrived, so whoever connected it can be found.
+      const sent = bytes();
+      if (isText(sent.subarray(0, 4))) {
+        throw new MalformedFrameError(
+          `the connection sent text, not frames of this protocol: ${JSON.stringify(sent.toString('latin1'))}`,
+        );
+      }
       throw new FrameTooLargeError(length + 4, this.maxFrameBytes, 'receive');
     }
   }
 
   private startPartial(length: number): void {
-    this.check(length);
     this.partial = Buffer.allocUnsafe(4 + length);
     this.partialFilled = 0;
   }

@@ -55,14 +55,23 @@ async function stillTalking(from: number): Promise<void> {
   }, 10_000);
 }
 
-test('garbage bytes (an HTTP request) get a FrameTooLarge fault and a closed connection; others keep talking', async () => {
+test('an HTTP request gets a fault that quotes it and a closed connection; others keep talking', async () => {
   const raw = await openRaw();
   await raw.hello();
   raw.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   await raw.ended;
   const fault = readJson<{ code: string; message: string }>(raw.ofType(FrameType.Fault)!);
-  expect(fault.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
-  await until(async () => (await errorsOfHub()).some((e) => e.name === 'FrameTooLargeError'), 5000);
+  expect(fault.code).toBe('ERR_IPC_MALFORMED_FRAME');
+  expect(fault.message).toContain(
+    'the connection sent text, not frames of this protocol: "GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"',
+  );
+  await until(
+    async () =>
+      (await errorsOfHub()).some(
+        (e) => e.name === 'MalformedFrameError' && e.message.includes('GET / HTTP/1.1'),
+      ),
+    5000,
+  );
   await stillTalking(0);
 });
 

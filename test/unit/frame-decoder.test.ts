@@ -100,6 +100,25 @@ test('an oversized length split across chunks is caught once its prefix complete
   expect(d.error).toBeInstanceOf(FrameTooLargeError);
 });
 
+test('text where a length belongs (an HTTP request) is malformed, and the error quotes it', () => {
+  const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+  const whole = new FrameDecoder(1024);
+  expect(whole.push(Buffer.from(request))).toEqual([]);
+  expect(whole.error).toBeInstanceOf(MalformedFrameError);
+  expect(whole.error!.message).toBe(
+    'Malformed frame (the connection sent text, not frames of this protocol: "GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"); ' +
+      'the connection that sent it was closed. Only nestjs-ipc-channel peers may connect to the channel socket.',
+  );
+  // The prefix split over two reads: the quote still starts at the first byte.
+  const split = new FrameDecoder(1024);
+  expect(split.push(Buffer.from('HT'))).toEqual([]);
+  expect(split.error).toBeUndefined();
+  expect(split.push(Buffer.from('TP/1.1 400 Bad Request\r\n'))).toEqual([]);
+  expect(split.error).toBeInstanceOf(MalformedFrameError);
+  expect(split.error!.message).toContain('"HTTP/1.1 400 Bad Request\\r\\n"');
+  expect(split.bufferedBytes).toBe(0);
+});
+
 test('a frame exactly at the limit passes; one byte more fails', () => {
   const limit = 1024;
   const ok = frame(1, Buffer.alloc(limit - HEADER_SIZE));
