@@ -51,9 +51,14 @@ export function medianOf(
   scenario: string,
   metric: string,
 ): number {
+  return median(quietRuns(r, competitor, scenario).map((x) => x.metrics[metric] ?? NaN));
+}
+
+/** The runs medianOf uses: the undisturbed ones, or every run when none was undisturbed. */
+export function quietRuns(r: BenchResults, competitor: string, scenario: string): RunRecord[] {
   const runs = r.records.filter((x) => x.competitor === competitor && x.scenario === scenario);
   const quiet = runs.filter((x) => (x.metrics.otherCpu ?? 0) <= OTHER_CPU_LIMIT);
-  return median((quiet.length > 0 ? quiet : runs).map((x) => x.metrics[metric] ?? NaN));
+  return quiet.length > 0 ? quiet : runs;
 }
 
 export function runsOf(r: BenchResults, competitor: string, scenario: string): number {

@@ -1,6 +1,6 @@
 import { COMPETITORS } from '../competitors/index.js';
 import { FAILOVER_KEY } from '../scenarios/failover.js';
-import { type BenchResults, failoverSummary, medianOf } from './results.js';
+import { type BenchResults, failoverSummary, medianOf, quietRuns } from './results.js';
 
 export type TargetStatus = 'pass' | 'miss' | 'pending' | 'n/a';
 
@@ -36,14 +36,41 @@ function ratio(
     return { label, status: 'n/a', detail: 'not measured in this run' };
   }
   const x = a / b;
-  const pass = lowerIsBetter ? x <= factor : x >= factor;
+  const passes = (v: number) => (lowerIsBetter ? v <= factor : v >= factor);
   const unit = ours.metric === 'p50Us' ? ' µs' : '/s';
   const fmt = (v: number) => (unit === '/s' ? `${(v / 1000).toFixed(1)}k/s` : `${v.toFixed(0)} µs`);
   return {
     label,
-    status: pass ? 'pass' : 'miss',
-    detail: `${x.toFixed(2)}x (${fmt(a)} vs ${fmt(b)})`,
+    status: passes(x) ? 'pass' : 'miss',
+    detail: `${x.toFixed(2)}x (${fmt(a)} vs ${fmt(b)})${spread(r, ours, theirs, passes)}`,
   };
+}
+
+/**
+ * The ratio run by run, where both sides were measured undisturbed in the same run: the runs
+ * alternate competitors, so run i of each side saw the same moment of the machine. A verdict
+ * whose runs disagree is noise-bound, and the reader should see that.
+ */
+function spread(
+  r: BenchResults,
+  ours: Side,
+  theirs: Side,
+  passes: (ratio: number) => boolean,
+): string {
+  const theirsByRun = new Map(
+    quietRuns(r, theirs.competitor, theirs.scenario).map((x) => [x.run, x.metrics[theirs.metric]]),
+  );
+  const ratios: number[] = [];
+  for (const x of quietRuns(r, ours.competitor, ours.scenario)) {
+    const a = x.metrics[ours.metric];
+    const b = theirsByRun.get(x.run);
+    if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
+  }
+  if (ratios.length < 2) return '';
+  const passed = ratios.filter(passes).length;
+  const lo = Math.min(...ratios).toFixed(2);
+  const hi = Math.max(...ratios).toFixed(2);
+  return `; run by run ${lo}-${hi}x, ${passed} of ${ratios.length} pass`;
 }
 
 const HOPS = [
