@@ -64,7 +64,9 @@ export class FrameDecoder {
       if (this.prefixFilled < 4) return;
       this.prefixFilled = 0;
       const length = this.prefix.readUInt32LE(0);
-      this.check(length, () => Buffer.concat([this.prefix, chunk.subarray(off, off + TEXT_SHOWN)]));
+      if (!this.fits(length)) {
+        this.refuse(length, Buffer.concat([this.prefix, chunk.subarray(off, off + TEXT_SHOWN)]));
+      }
       this.startPartial(length);
       this.prefix.copy(this.partial!, 0, 0, 4);
       this.partialFilled = 4;
@@ -81,7 +83,7 @@ export class FrameDecoder {
         return;
       }
       const length = chunk.readUInt32LE(off);
-      this.check(length, () => chunk.subarray(off, off + TEXT_SHOWN));
+      if (!this.fits(length)) this.refuse(length, chunk.subarray(off, off + TEXT_SHOWN));
       const total = 4 + length;
       if (end - off >= total) {
         frames.push(chunk.subarray(off, off + total));
@@ -93,24 +95,25 @@ export class FrameDecoder {
     }
   }
 
-  /** `bytes` gives what the connection sent from the length prefix on, for the error text. */
-  private check(length: number, bytes: () => Buffer): void {
+  private fits(length: number): boolean {
+    return length >= MIN_LENGTH && length + 4 <= this.maxFrameBytes;
+  }
+
+  /** Throws the error for a length that does not fit; `sent` starts at its length prefix. */
+  private refuse(length: number, sent: Buffer): never {
     if (length < MIN_LENGTH) {
       throw new MalformedFrameError(
         `length field ${length} is below the ${MIN_LENGTH}-byte header`,
       );
     }
-    if (length + 4 > this.maxFrameBytes) {
-      // Text where a length belongs is another protocol (an HTTP request or answer, a shell's
-      // echo), not a frame too large: say what arrived, so whoever connected it can be found.
-      const sent = bytes();
-      if (isText(sent.subarray(0, 4))) {
-        throw new MalformedFrameError(
-          `the connection sent text, not frames of this protocol: ${JSON.stringify(sent.toString('latin1'))}`,
-        );
-      }
-      throw new FrameTooLargeError(length + 4, this.maxFrameBytes, 'receive');
+    // Text where a length belongs is another protocol (an HTTP request or answer, a shell's
+    // echo), not a frame too large: say what arrived, so whoever connected it can be found.
+    if (isText(sent.subarray(0, 4))) {
+      throw new MalformedFrameError(
+        `the connection sent text, not frames of this protocol: ${JSON.stringify(sent.toString('latin1'))}`,
+      );
     }
+    throw new FrameTooLargeError(length + 4, this.maxFrameBytes, 'receive');
   }
 
   private startPartial(length: number): void {
