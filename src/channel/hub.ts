@@ -505,9 +505,9 @@ export class Hub {
    * waiting yet are let go (see holdsForSuccessor). Messages to an absent id still wait.
    */
   private releaseOwnBroadcasts(local: HubConnection): void {
+    const mine = (r: DeliveryRecord) => r.target === 0 && r.from === local;
     for (const id of this.holds.targets()) {
-      if (this.reserved.has(id) || this.isWanted(id, local)) continue;
-      const mine = (r: DeliveryRecord) => r.target === 0 && r.from === local;
+      if (this.reserved.has(id) || this.holdsForSuccessor(id, local)) continue;
       for (const record of this.holds.remove(id, mine)) this.settle(record);
     }
   }
