@@ -55,6 +55,13 @@ export interface ChannelOptions {
   preferredIdWaitMs?: number;
   /** Bytes the hub holds for one absent peer id before refusing more. Default 64 MiB. */
   maxHeldBytes?: number;
+  /**
+   * Whether peers send to each other over direct links (Linux, `'unix'` transport): one socket
+   * hop instead of two through the hub, with the same order and delivery guarantees; the hub
+   * carries whatever a link cannot. Default true, or `$NESTJS_IPC_DIRECT_LINKS` (`0` turns them
+   * off). Elsewhere, and with `false`, everything goes through the hub.
+   */
+  directLinks?: boolean;
   /** Small JSON-able data other peers see as `peerMeta(id)`; change it with `setMeta`. */
   meta?: unknown;
   /** A Nest `LoggerService` (or `console`). The channel logs nothing without one. */
@@ -77,6 +84,7 @@ export interface ResolvedOptions {
   readonly closeTimeoutMs: number;
   readonly preferredIdWaitMs: number;
   readonly maxHeldBytes: number;
+  readonly directLinks: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -101,6 +109,19 @@ export function pm2PreferredId(): number | undefined {
   if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
   const id = Number(raw) + 1;
   return id <= MAX_PEER_ID ? id : undefined;
+}
+
+function directLinksOption(value: unknown): boolean {
+  if (value === undefined) {
+    const env = process.env.NESTJS_IPC_DIRECT_LINKS;
+    return env === undefined || !['0', 'false', 'off', 'no'].includes(env.trim().toLowerCase());
+  }
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionError(
+      `Option 'directLinks' must be true or false, not ${shown(value)}.`,
+    );
+  }
+  return value;
 }
 
 /** The longest a Node timer waits; a longer one fires after 1 ms instead. */
@@ -239,5 +260,6 @@ export function resolveOptions(
     closeTimeoutMs: duration('closeTimeoutMs', options.closeTimeoutMs, 5000),
     preferredIdWaitMs: duration('preferredIdWaitMs', options.preferredIdWaitMs, 10_000),
     maxHeldBytes: positive('maxHeldBytes', options.maxHeldBytes, 64 * MiB),
+    directLinks: directLinksOption(options.directLinks),
   };
 }

@@ -8,6 +8,7 @@ import {
 } from './channel-options.js';
 import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
 import { Dedup } from './dedup.js';
+import { DirectLinks, type DirectLinksOwner } from './direct-links.js';
 import { FrameSlab } from './frame-slab.js';
 import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
 import type { TransportKind } from './endpoint-choice.js';
@@ -60,7 +61,7 @@ import type { ExpectedPeer } from './hub.js';
 import { Link, LinkState } from './link.js';
 import { Log } from './logger.js';
 import { Membership, type PeerInfo } from './membership.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
 import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
 
 /** Errors nobody listens to are printed at most once per code in this long. */
@@ -168,6 +169,8 @@ export class Channel extends EventEmitter {
   private readonly log: Log;
   private readonly ep: Endpoint;
   private readonly link: Link;
+  /** Links straight to other peers (undefined where the platform or option rules them out). */
+  private readonly direct: DirectLinks | undefined;
   private readonly outbox = new Outbox(WINDOW_FRAMES, WINDOW_BYTES);
   private readonly dedup = new Dedup();
   private readonly membership = new Membership();
@@ -226,6 +229,10 @@ export class Channel extends EventEmitter {
     this.meta = options.meta ?? null;
     this.sendLimit = this.opts.maxFrameBytes;
     this.incarnation = randomBytes(4).readUInt32LE(0) || 1;
+    this.direct =
+      this.opts.directLinks && DirectLinks.supported(this.ep.kind)
+        ? new DirectLinks(this.directOwner(), this.opts.maxFrameBytes, this.log)
+        : undefined;
     this.link = new Link(
       {
         endpoint: this.ep,
@@ -261,6 +268,7 @@ export class Channel extends EventEmitter {
             ? (this.consumedAtDrain ??= this.consumedMarks())
             : undefined,
           meta: this.meta,
+          direct: this.drainRequested ? undefined : this.direct?.address,
           maxFrameBytes: this.opts.maxFrameBytes,
           epoch: this.epochSeen || undefined,
         }),
@@ -339,6 +347,14 @@ export class Channel extends EventEmitter {
       : { id: p.id, pid: p.pid, meta: p.meta, draining: p.draining };
   }
 
+  /**
+   * Peer ids this process now sends to over a direct link, not through the hub (see the
+   * `directLinks` option). A link opens the first time a peer is sent something.
+   */
+  get directPeers(): number[] {
+    return this.direct?.peers ?? [];
+  }
+
   /** Bytes accepted by send/emit and not yet confirmed delivered. */
   get pendingBytes(): number {
     return this.outbox.pendingBytes;
@@ -379,7 +395,12 @@ export class Channel extends EventEmitter {
         settle(e as IpcChannelError);
         return;
       }
-      this.link.start();
+      // Listening for direct links first: the Join announces where.
+      if (this.direct === undefined) this.link.start();
+      else
+        void this.direct.listen().then(() => {
+          if (this.state === 'connecting') this.link.start();
+        });
     });
     return this.connecting;
   }
@@ -404,6 +425,9 @@ export class Channel extends EventEmitter {
       return this.drained;
     }
     this.state = 'draining';
+    // Senders learn what was read on each direct link and send the rest through the hub, which
+    // keeps it for this id's next process like anything else sent from here on.
+    this.direct?.stopReceiving();
     this.drained = new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -520,7 +544,7 @@ export class Channel extends EventEmitter {
       seq,
     );
     if (name !== undefined) name.copy(frame, HEADER_SIZE);
-    this.outbox.add(seq, frame);
+    this.outbox.add(seq, frame, code);
     if (this.outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.link.joined) this.flush();
     else this.scheduleFlush();
     if (this.outbox.pendingBytes < this.opts.highWaterMark) return true;
@@ -567,7 +591,8 @@ export class Channel extends EventEmitter {
       this.flushScheduled = false;
       // A receipt alone waits for the receipt flush: a reply still settling in promises would
       // otherwise follow it in a second write, and wake the hub twice.
-      if (this.link.joined && this.outbox.hasSendable) this.flush();
+      if (this.outbox.hasSendable && (this.link.joined || this.direct?.anyOpen === true))
+        this.flush();
     });
   }
 
@@ -589,9 +614,19 @@ export class Channel extends EventEmitter {
    * receipt with nothing to carry it waits only for the end of this turn of the event loop.
    */
   private flush(): void {
-    if (!this.link.joined && this.link.state !== LinkState.Leaving) return;
+    const joined = this.link.joined;
+    const direct = this.direct;
     let frames: Buffer[] = [];
-    if (this.link.joined && this.outbox.hasSendable) frames = this.outbox.takeSendable();
+    if (direct === undefined) {
+      if (joined && this.outbox.hasSendable) frames = this.outbox.takeSendable();
+    } else {
+      // Direct links keep carrying what they can while a new hub is elected.
+      if (this.outbox.hasSendable && (joined || direct.anyOpen))
+        frames = this.outbox.takeSendable(direct, joined);
+      direct.flushWrites();
+      direct.flushAcks();
+    }
+    if (!joined && this.link.state !== LinkState.Leaving) return;
     if (this.received > this.receiptSent) {
       this.receiptSent = this.received;
       const receipt = countFrame(FrameType.Receipt, this.received);
@@ -600,9 +635,34 @@ export class Channel extends EventEmitter {
     if (frames.length > 0) this.link.write(frames);
   }
 
+  /** What the direct links see of this channel. */
+  private directOwner(): DirectLinksOwner {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- getters below need the channel
+    const channel = this;
+    return {
+      get selfId() {
+        return channel.selfId;
+      },
+      incarnation: this.incarnation,
+      peer: (id) => this.membership.get(id),
+      frames: (frames) => this.onFrames(frames, false),
+      confirmed: (entries: OutboxEntry[]) => {
+        for (const entry of entries) this.outbox.confirm(entry);
+        this.afterSettle();
+      },
+      unroute: (entries, mayHaveRead) => {
+        this.outbox.unroute(entries, mayHaveRead);
+        this.scheduleFlush();
+      },
+      flushSoon: () => this.scheduleFlush(),
+      ackSoon: () => this.scheduleReceipt(),
+    };
+  }
+
   // ---- receiving ---------------------------------------------------------------------------
 
-  private onFrames(frames: Buffer[]): void {
+  /** Frames from the hub (`fromHub`), or data frames from a peer's direct link. */
+  private onFrames(frames: Buffer[], fromHub = true): void {
     let data = 0;
     let thrown: unknown;
     for (let i = 0; i < frames.length; i++) {
@@ -611,7 +671,7 @@ export class Channel extends EventEmitter {
       if (type === FrameType.Message || type === FrameType.Event) {
         // Counted as it is read: a control frame later in this batch (Handover) may send a
         // receipt right away, and it must cover these.
-        this.received++;
+        if (fromHub) this.received++;
         data++;
         if (!this.dedup.accept(frame.readUInt32LE(OFF_INC), readSeq(frame))) continue;
         try {
@@ -623,7 +683,7 @@ export class Channel extends EventEmitter {
       }
       this.control(type, frame);
     }
-    if (data > 0) this.scheduleReceipt();
+    if (data > 0 && fromHub) this.scheduleReceipt();
     if (thrown !== undefined) {
       // A listener threw: that is the application's exception, not ours to swallow. It surfaces
       // as it would from any EventEmitter, after the channel's own bookkeeping is consistent.
@@ -709,7 +769,7 @@ export class Channel extends EventEmitter {
       case FrameType.PeerLeave: {
         const leave = readJson<PeerLeave>(frame);
         const peer = this.membership.applyLeave(leave.id, leave.incarnation);
-        if (peer !== undefined) this.emit('leave', peer.id);
+        if (peer !== undefined) this.left(peer);
         break;
       }
       case FrameType.PeerMeta: {
@@ -884,8 +944,13 @@ export class Channel extends EventEmitter {
   }
 
   private announce(left: PeerInfo[], joined: PeerInfo[]): void {
-    for (const p of left) this.emit('leave', p.id);
+    for (const p of left) this.left(p);
     for (const p of joined) this.emit('join', p.id);
+  }
+
+  private left(peer: PeerInfo): void {
+    this.direct?.peerGone(peer.id);
+    this.emit('leave', peer.id);
   }
 
   private onDisconnected(error: Error | undefined, handover: boolean): void {
@@ -900,7 +965,7 @@ export class Channel extends EventEmitter {
     }
     const dead = this.membership.presumeAll(this.selfId);
     this.emit('disconnect', error);
-    for (const p of dead) this.emit('leave', p.id);
+    for (const p of dead) this.left(p);
     this.watchPresumed();
   }
 
@@ -916,7 +981,7 @@ export class Channel extends EventEmitter {
         Date.now() >= deadline
           ? this.membership.expirePresumed()
           : this.membership.dropDeadPresumed();
-      for (const p of left) this.emit('leave', p.id);
+      for (const p of left) this.left(p);
       if (Date.now() >= deadline || !this.membership.anyPresumed())
         clearInterval(this.presumedTimer);
     }, PRESUMED_CHECK_MS);
@@ -1008,6 +1073,7 @@ export class Channel extends EventEmitter {
         this.flush(); // the final Receipt for what arrived before Bye
       }
       await this.link.close();
+      this.direct?.close();
       clearInterval(this.presumedTimer);
       // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only
       // a hub process takes its own held messages with it.

@@ -68,6 +68,17 @@ export enum FrameType {
   Drain = 20,
   /** Answer to Handover: everything the hub sent before it has been receipted. */
   HandoverDone = 21,
+  // direct link between two peers (the hub is not involved)
+  /** Receiver → sender, first frame: `{ nonce }`. */
+  DirectHello = 24,
+  /** Sender → receiver: `{ id, incarnation, nonce, proof }`, proof of the receiver's token. */
+  DirectJoin = 25,
+  /** Receiver → sender: `{ proof }`; data frames may follow. */
+  DirectWelcome = 26,
+  /** Receiver → sender: every data frame up to this sequence has been read (count frame). */
+  DirectAck = 27,
+  /** Receiver → sender: read up to this sequence, and nothing after; the link closes. */
+  DirectBye = 28,
   // data, peer → hub → peer
   Message = 32,
   Event = 33,

@@ -49,6 +49,52 @@ export interface JoinRequest {
   /** Challenge for the hub, so a peer with a secret knows the hub has it too. */
   nonce: string;
   proof?: string;
+  /** Where this peer takes direct links from other peers (absent: it takes none). */
+  direct?: DirectAddress;
+}
+
+/**
+ * Where a peer listens for direct links, announced to the other peers through the hub only: the
+ * token proves, to both ends of a link, that the other one learned it there.
+ */
+export interface DirectAddress {
+  path: string;
+  token: string;
+}
+
+/** Receiver → sender, the first frame of a direct link. */
+export interface DirectHello {
+  nonce: string;
+}
+
+/** Sender → receiver: who it is, and proof that it knows the receiver's token. */
+export interface DirectJoin {
+  id: number;
+  incarnation: number;
+  nonce: string;
+  proof: string;
+}
+
+/** Receiver → sender: proof that it knows its own token (it is the peer that announced it). */
+export interface DirectWelcome {
+  proof: string;
+}
+
+/** Proofs on a direct link are bound to this context, so no hub proof can stand in for one. */
+export const DIRECT_CONTEXT = 'direct-link';
+
+/** Whether `value` (from a peer's Join) is a well-formed direct address. */
+export function isDirectAddress(value: unknown): value is DirectAddress {
+  const v = value as DirectAddress | undefined;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.path === 'string' &&
+    v.path.length > 0 &&
+    v.path.length <= 200 &&
+    typeof v.token === 'string' &&
+    /^[0-9a-f]{32}$/.test(v.token)
+  );
 }
 
 /** Hub → peer: joined. */

@@ -1,3 +1,4 @@
+import type { DirectAddress } from './handshake.js';
 import type { FrameTransport } from './transport.js';
 
 /** The life of one peer's connection, as the hub sees it. */
@@ -39,6 +40,8 @@ export interface PeerRecord {
   meta: unknown;
   /** Shutting down: takes no new messages (they wait for the id's next holder). */
   draining?: boolean;
+  /** Where it takes direct links from other peers. */
+  direct?: DirectAddress;
 }
 
 /** The hub's state for one connection. */
@@ -48,6 +51,7 @@ export class HubConnection {
   incarnation = 0;
   pid = 0;
   meta: unknown = null;
+  direct: DirectAddress | undefined;
   /** The largest frame this peer reads (its maxFrameBytes; unbounded if it did not say). */
   maxFrameBytes = Infinity;
   /** Asked for nothing new (graceful close); frames for its id are held for its successor. */
@@ -88,6 +92,7 @@ export class HubConnection {
       meta: this.meta,
     };
     if (this.draining) record.draining = true;
+    if (this.direct !== undefined) record.direct = this.direct;
     return record;
   }
 

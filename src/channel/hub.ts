@@ -28,6 +28,7 @@ import {
   type JoinRequest,
   type Reject,
   type Welcome,
+  isDirectAddress,
   joinProof,
   newNonce,
   proofsMatch,
@@ -673,6 +674,7 @@ export class Hub {
       }
     }
     conn.meta = req.meta ?? null;
+    conn.direct = isDirectAddress(req.direct) ? req.direct : undefined;
     const limit = Number(req.maxFrameBytes);
     if (limit > 0) conn.maxFrameBytes = limit;
     (conn as { peerNonce?: string }).peerNonce = typeof req.nonce === 'string' ? req.nonce : '';

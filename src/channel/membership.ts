@@ -1,4 +1,5 @@
 import { isAlive } from './election-lock.js';
+import type { DirectAddress } from './handshake.js';
 import type { PeerRecord } from './hub-connection.js';
 
 /** What a peer knows about another peer. */
@@ -14,6 +15,8 @@ export interface PeerInfo {
   presumed: boolean;
   /** Shutting down: takes no new messages, will leave once it has answered what it has. */
   draining: boolean;
+  /** Where it takes direct links (undefined: it takes none). */
+  readonly direct: DirectAddress | undefined;
 }
 
 /** Changes to report, in order: peers gone, then peers new. */
@@ -156,6 +159,7 @@ export class Membership {
       meta: record.meta,
       presumed: false,
       draining: record.draining === true,
+      direct: record.direct,
     };
     this.peers.set(peer.id, peer);
     this.sorted = undefined;

@@ -1,3 +1,5 @@
+import { MAX_PEER_ID, readTarget } from './frame.js';
+
 /** Where an accepted frame stands. */
 const enum EntryState {
   /** Accepted, not yet written to the current hub. */
@@ -10,13 +12,33 @@ const enum EntryState {
   Settled = 3,
 }
 
-/** One accepted frame. The frame buffer is kept until the hub acks or nacks it. */
+/** `OutboxEntry.via` of an entry not written anywhere yet. */
+const NOT_ROUTED = -1;
+/** `OutboxEntry.via` of an entry written to the hub. */
+const VIA_HUB = 0;
+
+/** One accepted frame. The frame buffer is kept until the hub (or its target) confirms it. */
 export interface OutboxEntry {
   readonly seq: number;
+  /** The frame's target field: a peer id, or TARGET_ALL / TARGET_OTHERS. */
+  readonly target: number;
   frame: Buffer;
   state: EntryState;
-  /** Written to a hub that died since: its target may have read it there. */
+  /** Written to a hub, or a direct link, that went away since: its target may have read it. */
   resent: boolean;
+  /** Where it was written: NOT_ROUTED, VIA_HUB, or the peer id of the direct link that took it. */
+  via: number;
+}
+
+/**
+ * Where frames may go besides the hub: direct links to peers. The outbox decides, frame by frame
+ * and in sequence order, which path may carry each one without breaking per-receiver order.
+ */
+export interface DirectRoutes {
+  /** Whether a direct link to this peer is open and may take a frame now. */
+  canSend(target: number): boolean;
+  /** Writes the entry on the direct link to `target` (the link confirms it by seq). */
+  send(target: number, entry: OutboxEntry): void;
 }
 
 const RELEASED = Buffer.alloc(0);
@@ -52,6 +74,17 @@ export class Outbox {
   /** Entries the hub has not taken custody of yet (queued or sent, not held). */
   private unheld = 0;
   private lastSeq = 0;
+  /**
+   * Entries written to the hub and not yet confirmed, per unicast target (and, in `hubWide`,
+   * broadcasts). While any frame a peer will receive is on the hub path, nothing for it may take
+   * a direct link: the direct one could arrive first, and the receiver drops a frame whose
+   * sequence is below one it already took.
+   */
+  private readonly hubBound = new Map<number, number>();
+  private hubWide = 0;
+  /** Entries written to direct links and not yet confirmed, per peer; the mirror rule. */
+  private readonly directBound = new Map<number, number>();
+  private directCount = 0;
 
   constructor(
     private readonly windowFrames: number,
@@ -95,9 +128,21 @@ export class Outbox {
     return this.head < this.queue.length && this.windowOpen();
   }
 
-  add(seq: number, frame: Buffer): void {
+  /** Unconfirmed entries written to direct links. */
+  get directSize(): number {
+    return this.directCount;
+  }
+
+  add(seq: number, frame: Buffer, target = frame.length >= 8 ? readTarget(frame) : 0): void {
     this.lastSeq = seq;
-    const entry: OutboxEntry = { seq, frame, state: EntryState.Queued, resent: false };
+    const entry: OutboxEntry = {
+      seq,
+      target,
+      frame,
+      state: EntryState.Queued,
+      resent: false,
+      via: NOT_ROUTED,
+    };
     this.slots.push(entry);
     this.live++;
     this.queue.push(entry);
@@ -105,15 +150,34 @@ export class Outbox {
     this.unheld++;
   }
 
-  /** Takes the frames that fit in the window, marking them sent. */
-  takeSendable(): Buffer[] {
+  /**
+   * Takes the frames that fit in the window, marking them sent, and returns those for the hub.
+   * With `direct`, a unicast goes over its target's direct link when one is open and nothing
+   * for that target is on the hub path; a frame for the hub whose receivers still have direct
+   * frames unconfirmed waits (and everything after it) until they are. Without `hubOpen` (the
+   * hub is being replaced), only frames for direct links go, up to the first one for the hub.
+   */
+  takeSendable(direct?: DirectRoutes, hubOpen = true): Buffer[] {
     const out: Buffer[] = [];
     while (this.head < this.queue.length && this.windowOpen()) {
-      const entry = this.queue[this.head++]!;
-      if (entry.state !== EntryState.Queued) continue;
-      entry.state = EntryState.Sent;
-      this.inflightFrames++;
-      this.inflightBytes += entry.frame.length;
+      const entry = this.queue[this.head]!;
+      if (entry.state !== EntryState.Queued) {
+        this.head++;
+        continue;
+      }
+      if (direct !== undefined) {
+        const t = entry.target;
+        const unicast = t >= 1 && t <= MAX_PEER_ID;
+        if (unicast && this.hubWide === 0 && !this.hubBound.has(t) && direct.canSend(t)) {
+          this.head++;
+          this.markSent(entry, t);
+          direct.send(t, entry);
+          continue;
+        }
+        if (!hubOpen || (this.directCount > 0 && (!unicast || this.directBound.has(t)))) break;
+      }
+      this.head++;
+      this.markSent(entry, VIA_HUB);
       out.push(entry.frame);
     }
     if (this.head === this.queue.length) {
@@ -128,10 +192,38 @@ export class Outbox {
 
   /** The hub confirmed delivery; returns whether the entry was still unconfirmed. */
   ack(seq: number): boolean {
-    const entry = this.settle(seq);
-    if (entry === undefined) return false;
+    const entry = this.find(seq);
+    if (entry === undefined || entry.via > VIA_HUB) return false;
+    return this.confirm(entry);
+  }
+
+  /** The target of a direct link confirmed reading this entry. */
+  confirm(entry: OutboxEntry): boolean {
+    if (entry.state === EntryState.Settled) return false;
+    this.settleEntry(entry);
     entry.frame = RELEASED; // a settled entry may linger in `slots`: it must not pin a slab
     return true;
+  }
+
+  /**
+   * A direct link closed with these entries unconfirmed: they go to the hub instead, in sequence
+   * order, before anything later for their target. `resent`: the link broke, so its target may
+   * have read some of them (a link that said goodbye names what it read, and these it did not).
+   */
+  unroute(entries: readonly OutboxEntry[], resent: boolean): void {
+    let moved = 0;
+    for (const entry of entries) {
+      if (entry.state !== EntryState.Sent || entry.via <= VIA_HUB) continue;
+      this.unmark(entry);
+      entry.state = EntryState.Queued;
+      entry.via = NOT_ROUTED;
+      if (resent) entry.resent = true;
+      moved++;
+    }
+    if (moved === 0) return;
+    this.compact();
+    this.queue = this.slots.filter((e) => e.state === EntryState.Queued);
+    this.head = 0;
   }
 
   /**
@@ -139,8 +231,9 @@ export class Outbox {
    * an earlier hub had it (its target may then have read it before that hub went away).
    */
   nack(seq: number): { frame: Buffer; resent: boolean } | undefined {
-    const entry = this.settle(seq);
-    if (entry === undefined) return undefined;
+    const entry = this.find(seq);
+    if (entry === undefined || entry.via > VIA_HUB) return undefined;
+    this.settleEntry(entry);
     const frame = entry.frame;
     entry.frame = RELEASED;
     return { frame, resent: entry.resent };
@@ -149,7 +242,7 @@ export class Outbox {
   /** The hub holds the frame for an absent peer: free its window slot. */
   held(seq: number): void {
     const entry = this.find(seq);
-    if (entry === undefined || entry.state !== EntryState.Sent) return;
+    if (entry === undefined || entry.state !== EntryState.Sent || entry.via !== VIA_HUB) return;
     entry.state = EntryState.Held;
     this.unheld--;
     this.inflightFrames--;
@@ -165,15 +258,25 @@ export class Outbox {
    */
   rewind(hubDied: boolean): void {
     this.compact();
-    this.queue = this.slots.slice();
+    this.queue = [];
     this.head = 0;
-    for (const entry of this.queue) {
-      if (hubDied && entry.state !== EntryState.Queued) entry.resent = true;
-      entry.state = EntryState.Queued;
-    }
-    this.unheld = this.queue.length;
     this.inflightFrames = 0;
     this.inflightBytes = 0;
+    this.hubBound.clear();
+    this.hubWide = 0;
+    for (const entry of this.slots) {
+      // Frames on direct links never reached the hub; their links confirm them.
+      if (entry.via > VIA_HUB) {
+        this.inflightFrames++;
+        this.inflightBytes += entry.frame.length;
+        continue;
+      }
+      if (hubDied && entry.state !== EntryState.Queued) entry.resent = true;
+      entry.state = EntryState.Queued;
+      entry.via = NOT_ROUTED;
+      this.queue.push(entry);
+    }
+    this.unheld = this.slots.length;
   }
 
   /**
@@ -192,6 +295,9 @@ export class Outbox {
     this.queue = [];
     this.head = 0;
     this.inflightFrames = this.inflightBytes = this.pending = this.unheld = 0;
+    this.hubBound.clear();
+    this.directBound.clear();
+    this.hubWide = this.directCount = 0;
     return frames;
   }
 
@@ -221,15 +327,51 @@ export class Outbox {
     return entry.state === EntryState.Settled ? undefined : entry;
   }
 
-  private settle(seq: number): OutboxEntry | undefined {
-    const entry = this.find(seq);
-    if (entry === undefined) return undefined;
+  private markSent(entry: OutboxEntry, via: number): void {
+    entry.state = EntryState.Sent;
+    entry.via = via;
+    this.inflightFrames++;
+    this.inflightBytes += entry.frame.length;
+    const t = entry.target;
+    if (via !== VIA_HUB) {
+      this.directBound.set(t, (this.directBound.get(t) ?? 0) + 1);
+      this.directCount++;
+    } else if (t >= 1 && t <= MAX_PEER_ID) {
+      this.hubBound.set(t, (this.hubBound.get(t) ?? 0) + 1);
+    } else {
+      this.hubWide++;
+    }
+  }
+
+  /** Undoes markSent's path counts (the entry settles, or goes back to the queue). */
+  private unmark(entry: OutboxEntry): void {
     if (entry.state === EntryState.Sent) {
       this.inflightFrames--;
       this.inflightBytes -= entry.frame.length;
     }
+    if (entry.via === NOT_ROUTED) return;
+    const t = entry.target;
+    const counts =
+      entry.via !== VIA_HUB
+        ? this.directBound
+        : t >= 1 && t <= MAX_PEER_ID
+          ? this.hubBound
+          : undefined;
+    if (counts === undefined) {
+      this.hubWide--;
+      return;
+    }
+    if (entry.via !== VIA_HUB) this.directCount--;
+    const n = counts.get(t)! - 1;
+    if (n === 0) counts.delete(t);
+    else counts.set(t, n);
+  }
+
+  private settleEntry(entry: OutboxEntry): void {
+    this.unmark(entry);
     if (entry.state !== EntryState.Held) this.unheld--;
     entry.state = EntryState.Settled;
+    entry.via = NOT_ROUTED;
     this.pending -= entry.frame.length + ENTRY_OVERHEAD;
     this.live--;
     this.dead++;
@@ -248,7 +390,6 @@ export class Outbox {
       this.slots = slots.slice(this.first);
       this.first = 0;
     }
-    return entry;
   }
 
   /** Keeps only the unconfirmed entries, in order. */

@@ -1,4 +1,4 @@
-import { Outbox } from '../../src/channel/outbox.js';
+import { Outbox, type OutboxEntry } from '../../src/channel/outbox.js';
 
 const f = (n: number) => Buffer.alloc(n);
 
@@ -97,4 +97,107 @@ test('an old frame still unconfirmed while thousands after it settle: lookups, r
   expect(box.size).toBe(0);
   expect(box.pendingBytes).toBe(0);
   expect(box.unheldCount).toBe(0);
+});
+
+describe('two paths: the hub and direct links', () => {
+  /** Frames of 10 bytes for a target; the outbox reads the target from the header. */
+  const to = (target: number) => {
+    const b = Buffer.alloc(24);
+    b.writeUInt16LE(target, 6);
+    return b;
+  };
+  class Links {
+    open = new Set<number>();
+    sent: [number, number][] = [];
+    entries = new Map<number, OutboxEntry[]>();
+    canSend(t: number) {
+      return this.open.has(t);
+    }
+    send(t: number, entry: OutboxEntry) {
+      this.sent.push([t, entry.seq]);
+      const list = this.entries.get(t) ?? [];
+      list.push(entry);
+      this.entries.set(t, list);
+    }
+  }
+  const seqsOf = (box: Outbox, frames: Buffer[], all: Buffer[]) =>
+    frames.map((f) => all.indexOf(f) + 1);
+
+  test('a unicast takes an open link; a broadcast waits until the link confirmed what it carries', () => {
+    const box = new Outbox(100, 1_000_000);
+    const links = new Links();
+    links.open.add(3);
+    const all = [to(3), to(3), to(0xffff), to(3), to(4)];
+    all.forEach((f, i) => box.add(i + 1, f));
+    // 1 and 2 go direct; the broadcast 3 must not overtake them on the hub path.
+    expect(box.takeSendable(links)).toEqual([]);
+    expect(links.sent).toEqual([
+      [3, 1],
+      [3, 2],
+    ]);
+    expect(box.hasSendable).toBe(true);
+    for (const e of links.entries.get(3)!) box.confirm(e);
+    // Now the broadcast goes through the hub, and so must 4 (the hub has a frame for 3 unacked).
+    const hub = box.takeSendable(links);
+    expect(seqsOf(box, hub, all)).toEqual([3, 4, 5]);
+    expect(links.sent).toHaveLength(2);
+    box.ack(3);
+    box.ack(5);
+    all.push(to(3));
+    box.add(6, all[5]!);
+    // 4 is still on the hub path: 6 follows it there rather than overtake it on the link.
+    expect(seqsOf(box, box.takeSendable(links), all)).toEqual([6]);
+    box.ack(4);
+    box.ack(6);
+    box.add(7, to(3));
+    expect(box.takeSendable(links)).toEqual([]);
+    expect(links.sent.at(-1)).toEqual([3, 7]);
+    expect(box.directSize).toBe(1);
+  });
+
+  test('a link that closes hands its unconfirmed entries to the hub, in order, before later ones', () => {
+    const box = new Outbox(100, 1_000_000);
+    const links = new Links();
+    links.open.add(3);
+    const all = [to(3), to(3), to(3), to(4), to(3)];
+    all.forEach((f, i) => box.add(i + 1, f));
+    box.takeSendable(links); // 1-3 direct, 4 via the hub, 5 direct
+    expect(links.sent.map(([, s]) => s)).toEqual([1, 2, 3, 5]);
+    box.confirm(links.entries.get(3)![0]!);
+    links.open.clear();
+    box.unroute(links.entries.get(3)!, true);
+    const hub = box.takeSendable(links);
+    expect(seqsOf(box, hub, all)).toEqual([2, 3, 5]);
+    // Resent frames the hub then gives up on are reported as possibly read.
+    expect(box.nack(2)?.resent).toBe(true);
+  });
+
+  test('a new hub gets what the old one had; entries on links stay with their links', () => {
+    const box = new Outbox(100, 1_000_000);
+    const links = new Links();
+    links.open.add(3);
+    const all = [to(3), to(4), to(5)];
+    all.forEach((f, i) => box.add(i + 1, f));
+    expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
+    box.rewind(true);
+    expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
+    expect(box.ack(1)).toBe(false); // the hub cannot ack what it never carried
+    expect(box.confirm(links.entries.get(3)![0]!)).toBe(true);
+    expect(box.size).toBe(2);
+  });
+
+  test('while the hub is away only frames for links go, up to the first one for the hub', () => {
+    const box = new Outbox(100, 1_000_000);
+    const links = new Links();
+    links.open.add(3);
+    const all = [to(3), to(4), to(3)];
+    all.forEach((f, i) => box.add(i + 1, f));
+    expect(box.takeSendable(links, false)).toEqual([]);
+    expect(links.sent).toEqual([[3, 1]]);
+    expect(seqsOf(box, box.takeSendable(links, true), all)).toEqual([2]);
+    expect(links.sent).toEqual([
+      [3, 1],
+      [3, 3],
+    ]);
+  });
 });

@@ -1,0 +1,178 @@
+import type { Socket } from 'node:net';
+import {
+  DIRECT_CONTEXT,
+  type DirectJoin,
+  joinProof,
+  newNonce,
+  proofsMatch,
+  welcomeProof,
+} from './handshake.js';
+import {
+  FrameType,
+  OFF_INC,
+  OFF_SENDER,
+  OFF_TYPE,
+  countFrame,
+  isDataType,
+  jsonFrame,
+  readJson,
+  readSeq,
+} from './frame.js';
+import { SocketTransport } from './transport.js';
+
+/** The states of a direct link, seen from the peer that receives on it. */
+export enum InboundState {
+  /** DirectHello sent; waiting for the sender's DirectJoin. */
+  Greeting = 'greeting',
+  /** The sender proved the token; waiting until this process knows it as a member. */
+  Vetting = 'vetting',
+  /** Data flows; acks go back. */
+  Open = 'open',
+  /** DirectBye sent: nothing more is read. */
+  Closed = 'closed',
+}
+
+/** What an inbound link needs from the process that owns it. */
+export interface InboundOwner {
+  /** This process's token, as announced through the hub. */
+  readonly token: Buffer;
+  /** Whether a peer with this id and incarnation is a member (false: not yet, or no more). */
+  knows(id: number, incarnation: number): boolean;
+  /** Data frames read, in order, with the sender field stamped. */
+  frames(link: InboundLink, frames: Buffer[]): void;
+  /** The link needs its ack written at the next flush. */
+  needsAck(link: InboundLink): void;
+  closed(link: InboundLink): void;
+}
+
+/** How long a sender has to prove itself and be known as a member. */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+/** How often a proven sender that is not a member yet (its join is on its way) is checked. */
+const VETTING_CHECK_MS = 20;
+
+/**
+ * The receiving end of one peer's direct link. Like the hub, it stamps the sender's id on every
+ * frame (a frame cannot claim another sender) and confirms what it read, cumulatively; unlike
+ * the hub it forwards nothing.
+ */
+export class InboundLink {
+  state = InboundState.Greeting;
+  /** The sender's peer id and incarnation, once it has joined. */
+  id = 0;
+  incarnation = 0;
+  private readonly transport: SocketTransport;
+  private readonly nonce = newNonce();
+  /** Sequence of the last data frame read, and the last one acked. */
+  private readUpTo = 0;
+  private ackedUpTo = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    socket: Socket,
+    maxFrameBytes: number,
+    private readonly owner: InboundOwner,
+  ) {
+    this.transport = new SocketTransport(socket, maxFrameBytes);
+    this.transport.onFrames = (frames) => this.receive(frames);
+    this.transport.onClose = () => this.finish();
+    this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
+    this.timer.unref();
+    this.transport.write([jsonFrame(FrameType.DirectHello, { nonce: this.nonce })]);
+  }
+
+  /** Writes the ack for what was read since the last one. */
+  flushAck(): void {
+    if (this.state !== InboundState.Open || this.readUpTo === this.ackedUpTo) return;
+    this.ackedUpTo = this.readUpTo;
+    this.transport.write([countFrame(FrameType.DirectAck, this.readUpTo)]);
+  }
+
+  /**
+   * Reads nothing more: tells the sender what was read, so it sends the rest through the hub,
+   * and closes. Used when this process drains or closes.
+   */
+  bye(): void {
+    if (this.state === InboundState.Closed) return;
+    const wasOpen = this.state === InboundState.Open;
+    this.state = InboundState.Closed;
+    clearTimeout(this.timer);
+    if (wasOpen) this.transport.write([countFrame(FrameType.DirectBye, this.readUpTo)]);
+    this.transport.end();
+  }
+
+  /** Drops the link at once (its sender left). */
+  destroy(): void {
+    this.state = InboundState.Closed;
+    this.transport.destroy();
+  }
+
+  private receive(frames: Buffer[]): void {
+    if (this.state === InboundState.Open) {
+      this.data(frames);
+      return;
+    }
+    if (this.state !== InboundState.Greeting) return;
+    const first = frames[0]!;
+    if (first[OFF_TYPE] !== FrameType.DirectJoin) {
+      this.transport.destroy();
+      return;
+    }
+    let join: DirectJoin;
+    try {
+      join = readJson<DirectJoin>(first);
+    } catch {
+      this.transport.destroy();
+      return;
+    }
+    const proof = joinProof(this.owner.token, this.nonce, DIRECT_CONTEXT);
+    if (!proofsMatch(proof, join.proof) || !Number.isInteger(join.id) || join.id < 1) {
+      this.transport.destroy();
+      return;
+    }
+    this.id = join.id;
+    this.incarnation = join.incarnation >>> 0;
+    this.state = InboundState.Vetting;
+    // The sender learned this process from the hub; this process may learn of the sender a
+    // moment later, from the same hub. Data waits (in the socket) until then.
+    const rest = frames.slice(1);
+    const vet = () => {
+      if (this.state !== InboundState.Vetting) return;
+      if (!this.owner.knows(this.id, this.incarnation)) {
+        setTimeout(vet, VETTING_CHECK_MS).unref();
+        return;
+      }
+      clearTimeout(this.timer);
+      this.state = InboundState.Open;
+      const welcome = welcomeProof(this.owner.token, String(join.nonce), DIRECT_CONTEXT);
+      this.transport.write([jsonFrame(FrameType.DirectWelcome, { proof: welcome })]);
+      if (rest.length > 0) this.data(rest);
+    };
+    vet();
+  }
+
+  private data(frames: Buffer[]): void {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      // A sender writes only data here, and only its own: anything else ends the link.
+      if (!isDataType(frame[OFF_TYPE]!) || frame.readUInt32LE(OFF_INC) !== this.incarnation) {
+        this.transport.destroy();
+        if (i > 0) this.deliver(frames.slice(0, i));
+        return;
+      }
+      frame.writeUInt16LE(this.id, OFF_SENDER);
+    }
+    if (frames.length > 0) this.deliver(frames);
+  }
+
+  private deliver(frames: Buffer[]): void {
+    this.readUpTo = readSeq(frames[frames.length - 1]!);
+    this.owner.frames(this, frames);
+    this.owner.needsAck(this);
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.state = InboundState.Closed;
+    this.owner.closed(this);
+  }
+}

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { type Server, type Socket, createServer } from 'node:net';
+import type { DirectAddress } from './handshake.js';
+import { InboundLink } from './direct-inbound.js';
+import { OutboundLink, OutboundState } from './direct-outbound.js';
+import type { Log } from './logger.js';
+import type { DirectRoutes, OutboxEntry } from './outbox.js';
+
+/** What the direct links need from the channel that owns them. */
+export interface DirectLinksOwner {
+  /** This process's peer id (0 before it joined). */
+  readonly selfId: number;
+  readonly incarnation: number;
+  /** What this process knows of a peer (undefined: not a member). */
+  peer(id: number): { incarnation: number; draining: boolean; direct?: DirectAddress } | undefined;
+  /** Data frames read from a direct link, in order, the sender's id stamped. */
+  frames(frames: Buffer[]): void;
+  /** The receiver read these entries. */
+  confirmed(entries: OutboxEntry[]): void;
+  /** These entries go through the hub after all (see Outbox.unroute). */
+  unroute(entries: OutboxEntry[], mayHaveRead: boolean): void;
+  /** Something can be written: a link opened, or acks are due. */
+  flushSoon(): void;
+  /** Acks are due: flush before the event loop waits again. */
+  ackSoon(): void;
+}
+
+/**
+ * Direct links between peers: each process listens on a Linux abstract socket (no file to leave
+ * behind after `kill -9`), announces it through the hub with a random token, and opens a link
+ * to a peer the first time it sends it something. A message then crosses one socket instead
+ * of two, and the hub neither reads nor acks it. The outbox decides, frame by frame, which path
+ * may carry what (see Outbox.takeSendable); whatever a link cannot confirm goes through the hub.
+ */
+export class DirectLinks implements DirectRoutes {
+  /** Where this process takes links, once listening (undefined: it takes none). */
+  address: DirectAddress | undefined;
+  readonly token = randomBytes(16);
+  private server: Server | undefined;
+  private receiving = false;
+  private readonly inbound = new Set<InboundLink>();
+  private readonly acking = new Set<InboundLink>();
+  private readonly outbound = new Map<number, OutboundLink>();
+  /** The incarnation last tried per peer id: a link that failed is not tried again. */
+  private readonly tried = new Map<number, number>();
+  /** Links that took frames since the last flush. */
+  private used: OutboundLink[] = [];
+  private openCount = 0;
+
+  /** Whether this platform and endpoint kind can have direct links. */
+  static supported(kind: string): boolean {
+    return process.platform === 'linux' && kind === 'unix';
+  }
+
+  constructor(
+    private readonly owner: DirectLinksOwner,
+    private readonly maxFrameBytes: number,
+    private readonly log: Log,
+  ) {}
+
+  /** Starts listening. Never fails: a process that cannot listen just takes no links. */
+  async listen(): Promise<void> {
+    if (this.server !== undefined) return;
+    const path = `\0nestjs-ipc-channel/${randomBytes(16).toString('hex')}`;
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ path }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      this.server = undefined;
+      this.log.warn(`direct links are off: cannot listen (${(e as Error).message})`);
+      return;
+    }
+    server.on('error', (e) => this.log.warn(`direct link listener: ${e.message}`));
+    this.receiving = true;
+    this.address = { path, token: this.token.toString('hex') };
+  }
+
+  /** Whether any link can take frames (so a flush is useful while the hub is away). */
+  get anyOpen(): boolean {
+    return this.openCount > 0;
+  }
+
+  /** Peer ids this process sends to over a direct link right now. */
+  get peers(): number[] {
+    const ids: number[] = [];
+    for (const [id, link] of this.outbound) if (link.state === OutboundState.Open) ids.push(id);
+    return ids.sort((a, b) => a - b);
+  }
+
+  canSend(target: number): boolean {
+    const link = this.outbound.get(target);
+    if (link !== undefined) {
+      if (link.state !== OutboundState.Open) return false;
+      const peer = this.owner.peer(target);
+      return peer !== undefined && peer.incarnation === link.incarnation && !peer.draining;
+    }
+    this.maybeOpen(target);
+    return false;
+  }
+
+  send(target: number, entry: OutboxEntry): void {
+    const link = this.outbound.get(target)!;
+    if (!link.hasBatch) this.used.push(link);
+    link.send(entry);
+  }
+
+  /** Writes what the outbox routed to links since the last flush. */
+  flushWrites(): void {
+    if (this.used.length === 0) return;
+    const used = this.used;
+    this.used = [];
+    for (const link of used) link.flush();
+  }
+
+  /** Writes the acks due. */
+  flushAcks(): void {
+    if (this.acking.size === 0) return;
+    for (const link of this.acking) link.flushAck();
+    this.acking.clear();
+  }
+
+  /**
+   * Takes nothing more over direct links (this process drains): each sender learns what was
+   * read and sends the rest through the hub, which keeps it for this id's next process.
+   */
+  stopReceiving(): void {
+    this.receiving = false;
+    this.server?.close();
+    this.flushAcks();
+    for (const link of this.inbound) link.bye();
+  }
+
+  /** A peer left, or its id now belongs to another process: its links are done. */
+  peerGone(id: number): void {
+    this.outbound.get(id)?.destroy();
+    for (const link of this.inbound) if (link.id === id) link.destroy();
+  }
+
+  /** Closes every link and the listener. */
+  close(): void {
+    this.stopReceiving();
+    this.server = undefined;
+    for (const link of this.outbound.values()) link.end();
+  }
+
+  private maybeOpen(target: number): void {
+    const self = this.owner.selfId;
+    if (self === 0 || target === self || this.server === undefined) return;
+    const peer = this.owner.peer(target);
+    if (peer === undefined || peer.direct === undefined || peer.draining) return;
+    if (this.tried.get(target) === peer.incarnation) return;
+    this.tried.set(target, peer.incarnation);
+    const link = new OutboundLink(target, peer.incarnation, peer.direct, this.maxFrameBytes, {
+      selfId: self,
+      incarnation: this.owner.incarnation,
+      opened: () => {
+        this.openCount++;
+        this.log.debug(`direct link to peer ${target} is open`);
+        this.owner.flushSoon();
+      },
+      confirmed: (entries) => this.owner.confirmed(entries),
+      closed: (closed, unconfirmed, mayHaveRead) => this.closed(closed, unconfirmed, mayHaveRead),
+    });
+    this.outbound.set(target, link);
+  }
+
+  private closed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void {
+    if (this.outbound.get(link.peer) === link) this.outbound.delete(link.peer);
+    this.used = this.used.filter((l) => l !== link);
+    if (link.wasOpen) this.openCount--;
+    if (unconfirmed.length > 0) this.owner.unroute(unconfirmed, mayHaveRead);
+  }
+
+  private accept(socket: Socket): void {
+    if (!this.receiving) {
+      socket.destroy();
+      return;
+    }
+    const link = new InboundLink(socket, this.maxFrameBytes, {
+      token: this.token,
+      knows: (id, incarnation) =>
+        id !== this.owner.selfId && this.owner.peer(id)?.incarnation === incarnation,
+      frames: (_link, frames) => this.owner.frames(frames),
+      needsAck: (l) => {
+        this.acking.add(l);
+        this.owner.ackSoon();
+      },
+      closed: (l) => {
+        this.inbound.delete(l);
+        this.acking.delete(l);
+      },
+    });
+    this.inbound.add(link);
+  }
+}

@@ -1,0 +1,209 @@
+import { connect } from 'node:net';
+import {
+  DIRECT_CONTEXT,
+  type DirectAddress,
+  type DirectHello,
+  type DirectWelcome,
+  joinProof,
+  newNonce,
+  proofsMatch,
+  welcomeProof,
+} from './handshake.js';
+import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from './frame.js';
+import type { OutboxEntry } from './outbox.js';
+import { SocketTransport } from './transport.js';
+
+/** The states of a direct link, seen from the peer that sends on it. */
+export enum OutboundState {
+  Connecting = 'connecting',
+  /** Connected; DirectHello / DirectJoin / DirectWelcome. */
+  Handshaking = 'handshaking',
+  /** Data may be written. */
+  Open = 'open',
+  /** The receiver said goodbye, or the connection is gone: nothing more is written. */
+  Closed = 'closed',
+}
+
+/** What an outbound link needs from the process that owns it. */
+export interface OutboundOwner {
+  readonly selfId: number;
+  readonly incarnation: number;
+  /** The link opened: frames may take it from the next flush. */
+  opened(link: OutboundLink): void;
+  /** The receiver read these entries. */
+  confirmed(entries: OutboxEntry[]): void;
+  /**
+   * The link is closed with these entries unconfirmed; `read`: whether the receiver may have
+   * read them (false when it said goodbye, naming the last one it read).
+   */
+  closed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void;
+}
+
+/** How long connecting and the handshake may take before the hub path is used instead. */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+
+/**
+ * The sending end of a direct link to one peer process (one incarnation of one id). It writes
+ * the outbox entries routed to it and hands them back confirmed, or, when the link closes,
+ * unconfirmed, for the hub to carry.
+ */
+export class OutboundLink {
+  state = OutboundState.Connecting;
+  /** Whether it ever opened (a link that never did carried nothing). */
+  wasOpen = false;
+  private readonly transport: SocketTransport;
+  private readonly nonce = newNonce();
+  /** Entries written and not yet confirmed, in sequence order, from `head`. */
+  private unconfirmed: OutboxEntry[] = [];
+  private head = 0;
+  /** Frames routed here since the last flush. */
+  private batch: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private saidBye = false;
+
+  constructor(
+    readonly peer: number,
+    readonly incarnation: number,
+    private readonly address: DirectAddress,
+    maxFrameBytes: number,
+    private readonly owner: OutboundOwner,
+  ) {
+    const socket = connect({ path: address.path });
+    this.transport = new SocketTransport(socket, maxFrameBytes);
+    socket.once('connect', () => {
+      if (this.state === OutboundState.Connecting) this.state = OutboundState.Handshaking;
+    });
+    this.transport.onFrames = (frames) => this.receive(frames);
+    this.transport.onClose = () => this.finish();
+    this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
+    this.timer.unref();
+  }
+
+  /** Unconfirmed entries on this link. */
+  get size(): number {
+    return this.unconfirmed.length - this.head;
+  }
+
+  /** Whether entries were routed here since the last flush. */
+  get hasBatch(): boolean {
+    return this.batch.length > 0;
+  }
+
+  /** Routes an entry here; it is written at the next flush. */
+  send(entry: OutboxEntry): void {
+    this.unconfirmed.push(entry);
+    this.batch.push(entry.frame);
+  }
+
+  flush(): void {
+    if (this.batch.length === 0) return;
+    const frames = this.batch;
+    this.batch = [];
+    this.transport.write(frames);
+  }
+
+  /** Closes after what was written (the sender is leaving; everything is confirmed by now). */
+  end(): void {
+    this.transport.end();
+  }
+
+  /** Drops the link now (its peer left); what is unconfirmed goes through the hub. */
+  destroy(): void {
+    this.transport.destroy();
+  }
+
+  private receive(frames: Buffer[]): void {
+    for (const frame of frames) {
+      if (this.state === OutboundState.Closed) return;
+      switch (frame[OFF_TYPE]) {
+        case FrameType.DirectAck:
+          this.confirmUpTo(readCount(frame));
+          break;
+        case FrameType.DirectBye:
+          // Read up to there and nothing after: the rest is safe to send through the hub.
+          this.confirmUpTo(readCount(frame));
+          this.saidBye = true;
+          this.transport.destroy();
+          return;
+        case FrameType.DirectHello:
+          this.join(frame);
+          break;
+        case FrameType.DirectWelcome:
+          this.welcome(frame);
+          break;
+        default:
+          this.transport.destroy();
+          return;
+      }
+    }
+  }
+
+  private join(frame: Buffer): void {
+    let hello: DirectHello;
+    try {
+      hello = readJson<DirectHello>(frame);
+    } catch {
+      this.transport.destroy();
+      return;
+    }
+    const token = Buffer.from(this.address.token, 'hex');
+    this.transport.write([
+      jsonFrame(FrameType.DirectJoin, {
+        id: this.owner.selfId,
+        incarnation: this.owner.incarnation,
+        nonce: this.nonce,
+        proof: joinProof(token, String(hello.nonce), DIRECT_CONTEXT),
+      }),
+    ]);
+  }
+
+  private welcome(frame: Buffer): void {
+    let welcome: DirectWelcome;
+    try {
+      welcome = readJson<DirectWelcome>(frame);
+    } catch {
+      this.transport.destroy();
+      return;
+    }
+    // Only the process that announced the token can answer: whoever else listens at that
+    // address gets no data.
+    const token = Buffer.from(this.address.token, 'hex');
+    if (!proofsMatch(welcomeProof(token, this.nonce, DIRECT_CONTEXT), welcome.proof)) {
+      this.transport.destroy();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.state = OutboundState.Open;
+    this.wasOpen = true;
+    this.owner.opened(this);
+  }
+
+  private confirmUpTo(seq: number): void {
+    const list = this.unconfirmed;
+    let i = this.head;
+    while (i < list.length && list[i]!.seq <= seq) i++;
+    if (i === this.head) return;
+    const done = list.slice(this.head, i);
+    if (i === list.length) {
+      this.unconfirmed = [];
+      this.head = 0;
+    } else {
+      this.head = i;
+      if (i > 1024 && i * 2 > list.length) {
+        this.unconfirmed = list.slice(i);
+        this.head = 0;
+      }
+    }
+    this.owner.confirmed(done);
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.state = OutboundState.Closed;
+    const rest = this.unconfirmed.slice(this.head);
+    this.unconfirmed = [];
+    this.head = 0;
+    this.batch = [];
+    this.owner.closed(this, rest, !this.saidBye);
+  }
+}
