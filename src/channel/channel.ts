@@ -623,8 +623,8 @@ export class Channel extends EventEmitter {
       // Direct links keep carrying what they can while a new hub is elected.
       if (this.outbox.hasSendable && (joined || direct.anyOpen))
         frames = this.outbox.takeSendable(direct, joined);
-      direct.flushWrites();
       direct.flushAcks();
+      direct.flushWrites();
     }
     if (!joined && this.link.state !== LinkState.Leaving) return;
     if (this.received > this.receiptSent) {

@@ -119,10 +119,21 @@ export class DirectLinks implements DirectRoutes {
     for (const link of used) link.flush();
   }
 
-  /** Writes the acks due. */
+  /**
+   * Writes the acks due: with the data going to the same peer in this flush when there is
+   * some (call before flushWrites), on their own otherwise.
+   */
   flushAcks(): void {
     if (this.acking.size === 0) return;
-    for (const link of this.acking) link.flushAck();
+    for (const link of this.acking) {
+      const out = this.outbound.get(link.id);
+      if (out !== undefined && out.hasBatch && out.incarnation === link.incarnation) {
+        const ack = link.takeAck();
+        if (ack !== undefined) out.addAck(ack);
+      } else {
+        link.flushAck();
+      }
+    }
     this.acking.clear();
   }
 
@@ -175,6 +186,12 @@ export class DirectLinks implements DirectRoutes {
     if (this.outbound.get(link.peer) === link) this.outbound.delete(link.peer);
     this.used = this.used.filter((l) => l !== link);
     if (link.wasOpen) this.openCount--;
+    for (const inbound of this.inbound) {
+      if (inbound.id === link.peer && inbound.incarnation === link.incarnation && inbound.reAck()) {
+        this.acking.add(inbound);
+        this.owner.ackSoon();
+      }
+    }
     if (unconfirmed.length > 0) this.owner.unroute(unconfirmed, mayHaveRead);
   }
 
@@ -188,6 +205,10 @@ export class DirectLinks implements DirectRoutes {
       knows: (id, incarnation) =>
         id !== this.owner.selfId && this.owner.peer(id)?.incarnation === incarnation,
       frames: (_link, frames) => this.owner.frames(frames),
+      acked: (l, seq) => {
+        const out = this.outbound.get(l.id);
+        if (out !== undefined && out.incarnation === l.incarnation) out.acked(seq);
+      },
       needsAck: (l) => {
         this.acking.add(l);
         this.owner.ackSoon();

@@ -95,6 +95,16 @@ export class OutboundLink {
     this.batch.push(entry.frame);
   }
 
+  /** Adds an ack for the peer's own link to this process to the frames about to go. */
+  addAck(ack: Buffer): void {
+    this.batch.push(ack);
+  }
+
+  /** The peer read this process's frames up to `seq` (an ack that rode with its data). */
+  acked(seq: number): void {
+    if (this.state === OutboundState.Open) this.confirmUpTo(seq);
+  }
+
   flush(): void {
     if (this.batch.length === 0) return;
     const frames = this.batch;
