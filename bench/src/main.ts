@@ -58,6 +58,10 @@ async function main(): Promise<number> {
       });
       return false;
     }
+    if (c.fullOnly === true && s.mode === 'quick') {
+      statuses.push({ key: c.key, label: c.label, status: 'skipped', note: 'full mode only' });
+      return false;
+    }
     const why = c.unavailable?.();
     if (why !== undefined) {
       statuses.push({ key: c.key, label: c.label, status: 'skipped', note: `skipped: ${why}` });
@@ -92,7 +96,9 @@ async function main(): Promise<number> {
       competitors: runnable,
       scenarios: SCENARIOS.filter((x) => wantsScenario(x.key)),
       failover: wantsScenario(FAILOVER_KEY) && (!onlyCompetitors || channelRows.length > 0),
-      memory: wantsScenario(MEMORY_KEY) ? channelRows : [],
+      memory: wantsScenario(MEMORY_KEY)
+        ? channelRows.filter((c) => c.key === 'channel-1hop' || c.key === 'channel-relayed')
+        : [],
     };
     const collected = await runPlan(
       { control, root, execArgv: s.workerFlags, timeoutMs: s.timeoutMs, verbose: s.verbose },

@@ -15,6 +15,7 @@ export function channelTopology(
   receivers: number,
   hub: HubPlacement,
   transport: 'channel' | 'nest-ipc' = 'channel',
+  directLinks?: boolean,
 ): Topology {
   const names = receiverNames(receivers);
   const ids = new Map<string, number>();
@@ -34,6 +35,7 @@ export function channelTopology(
       name: 'bench',
       id: ids.get(name)!,
       expectHub: name === order[0],
+      ...(directLinks === undefined ? {} : { directLinks }),
       ...options,
     } satisfies ChannelOptions,
   });
@@ -62,9 +64,13 @@ export function oneHopTopology(shape: Shape, transport: 'channel' | 'nest-ipc'):
  * hub is one of the four receivers (as in a PM2 cluster of five, where the hub is a worker too):
  * three of the four deliveries are relayed.
  */
-export function relayedTopology(shape: Shape, transport: 'channel' | 'nest-ipc'): Topology {
+export function relayedTopology(
+  shape: Shape,
+  transport: 'channel' | 'nest-ipc',
+  directLinks?: boolean,
+): Topology {
   const hub = shape.receivers === 1 ? 'separate' : 'receiver';
-  return channelTopology(shape.traffic, shape.receivers, hub, transport);
+  return channelTopology(shape.traffic, shape.receivers, hub, transport, directLinks);
 }
 
 export const channelOneHop: Competitor = {
@@ -79,4 +85,16 @@ export const channelRelayed: Competitor = {
   label: 'channel (relayed)',
   family: 'channel',
   topology: (shape: Shape) => relayedTopology(shape, 'channel'),
+};
+
+/**
+ * The relayed layout with direct links off: every frame really crosses the hub, as before
+ * direct links (and as on macOS, Windows and the tcp transport today).
+ */
+export const channelViaHub: Competitor = {
+  key: 'channel-via-hub',
+  label: 'channel (relayed, links off)',
+  family: 'channel',
+  fullOnly: true,
+  topology: (shape: Shape) => relayedTopology(shape, 'channel', false),
 };

@@ -16,6 +16,8 @@ export interface Competitor {
   family: 'channel' | 'nest-ipc' | 'reference';
   /** Set while the transport does not exist yet: the row prints as pending. */
   pending?: string;
+  /** Measured in full mode only (a comparison the quick smoke run has no time for). */
+  fullOnly?: boolean;
   /** Why it cannot run on this machine (printed as a note), or undefined. */
   unavailable?(): string | undefined;
   topology(shape: Shape, env: RunEnv): Topology;

@@ -1,6 +1,6 @@
-import { channelOneHop, channelRelayed } from './channel.js';
+import { channelOneHop, channelRelayed, channelViaHub } from './channel.js';
 import type { Competitor } from './competitor.js';
-import { nestIpcOneHop, nestIpcRelayed } from './nest-ipc.js';
+import { nestIpcOneHop, nestIpcRelayed, nestIpcViaHub } from './nest-ipc.js';
 import { childIpc, nestRedis, nestTcp, rawUds, rawUdsRelayed } from './references.js';
 
 /** Every row of the table, in the order printed. Add a competitor here and it runs everywhere. */
@@ -9,6 +9,8 @@ export const COMPETITORS: Competitor[] = [
   channelRelayed,
   nestIpcOneHop,
   nestIpcRelayed,
+  channelViaHub,
+  nestIpcViaHub,
   rawUds,
   rawUdsRelayed,
   nestTcp,

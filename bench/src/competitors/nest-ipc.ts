@@ -21,3 +21,12 @@ export const nestIpcRelayed: Competitor = {
   family: 'nest-ipc',
   topology: (shape: Shape) => relayedTopology(shape, 'nest-ipc'),
 };
+
+/** The same with direct links off: through the hub worker for real. */
+export const nestIpcViaHub: Competitor = {
+  key: 'nest-ipc-via-hub',
+  label: 'Nest IPC (relayed, links off)',
+  family: 'nest-ipc',
+  fullOnly: true,
+  topology: (shape: Shape) => relayedTopology(shape, 'nest-ipc', false),
+};

@@ -19,7 +19,12 @@ interface ChannelLike {
   on(event: string, listener: (sender: number, ...args: any[]) => void): unknown;
   once(event: string, listener: (...args: any[]) => void): unknown;
 }
-type ChannelCtor = new (options: { name: string; dir: string; id: number }) => ChannelLike;
+type ChannelCtor = new (options: {
+  name: string;
+  dir: string;
+  id: number;
+  directLinks?: boolean;
+}) => ChannelLike;
 
 export interface ChannelOptions {
   name: string;
@@ -30,6 +35,8 @@ export interface ChannelOptions {
   expectHub: boolean;
   /** Peer ids that must have joined before the scenario starts. */
   expectPeers: number[];
+  /** The channel's directLinks option, when a row sets it. */
+  directLinks?: boolean;
 }
 
 async function loadChannel(): Promise<ChannelCtor> {
@@ -43,7 +50,12 @@ async function loadChannel(): Promise<ChannelCtor> {
 async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
   const o = boot.spec.options as unknown as ChannelOptions;
   const Channel = await loadChannel();
-  const ch = new Channel({ name: o.name, dir: boot.dir, id: o.id });
+  const ch = new Channel({
+    name: o.name,
+    dir: boot.dir,
+    id: o.id,
+    ...(o.directLinks === undefined ? {} : { directLinks: o.directLinks }),
+  });
 
   // Request/response on the bare channel, as an application would build it: a request id
   // travels with the payload and the responder answers the sender by id.

@@ -42,7 +42,12 @@ async function loadLib(): Promise<Lib> {
 async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
   const o = boot.spec.options as unknown as ChannelOptions;
   const { IpcServer, IpcClient } = await loadLib();
-  const options = { name: o.name, dir: boot.dir, id: o.id };
+  const options = {
+    name: o.name,
+    dir: boot.dir,
+    id: o.id,
+    ...(o.directLinks === undefined ? {} : { directLinks: o.directLinks }),
+  };
   const server = new IpcServer(options);
   await startMicroservice({ strategy: server }, handlers);
   const channel = server.unwrap<ChannelView>();
