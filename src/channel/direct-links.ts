@@ -46,6 +46,7 @@ export class DirectLinks implements DirectRoutes {
   /** Links that took frames since the last flush. */
   private used: OutboundLink[] = [];
   private openCount = 0;
+  private closed = false;
 
   /** Whether this platform and endpoint kind can have direct links. */
   static supported(kind: string): boolean {
@@ -144,6 +145,7 @@ export class DirectLinks implements DirectRoutes {
   stopReceiving(): void {
     this.receiving = false;
     this.server?.close();
+    this.server = undefined;
     this.flushAcks();
     for (const link of this.inbound) link.bye();
   }
@@ -156,14 +158,14 @@ export class DirectLinks implements DirectRoutes {
 
   /** Closes every link and the listener. */
   close(): void {
+    this.closed = true;
     this.stopReceiving();
-    this.server = undefined;
     for (const link of this.outbound.values()) link.end();
   }
 
   private maybeOpen(target: number): void {
     const self = this.owner.selfId;
-    if (self === 0 || target === self || this.server === undefined) return;
+    if (self === 0 || target === self || this.closed) return;
     const peer = this.owner.peer(target);
     if (peer === undefined || peer.direct === undefined || peer.draining) return;
     if (this.tried.get(target) === peer.incarnation) return;
@@ -177,12 +179,13 @@ export class DirectLinks implements DirectRoutes {
         this.owner.flushSoon();
       },
       confirmed: (entries) => this.owner.confirmed(entries),
-      closed: (closed, unconfirmed, mayHaveRead) => this.closed(closed, unconfirmed, mayHaveRead),
+      closed: (closed, unconfirmed, mayHaveRead) =>
+        this.linkClosed(closed, unconfirmed, mayHaveRead),
     });
     this.outbound.set(target, link);
   }
 
-  private closed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void {
+  private linkClosed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void {
     if (this.outbound.get(link.peer) === link) this.outbound.delete(link.peer);
     this.used = this.used.filter((l) => l !== link);
     if (link.wasOpen) this.openCount--;
