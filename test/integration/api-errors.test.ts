@@ -45,6 +45,7 @@ test('invalid options fail at construction with InvalidOptionError naming the op
     [{ secret: '' }, "'secret'"],
     [{ codec: 'yaml' }, 'Unknown codec'],
     [{ codec: { encode: () => '', decode: () => 1 } }, "'name'"],
+    [{ directLinks: 'no' }, `Option 'directLinks' must be true or false, not "no" (a string)`],
   ];
   for (const [options, mention] of cases) {
     const err = thrown(() => new Channel({ dir: dir.path, ...(options as object) }));
