@@ -418,6 +418,10 @@ export class Channel extends EventEmitter {
     this.drainRequested = true;
     this.link.retiring = true;
     this.updateLeadership();
+    // Senders learn what was read on each direct link and send the rest through the hub, which
+    // keeps it for this id's next process like anything else sent from here on. Also while no
+    // hub is joined: links do not wait for one.
+    this.direct?.stopReceiving();
     if (this.state === 'new' || !this.link.joined) {
       // Nothing can be on its way to a process that is not joined; a later join drains at once.
       if (this.state === 'open' || this.state === 'connecting') this.state = 'draining';
@@ -425,9 +429,6 @@ export class Channel extends EventEmitter {
       return this.drained;
     }
     this.state = 'draining';
-    // Senders learn what was read on each direct link and send the rest through the hub, which
-    // keeps it for this id's next process like anything else sent from here on.
-    this.direct?.stopReceiving();
     this.drained = new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -949,7 +950,7 @@ export class Channel extends EventEmitter {
   }
 
   private left(peer: PeerInfo): void {
-    this.direct?.peerGone(peer.id);
+    this.direct?.peerGone(peer.id, peer.incarnation);
     this.emit('leave', peer.id);
   }
 

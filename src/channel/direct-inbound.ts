@@ -1,12 +1,5 @@
 import type { Socket } from 'node:net';
-import {
-  DIRECT_CONTEXT,
-  type DirectJoin,
-  joinProof,
-  newNonce,
-  proofsMatch,
-  welcomeProof,
-} from './handshake.js';
+import { type DirectJoin, directProof, newNonce, proofsMatch } from './handshake.js';
 import {
   FrameType,
   OFF_INC,
@@ -25,7 +18,7 @@ import { SocketTransport } from './transport.js';
 export enum InboundState {
   /** DirectHello sent; waiting for the sender's DirectJoin. */
   Greeting = 'greeting',
-  /** The sender proved the token; waiting until this process knows it as a member. */
+  /** Waiting until this process knows the sender as a member, to check its proof. */
   Vetting = 'vetting',
   /** Data flows; acks go back. */
   Open = 'open',
@@ -35,10 +28,13 @@ export enum InboundState {
 
 /** What an inbound link needs from the process that owns it. */
 export interface InboundOwner {
-  /** This process's token, as announced through the hub. */
-  readonly token: Buffer;
-  /** Whether a peer with this id and incarnation is a member (false: not yet, or no more). */
-  knows(id: number, incarnation: number): boolean;
+  /** This process's id and incarnation. */
+  self(): readonly [number, number];
+  /**
+   * The secret this process shares with the member of this id and incarnation; undefined while
+   * it is not known as one (not yet, or no more).
+   */
+  secretWith(id: number, incarnation: number): Buffer | undefined;
   /** Data frames read, in order, with the sender field stamped. */
   frames(link: InboundLink, frames: Buffer[]): void;
   /** The sender read this process's frames up to `seq` (an ack riding with its own data). */
@@ -50,6 +46,11 @@ export interface InboundOwner {
 
 /** How long a sender has to prove itself and be known as a member. */
 const HANDSHAKE_TIMEOUT_MS = 5000;
+/**
+ * The largest frame read before the sender has proved itself. Anyone on the machine can reach an
+ * abstract socket: a stranger must not make this process buffer a 64 MiB "frame".
+ */
+export const HANDSHAKE_FRAME_BYTES = 4096;
 /** How often a proven sender that is not a member yet (its join is on its way) is checked. */
 const VETTING_CHECK_MS = 20;
 
@@ -72,10 +73,10 @@ export class InboundLink {
 
   constructor(
     socket: Socket,
-    maxFrameBytes: number,
+    private readonly maxFrameBytes: number,
     private readonly owner: InboundOwner,
   ) {
-    this.transport = new SocketTransport(socket, maxFrameBytes);
+    this.transport = new SocketTransport(socket, HANDSHAKE_FRAME_BYTES);
     this.transport.onFrames = (frames) => this.receive(frames);
     this.transport.onClose = () => this.finish();
     this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
@@ -146,8 +147,7 @@ export class InboundLink {
       this.transport.destroy();
       return;
     }
-    const proof = joinProof(this.owner.token, this.nonce, DIRECT_CONTEXT);
-    if (!proofsMatch(proof, join.proof) || !Number.isInteger(join.id) || join.id < 1) {
+    if (!Number.isInteger(join.id) || join.id < 1 || typeof join.nonce !== 'string') {
       this.transport.destroy();
       return;
     }
@@ -155,19 +155,26 @@ export class InboundLink {
     this.incarnation = join.incarnation >>> 0;
     this.state = InboundState.Vetting;
     // The sender learned this process from the hub; this process may learn of the sender a
-    // moment later, from the same hub. Data waits (in the socket) until then.
-    const rest = frames.slice(1);
+    // moment later, from the same hub. Its proof can only be checked then. An honest sender
+    // writes no data before the Welcome.
     const vet = () => {
       if (this.state !== InboundState.Vetting) return;
-      if (!this.owner.knows(this.id, this.incarnation)) {
+      const secret = this.owner.secretWith(this.id, this.incarnation);
+      if (secret === undefined) {
         setTimeout(vet, VETTING_CHECK_MS).unref();
+        return;
+      }
+      const self = this.owner.self();
+      const sender = [this.id, this.incarnation] as const;
+      if (!proofsMatch(directProof(secret, 'join', this.nonce, sender, self), join.proof)) {
+        this.transport.destroy();
         return;
       }
       clearTimeout(this.timer);
       this.state = InboundState.Open;
-      const welcome = welcomeProof(this.owner.token, String(join.nonce), DIRECT_CONTEXT);
-      this.transport.write([jsonFrame(FrameType.DirectWelcome, { proof: welcome })]);
-      if (rest.length > 0) this.data(rest);
+      this.transport.setMaxFrameBytes(this.maxFrameBytes);
+      const proof = directProof(secret, 'welcome', join.nonce, self, sender);
+      this.transport.write([jsonFrame(FrameType.DirectWelcome, { proof })]);
     };
     vet();
   }

@@ -1,7 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import {
+  type KeyObject,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  randomBytes,
+} from 'node:crypto';
 import { type Server, type Socket, createServer } from 'node:net';
 import type { DirectAddress } from './handshake.js';
-import { InboundLink } from './direct-inbound.js';
+import { InboundLink, InboundState } from './direct-inbound.js';
 import { OutboundLink, OutboundState } from './direct-outbound.js';
 import type { Log } from './logger.js';
 import type { DirectRoutes, OutboxEntry } from './outbox.js';
@@ -25,17 +31,23 @@ export interface DirectLinksOwner {
   ackSoon(): void;
 }
 
+/** Inbound connections that have not proved themselves yet, at most (the oldest goes first). */
+const MAX_UNPROVEN = 32;
+
 /**
  * Direct links between peers: each process listens on a Linux abstract socket (no file to leave
- * behind after `kill -9`), announces it through the hub with a random token, and opens a link
- * to a peer the first time it sends it something. A message then crosses one socket instead
+ * behind after `kill -9`), announces it and a public key through the hub, and opens a link to a
+ * peer the first time it sends it something. A message then crosses one socket instead
  * of two, and the hub neither reads nor acks it. The outbox decides, frame by frame, which path
  * may carry what (see Outbox.takeSendable); whatever a link cannot confirm goes through the hub.
  */
 export class DirectLinks implements DirectRoutes {
   /** Where this process takes links, once listening (undefined: it takes none). */
   address: DirectAddress | undefined;
-  readonly token = randomBytes(16);
+  private readonly privateKey: KeyObject;
+  private readonly publicKey: string;
+  /** The secret shared with each peer process, by `${id}.${incarnation}`. */
+  private readonly secrets = new Map<string, Buffer>();
   private server: Server | undefined;
   private receiving = false;
   private readonly inbound = new Set<InboundLink>();
@@ -47,6 +59,8 @@ export class DirectLinks implements DirectRoutes {
   private used: OutboundLink[] = [];
   private openCount = 0;
   private closed = false;
+  /** stopReceiving() ran: this process takes no links any more, even if it never listened. */
+  private stopped = false;
 
   /** Whether this platform and endpoint kind can have direct links. */
   static supported(kind: string): boolean {
@@ -57,18 +71,23 @@ export class DirectLinks implements DirectRoutes {
     private readonly owner: DirectLinksOwner,
     private readonly maxFrameBytes: number,
     private readonly log: Log,
-  ) {}
+  ) {
+    const pair = generateKeyPairSync('x25519');
+    this.privateKey = pair.privateKey;
+    this.publicKey = pair.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  }
 
   /** Starts listening. Never fails: a process that cannot listen just takes no links. */
   async listen(): Promise<void> {
-    if (this.server !== undefined) return;
+    if (this.server !== undefined || this.stopped) return;
     const path = `\0nestjs-ipc-channel/${randomBytes(16).toString('hex')}`;
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ path }, () => {
+        // exclusive: in a node:cluster or PM2 cluster worker, the primary would own it otherwise.
+        server.listen({ path, exclusive: true }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -79,8 +98,12 @@ export class DirectLinks implements DirectRoutes {
       return;
     }
     server.on('error', (e) => this.log.warn(`direct link listener: ${e.message}`));
+    if (this.stopped) {
+      server.close(); // drained or closed while it was binding
+      return;
+    }
     this.receiving = true;
-    this.address = { path, token: this.token.toString('hex') };
+    this.address = { path, key: this.publicKey };
   }
 
   /** Whether any link can take frames (so a flush is useful while the hub is away). */
@@ -143,6 +166,7 @@ export class DirectLinks implements DirectRoutes {
    * read and sends the rest through the hub, which keeps it for this id's next process.
    */
   stopReceiving(): void {
+    this.stopped = true;
     this.receiving = false;
     this.server?.close();
     this.server = undefined;
@@ -150,10 +174,14 @@ export class DirectLinks implements DirectRoutes {
     for (const link of this.inbound) link.bye();
   }
 
-  /** A peer left, or its id now belongs to another process: its links are done. */
-  peerGone(id: number): void {
-    this.outbound.get(id)?.destroy();
-    for (const link of this.inbound) if (link.id === id) link.destroy();
+  /** A peer process left (or its id now belongs to another one): its links are done. */
+  peerGone(id: number, incarnation: number): void {
+    const out = this.outbound.get(id);
+    if (out !== undefined && out.incarnation === incarnation) out.destroy();
+    for (const link of this.inbound) {
+      if (link.id === id && link.incarnation === incarnation) link.destroy();
+    }
+    this.secrets.delete(`${id}.${incarnation}`);
   }
 
   /** Closes every link and the listener. */
@@ -161,6 +189,31 @@ export class DirectLinks implements DirectRoutes {
     this.closed = true;
     this.stopReceiving();
     for (const link of this.outbound.values()) link.end();
+    this.outbound.clear();
+    this.used = [];
+  }
+
+  /** The secret shared with this peer process; undefined if it is not a member with a key. */
+  private secretWith(id: number, incarnation: number): Buffer | undefined {
+    const name = `${id}.${incarnation}`;
+    let secret = this.secrets.get(name);
+    if (secret !== undefined) return secret;
+    const peer = this.owner.peer(id);
+    if (peer === undefined || peer.incarnation !== incarnation || peer.direct === undefined) {
+      return undefined;
+    }
+    try {
+      const key = createPublicKey({
+        key: Buffer.from(peer.direct.key, 'base64'),
+        format: 'der',
+        type: 'spki',
+      });
+      secret = diffieHellman({ privateKey: this.privateKey, publicKey: key });
+    } catch {
+      return undefined; // not an X25519 key: no link with this peer
+    }
+    this.secrets.set(name, secret);
+    return secret;
   }
 
   private maybeOpen(target: number): void {
@@ -170,15 +223,18 @@ export class DirectLinks implements DirectRoutes {
     if (peer === undefined || peer.direct === undefined || peer.draining) return;
     if (this.tried.get(target) === peer.incarnation) return;
     this.tried.set(target, peer.incarnation);
-    const link = new OutboundLink(target, peer.incarnation, peer.direct, this.maxFrameBytes, {
-      selfId: self,
-      incarnation: this.owner.incarnation,
+    const secret = this.secretWith(target, peer.incarnation);
+    if (secret === undefined) return;
+    const link = new OutboundLink(target, peer.incarnation, peer.direct.path, secret, {
+      self: [self, this.owner.incarnation],
       opened: () => {
         this.openCount++;
         this.log.debug(`direct link to peer ${target} is open`);
         this.owner.flushSoon();
       },
-      confirmed: (entries) => this.owner.confirmed(entries),
+      confirmed: (entries) => {
+        if (!this.closed) this.owner.confirmed(entries);
+      },
       closed: (closed, unconfirmed, mayHaveRead) =>
         this.linkClosed(closed, unconfirmed, mayHaveRead),
     });
@@ -186,6 +242,8 @@ export class DirectLinks implements DirectRoutes {
   }
 
   private linkClosed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void {
+    // After close() the outbox has already given up on what was left.
+    if (this.closed) return;
     if (this.outbound.get(link.peer) === link) this.outbound.delete(link.peer);
     this.used = this.used.filter((l) => l !== link);
     if (link.wasOpen) this.openCount--;
@@ -203,10 +261,19 @@ export class DirectLinks implements DirectRoutes {
       socket.destroy();
       return;
     }
+    // Anyone on the machine can connect to an abstract socket: strangers must not pile up.
+    let unproven = 0;
+    let oldest: InboundLink | undefined;
+    for (const l of this.inbound) {
+      if (l.state === InboundState.Open) continue;
+      unproven++;
+      oldest ??= l;
+    }
+    if (unproven >= MAX_UNPROVEN) oldest?.destroy();
     const link = new InboundLink(socket, this.maxFrameBytes, {
-      token: this.token,
-      knows: (id, incarnation) =>
-        id !== this.owner.selfId && this.owner.peer(id)?.incarnation === incarnation,
+      self: () => [this.owner.selfId, this.owner.incarnation],
+      secretWith: (id, incarnation) =>
+        id === this.owner.selfId ? undefined : this.secretWith(id, incarnation),
       frames: (_link, frames) => this.owner.frames(frames),
       acked: (l, seq) => {
         const out = this.outbound.get(l.id);

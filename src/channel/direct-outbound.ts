@@ -1,14 +1,13 @@
 import { connect } from 'node:net';
 import {
-  DIRECT_CONTEXT,
-  type DirectAddress,
   type DirectHello,
   type DirectWelcome,
-  joinProof,
+  type PeerName,
+  directProof,
   newNonce,
   proofsMatch,
-  welcomeProof,
 } from './handshake.js';
+import { HANDSHAKE_FRAME_BYTES } from './direct-inbound.js';
 import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from './frame.js';
 import type { OutboxEntry } from './outbox.js';
 import { SocketTransport } from './transport.js';
@@ -26,8 +25,8 @@ export enum OutboundState {
 
 /** What an outbound link needs from the process that owns it. */
 export interface OutboundOwner {
-  readonly selfId: number;
-  readonly incarnation: number;
+  /** This process's id and incarnation. */
+  readonly self: PeerName;
   /** The link opened: frames may take it from the next flush. */
   opened(link: OutboundLink): void;
   /** The receiver read these entries. */
@@ -61,15 +60,20 @@ export class OutboundLink {
   private timer: NodeJS.Timeout | undefined;
   private saidBye = false;
 
+  /**
+   * `secret`: what this process and the peer alone can derive (from each one's key pair and the
+   * other's public key, announced through the hub).
+   */
   constructor(
     readonly peer: number,
     readonly incarnation: number,
-    private readonly address: DirectAddress,
-    maxFrameBytes: number,
+    path: string,
+    private readonly secret: Buffer,
     private readonly owner: OutboundOwner,
   ) {
-    const socket = connect({ path: address.path });
-    this.transport = new SocketTransport(socket, maxFrameBytes);
+    const socket = connect({ path });
+    // The receiver writes only the handshake and acks here: small frames.
+    this.transport = new SocketTransport(socket, HANDSHAKE_FRAME_BYTES);
     socket.once('connect', () => {
       if (this.state === OutboundState.Connecting) this.state = OutboundState.Handshaking;
     });
@@ -77,6 +81,10 @@ export class OutboundLink {
     this.transport.onClose = () => this.finish();
     this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
     this.timer.unref();
+  }
+
+  private get receiver(): PeerName {
+    return [this.peer, this.incarnation];
   }
 
   /** Unconfirmed entries on this link. */
@@ -156,14 +164,14 @@ export class OutboundLink {
       this.transport.destroy();
       return;
     }
-    const token = Buffer.from(this.address.token, 'hex');
+    if (this.state === OutboundState.Open || typeof hello.nonce !== 'string') {
+      this.transport.destroy();
+      return;
+    }
+    const [id, incarnation] = this.owner.self;
+    const proof = directProof(this.secret, 'join', hello.nonce, this.owner.self, this.receiver);
     this.transport.write([
-      jsonFrame(FrameType.DirectJoin, {
-        id: this.owner.selfId,
-        incarnation: this.owner.incarnation,
-        nonce: this.nonce,
-        proof: joinProof(token, String(hello.nonce), DIRECT_CONTEXT),
-      }),
+      jsonFrame(FrameType.DirectJoin, { id, incarnation, nonce: this.nonce, proof }),
     ]);
   }
 
@@ -175,10 +183,16 @@ export class OutboundLink {
       this.transport.destroy();
       return;
     }
-    // Only the process that announced the token can answer: whoever else listens at that
-    // address gets no data.
-    const token = Buffer.from(this.address.token, 'hex');
-    if (!proofsMatch(welcomeProof(token, this.nonce, DIRECT_CONTEXT), welcome.proof)) {
+    // Only the peer that announced the key can answer: whoever else listens at that address
+    // (after the peer died, say) gets no data.
+    const expected = directProof(
+      this.secret,
+      'welcome',
+      this.nonce,
+      this.receiver,
+      this.owner.self,
+    );
+    if (this.state === OutboundState.Open || !proofsMatch(expected, welcome.proof)) {
       this.transport.destroy();
       return;
     }

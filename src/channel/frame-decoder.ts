@@ -28,7 +28,12 @@ export class FrameDecoder {
   private prefix = Buffer.alloc(4);
   private prefixFilled = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Changes the largest frame accepted from here on (a link raises it once authenticated). */
+  setMaxFrameBytes(bytes: number): void {
+    this.maxFrameBytes = bytes;
+  }
 
   /** Bytes held that do not yet form a whole frame. */
   get bufferedBytes(): number {

@@ -54,12 +54,14 @@ export interface JoinRequest {
 }
 
 /**
- * Where a peer listens for direct links, announced to the other peers through the hub only: the
- * token proves, to both ends of a link, that the other one learned it there.
+ * Where a peer listens for direct links, announced to the other peers through the hub (which
+ * vouches for the id it comes with): the abstract socket's name, and the peer's X25519 public
+ * key. Two peers derive a secret only they share, so each end of a link proves who it is.
  */
 export interface DirectAddress {
   path: string;
-  token: string;
+  /** X25519 public key, SPKI DER, base64. */
+  key: string;
 }
 
 /** Receiver → sender, the first frame of a direct link. */
@@ -67,7 +69,7 @@ export interface DirectHello {
   nonce: string;
 }
 
-/** Sender → receiver: who it is, and proof that it knows the receiver's token. */
+/** Sender → receiver: who it is, and proof (under the pair's shared secret) that it is. */
 export interface DirectJoin {
   id: number;
   incarnation: number;
@@ -75,13 +77,30 @@ export interface DirectJoin {
   proof: string;
 }
 
-/** Receiver → sender: proof that it knows its own token (it is the peer that announced it). */
+/** Receiver → sender: proof that it is the peer that announced the address. */
 export interface DirectWelcome {
   proof: string;
 }
 
-/** Proofs on a direct link are bound to this context, so no hub proof can stand in for one. */
-export const DIRECT_CONTEXT = 'direct-link';
+/** A peer as a direct link names it: id and incarnation. */
+export type PeerName = readonly [id: number, incarnation: number];
+
+/**
+ * Proof on a direct link, under the secret only its two ends can derive: bound to the other
+ * end's challenge, to which side speaks, and to both ends' ids and incarnations, so a member
+ * cannot pass for another member, nor replay a proof on another link.
+ */
+export function directProof(
+  secret: Buffer,
+  role: 'join' | 'welcome',
+  nonce: string,
+  from: PeerName,
+  to: PeerName,
+): string {
+  return createHmac('sha256', secret)
+    .update(`direct-${role}\0${nonce}\0${from[0]}.${from[1]}\0${to[0]}.${to[1]}`)
+    .digest('hex');
+}
 
 /** Whether `value` (from a peer's Join) is a well-formed direct address. */
 export function isDirectAddress(value: unknown): value is DirectAddress {
@@ -92,8 +111,8 @@ export function isDirectAddress(value: unknown): value is DirectAddress {
     typeof v.path === 'string' &&
     v.path.length > 0 &&
     v.path.length <= 200 &&
-    typeof v.token === 'string' &&
-    /^[0-9a-f]{32}$/.test(v.token)
+    typeof v.key === 'string' &&
+    v.key.length <= 128
   );
 }
 

@@ -61,6 +61,11 @@ export class SocketTransport implements FrameTransport {
     return this.socket.writableLength;
   }
 
+  /** Changes the largest frame accepted from here on. */
+  setMaxFrameBytes(bytes: number): void {
+    this.decoder.setMaxFrameBytes(bytes);
+  }
+
   write(frames: Buffer[]): void {
     if (this.closed || this.socket.destroyed || frames.length === 0) return;
     // Slab-allocated frames sent in order are adjacent in memory: one view, no copy.

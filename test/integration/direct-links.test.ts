@@ -1,3 +1,4 @@
+import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { FrameDecoder } from '../../src/channel/frame-decoder.js';
@@ -10,6 +11,7 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/frame.js';
+import { directProof } from '../../src/channel/handshake.js';
 import type { PeerRecord } from '../../src/channel/hub-connection.js';
 import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
@@ -158,10 +160,37 @@ maybe(
 );
 
 maybe(
-  "a connection that cannot prove the receiver's token is closed, and nothing it sent is delivered",
+  'a receiver that drains while no hub is joined stops reading its links at once; its successor gets the rest, exactly once',
+  async () => {
+    const [hub, sender, old] = await three();
+    const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 20 });
+    await until(async () => (await from2(old)).length > 3000, 10_000);
+    expect((await sender.call<State>('state')).directPeers).toEqual([3]);
+    await old.call('drainOnDisconnect');
+    await hub.kill('SIGKILL');
+    const called = await old.waitEvent((e) => e.ev === 'drainCalled');
+    const atDrain = (called.counts as Record<string, number>)['2']!;
+    await new Promise((r) => setTimeout(r, 300));
+    // Nothing more was read after drain() was called, though the sender kept sending.
+    expect((await from2(old)).length).toBe(atDrain);
+    const before = await from2(old);
+    await old.call('close');
+    const next = await Proc.start('peer.js', env({ id: 3 }));
+    await next.call('connect');
+    await streaming;
+    await until(async () => (await from2(next)).length === 20_000 - before.length, 20_000);
+    expect(before).toEqual(range(0, before.length));
+    expect(await from2(next)).toEqual(range(before.length, 20_000 - before.length));
+    expect((await sender.call<Received>('received')).errors).toEqual([]);
+  },
+);
+
+maybe(
+  'a link opens only for the member it claims to be: strangers, oversized frames and a member posing as another are cut off',
   async () => {
     const [, sender, receiver] = await three();
-    // A member learns where peer 3 listens; what it does not have is a valid proof.
+    // A raw member of the channel, with a key pair of its own, as every peer has.
+    const keys = generateKeyPairSync('x25519');
     const raw = await RawPeer.open('direct', dir.path);
     await raw.hello();
     raw.socket.write(
@@ -175,36 +204,74 @@ maybe(
         kind: 'none',
         meta: null,
         nonce: 'n',
+        direct: {
+          path: '\0unused',
+          key: keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+        },
       }),
     );
     await until(() => raw.ofType(FrameType.Welcome), 5000, 'Welcome');
-    const { peers } = readJson<{ peers: PeerRecord[] }>(raw.ofType(FrameType.Welcome)!);
-    const path = peers.find((p) => p.id === 3)!.direct!.path;
+    const welcome = readJson<{ id: number; peers: PeerRecord[] }>(raw.ofType(FrameType.Welcome)!);
+    const target = welcome.peers.find((p) => p.id === 3)!;
+    const posedAs = welcome.peers.find((p) => p.id === 2)!;
+    const secret = diffieHellman({
+      privateKey: keys.privateKey,
+      publicKey: createPublicKey({
+        key: Buffer.from(target.direct!.key, 'base64'),
+        format: 'der',
+        type: 'spki',
+      }),
+    });
 
-    const attempt = async (frames: Buffer[]) => {
-      const socket = connect({ path });
+    /** Connects to peer 3's link address; `write` gets its hello's nonce; resolves on close. */
+    const attempt = async (write: (nonce: string) => Buffer[]) => {
+      const socket = connect({ path: target.direct!.path });
       const got: Buffer[] = [];
       const decoder = new FrameDecoder(1 << 20);
-      socket.on('data', (c: Buffer) => got.push(...decoder.push(c)));
       socket.on('error', () => {});
-      await new Promise<void>((r) => socket.once('connect', () => r()));
-      for (const f of frames) socket.write(f);
-      await new Promise<void>((r) => socket.once('close', () => r()));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      socket.on('data', (c: Buffer) => {
+        for (const f of decoder.push(c)) {
+          got.push(f);
+          if (f[OFF_TYPE] === FrameType.DirectHello) {
+            for (const out of write(readJson<{ nonce: string }>(f).nonce)) socket.write(out);
+          }
+          if (f[OFF_TYPE] === FrameType.DirectWelcome) socket.end();
+        }
+      });
+      await closed;
       return got.map((f) => f[OFF_TYPE]);
     };
     const event = Buffer.concat([Buffer.from('n'), Buffer.from('[123456]')]);
-    const data = Buffer.alloc(HEADER_SIZE + event.length);
-    writeHeader(data, FrameType.Event, 0, 3, 1, 77, 1);
-    event.copy(data, HEADER_SIZE);
-    const wrongProof = jsonFrame(FrameType.DirectJoin, {
-      id: 2,
-      incarnation: 77,
-      nonce: 'x',
-      proof: 'f'.repeat(64),
-    });
-    // Data with no handshake, and a join with a wrong proof: only the hello comes back.
-    expect(await attempt([data])).toEqual([FrameType.DirectHello]);
-    expect(await attempt([wrongProof, data])).toEqual([FrameType.DirectHello]);
+    const data = (incarnation: number) => {
+      const f = Buffer.alloc(HEADER_SIZE + event.length);
+      writeHeader(f, FrameType.Event, 0, 3, 1, incarnation, 1e12);
+      event.copy(f, HEADER_SIZE);
+      return f;
+    };
+    const join = (as: PeerRecord | { id: number; incarnation: number }, nonce: string) =>
+      jsonFrame(FrameType.DirectJoin, {
+        id: as.id,
+        incarnation: as.incarnation,
+        nonce: 'x',
+        proof: directProof(secret, 'join', nonce, [as.id, as.incarnation], [3, target.incarnation]),
+      });
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32LE(1 << 20, 0);
+
+    // Data with no handshake, a frame header announcing 1 MiB before any proof, and the member
+    // claiming to be peer 2 (its proof is under its own secret with peer 3, not peer 2's): each
+    // gets the hello and a closed connection.
+    expect(await attempt(() => [data(posedAs.incarnation)])).toEqual([FrameType.DirectHello]);
+    expect(await attempt(() => [huge])).toEqual([FrameType.DirectHello]);
+    expect(await attempt((nonce) => [join(posedAs, nonce), data(posedAs.incarnation)])).toEqual([
+      FrameType.DirectHello,
+    ]);
+    // The same member as itself proves who it is and is welcomed: the proof is what decides.
+    expect(await attempt((nonce) => [join({ id: welcome.id, incarnation: 77 }, nonce)])).toEqual([
+      FrameType.DirectHello,
+      FrameType.DirectWelcome,
+    ]);
     await raw.close();
 
     await sender.call('stream', { to: 3, count: 100 });
