@@ -93,7 +93,7 @@ export const channelRelayed: Competitor = {
  */
 export const channelViaHub: Competitor = {
   key: 'channel-via-hub',
-  label: 'channel (relayed, links off)',
+  label: 'channel (via hub)',
   family: 'channel',
   fullOnly: true,
   topology: (shape: Shape) => relayedTopology(shape, 'channel', false),

@@ -25,7 +25,7 @@ export const nestIpcRelayed: Competitor = {
 /** The same with direct links off: through the hub worker for real. */
 export const nestIpcViaHub: Competitor = {
   key: 'nest-ipc-via-hub',
-  label: 'Nest IPC (relayed, links off)',
+  label: 'Nest IPC (via hub)',
   family: 'nest-ipc',
   fullOnly: true,
   topology: (shape: Shape) => relayedTopology(shape, 'nest-ipc', false),
