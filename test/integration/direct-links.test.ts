@@ -67,6 +67,27 @@ async function three(extra: Record<string, unknown> = {}): Promise<[Proc, Proc, 
   return procs;
 }
 
+/**
+ * Closes `old` (peer 3, drained, having read `before` of peer 2's 20k stream), starts the next
+ * process for id 3, and checks that it gets exactly the rest, in order, and the sender no error.
+ */
+async function successorGetsTheRest(
+  sender: Proc,
+  old: Proc,
+  before: number[],
+  streaming: Promise<unknown>,
+): Promise<Proc> {
+  await old.call('close');
+  const next = await Proc.start('peer.js', env({ id: 3 }));
+  await next.call('connect');
+  await streaming;
+  await until(async () => (await from2(next)).length === 20_000 - before.length, 20_000);
+  expect(before).toEqual(range(0, before.length));
+  expect(await from2(next)).toEqual(range(before.length, 20_000 - before.length));
+  expect((await sender.call<Received>('received')).errors).toEqual([]);
+  return next;
+}
+
 maybe(
   'two non-hub peers talk over a direct link; unicasts and broadcasts interleaved arrive exactly once, in order',
   async () => {
@@ -145,14 +166,7 @@ maybe(
     expect((await sender.call<State>('state')).directPeers).toEqual([3]);
     await old.call('drain');
     const before = await from2(old);
-    await old.call('close');
-    const next = await Proc.start('peer.js', env({ id: 3 }));
-    await next.call('connect');
-    await streaming;
-    await until(async () => (await from2(next)).length === 20_000 - before.length, 20_000);
-    expect(before).toEqual(range(0, before.length));
-    expect(await from2(next)).toEqual(range(before.length, 20_000 - before.length));
-    expect((await sender.call<Received>('received')).errors).toEqual([]);
+    await successorGetsTheRest(sender, old, before, streaming);
     // The next process gets a direct link of its own once the hub has delivered what it held.
     await sender.call('stream', { to: 3, count: 10, from: 20_000 });
     await until(async () => (await sender.call<State>('state')).directPeers.includes(3), 5000);
@@ -174,14 +188,7 @@ maybe(
     // Nothing more was read after drain() was called, though the sender kept sending.
     expect((await from2(old)).length).toBe(atDrain);
     const before = await from2(old);
-    await old.call('close');
-    const next = await Proc.start('peer.js', env({ id: 3 }));
-    await next.call('connect');
-    await streaming;
-    await until(async () => (await from2(next)).length === 20_000 - before.length, 20_000);
-    expect(before).toEqual(range(0, before.length));
-    expect(await from2(next)).toEqual(range(before.length, 20_000 - before.length));
-    expect((await sender.call<Received>('received')).errors).toEqual([]);
+    await successorGetsTheRest(sender, old, before, streaming);
   },
 );
 
