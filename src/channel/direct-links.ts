@@ -182,6 +182,9 @@ export class DirectLinks implements DirectRoutes {
       if (link.id === id && link.incarnation === incarnation) link.destroy();
     }
     this.secrets.delete(`${id}.${incarnation}`);
+    // The hub may have counted a live process as gone (its connection broke; it rejoins under
+    // the same incarnation): if it comes back, it gets a new link.
+    if (this.tried.get(id) === incarnation) this.tried.delete(id);
   }
 
   /** Closes every link and the listener. */

@@ -193,6 +193,25 @@ maybe(
 );
 
 maybe(
+  'a receiver the hub took for gone (its hub connection broke) rejoins and gets a new link; nothing is lost or doubled',
+  async () => {
+    const [, sender, receiver] = await three();
+    const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 20 });
+    await until(async () => (await from2(receiver)).length > 3000, 10_000);
+    expect((await sender.call<State>('state')).directPeers).toEqual([3]);
+    await receiver.call('dropHubConnection');
+    await sender.waitEvent((e) => e.ev === 'leave' && e.id === 3);
+    await streaming;
+    await until(async () => (await from2(receiver)).length === 20_000, 20_000, 'all 20k');
+    expect(await from2(receiver)).toEqual(range(0, 20_000));
+    expect((await sender.call<Received>('received')).errors).toEqual([]);
+    // The same process is back as a member: the next message opens a link to it again.
+    await sender.call('stream', { to: 3, count: 10, from: 20_000 });
+    await until(async () => (await sender.call<State>('state')).directPeers.includes(3), 5000);
+  },
+);
+
+maybe(
   'a link opens only for the member it claims to be: strangers, oversized frames and a member posing as another are cut off',
   async () => {
     const [, sender, receiver] = await three();
