@@ -71,7 +71,7 @@ export enum FrameType {
   // direct link between two peers (the hub is not involved)
   /** Receiver → sender, first frame: `{ nonce }`. */
   DirectHello = 24,
-  /** Sender → receiver: `{ id, incarnation, nonce, proof }`, proof of the receiver's token. */
+  /** Sender → receiver: `{ id, incarnation, nonce, proof }`, proved with the pair's secret. */
   DirectJoin = 25,
   /** Receiver → sender: `{ proof }`; data frames may follow. */
   DirectWelcome = 26,
