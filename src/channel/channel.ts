@@ -592,9 +592,16 @@ export class Channel extends EventEmitter {
       this.flushScheduled = false;
       // A receipt alone waits for the receipt flush: a reply still settling in promises would
       // otherwise follow it in a second write, and wake the hub twice.
-      if (this.outbox.hasSendable && (this.link.joined || this.direct?.anyOpen === true))
-        this.flush();
+      if (this.canTakeSendable()) this.flush();
     });
+  }
+
+  /**
+   * Whether the outbox has frames and a path that may take some: the hub, or (while a new hub
+   * is elected) an open direct link.
+   */
+  private canTakeSendable(): boolean {
+    return this.outbox.hasSendable && (this.link.joined || this.direct?.anyOpen === true);
   }
 
   private scheduleReceipt(): void {
@@ -618,15 +625,10 @@ export class Channel extends EventEmitter {
     const joined = this.link.joined;
     const direct = this.direct;
     let frames: Buffer[] = [];
-    if (direct === undefined) {
-      if (joined && this.outbox.hasSendable) frames = this.outbox.takeSendable();
-    } else {
-      // Direct links keep carrying what they can while a new hub is elected.
-      if (this.outbox.hasSendable && (joined || direct.anyOpen))
-        frames = this.outbox.takeSendable(direct, joined);
-      direct.flushAcks();
-      direct.flushWrites();
-    }
+    // Direct links keep carrying what they can while a new hub is elected.
+    if (this.canTakeSendable()) frames = this.outbox.takeSendable(direct, joined);
+    direct?.flushAcks();
+    direct?.flushWrites();
     if (!joined && this.link.state !== LinkState.Leaving) return;
     if (this.received > this.receiptSent) {
       this.receiptSent = this.received;

@@ -87,11 +87,6 @@ export class OutboundLink {
     return [this.peer, this.incarnation];
   }
 
-  /** Unconfirmed entries on this link. */
-  get size(): number {
-    return this.unconfirmed.length - this.head;
-  }
-
   /** Whether entries were routed here since the last flush. */
   get hasBatch(): boolean {
     return this.batch.length > 0;

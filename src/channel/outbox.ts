@@ -192,9 +192,8 @@ export class Outbox {
 
   /** The hub confirmed delivery; returns whether the entry was still unconfirmed. */
   ack(seq: number): boolean {
-    const entry = this.find(seq);
-    if (entry === undefined || entry.via > VIA_HUB) return false;
-    return this.confirm(entry);
+    const entry = this.onHubPath(seq);
+    return entry !== undefined && this.confirm(entry);
   }
 
   /** The target of a direct link confirmed reading this entry. */
@@ -231,8 +230,8 @@ export class Outbox {
    * an earlier hub had it (its target may then have read it before that hub went away).
    */
   nack(seq: number): { frame: Buffer; resent: boolean } | undefined {
-    const entry = this.find(seq);
-    if (entry === undefined || entry.via > VIA_HUB) return undefined;
+    const entry = this.onHubPath(seq);
+    if (entry === undefined) return undefined;
     this.settleEntry(entry);
     const frame = entry.frame;
     entry.frame = RELEASED;
@@ -241,8 +240,8 @@ export class Outbox {
 
   /** The hub holds the frame for an absent peer: free its window slot. */
   held(seq: number): void {
-    const entry = this.find(seq);
-    if (entry === undefined || entry.state !== EntryState.Sent || entry.via !== VIA_HUB) return;
+    const entry = this.onHubPath(seq);
+    if (entry === undefined || entry.state !== EntryState.Sent) return;
     entry.state = EntryState.Held;
     this.unheld--;
     this.inflightFrames--;
@@ -299,6 +298,15 @@ export class Outbox {
     this.directBound.clear();
     this.hubWide = this.directCount = 0;
     return frames;
+  }
+
+  /**
+   * The unconfirmed entry with this sequence, unless a direct link carries it: the hub's acks,
+   * nacks and holds concern only what it was given (or may still be given).
+   */
+  private onHubPath(seq: number): OutboxEntry | undefined {
+    const entry = this.find(seq);
+    return entry === undefined || entry.via > VIA_HUB ? undefined : entry;
   }
 
   /** The unconfirmed entry with this sequence, if any. */
