@@ -6,7 +6,6 @@ import type { Channel } from '../channel/channel.js';
 import { duration } from '../channel/channel-options.js';
 import { ChannelClosedError } from '../channel/errors.js';
 import type { TargetSpec } from '../channel/target.js';
-import { WIRE } from './ipc.constants.js';
 import {
   InvalidMessageError,
   NoHandlerPeerError,
@@ -223,7 +222,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
       (raw) => {
         try {
-          const accepted = shared.channel.to(target).emit(WIRE.event, raw, broadcast);
+          const accepted = shared.emitEvent(target, raw, this.customSerializer, broadcast);
           finish(accepted ? SENT : this.drained(shared));
         } catch (e) {
           fail(e);
@@ -337,46 +336,52 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         this.own.delete(id);
         shared.settle(id);
       };
+      const deliver = (packet: WritePacket) => {
+        if (settled) return;
+        if (packet.err || packet.isDisposed) settle();
+        callback(packet);
+      };
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settle();
+        callback({ err, isDisposed: true });
+      };
       const pending: PendingRequest = {
         target: peer,
         pattern: route,
-        onResponse: (raw) =>
-          this.incoming.run(
-            () =>
-              this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as WritePacket),
-            (packet: WritePacket) => {
-              if (settled) return;
-              if (packet.err || packet.isDisposed) settle();
-              callback(packet);
-            },
-            (err) => {
-              if (settled) return;
-              settle();
-              callback({ err, isDisposed: true });
-            },
-          ),
-        onFailure: (err) => {
-          if (settled) return;
-          settle();
-          callback({ err, isDisposed: true });
+        // Without a custom deserializer, and nothing async ahead of it, an answer is handed on
+        // at once: no closures per answer on the common path.
+        onResponse: (raw) => {
+          if (!this.customDeserializer && this.incoming.idle) deliver(raw as WritePacket);
+          else
+            this.incoming.run(
+              () =>
+                this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as WritePacket),
+              deliver,
+              fail,
+            );
         },
+        onFailure: fail,
       };
       const packet = this.packet(route, data, id);
       this.own.add(id);
-      this.outgoing.run(
-        () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
-        (raw) => {
-          if (settled) return;
-          // An async serializer may finish after close(): the request must fail, not go out.
-          if (this.closed) return pending.onFailure(new ChannelClosedError('send', CLOSED_REMEDY));
-          try {
-            shared.sendRequest(peer, id, raw, pending);
-          } catch (e) {
-            pending.onFailure(e as Error);
-          }
-        },
-        (err) => pending.onFailure(err as Error),
-      );
+      const send = (raw: unknown) => {
+        if (settled) return;
+        // An async serializer may finish after close(): the request must fail, not go out.
+        if (this.closed) return fail(new ChannelClosedError('send', CLOSED_REMEDY));
+        try {
+          shared.sendRequest(peer, id, raw, this.customSerializer, pending);
+        } catch (e) {
+          fail(e);
+        }
+      };
+      if (!this.customSerializer && this.outgoing.idle) send(packet);
+      else
+        this.outgoing.run(
+          () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
+          send,
+          fail,
+        );
       if (this.timeoutMs !== undefined && !settled) {
         const ms = this.timeoutMs;
         timer = setTimeout(() => {

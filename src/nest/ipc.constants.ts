@@ -5,11 +5,25 @@
  */
 export const IPC_TRANSPORT: unique symbol = Symbol.for('nestjs-ipc-channel');
 
-/** Channel event names of the Nest binding's messages (not for use by applications). */
+/**
+ * Channel event names of the Nest binding's messages (not for use by applications). A packet
+ * made by Nest's default serializer travels as its fields (see SharedChannel); one a custom
+ * serializer made travels whole, under the `.raw` name.
+ */
 export const WIRE = {
+  /** `[id, pattern, data, metadata?]` */
   request: '@nest/req',
-  response: '@nest/res',
+  /** `[id, serialized]` */
+  requestRaw: '@nest/req.raw',
+  /** `[pattern, data, broadcast, metadata?]` */
   event: '@nest/evt',
+  /** `[serialized, broadcast]` */
+  eventRaw: '@nest/evt.raw',
+  /** `[id, response]`: one value that ends the request (`{ response, isDisposed: true }`). */
+  answer: '@nest/ans',
+  /** `[id, packet]`: any other response packet (a stream's values, errors, custom serializers). */
+  response: '@nest/res',
+  /** `[id]` */
   cancel: '@nest/cancel',
 } as const;
 

@@ -53,8 +53,12 @@ export class IpcServer
   messageRoutes: string[] = [];
   eventRoutes: string[] = [];
 
+  /** Nest 12's own start hook (it only runs the handler); undefined on Nest 11. */
+  private readonly defaultStartHook: unknown;
+
   constructor(private readonly options: IpcServerOptions = {}) {
     super();
+    this.defaultStartHook = this.onProcessingStartHook as unknown;
     this.customSerializer = options.serializer !== undefined;
     this.customDeserializer = options.deserializer !== undefined;
     this.initializeSerializer(options);
@@ -149,6 +153,10 @@ export class IpcServer
 
   /** @internal A request arrived from `sender`. */
   onRequest(sender: number, id: string, raw: unknown): void {
+    if (!this.customDeserializer && this.incoming.idle) {
+      this.serveRequest(sender, id, raw as ReadPacket & { metadata?: IpcMetadata });
+      return;
+    }
     this.incoming.run(
       () =>
         this.customDeserializer ? this.deserializer.deserialize(raw, { id }) : (raw as ReadPacket),
@@ -206,38 +214,51 @@ export class IpcServer
 
     // Mirrors Nest 12's handleRequest, but keeps the subscription so a cancel can stop a stream;
     // the handler runs inside the start hook so tracing (@nestjs/observe) sees it.
-    const done = async () => {
-      const end = this.endHookOnce(ctx);
-      try {
-        const result: unknown = await handler(packet.data, ctx);
-        if (this.inflight.get(key) !== 'starting') {
-          end(); // cancelled while the handler ran
-          return;
-        }
-        if (!isObservable(result)) {
-          // One plain value: the packet Nest's send() would build ({ response, isDisposed }),
-          // without its stream, tick and async loop. `undefined` still completes empty.
-          this.inflight.delete(key);
-          void this.reply(sender, id, { response: result, isDisposed: true });
-          end();
-          return;
-        }
-        const stream = result;
-        const sub = this.send(stream.pipe(finalize(end)), respond);
-        if (sub.closed) this.inflight.delete(key);
-        else {
-          this.inflight.set(key, sub);
-          sub.add(() => {
-            if (this.inflight.get(key) === sub) this.inflight.delete(key);
-          });
-        }
-      } catch (e) {
+    const end = this.endHookOnce(ctx);
+    const answered = (result: unknown) => {
+      if (this.inflight.get(key) !== 'starting') {
+        end(); // cancelled while the handler ran
+        return;
+      }
+      if (!isObservable(result)) {
+        // One plain value: the packet Nest's send() would build ({ response, isDisposed }),
+        // without its stream, tick and async loop. `undefined` still completes empty.
         this.inflight.delete(key);
+        if (!this.customSerializer && answerable(result)) this.answer(sender, id, result);
+        else void this.reply(sender, id, { response: result, isDisposed: true });
         end();
-        throw e;
+        return;
+      }
+      const sub = this.send(result.pipe(finalize(end)), respond);
+      if (sub.closed) this.inflight.delete(key);
+      else {
+        this.inflight.set(key, sub);
+        sub.add(() => {
+          if (this.inflight.get(key) === sub) this.inflight.delete(key);
+        });
       }
     };
-    const ret = this.inStartHook(ctx, done);
+    const failed = (e: unknown) => {
+      this.inflight.delete(key);
+      end();
+      throw e;
+    };
+    const done = (): Promise<void> => {
+      let out: unknown;
+      try {
+        out = handler(packet.data, ctx);
+      } catch (e) {
+        return Promise.reject(e).catch(failed);
+      }
+      return Promise.resolve(out).then((result) => {
+        try {
+          answered(result);
+        } catch (e) {
+          failed(e);
+        }
+      }, failed);
+    };
+    const ret = this.hasStartHook() ? this.inStartHook(ctx, done) : done();
     if (isPromiseLike(ret)) ret.then(undefined, (e: unknown) => this.handleError(errorText(e)));
   }
 
@@ -254,11 +275,72 @@ export class IpcServer
     if (broadcast && handler === null) return;
     const ctx = new IpcContext([route, packet.metadata ?? {}, sender, undefined, channel]);
     this.activeEvents++;
-    const handled =
-      handler === null
-        ? this.handleEvent(route, packet, ctx) // Nest logs its own "no event handler" error
-        : this.runEventHandler(handler, packet, ctx);
-    handled.then(
+    if (handler === null) {
+      this.track(this.handleEvent(route, packet, ctx)); // Nest logs its own "no event handler" error
+      return;
+    }
+    const end = this.endHookOnce(ctx);
+    if (this.hasStartHook()) {
+      this.track(this.inStartHook(ctx, () => this.runEventHandler(handler, packet, ctx, end)));
+      return;
+    }
+    // No hook to run inside: the handler's outcome settles the event in one promise reaction.
+    let out: unknown;
+    try {
+      out = handler(packet.data, ctx);
+    } catch (e) {
+      this.eventFailed(e, end);
+      return;
+    }
+    if (!isPromiseLike(out)) this.eventDone(out, end);
+    else
+      out.then(
+        (result) => this.eventDone(result, end),
+        (e: unknown) => this.eventFailed(e, end),
+      );
+  }
+
+  /**
+   * Nest's handleEvent, less its two async wrappers per event: the same start and end hooks,
+   * and a returned stream is connected (run to its end) the same way. Rejects as the handler
+   * does, for the start hook to see.
+   */
+  private runEventHandler(
+    handler: MessageHandler,
+    packet: ReadPacket,
+    ctx: IpcContext,
+    end: () => void,
+  ): Promise<void> {
+    let out: unknown;
+    try {
+      out = handler(packet.data, ctx);
+    } catch (e) {
+      end();
+      return Promise.reject(e);
+    }
+    return Promise.resolve(out).then(
+      (result) => connectResult(result, end),
+      (e: unknown) => {
+        end();
+        throw e;
+      },
+    );
+  }
+
+  private eventDone(result: unknown, end: () => void): void {
+    this.activeEvents--;
+    connectResult(result, end);
+  }
+
+  private eventFailed(e: unknown, end: () => void): void {
+    this.activeEvents--;
+    end();
+    this.handleError(errorText(e));
+  }
+
+  /** Counts an event handler as finished when `work` settles, logging its failure. */
+  private track(work: unknown): void {
+    Promise.resolve(work).then(
       () => this.activeEvents--,
       (e: unknown) => {
         this.activeEvents--;
@@ -267,46 +349,10 @@ export class IpcServer
     );
   }
 
-  /**
-   * Nest's handleEvent, less its two async wrappers per event: the same start and end hooks,
-   * and a returned stream is connected (run to its end) the same way.
-   */
-  private runEventHandler(
-    handler: MessageHandler,
-    packet: ReadPacket,
-    ctx: IpcContext,
-  ): Promise<unknown> {
-    const end = this.endHookOnce(ctx);
-    const run = (): Promise<void> => {
-      let out: unknown;
-      try {
-        out = handler(packet.data, ctx);
-      } catch (e) {
-        end();
-        return Promise.reject(e);
-      }
-      const settle = (result: unknown) => {
-        if (!isObservable(result)) {
-          end();
-          return;
-        }
-        const source = connectable(result.pipe(finalize(end)), {
-          connector: () => new Subject(),
-          resetOnDisconnect: false,
-        });
-        source.connect();
-      };
-      if (!isPromiseLike(out)) {
-        settle(out);
-        return Promise.resolve();
-      }
-      return out.then(settle, (e: unknown) => {
-        end();
-        throw e;
-      });
-    };
-    const ret = this.inStartHook(ctx, run);
-    return isPromiseLike(ret) ? ret : Promise.resolve(ret);
+  /** Whether an application (tracing) replaced Nest's default start hook, which only calls on. */
+  private hasStartHook(): boolean {
+    const start = this.onProcessingStartHook as unknown;
+    return start !== undefined && start !== this.defaultStartHook;
   }
 
   /**
@@ -327,6 +373,13 @@ export class IpcServer
       ended = true;
       this.onProcessingEndHook?.(this.transportId, ctx);
     };
+  }
+
+  /** A handler's one value, sent as just that (no custom serializer to see the packet). */
+  private answer(sender: number, id: string, response: unknown): void {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    this.unsent(sender, id, {}, shared.answer(sender, id, response));
   }
 
   /** Sends one response packet; never rejects (Nest 11 would turn that into an unhandled rejection). */
@@ -377,6 +430,28 @@ export class IpcServer
       (handler.isEventHandler ? this.eventRoutes : this.messageRoutes).push(route);
     }
   }
+}
+
+/**
+ * A value the answer frame carries as the whole packet would: in a packet, JSON leaves out an
+ * undefined, function or symbol `response` (the request completes empty); alone it would be null.
+ */
+function answerable(value: unknown): boolean {
+  const type = typeof value;
+  return type !== 'undefined' && type !== 'function' && type !== 'symbol';
+}
+
+/** Ends the processing of a handler's result: a returned stream runs to its end first. */
+function connectResult(result: unknown, end: () => void): void {
+  if (!isObservable(result)) {
+    end();
+    return;
+  }
+  const source = connectable(result.pipe(finalize(end)), {
+    connector: () => new Subject(),
+    resetOnDisconnect: false,
+  });
+  source.connect();
 }
 
 function errorText(e: unknown): string {

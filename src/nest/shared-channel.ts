@@ -8,6 +8,8 @@ import { NO_MESSAGE_HANDLER, WIRE } from './ipc.constants.js';
 import { PeerLeftError, PeerUnavailableError } from './ipc.errors.js';
 import { leadershipEvents } from './leadership-events.js';
 import type { IpcStatus } from './ipc-options.interface.js';
+import type { IpcMetadata } from './ipc.context.js';
+import type { TargetSpec } from '../channel/target.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
 export interface IpcRequestSink {
@@ -56,6 +58,16 @@ const registry = new Map<string, SharedChannel>();
  */
 const TO_PROCESS = { _toProcess: true } as const;
 
+/** Requests are not held for an absent peer: one to a dead id should fail now, not in 5 s. */
+const NO_HOLD = { hold: false } as const;
+
+/** A packet as Nest's default serializer leaves it (the dispatch hook may add metadata). */
+interface NestPacket {
+  readonly pattern: string;
+  readonly data: unknown;
+  readonly metadata?: IpcMetadata;
+}
+
 /**
  * One channel connection per process and channel name, shared by the IpcServer and every
  * IpcClient of the process, so they agree on one peer id. It keeps the requests in flight and
@@ -97,13 +109,36 @@ export class SharedChannel {
   ) {
     this.channel = channel;
     this.fingerprint = fingerprint;
-    channel.on(WIRE.request, (sender: number, id: string, raw: unknown) =>
+    // Packets made by Nest's default serializer arrive as their fields; they are put back
+    // together here, as the JSON of the whole packet would have been (see WIRE).
+    channel.on(
+      WIRE.request,
+      (sender: number, id: string, pattern: string, data: unknown, metadata?: IpcMetadata) =>
+        this.request(
+          sender,
+          id,
+          metadata === undefined ? { id, pattern, data } : { id, pattern, data, metadata },
+        ),
+    );
+    channel.on(WIRE.requestRaw, (sender: number, id: string, raw: unknown) =>
       this.request(sender, id, raw),
+    );
+    channel.on(WIRE.answer, (_sender: number, id: string, response: unknown) =>
+      this.response(id, { id, response, isDisposed: true }),
     );
     channel.on(WIRE.response, (_sender: number, id: string, raw: unknown) =>
       this.response(id, raw),
     );
-    channel.on(WIRE.event, (sender: number, raw: unknown, broadcast: number) =>
+    channel.on(
+      WIRE.event,
+      (sender: number, pattern: string, data: unknown, broadcast: number, metadata?: IpcMetadata) =>
+        this.event(
+          sender,
+          metadata === undefined ? { pattern, data } : { pattern, data, metadata },
+          broadcast === 1,
+        ),
+    );
+    channel.on(WIRE.eventRaw, (sender: number, raw: unknown, broadcast: number) =>
       this.event(sender, raw, broadcast === 1),
     );
     channel.on(WIRE.cancel, (sender: number, id: string) => {
@@ -113,10 +148,14 @@ export class SharedChannel {
     for (const event of ['join', 'leave', 'meta', 'connect', 'draining'] as const) {
       channel.on(event, () => this.handlers.clear());
     }
-    channel._claimUndeliverable(WIRE.request, (error) => this.requestUndelivered(error));
+    for (const name of [WIRE.request, WIRE.requestRaw]) {
+      channel._claimUndeliverable(name, (error) => this.requestUndelivered(error));
+    }
     // A reply or cancel for a requester that is gone has nobody left to tell; one too large for
     // the requester to read fails its request instead.
-    channel._claimUndeliverable(WIRE.response, (error) => this.answerRefused(error));
+    for (const name of [WIRE.answer, WIRE.response]) {
+      channel._claimUndeliverable(name, (error) => this.answerRefused(error));
+    }
     channel._claimUndeliverable(WIRE.cancel, () => {});
     channel.on('error', (error) => this.stray(error));
     // A (re)join or a new hub also brings followers a new epoch.
@@ -236,17 +275,44 @@ export class SharedChannel {
     return this.idPrefix + this.nextId++;
   }
 
-  /** Sends a request packet; answers go to `pending` until it settles or is cancelled. */
-  sendRequest(target: number, id: string, raw: unknown, pending: PendingRequest): void {
+  /**
+   * Sends a request; answers go to `pending` until it settles or is cancelled. `raw` is the
+   * packet, or what a custom serializer made of it (`serialized`).
+   */
+  sendRequest(
+    target: number,
+    id: string,
+    raw: unknown,
+    serialized: boolean,
+    pending: PendingRequest,
+  ): void {
     this.pending.set(id, pending);
     try {
-      // Not held for an absent peer: a request to a dead id should fail now, not in 5 s.
-      this.channel.to(target, { hold: false }).emit(WIRE.request, id, raw);
+      const to = this.channel.to(target, NO_HOLD);
+      if (serialized) to.emit(WIRE.requestRaw, id, raw);
+      else {
+        const { pattern, data, metadata } = raw as NestPacket;
+        if (metadata === undefined) to.emit(WIRE.request, id, pattern, data);
+        else to.emit(WIRE.request, id, pattern, data, metadata);
+      }
       this.frames.set(id, this.channel._lastSeq);
     } catch (e) {
       this.pending.delete(id);
       throw e;
     }
+  }
+
+  /**
+   * Emits an event (see sendRequest for `raw` and `serialized`). Returns false when the sender
+   * should wait for the channel's 'drain'.
+   */
+  emitEvent(target: TargetSpec, raw: unknown, serialized: boolean, broadcast: 0 | 1): boolean {
+    const to = this.channel.to(target);
+    if (serialized) return to.emit(WIRE.eventRaw, raw, broadcast);
+    const { pattern, data, metadata } = raw as NestPacket;
+    return metadata === undefined
+      ? to.emit(WIRE.event, pattern, data, broadcast)
+      : to.emit(WIRE.event, pattern, data, broadcast, metadata);
   }
 
   /** Forgets a request and tells its responder to stop (the caller unsubscribed). */
@@ -279,8 +345,26 @@ export class SharedChannel {
    * be sent at all (it does not encode, or is too large), so the server can send that instead.
    */
   respond(target: number, id: string, raw: unknown): IpcChannelError | undefined {
+    return this.reply(WIRE.response, target, id, raw);
+  }
+
+  /**
+   * The common answer, `{ id, response, isDisposed: true }` from Nest's default serializer, sent
+   * as its one value (see respond()). `response` must not be undefined: that answer completes
+   * empty, which only the whole packet says.
+   */
+  answer(target: number, id: string, response: unknown): IpcChannelError | undefined {
+    return this.reply(WIRE.answer, target, id, response);
+  }
+
+  private reply(
+    name: string,
+    target: number,
+    id: string,
+    value: unknown,
+  ): IpcChannelError | undefined {
     try {
-      this.channel.to(target, TO_PROCESS).emit(WIRE.response, id, raw);
+      this.channel.to(target, TO_PROCESS).emit(name, id, value);
       return undefined;
     } catch (e) {
       this.stray(e as IpcChannelError);

@@ -92,6 +92,24 @@ class MathController {
     });
   }
 
+  @MessagePattern('shape')
+  shape(@Payload() kind: string): unknown {
+    const values: Record<string, unknown> = {
+      null: null,
+      undefined: undefined,
+      function: () => 1,
+      zero: 0,
+      empty: '',
+      nested: { a: [1, { b: null }], c: 'é' },
+    };
+    return values[kind];
+  }
+
+  @MessagePattern('echo-packet')
+  echoPacket(@Payload() data: unknown, @Ctx() ctx: unknown): unknown {
+    return { data, metadata: (ctx as IpcContext).getMetadata() };
+  }
+
   @MessagePattern('never')
   never(): Promise<never> {
     return new Promise<never>(() => {});
@@ -278,6 +296,57 @@ test('processing hooks run once per event too: plain, async, streamed and failin
   expect(events.filter((e) => e.startsWith('tick'))).toEqual(['tick 0', 'tick 1', 'tick 2']);
   expect(starts).toEqual(['noted', 'ticks', 'fails']);
   expect([...ends].sort()).toEqual(['fails', 'noted', 'ticks']);
+});
+
+test('answers and events from the default serializer arrive as the whole packet would have: null, empty, nested, metadata', async () => {
+  const { client } = await boot();
+  const shape = (kind: string) => lastValueFrom(client.send('shape', kind).pipe(toArray()));
+  expect(await shape('null')).toEqual([null]);
+  // JSON leaves an undefined or function `response` out of a packet: the request completes empty.
+  expect(await shape('undefined')).toEqual([]);
+  expect(await shape('function')).toEqual([]);
+  expect(await shape('zero')).toEqual([0]);
+  expect(await shape('empty')).toEqual(['']);
+  expect(await shape('nested')).toEqual([{ a: [1, { b: null }], c: 'é' }]);
+  client.setOnDispatchHook((packet) => {
+    packet.metadata = { trace: 't-1' };
+  });
+  expect(await firstValueFrom(client.send('echo-packet', [1, 'two']))).toEqual({
+    data: [1, 'two'],
+    metadata: { trace: 't-1' },
+  });
+});
+
+test('a server deserializer sees the packet a default client serializer made, metadata included', async () => {
+  const seen: unknown[] = [];
+  const deserializer: Deserializer = {
+    deserialize: (raw: unknown) => {
+      seen.push(raw);
+      return raw as never;
+    },
+  };
+  const { client } = await boot({ deserializer });
+  client.setOnDispatchHook((packet) => {
+    if (packet.pattern === 'sum') packet.metadata = { k: 'v' };
+  });
+  expect(await firstValueFrom(client.send<number>('sum', [2, 3]))).toBe(5);
+  expect(await firstValueFrom(client.to(1).emit('noted', 9))).toBeUndefined();
+  await until(() => seen.length === 2, 2000);
+  expect(seen).toEqual([
+    { id: expect.any(String), pattern: 'sum', data: [2, 3], metadata: { k: 'v' } },
+    { pattern: 'noted', data: 9 },
+  ]);
+});
+
+test('with no processing hooks, a throwing event handler neither stops later events nor stays counted as running', async () => {
+  events.length = 0;
+  const { server, client } = await boot();
+  const running = () => (server as unknown as { activeEvents: number }).activeEvents;
+  await firstValueFrom(client.to(1).emit('fails', {}));
+  await firstValueFrom(client.to(1).emit('noted', 1));
+  await firstValueFrom(client.to(1).emit('ticks', 2));
+  await until(() => events.length === 4 && running() === 0, 2000);
+  expect(events).toEqual(['fails', 'noted 1 none', 'tick 0', 'tick 1']);
 });
 
 test('custom serializers and deserializers, async ones included, are applied on both sides and keep order', async () => {
