@@ -7,6 +7,7 @@ import {
   resolveOptions,
 } from './channel-options.js';
 import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
+import { EventNames } from './event-names.js';
 import { Dedup } from './dedup.js';
 import { DirectLinks, type DirectLinksOwner } from './direct-links.js';
 import { FrameSlab } from './frame-slab.js';
@@ -178,6 +179,9 @@ export class Channel extends EventEmitter {
   private readonly targets = new Map<number, ChannelTarget>();
   private readonly encodedNames = new Map<string, Buffer>();
   private readonly undeliverableClaims = new Map<string, (error: UndeliverableError) => void>();
+  /** Events a layer above reads itself, with their arguments as one array (see _read). */
+  private readonly readers = new Map<string, (sender: number, args: unknown[]) => void>();
+  private readonly names = new EventNames();
   private readonly slab = new FrameSlab();
   private meta: unknown;
   private selfId = 0;
@@ -721,9 +725,11 @@ export class Channel extends EventEmitter {
       this.reportError(new DecodeError(this.codec.name, sender, e));
       return;
     }
-    const event = frame.toString('utf8', HEADER_SIZE, start);
+    const event = this.names.read(frame, HEADER_SIZE, start);
     if (RESERVED_EVENTS.has(event)) return;
-    this.emit(event, sender, ...(args as unknown[]));
+    const reader = this.readers.get(event);
+    if (reader !== undefined) reader(sender, args as unknown[]);
+    else this.emit(event, sender, ...(args as unknown[]));
   }
 
   private decodeAt(frame: Buffer, start: number): unknown {
@@ -862,6 +868,15 @@ export class Channel extends EventEmitter {
    */
   _claimUndeliverable(event: string, claimant: (error: UndeliverableError) => void): void {
     this.undeliverableClaims.set(event, claimant);
+  }
+
+  /**
+   * @internal Hands every received `event` to `reader` with its arguments as one array, instead
+   * of emitting it: the Nest binding reads its own messages this way, without a spread and an
+   * EventEmitter call per message.
+   */
+  _read(event: string, reader: (sender: number, args: unknown[]) => void): void {
+    this.readers.set(event, reader);
   }
 
   private reportError(error: IpcChannelError): void {

@@ -111,38 +111,30 @@ export class SharedChannel {
     this.fingerprint = fingerprint;
     // Packets made by Nest's default serializer arrive as their fields; they are put back
     // together here, as the JSON of the whole packet would have been (see WIRE).
-    channel.on(
-      WIRE.request,
-      (sender: number, id: string, pattern: string, data: unknown, metadata?: IpcMetadata) =>
-        this.request(
-          sender,
-          id,
-          metadata === undefined ? { id, pattern, data } : { id, pattern, data, metadata },
-        ),
+    channel._read(WIRE.request, (sender, [id, pattern, data, metadata]) =>
+      this.request(
+        sender,
+        id as string,
+        metadata === undefined ? { id, pattern, data } : { id, pattern, data, metadata },
+      ),
     );
-    channel.on(WIRE.requestRaw, (sender: number, id: string, raw: unknown) =>
-      this.request(sender, id, raw),
+    channel._read(WIRE.requestRaw, (sender, [id, raw]) => this.request(sender, id as string, raw));
+    channel._read(WIRE.answer, (_sender, [id, response]) =>
+      this.response(id as string, { id, response, isDisposed: true }),
     );
-    channel.on(WIRE.answer, (_sender: number, id: string, response: unknown) =>
-      this.response(id, { id, response, isDisposed: true }),
+    channel._read(WIRE.response, (_sender, [id, raw]) => this.response(id as string, raw));
+    channel._read(WIRE.event, (sender, [pattern, data, broadcast, metadata]) =>
+      this.event(
+        sender,
+        metadata === undefined ? { pattern, data } : { pattern, data, metadata },
+        broadcast === 1,
+      ),
     );
-    channel.on(WIRE.response, (_sender: number, id: string, raw: unknown) =>
-      this.response(id, raw),
-    );
-    channel.on(
-      WIRE.event,
-      (sender: number, pattern: string, data: unknown, broadcast: number, metadata?: IpcMetadata) =>
-        this.event(
-          sender,
-          metadata === undefined ? { pattern, data } : { pattern, data, metadata },
-          broadcast === 1,
-        ),
-    );
-    channel.on(WIRE.eventRaw, (sender: number, raw: unknown, broadcast: number) =>
+    channel._read(WIRE.eventRaw, (sender, [raw, broadcast]) =>
       this.event(sender, raw, broadcast === 1),
     );
-    channel.on(WIRE.cancel, (sender: number, id: string) => {
-      for (const sink of this.sinks) sink.onCancel(sender, id);
+    channel._read(WIRE.cancel, (sender, [id]) => {
+      for (const sink of this.sinks) sink.onCancel(sender, id as string);
     });
     channel.on('leave', (peer) => this.peerLeft(peer));
     for (const event of ['join', 'leave', 'meta', 'connect', 'draining'] as const) {
