@@ -88,6 +88,15 @@ const FRESH_HUB_SETTLE_MS = 300;
  * a channel takes one above the highest seen, and a channel goes through far fewer leaders than
  * milliseconds, so an earlier run of it ended below the clock of a later one.
  */
+/** Writes an event name after the header: a short one byte by byte, cheaper than a native copy. */
+function copyName(name: Buffer, frame: Buffer): void {
+  if (name.length > 64) {
+    name.copy(frame, HEADER_SIZE);
+    return;
+  }
+  for (let i = 0; i < name.length; i++) frame[HEADER_SIZE + i] = name[i]!;
+}
+
 function freshEpoch(): number {
   return Math.max(1, Date.now());
 }
@@ -548,7 +557,7 @@ export class Channel extends EventEmitter {
       this.incarnation,
       seq,
     );
-    if (name !== undefined) name.copy(frame, HEADER_SIZE);
+    if (name !== undefined) copyName(name, frame);
     this.outbox.add(seq, frame, code);
     if (this.outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.link.joined) this.flush();
     else this.scheduleFlush();

@@ -51,7 +51,6 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   private readonly customDeserializer: boolean;
   private readonly timeoutMs: number | undefined;
   private readonly targets = new Map<TargetSpec, IpcClientTarget<TargetSpec>>();
-  private readonly own = new Set<string>();
   private dispatchHook: ((packet: ReadPacket) => void) | undefined;
   private detachChannel: (() => void) | undefined;
   private readonly log = new Logger('IpcClient');
@@ -109,8 +108,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       'receive the answer',
       'this IpcClient was closed while the request was in flight.',
     );
-    for (const id of [...this.own]) this.shared?.abandon(id, closed);
-    this.own.clear();
+    this.shared?.abandonAll(this, closed);
     await this.release();
     this._status$.next('disconnected');
     this.emitter.emit('disconnected');
@@ -332,8 +330,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       let timer: NodeJS.Timeout | undefined;
       const settle = () => {
         settled = true;
-        clearTimeout(timer);
-        this.own.delete(id);
+        if (timer !== undefined) clearTimeout(timer);
         shared.settle(id);
       };
       const deliver = (packet: WritePacket) => {
@@ -349,6 +346,8 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       const pending: PendingRequest = {
         target: peer,
         pattern: route,
+        owner: this,
+        seq: -1,
         // Without a custom deserializer, and nothing async ahead of it, an answer is handed on
         // at once: no closures per answer on the common path.
         onResponse: (raw) => {
@@ -364,7 +363,6 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         onFailure: fail,
       };
       const packet = this.packet(route, data, id);
-      this.own.add(id);
       const send = (raw: unknown) => {
         if (settled) return;
         // An async serializer may finish after close(): the request must fail, not go out.
@@ -397,7 +395,6 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.own.delete(id);
         shared.cancel(id);
       };
     });

@@ -27,6 +27,10 @@ export interface IpcRequestSink {
 export interface PendingRequest {
   readonly target: number;
   readonly pattern: string;
+  /** Who sent it (an IpcClient): closing that client abandons it. */
+  readonly owner: object;
+  /** The channel sequence number of its frame once sent; -1 before. */
+  seq: number;
   /** A response packet arrived (still serialized, as the responder's serializer left it). */
   onResponse(raw: unknown): void;
   /** The request cannot complete (peer gone, unavailable, channel closed). */
@@ -78,8 +82,6 @@ export class SharedChannel {
   private refs = 0;
   private readonly sinks = new Set<IpcRequestSink>();
   private readonly pending = new Map<string, PendingRequest>();
-  /** The channel sequence number of each pending request's frame. */
-  private readonly frames = new Map<string, number>();
   private nextId = 1;
   /**
    * Makes request ids unique to this process: an answer sent to a process that has since
@@ -287,7 +289,7 @@ export class SharedChannel {
         if (metadata === undefined) to.emit(WIRE.request, id, pattern, data);
         else to.emit(WIRE.request, id, pattern, data, metadata);
       }
-      this.frames.set(id, this.channel._lastSeq);
+      pending.seq = this.channel._lastSeq;
     } catch (e) {
       this.pending.delete(id);
       throw e;
@@ -321,8 +323,8 @@ export class SharedChannel {
 
   /** Whether the responder has read request `id` (the hub confirmed it); false while in flight. */
   wasRead(id: string): boolean {
-    const seq = this.frames.get(id);
-    return seq !== undefined && !this.channel._isUnconfirmed(seq);
+    const seq = this.pending.get(id)?.seq ?? -1;
+    return seq >= 0 && !this.channel._isUnconfirmed(seq);
   }
 
   /** Removes a request that has completed. */
@@ -365,13 +367,15 @@ export class SharedChannel {
   }
 
   /**
-   * Fails request `id` of a client that is closing, and tells its responder to stop: its caller
-   * must hear of it rather than wait for an answer nobody will take.
+   * Fails every request `owner` (a closing IpcClient) still waits on, and tells their responders
+   * to stop: its callers must hear of it rather than wait for answers nobody will take.
    */
-  abandon(id: string, error: Error): void {
-    const request = this.pending.get(id);
-    this.cancel(id);
-    request?.onFailure(error);
+  abandonAll(owner: object, error: Error): void {
+    for (const [id, request] of [...this.pending]) {
+      if (request.owner !== owner) continue;
+      this.cancel(id);
+      request.onFailure(error);
+    }
   }
 
   /** Peers whose IpcServer handles a message route, ascending. */
@@ -495,8 +499,7 @@ export class SharedChannel {
   private peerLeft(peer: number): void {
     for (const [id, request] of this.pending) {
       if (request.target !== peer) continue;
-      const seq = this.frames.get(id);
-      if (seq !== undefined && this.channel._isUnconfirmed(seq)) continue;
+      if (request.seq >= 0 && this.channel._isUnconfirmed(request.seq)) continue;
       this.forget(id);
       request.onFailure(new PeerLeftError(peer, request.pattern));
     }
@@ -504,7 +507,6 @@ export class SharedChannel {
 
   private forget(id: string): void {
     this.pending.delete(id);
-    this.frames.delete(id);
   }
 
   /** A request the hub could not deliver fails its caller, and nobody else hears of it. */
