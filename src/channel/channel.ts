@@ -7,9 +7,9 @@ import {
   resolveOptions,
 } from './channel-options.js';
 import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
-import { EventNames } from './event-names.js';
 import { Dedup } from './dedup.js';
 import { DirectLinks, type DirectLinksOwner } from './direct-links.js';
+import { EventNames } from './event-names.js';
 import { FrameSlab } from './frame-slab.js';
 import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
 import type { TransportKind } from './endpoint-choice.js';
@@ -81,13 +81,6 @@ const PRESUMED_CHECK_MS = 200;
  */
 const FRESH_HUB_SETTLE_MS = 300;
 
-/**
- * The epoch of a hub that knows no history: the wall clock, in milliseconds. Nothing is kept on
- * disk, so a channel whose every process stopped cannot remember its last epoch; counting from 1
- * again would make a store that kept the highest epoch refuse the new leader. Each later hub of
- * a channel takes one above the highest seen, and a channel goes through far fewer leaders than
- * milliseconds, so an earlier run of it ended below the clock of a later one.
- */
 /** Writes an event name after the header: a short one byte by byte, cheaper than a native copy. */
 function copyName(name: Buffer, frame: Buffer): void {
   if (name.length > 64) {
@@ -97,6 +90,13 @@ function copyName(name: Buffer, frame: Buffer): void {
   for (let i = 0; i < name.length; i++) frame[HEADER_SIZE + i] = name[i]!;
 }
 
+/**
+ * The epoch of a hub that knows no history: the wall clock, in milliseconds. Nothing is kept on
+ * disk, so a channel whose every process stopped cannot remember its last epoch; counting from 1
+ * again would make a store that kept the highest epoch refuse the new leader. Each later hub of
+ * a channel takes one above the highest seen, and a channel goes through far fewer leaders than
+ * milliseconds, so an earlier run of it ended below the clock of a later one.
+ */
 function freshEpoch(): number {
   return Math.max(1, Date.now());
 }

@@ -4,12 +4,12 @@ import { Logger } from '@nestjs/common';
 import { Channel } from '../channel/channel.js';
 import type { ChannelOptions } from '../channel/channel-options.js';
 import { InvalidOptionError, type IpcChannelError, UndeliverableError } from '../channel/errors.js';
+import type { TargetSpec } from '../channel/target.js';
 import { NO_MESSAGE_HANDLER, WIRE } from './ipc.constants.js';
 import { PeerLeftError, PeerUnavailableError } from './ipc.errors.js';
 import { leadershipEvents } from './leadership-events.js';
 import type { IpcStatus } from './ipc-options.interface.js';
 import type { IpcMetadata } from './ipc.context.js';
-import type { TargetSpec } from '../channel/target.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
 export interface IpcRequestSink {
