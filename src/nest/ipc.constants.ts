@@ -8,17 +8,19 @@ export const IPC_TRANSPORT: unique symbol = Symbol.for('nestjs-ipc-channel');
 /**
  * Channel event names of the Nest binding's messages (not for use by applications). A packet
  * made by Nest's default serializer travels as its fields (see SharedChannel); one a custom
- * serializer made travels whole, under the `.raw` name.
+ * serializer made travels whole. The whole-packet names are the ones earlier versions used for
+ * every packet, so a process of this version still reads what an older one sends during a
+ * rolling reload.
  */
 export const WIRE = {
   /** `[id, pattern, data, metadata?]` */
-  request: '@nest/req',
-  /** `[id, serialized]` */
-  requestRaw: '@nest/req.raw',
+  request: '@nest/rq',
+  /** `[id, packet]` */
+  requestRaw: '@nest/req',
   /** `[pattern, data, broadcast, metadata?]` */
-  event: '@nest/evt',
-  /** `[serialized, broadcast]` */
-  eventRaw: '@nest/evt.raw',
+  event: '@nest/ev',
+  /** `[packet, broadcast]` */
+  eventRaw: '@nest/evt',
   /** `[id, response]`: one value that ends the request (`{ response, isDisposed: true }`). */
   answer: '@nest/ans',
   /** `[id, packet]`: any other response packet (a stream's values, errors, custom serializers). */

@@ -152,15 +152,16 @@ export class IpcServer
   }
 
   /** @internal A request arrived from `sender`. */
-  onRequest(sender: number, id: string, raw: unknown): void {
+  onRequest(sender: number, id: string, raw: unknown, whole = false): void {
     if (!this.customDeserializer && this.incoming.idle) {
-      this.serveRequest(sender, id, raw as ReadPacket & { metadata?: IpcMetadata });
+      this.serveRequest(sender, id, raw as ReadPacket & { metadata?: IpcMetadata }, whole);
       return;
     }
     this.incoming.run(
       () =>
         this.customDeserializer ? this.deserializer.deserialize(raw, { id }) : (raw as ReadPacket),
-      (packet) => this.serveRequest(sender, id, packet as ReadPacket & { metadata?: IpcMetadata }),
+      (packet) =>
+        this.serveRequest(sender, id, packet as ReadPacket & { metadata?: IpcMetadata }, whole),
       (error) => this.reply(sender, id, { err: errorPayload(error), isDisposed: true }),
     );
   }
@@ -198,6 +199,7 @@ export class IpcServer
     sender: number,
     id: string,
     packet: ReadPacket & { metadata?: IpcMetadata },
+    whole: boolean,
   ): void {
     const channel = this.shared?.channel;
     if (channel === undefined) return;
@@ -224,7 +226,8 @@ export class IpcServer
         // One plain value: the packet Nest's send() would build ({ response, isDisposed }),
         // without its stream, tick and async loop. `undefined` still completes empty.
         this.inflight.delete(key);
-        if (!this.customSerializer && answerable(result)) this.answer(sender, id, result);
+        // Answered in kind: a requester that sent the whole packet may not read the short answer.
+        if (!whole && !this.customSerializer && answerable(result)) this.answer(sender, id, result);
         else void this.reply(sender, id, { response: result, isDisposed: true });
         end();
         return;

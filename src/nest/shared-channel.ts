@@ -16,7 +16,11 @@ export interface IpcRequestSink {
   readonly messageRoutes: readonly string[];
   readonly eventRoutes: readonly string[];
   hasMessageHandler(route: string): boolean;
-  onRequest(sender: number, id: string, raw: unknown): void;
+  /**
+   * `whole`: the request came as a whole packet (a custom serializer, or an older version of this
+   * package), and its answer goes back the same way.
+   */
+  onRequest(sender: number, id: string, raw: unknown, whole: boolean): void;
   onEvent(sender: number, raw: unknown, broadcast: boolean): void;
   onCancel(sender: number, id: string): void;
   /** The answer to `sender`'s request `id` was refused by the hub (`error` says why). */
@@ -45,6 +49,7 @@ interface NestMeta {
 /** A request or event that arrived before this process's IpcServer was attached. */
 interface EarlyMessage {
   readonly request: boolean;
+  readonly whole: boolean;
   readonly sender: number;
   readonly id: string;
   readonly raw: unknown;
@@ -118,9 +123,12 @@ export class SharedChannel {
         sender,
         id as string,
         metadata === undefined ? { id, pattern, data } : { id, pattern, data, metadata },
+        false,
       ),
     );
-    channel._read(WIRE.requestRaw, (sender, [id, raw]) => this.request(sender, id as string, raw));
+    channel._read(WIRE.requestRaw, (sender, [id, raw]) =>
+      this.request(sender, id as string, raw, true),
+    );
     channel._read(WIRE.answer, (_sender, [id, response]) =>
       this.response(id as string, { id, response, isDisposed: true }),
     );
@@ -421,12 +429,12 @@ export class SharedChannel {
     this.channel.setMeta({ nest: { m: [...m], e: [...e] } });
   }
 
-  private request(sender: number, id: string, raw: unknown): void {
+  private request(sender: number, id: string, raw: unknown, whole: boolean): void {
     for (const sink of this.sinks) {
-      sink.onRequest(sender, id, raw);
+      sink.onRequest(sender, id, raw, whole);
       return;
     }
-    this.keepForServer({ request: true, sender, id, raw, broadcast: false });
+    this.keepForServer({ request: true, sender, id, raw, whole, broadcast: false });
   }
 
   private event(sender: number, raw: unknown, broadcast: boolean): void {
@@ -434,7 +442,7 @@ export class SharedChannel {
       sink.onEvent(sender, raw, broadcast);
       return;
     }
-    this.keepForServer({ request: false, sender, id: '', raw, broadcast });
+    this.keepForServer({ request: false, sender, id: '', raw, whole: false, broadcast });
   }
 
   /**
@@ -481,7 +489,7 @@ export class SharedChannel {
     const waited = this.early;
     this.early = [];
     for (const m of waited) {
-      if (m.request) sink.onRequest(m.sender, m.id, m.raw);
+      if (m.request) sink.onRequest(m.sender, m.id, m.raw, m.whole);
       else sink.onEvent(m.sender, m.raw, m.broadcast);
     }
   }

@@ -317,6 +317,29 @@ test('answers and events from the default serializer arrive as the whole packet 
   });
 });
 
+test('a sender of an earlier version, which sends whole packets, is served and answered in its own format', async () => {
+  events.length = 0;
+  await boot();
+  const old = new Channel({ name: 'inproc', dir: dir.path });
+  try {
+    await old.connect();
+    const answers: unknown[] = [];
+    old.on('@nest/res', (sender: number, id: string, packet: unknown) =>
+      answers.push({ sender, id, packet }),
+    );
+    old.on('@nest/ans', () => answers.push('a short answer it cannot read'));
+    old.to(1).emit('@nest/req', 'old.1', { id: 'old.1', pattern: 'sum', data: [1, 2] });
+    old.to(1).emit('@nest/evt', { pattern: 'noted', data: 5 }, 0);
+    await until(() => answers.length === 1 && events.length === 1, 2000);
+    expect(answers).toEqual([
+      { sender: 1, id: 'old.1', packet: { id: 'old.1', response: 3, isDisposed: true } },
+    ]);
+    expect(events).toEqual(['noted 5 none']);
+  } finally {
+    await old.close();
+  }
+});
+
 test('a server deserializer sees the packet a default client serializer made, metadata included', async () => {
   const seen: unknown[] = [];
   const deserializer: Deserializer = {

@@ -238,7 +238,7 @@ test("an undelivered request fails only its caller; the raw channel's 'error' li
       code: 'ERR_IPC_UNDELIVERABLE',
       target: 9,
       reason: 'grace-expired',
-      event: '@nest/evt',
+      event: '@nest/ev',
     },
   ]);
   for (const id of [2, 3]) expect(await w.get(id)!.call('rawErrors')).toEqual([]);
