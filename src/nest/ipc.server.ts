@@ -261,7 +261,7 @@ export class IpcServer
         }
       }, failed);
     };
-    const ret = this.hasStartHook() ? this.inStartHook(ctx, done) : done();
+    const ret = this.inStartHook(ctx, done);
     if (isPromiseLike(ret)) ret.then(undefined, (e: unknown) => this.handleError(errorText(e)));
   }
 
@@ -359,13 +359,18 @@ export class IpcServer
   }
 
   /**
-   * Runs a handler inside Nest's processing start hook when one is set, as Nest's own
-   * handleRequest/handleEvent do, so tracing (@nestjs/observe) sees the handler.
+   * Runs a handler inside the processing start hook an application set, as Nest's own
+   * handleRequest/handleEvent do, so tracing (@nestjs/observe) sees the handler; without one,
+   * runs it directly.
    */
   private inStartHook(ctx: IpcContext, work: () => Promise<unknown>): unknown {
-    const start = this.onProcessingStartHook as
-      ((id: unknown, ctx: unknown, done: () => Promise<unknown>) => unknown) | undefined;
-    return start === undefined ? work() : start.call(this, this.transportId, ctx, work);
+    if (!this.hasStartHook()) return work();
+    const start = this.onProcessingStartHook as (
+      id: unknown,
+      ctx: unknown,
+      done: () => Promise<unknown>,
+    ) => unknown;
+    return start.call(this, this.transportId, ctx, work);
   }
 
   /** Nest's processing end hook for `ctx`, called at most once however the handler ends. */
