@@ -6,17 +6,12 @@ import type { Channel } from '../channel/channel.js';
 import { duration } from '../channel/channel-options.js';
 import { ChannelClosedError } from '../channel/errors.js';
 import type { TargetSpec } from '../channel/target.js';
-import {
-  InvalidMessageError,
-  NoHandlerPeerError,
-  PeerUnavailableError,
-  RequestTimeoutError,
-} from './ipc.errors.js';
+import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from './ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from './ipc-options.interface.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 import { IpcClientTarget } from './ipc-client.target.js';
 import { InOrder } from './in-order.js';
-import type { PendingRequest } from './shared-channel.js';
+import { RequestCall, type RequestPipes } from './request-call.js';
 import { SharedChannel } from './shared-channel.js';
 
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
@@ -54,6 +49,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   private dispatchHook: ((packet: ReadPacket) => void) | undefined;
   private detachChannel: (() => void) | undefined;
   private readonly log = new Logger('IpcClient');
+  private readonly pipes: RequestPipes;
 
   /** Nest's ClientsModule constructs clients with the options object; nothing connects yet. */
   constructor(private readonly options: IpcClientOptions = {}) {
@@ -65,6 +61,18 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     this.customDeserializer = this.options.deserializer !== undefined;
     this.initializeSerializer(this.options);
     this.initializeDeserializer(this.options);
+    this.pipes = {
+      owner: this,
+      customSerializer: this.customSerializer,
+      customDeserializer: this.customDeserializer,
+      outgoing: this.outgoing,
+      incoming: this.incoming,
+      timeoutMs: this.timeoutMs,
+      serialize: (packet) => this.serializer.serialize(packet),
+      deserialize: (raw) =>
+        this.deserializer.deserialize(raw) as WritePacket | Promise<WritePacket>,
+      closedError: () => (this.closed ? new ChannelClosedError('send', CLOSED_REMEDY) : undefined),
+    };
   }
 
   /**
@@ -179,14 +187,23 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     }
     if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
     const route = this.normalizePattern(pattern as string);
-    const make = (shared: SharedChannel): Observable<unknown> =>
-      target === 'all' || target === 'others'
-        ? this.gather(shared, target, route, data)
-        : target === undefined
-          ? this.anyPeer(shared, route, data)
-          : this.single(shared, target, route, data);
-    if (this.ready && this.shared !== undefined) return make(this.shared);
-    return defer(() => this.ensureConnected()).pipe(mergeMap(() => make(this.shared!)));
+    if (this.ready && this.shared !== undefined) return this.aim(this.shared, target, route, data);
+    return defer(() => this.ensureConnected()).pipe(
+      mergeMap(() => this.aim(this.shared!, target, route, data)),
+    );
+  }
+
+  private aim(
+    shared: SharedChannel,
+    target: TargetSpec | undefined,
+    route: string,
+    data: unknown,
+  ): Observable<unknown> {
+    return target === 'all' || target === 'others'
+      ? this.gather(shared, target, route, data)
+      : target === undefined
+        ? this.anyPeer(shared, route, data)
+        : this.single(shared, target, route, data);
   }
 
   /** @internal */
@@ -325,78 +342,16 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const id = shared.newRequestId();
-      const callback = this.createObserver(observer);
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const settle = () => {
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        shared.settle(id);
-      };
-      const deliver = (packet: WritePacket) => {
-        if (settled) return;
-        if (packet.err || packet.isDisposed) settle();
-        callback(packet);
-      };
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settle();
-        callback({ err, isDisposed: true });
-      };
-      const pending: PendingRequest = {
-        target: peer,
-        pattern: route,
-        owner: this,
-        seq: -1,
-        // Without a custom deserializer, and nothing async ahead of it, an answer is handed on
-        // at once: no closures per answer on the common path.
-        onResponse: (raw) => {
-          if (!this.customDeserializer && this.incoming.idle) deliver(raw as WritePacket);
-          else
-            this.incoming.run(
-              () =>
-                this.customDeserializer ? this.deserializer.deserialize(raw) : (raw as WritePacket),
-              deliver,
-              fail,
-            );
-        },
-        onFailure: fail,
-      };
-      const packet = this.packet(route, data, id);
-      const send = (raw: unknown) => {
-        if (settled) return;
-        // An async serializer may finish after close(): the request must fail, not go out.
-        if (this.closed) return fail(new ChannelClosedError('send', CLOSED_REMEDY));
-        try {
-          shared.sendRequest(peer, id, raw, this.customSerializer, pending);
-        } catch (e) {
-          fail(e);
-        }
-      };
-      if (!this.customSerializer && this.outgoing.idle) send(packet);
-      else
-        this.outgoing.run(
-          () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
-          send,
-          fail,
-        );
-      if (this.timeoutMs !== undefined && !settled) {
-        const ms = this.timeoutMs;
-        timer = setTimeout(() => {
-          if (settled) return;
-          const read = shared.wasRead(id);
-          shared.cancel(id);
-          settle();
-          const err = new RequestTimeoutError(peer, route, ms, read, shared.channel.hubId);
-          callback({ err, isDisposed: true });
-        }, ms);
-      }
-      return () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        shared.cancel(id);
-      };
+      const call = new RequestCall(
+        this.pipes,
+        shared,
+        peer,
+        route,
+        id,
+        this.createObserver(observer),
+      );
+      call.start(this.packet(route, data, id) as ReadPacket & { id: string });
+      return call;
     });
   }
 
