@@ -1,5 +1,5 @@
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
-import { ChannelClosedError } from '../channel/errors.js';
+import type { ChannelClosedError } from '../channel/errors.js';
 import type { InOrder } from './in-order.js';
 import { RequestTimeoutError } from './ipc.errors.js';
 import type { PendingRequest, SharedChannel } from './shared-channel.js';
@@ -21,8 +21,8 @@ export interface RequestPipes {
 
 /**
  * One request to one peer, from subscription to its answer. It is one object rather than a
- * closure per step because 100 requests in flight are 100 of these, and each closure is one
- * more allocation the young generation has to sweep.
+ * closure per step: with 100 requests in flight, seven closures per request were a measurable
+ * share of what a requester allocated and ran.
  *
  * It is the request's teardown too: unsubscribing before the answer cancels it at the responder.
  */
