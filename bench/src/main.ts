@@ -49,15 +49,6 @@ async function main(): Promise<number> {
   const statuses: BenchResults['competitors'] = [];
   const runnable = COMPETITORS.filter((c) => {
     if (!wantsCompetitor(c.key)) return false;
-    if (c.pending !== undefined) {
-      statuses.push({
-        key: c.key,
-        label: c.label,
-        status: 'pending',
-        note: `pending: ${c.pending}`,
-      });
-      return false;
-    }
     if (c.fullOnly === true && s.mode === 'quick') {
       statuses.push({ key: c.key, label: c.label, status: 'skipped', note: 'full mode only' });
       return false;

@@ -14,8 +14,6 @@ export interface Competitor {
   label: string;
   /** Whether it is this library (channel core, Nest IPC) or something to compare against. */
   family: 'channel' | 'nest-ipc' | 'reference';
-  /** Set while the transport does not exist yet: the row prints as pending. */
-  pending?: string;
   /** Measured in full mode only (a comparison the quick smoke run has no time for). */
   fullOnly?: boolean;
   /** Why it cannot run on this machine (printed as a note), or undefined. */

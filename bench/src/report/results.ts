@@ -32,7 +32,7 @@ export interface BenchResults {
   competitors: {
     key: string;
     label: string;
-    status: 'ran' | 'pending' | 'skipped';
+    status: 'ran' | 'skipped';
     note?: string;
   }[];
   records: RunRecord[];

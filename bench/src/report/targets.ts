@@ -1,8 +1,7 @@
-import { COMPETITORS } from '../competitors/index.js';
 import { FAILOVER_KEY } from '../scenarios/failover.js';
 import { type BenchResults, failoverSummary, medianOf, quietRuns } from './results.js';
 
-export type TargetStatus = 'pass' | 'miss' | 'pending' | 'n/a';
+export type TargetStatus = 'pass' | 'miss' | 'n/a';
 
 export interface TargetResult {
   label: string;
@@ -28,8 +27,6 @@ function ratio(
   factor: number,
   lowerIsBetter = false,
 ): TargetResult {
-  const pending = COMPETITORS.find((c) => c.key === ours.competitor)?.pending;
-  if (pending !== undefined) return { label, status: 'pending', detail: pending };
   const a = medianOf(r, ours.competitor, ours.scenario, ours.metric);
   const b = medianOf(r, theirs.competitor, theirs.scenario, theirs.metric);
   if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
