@@ -98,10 +98,12 @@ function start(lib, role, dir) {
   return { child, ready, exited };
 }
 
-function ask(child) {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m.done));
-    child.send('count');
+/** The count a process keeps; fails (instead of waiting forever) if the process is gone. */
+function ask(p) {
+  return new Promise((resolve, reject) => {
+    p.exited.then((code) => reject(new Error(`a worker exited (${code}) during the measurement`)));
+    p.child.once('message', (m) => resolve(m.done));
+    p.child.send('count');
   });
 }
 
@@ -115,7 +117,7 @@ async function measure(lib) {
   await server.ready;
   const client = start(lib, 'client', dir);
   await client.ready;
-  const counter = mode === 'rr' ? client.child : server.child;
+  const counter = mode === 'rr' ? client : server;
   try {
     await sleep(warmupMs);
     const n0 = await ask(counter);
