@@ -1,4 +1,5 @@
 // npm run bench:ab -- --a <git ref> [--b <git ref>] [--mode rr|emit] [--runs 8] [--seconds 2] [--warmup 1500]
+// npm run bench:ab -- --a <git ref> [--b <git ref>] [--mode rr|emit] --series 250 [--seconds 6]
 //
 // Tells one change apart from this machine's drift: two builds of the library, A and B (B is the
 // working tree unless given), measured alternately, run by run, with one real Nest server and
@@ -6,6 +7,11 @@
 // `rr` keeps 100 requests in flight and counts answers; `emit` emits with backpressure honored
 // and counts at the server. Each run also reads both processes' CPU time from /proc (Linux), so
 // a change that costs less CPU shows even when the machine's speed moves the rates.
+//
+// `--series <ms>` shows how one fresh pair of processes per build gets going instead: from the
+// moment both are up, every <ms> it prints the rate, each process's CPU (share of a core and µs
+// per operation) and its read and write system calls per operation (/proc/<pid>/io), for
+// `--seconds` (6 by default). That is where the JIT's warm-up and the machine's swings show.
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,20 +21,23 @@ import { fileURLToPath } from 'node:url';
 import { args, option } from './run-jest.mjs';
 
 const USAGE =
-  'usage: npm run bench:ab -- --a <git ref> [--b <git ref>] [--mode rr|emit] [--runs 8] [--seconds 2] [--warmup 1500]';
+  'usage: npm run bench:ab -- --a <git ref> [--b <git ref>] [--mode rr|emit] [--runs 8] [--seconds 2] [--warmup 1500]\n' +
+  '       npm run bench:ab -- --a <git ref> [--b <git ref>] [--mode rr|emit] --series <ms> [--seconds 6]';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const worker = join(root, 'scripts/ab-worker.mjs');
 const a = option('--a', undefined);
 const b = option('--b', undefined);
 const mode = option('--mode', 'rr');
 const runs = Number(option('--runs', '8'));
-const seconds = Number(option('--seconds', '2'));
+const seriesText = option('--series', undefined);
+const seriesMs = seriesText === undefined ? undefined : Number(seriesText);
+const seconds = Number(option('--seconds', seriesMs === undefined ? '2' : '6'));
 const warmupMs = Number(option('--warmup', '1500'));
 if (
   a === undefined ||
   args.includes('--help') ||
   !['rr', 'emit'].includes(mode) ||
-  ![runs, seconds, warmupMs].every((v) => Number.isFinite(v) && v > 0)
+  ![runs, seconds, warmupMs, seriesMs ?? 1].every((v) => Number.isFinite(v) && v > 0)
 ) {
   console.error(USAGE);
   process.exit(2);
@@ -134,12 +143,67 @@ async function measure(lib) {
       clientUs: ((cpuMs(client.child.pid) - c0) * 1000) / ops,
     };
   } finally {
-    for (const p of [client, server]) {
-      if (p.child.connected) p.child.send('exit');
-      await Promise.race([p.exited, sleep(3000)]);
-      p.child.kill('SIGKILL');
-      children.delete(p.child);
+    await stop([client, server]);
+    rmSync(dir, { recursive: true, force: true });
+    dirs.delete(dir);
+  }
+}
+
+/** Asks the processes to exit, and kills those still there after 3 s. */
+async function stop(procs) {
+  for (const p of procs) {
+    if (p.child.connected) p.child.send('exit');
+    await Promise.race([p.exited, sleep(3000)]);
+    p.child.kill('SIGKILL');
+    children.delete(p.child);
+  }
+}
+
+/** Read and write system calls of a process so far (reads, recvmsg...; writes, writev...). */
+function syscalls(pid) {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { r: Number(/syscr: (\d+)/.exec(text)[1]), w: Number(/syscw: (\d+)/.exec(text)[1]) };
+}
+
+/** One fresh pair of processes of one build, sampled every `seriesMs` from the start. */
+async function series(lib) {
+  const dir = mkdtempSync(join(tmpdir(), 'ipc-ab-'));
+  dirs.add(dir);
+  const server = start(lib, 'server', dir);
+  await server.ready;
+  const client = start(lib, 'client', dir);
+  await client.ready;
+  const counter = mode === 'rr' ? client : server;
+  const sample = async () => ({
+    n: await ask(counter),
+    t: performance.now(),
+    procs: [server, client].map((p) => ({ cpu: cpuMs(p.child.pid), ...syscalls(p.child.pid) })),
+  });
+  try {
+    const t0 = performance.now();
+    let prev = await sample();
+    while (prev.t - t0 < seconds * 1000) {
+      await sleep(seriesMs);
+      const cur = await sample();
+      const ops = cur.n - prev.n;
+      const ms = cur.t - prev.t;
+      const side = (name, i) => {
+        const [a, b] = [prev.procs[i], cur.procs[i]];
+        const per = (v) => (ops > 0 ? (v / ops).toFixed(3) : '-');
+        return (
+          `${name} ${(((b.cpu - a.cpu) / ms) * 100).toFixed(0).padStart(3)}% ` +
+          `${ops > 0 ? us(((b.cpu - a.cpu) * 1000) / ops) : '-'}/op ` +
+          `r ${per(b.r - a.r)} w ${per(b.w - a.w)}`
+        );
+      };
+      console.log(
+        `  ${((cur.t - t0) / 1000).toFixed(2).padStart(5)} s ${k((ops / ms) * 1000).padStart(9)}  ` +
+          `${side('server', 0)}  ${side('client', 1)}`,
+      );
+      prev = cur;
     }
+  } finally {
+    await stop([client, server]);
     rmSync(dir, { recursive: true, force: true });
     dirs.delete(dir);
   }
@@ -164,6 +228,17 @@ try {
   process.exit(1);
 }
 const unit = mode === 'rr' ? 'requests (100 in flight)' : 'events';
+if (seriesMs !== undefined) {
+  console.log(
+    `${unit}: one fresh server and client per build, every ${seriesMs} ms for ${seconds} s; ` +
+      'CPU (share of a core, µs per operation) and read (r) / write (w) system calls per operation',
+  );
+  for (const side of sides) {
+    console.log(`${side.name} = ${side.ref}`);
+    await series(side.lib);
+  }
+  process.exit(0);
+}
 console.log(
   `A = ${sides[0].ref}, B = ${sides[1].ref}; ${unit}, ${runs} runs each, alternating, ` +
     `${seconds} s measured after ${warmupMs} ms; CPU per operation from /proc`,
