@@ -29,8 +29,8 @@ const a = option('--a', undefined);
 const b = option('--b', undefined);
 const mode = option('--mode', 'rr');
 const runs = Number(option('--runs', '8'));
-const seriesText = option('--series', undefined);
-const seriesMs = seriesText === undefined ? undefined : Number(seriesText);
+// A --series without its interval is a usage error, not the alternating runs.
+const seriesMs = args.includes('--series') ? Number(option('--series', 'NaN')) : undefined;
 const seconds = Number(option('--seconds', seriesMs === undefined ? '2' : '6'));
 const warmupMs = Number(option('--warmup', '1500'));
 if (
@@ -188,12 +188,12 @@ async function series(lib) {
       const ops = cur.n - prev.n;
       const ms = cur.t - prev.t;
       const side = (name, i) => {
-        const [a, b] = [prev.procs[i], cur.procs[i]];
+        const [was, now] = [prev.procs[i], cur.procs[i]];
         const per = (v) => (ops > 0 ? (v / ops).toFixed(3) : '-');
         return (
-          `${name} ${(((b.cpu - a.cpu) / ms) * 100).toFixed(0).padStart(3)}% ` +
-          `${ops > 0 ? us(((b.cpu - a.cpu) * 1000) / ops) : '-'}/op ` +
-          `r ${per(b.r - a.r)} w ${per(b.w - a.w)}`
+          `${name} ${(((now.cpu - was.cpu) / ms) * 100).toFixed(0).padStart(3)}% ` +
+          `${ops > 0 ? us(((now.cpu - was.cpu) * 1000) / ops) : '-'}/op ` +
+          `r ${per(now.r - was.r)} w ${per(now.w - was.w)}`
         );
       };
       console.log(
