@@ -118,32 +118,24 @@ function ask(p) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One measurement of one build: fresh processes, warm-up, then `seconds` counted. */
-async function measure(lib) {
+/**
+ * Starts a fresh server and client of one build in a directory of their own, hands them to
+ * `use` (with the one that counts operations), and stops them and removes the directory after.
+ */
+async function withPair(lib, use) {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-ab-'));
   dirs.add(dir);
-  const server = start(lib, 'server', dir);
-  await server.ready;
-  const client = start(lib, 'client', dir);
-  await client.ready;
-  const counter = mode === 'rr' ? client : server;
+  const started = [];
   try {
-    await sleep(warmupMs);
-    const n0 = await ask(counter);
-    const s0 = cpuMs(server.child.pid);
-    const c0 = cpuMs(client.child.pid);
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    const n1 = await ask(counter);
-    const ms = performance.now() - t0;
-    const ops = n1 - n0;
-    return {
-      perSec: (ops / ms) * 1000,
-      serverUs: ((cpuMs(server.child.pid) - s0) * 1000) / ops,
-      clientUs: ((cpuMs(client.child.pid) - c0) * 1000) / ops,
-    };
+    const server = start(lib, 'server', dir);
+    started.push(server);
+    await server.ready;
+    const client = start(lib, 'client', dir);
+    started.push(client);
+    await client.ready;
+    return await use(server, client, mode === 'rr' ? client : server);
   } finally {
-    await stop([client, server]);
+    await stop(started.reverse());
     rmSync(dir, { recursive: true, force: true });
     dirs.delete(dir);
   }
@@ -159,6 +151,26 @@ async function stop(procs) {
   }
 }
 
+/** One measurement of one build: fresh processes, warm-up, then `seconds` counted. */
+function measure(lib) {
+  return withPair(lib, async (server, client, counter) => {
+    await sleep(warmupMs);
+    const n0 = await ask(counter);
+    const s0 = cpuMs(server.child.pid);
+    const c0 = cpuMs(client.child.pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const n1 = await ask(counter);
+    const ms = performance.now() - t0;
+    const ops = n1 - n0;
+    return {
+      perSec: (ops / ms) * 1000,
+      serverUs: ((cpuMs(server.child.pid) - s0) * 1000) / ops,
+      clientUs: ((cpuMs(client.child.pid) - c0) * 1000) / ops,
+    };
+  });
+}
+
 /** Read and write system calls of a process so far (reads, recvmsg...; writes, writev...). */
 function syscalls(pid) {
   const text = readFileSync(`/proc/${pid}/io`, 'utf8');
@@ -166,20 +178,13 @@ function syscalls(pid) {
 }
 
 /** One fresh pair of processes of one build, sampled every `seriesMs` from the start. */
-async function series(lib) {
-  const dir = mkdtempSync(join(tmpdir(), 'ipc-ab-'));
-  dirs.add(dir);
-  const server = start(lib, 'server', dir);
-  await server.ready;
-  const client = start(lib, 'client', dir);
-  await client.ready;
-  const counter = mode === 'rr' ? client : server;
-  const sample = async () => ({
-    n: await ask(counter),
-    t: performance.now(),
-    procs: [server, client].map((p) => ({ cpu: cpuMs(p.child.pid), ...syscalls(p.child.pid) })),
-  });
-  try {
+function series(lib) {
+  return withPair(lib, async (server, client, counter) => {
+    const sample = async () => ({
+      n: await ask(counter),
+      t: performance.now(),
+      procs: [server, client].map((p) => ({ cpu: cpuMs(p.child.pid), ...syscalls(p.child.pid) })),
+    });
     const t0 = performance.now();
     let prev = await sample();
     while (prev.t - t0 < seconds * 1000) {
@@ -202,11 +207,7 @@ async function series(lib) {
       );
       prev = cur;
     }
-  } finally {
-    await stop([client, server]);
-    rmSync(dir, { recursive: true, force: true });
-    dirs.delete(dir);
-  }
+  });
 }
 
 const median = (xs) => {
