@@ -5,6 +5,8 @@ import { RESULTS_DIR } from './shared/paths.js';
 export const USAGE = `usage: npm run bench -- [options]
   --quick          a smoke run (1 run, short trials, 3 failover kills): under a minute
   --runs N         repetitions of every trial (default 5, quick 1)
+  --warmup MS      traffic before each measurement (default 300, quick 100)
+  --measure MS     length of each measurement (default 1000, quick 250)
   --only a,b       only these competitors and/or scenarios, e.g.
                    --only channel-relayed,one-way   (keys are listed in the table's notes)
   --cpu-prof       workers write V8 CPU profiles to bench/results/profiles/
@@ -24,6 +26,8 @@ export function parseArgs(argv: string[]): Settings | 'help' {
     if (arg === '--quick') continue;
     else if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--runs') s.runs = positiveInt(arg, value());
+    else if (arg === '--warmup') s.warmupMs = positiveInt(arg, value());
+    else if (arg === '--measure') s.measureMs = positiveInt(arg, value());
     else if (arg === '--only') s.only.push(...value().split(',').filter(Boolean));
     else if (arg === '--cpu-prof')
       s.workerFlags.push('--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`);
