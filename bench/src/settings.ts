@@ -40,7 +40,11 @@ export interface Settings {
 export const FULL: Omit<Settings, 'only' | 'workerFlags' | 'verbose'> = {
   mode: 'full',
   runs: 5,
-  warmupMs: 300,
+  // Long enough for V8 to finish optimizing every competitor's hot path: with 100 requests in
+  // flight, Nest TCP reaches its steady rate within 0.5 s of a fresh start and Nest IPC after
+  // about 1.5 s (`npm run bench:ab -- --series 250`). A shorter warm-up measures the JIT's
+  // tier-up as much as the transport.
+  warmupMs: 1500,
   measureMs: 1000,
   failoverKills: 20,
   tickEveryMs: 1,
