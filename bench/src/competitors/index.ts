@@ -18,4 +18,32 @@ export const COMPETITORS: Competitor[] = [
   childIpc,
 ];
 
+/**
+ * The order trials run in, within a run: each target's two sides next to each other (Nest TCP
+ * between the two Nest IPC rows it is compared with, the raw socket between the two channel
+ * rows), so that a ratio compares measurements seconds apart. This machine's speed drifts by
+ * tens of percent over tens of seconds; in table order Nest TCP ran about 20 s after Nest IPC.
+ */
+const MEASURED_FIRST = [
+  'nest-ipc-1hop',
+  'nest-tcp',
+  'nest-ipc-relayed',
+  'channel-1hop',
+  'raw-uds',
+  'channel-relayed',
+];
+
+/**
+ * `competitors` in measuring order for run `run` (from 1): every other run goes backwards, so
+ * that neither side of a target is always the one measured first.
+ */
+export function measuringOrder(competitors: Competitor[], run: number): Competitor[] {
+  const rank = (c: Competitor) => {
+    const i = MEASURED_FIRST.indexOf(c.key);
+    return i === -1 ? MEASURED_FIRST.length + COMPETITORS.indexOf(c) : i;
+  };
+  const ordered = [...competitors].sort((a, b) => rank(a) - rank(b));
+  return run % 2 === 0 ? ordered.reverse() : ordered;
+}
+
 export type { Competitor, RunEnv } from './competitor.js';

@@ -1,4 +1,4 @@
-import type { Competitor, RunEnv } from '../competitors/index.js';
+import { type Competitor, type RunEnv, measuringOrder } from '../competitors/index.js';
 import type { RunError, RunRecord } from '../report/results.js';
 import { FAILOVER_KEY, oneFailover } from '../scenarios/failover.js';
 import { MEMORY_KEY, memoryUnderBacklog } from '../scenarios/memory.js';
@@ -27,7 +27,8 @@ function progress(line: string): void {
 /**
  * Runs the plan. Runs are the outer loop and competitors the inner one, so that a slow drift
  * of the machine (another job, thermal throttling) spreads over every competitor alike rather
- * than landing on whichever ran last. A failed trial is recorded and the bench goes on.
+ * than landing on whichever ran last; within a run, the two sides of each target run back to
+ * back (see measuringOrder). A failed trial is recorded and the bench goes on.
  */
 export async function runPlan(
   ctx: TrialContext,
@@ -59,8 +60,9 @@ export async function runPlan(
   };
 
   for (let run = 1; run <= s.runs; run++) {
+    const competitors = measuringOrder(plan.competitors, run);
     for (const scenario of plan.scenarios) {
-      for (const c of plan.competitors) {
+      for (const c of competitors) {
         await attempt(c.key, scenario.key, run, () =>
           measureQuietly(ctx, s, c, scenario, env, budget),
         );
