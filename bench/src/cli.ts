@@ -13,6 +13,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --verbose        show what workers print
   --help`;
 
+/** A bad command line: printed as its message alone (no stack), exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 export function parseArgs(argv: string[]): Settings | 'help' {
   const quick = argv.includes('--quick');
   const s: Settings = { ...(quick ? QUICK : FULL), only: [], workerFlags: [], verbose: false };
@@ -20,25 +25,34 @@ export function parseArgs(argv: string[]): Settings | 'help' {
     const arg = argv[i]!;
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
       return v;
     };
     if (arg === '--quick') continue;
     else if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--runs') s.runs = positiveInt(arg, value());
-    else if (arg === '--warmup') s.warmupMs = positiveInt(arg, value());
-    else if (arg === '--measure') s.measureMs = positiveInt(arg, value());
+    else if (arg === '--warmup') s.warmupMs = windowMs(arg, value());
+    else if (arg === '--measure') s.measureMs = windowMs(arg, value());
     else if (arg === '--only') s.only.push(...value().split(',').filter(Boolean));
     else if (arg === '--cpu-prof')
       s.workerFlags.push('--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`);
     else if (arg === '--verbose') s.verbose = true;
-    else throw new Error(`unknown option ${arg}\n${USAGE}`);
+    else throw new UsageError(`unknown option ${arg}\n${USAGE}`);
   }
   return s;
 }
 
+/** A warm-up or measurement must end well inside the per-step timeout, or every trial fails. */
+const MAX_WINDOW_MS = 20_000;
+
+function windowMs(name: string, text: string): number {
+  const ms = positiveInt(name, text);
+  if (ms > MAX_WINDOW_MS) throw new UsageError(`${name} takes at most ${MAX_WINDOW_MS} ms`);
+  return ms;
+}
+
 function positiveInt(name: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} needs a positive integer`);
   return n;
 }

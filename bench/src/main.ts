@@ -4,7 +4,7 @@
  * table, and writes bench/results/latest.json and latest.svg. See bench/README.md.
  */
 import { join } from 'node:path';
-import { USAGE, parseArgs } from './cli.js';
+import { USAGE, UsageError, parseArgs } from './cli.js';
 import { COMPETITORS, type RunEnv } from './competitors/index.js';
 import { installCleanup, killAll, makeRunDir } from './orchestrator/cleanup.js';
 import { ControlServer } from './orchestrator/control-server.js';
@@ -36,7 +36,7 @@ async function main(): Promise<number> {
   const competitorKeys = COMPETITORS.map((c) => c.key);
   const unknown = s.only.filter((k) => !scenarioKeys.includes(k) && !competitorKeys.includes(k));
   if (unknown.length > 0) {
-    throw new Error(
+    throw new UsageError(
       `--only: unknown ${unknown.join(', ')}; competitors: ${competitorKeys.join(', ')}; ` +
         `scenarios: ${scenarioKeys.join(', ')}`,
     );
@@ -125,8 +125,12 @@ async function main(): Promise<number> {
     };
     const targets = evaluateTargets(results);
     console.log('\n' + renderTable(results, targets));
-    // Only a full run of everything, at the standard window, replaces the published numbers.
-    const standard = s.warmupMs === FULL.warmupMs && s.measureMs === FULL.measureMs;
+    // Only a full run of everything, as the README describes it, replaces the published numbers.
+    const standard =
+      s.warmupMs === FULL.warmupMs &&
+      s.measureMs === FULL.measureMs &&
+      s.runs === FULL.runs &&
+      s.workerFlags.length === 0;
     const base =
       s.mode === 'quick' ? 'quick' : s.only.length > 0 || !standard ? 'partial' : 'latest';
     const written = writeResults(results, targets, base);
@@ -143,6 +147,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(e.message);
+      process.exit(2);
+    }
     console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exit(1);
   },

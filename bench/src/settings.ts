@@ -25,7 +25,7 @@ export interface Settings {
    * Measurements redone when other processes took over OTHER_CPU_LIMIT of the CPU meanwhile
    * (see orchestrator/cpu-watch.ts). None in quick mode, which must stay under a minute.
    * After three measurements in a row stayed disturbed, the machine is busy for good and the
-   * bench stops retrying, so a full run stays near ten minutes.
+   * bench stops retrying, so a full run stays near thirteen minutes.
    */
   retries: number;
   /** Any single step (start, sync, a call) that takes longer fails the trial. */
@@ -40,10 +40,10 @@ export interface Settings {
 export const FULL: Omit<Settings, 'only' | 'workerFlags' | 'verbose'> = {
   mode: 'full',
   runs: 5,
-  // Long enough for V8 to finish optimizing every competitor's hot path: with 100 requests in
-  // flight, Nest TCP reaches its steady rate within 0.5 s of a fresh start and Nest IPC after
-  // about 1.5 s (`npm run bench:ab -- --series 250`). A shorter warm-up measures the JIT's
-  // tier-up as much as the transport.
+  // Long enough for the request paths of Nest IPC and Nest TCP to reach their steady rates: with
+  // 100 requests in flight, Nest TCP is at its rate from the first 250 ms of a fresh start and
+  // Nest IPC only after about 1 s, once V8 has optimized it (see the README's "The bench now
+  // warms up for 1.5 s"). A shorter warm-up measures the JIT's tier-up as much as the transport.
   warmupMs: 1500,
   measureMs: 1000,
   failoverKills: 20,

@@ -33,9 +33,14 @@ const MEASURED_FIRST = [
   'channel-relayed',
 ];
 
+for (const key of MEASURED_FIRST) {
+  if (!COMPETITORS.some((c) => c.key === key))
+    throw new Error(`MEASURED_FIRST: no competitor '${key}'`);
+}
+
 /**
  * `competitors` in measuring order for run `run` (from 1): every other run goes backwards, so
- * that neither side of a target is always the one measured first.
+ * that neither side of a target is always the one measured first (3 runs to 2 in a full run).
  */
 export function measuringOrder(competitors: Competitor[], run: number): Competitor[] {
   const rank = (c: Competitor) => {
