@@ -4,9 +4,9 @@ import { RESULTS_DIR } from './shared/paths.js';
 
 export const USAGE = `usage: npm run bench -- [options]
   --quick          a smoke run (1 run, short trials, 3 failover kills): under a minute
-  --runs N         repetitions of every trial (default 5, quick 1)
-  --warmup MS      traffic before each measurement (default 1500, quick 100)
-  --measure MS     length of each measurement (default 1000, quick 250)
+  --runs N         repetitions of every trial (default ${FULL.runs}, quick ${QUICK.runs})
+  --warmup MS      traffic before each measurement (default ${FULL.warmupMs}, quick ${QUICK.warmupMs})
+  --measure MS     length of each measurement (default ${FULL.measureMs}, quick ${QUICK.measureMs})
   --only a,b       only these competitors and/or scenarios, e.g.
                    --only channel-relayed,one-way   (keys are listed in the table's notes)
   --cpu-prof       workers write V8 CPU profiles to bench/results/profiles/
