@@ -38,14 +38,92 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  // The layers' boundaries (see docs/architecture.md). Each block lists what a folder may not
+  // import; a later block for the same files replaces the rule, so each repeats the Nest ban.
   {
     files: ['src/channel/**/*.ts'],
     rules: {
       // The channel layer is framework-free: the Nest binding depends on it, never the reverse.
+      'no-restricted-imports': ['error', { patterns: channelBans() }],
+    },
+  },
+  {
+    files: ['src/channel/wire/**/*.ts'],
+    rules: {
+      // Framing and codecs stand alone: only the typed errors (a leaf module) from outside.
       'no-restricted-imports': [
         'error',
-        { patterns: ['@nestjs/*', 'rxjs', 'rxjs/*', '../nest/*', '../../nest/*'] },
+        {
+          patterns: channelBans({
+            group: ['../*', '!../errors.js'],
+            message: 'wire/ imports nothing of the channel but errors.ts.',
+          }),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/channel/errors.ts', 'src/channel/util/**/*.ts', 'src/channel/io/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: channelBans({
+            group: [
+              '**/hub/*',
+              '**/peer/*',
+              '**/direct/*',
+              '**/election/*',
+              '**/endpoint/*',
+              '**/channel.js',
+            ],
+            message: 'errors, util and io sit below every role: they import none of them.',
+          }),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/channel/hub/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: channelBans({
+            group: ['**/peer/*', '**/direct/*', '**/channel.js', '**/channel-target.js'],
+            message: 'The hub serves peers; it never imports the peer side.',
+          }),
+        },
+      ],
+    },
+  },
+  {
+    files: [
+      'src/channel/direct/**/*.ts',
+      'src/channel/endpoint/**/*.ts',
+      'src/channel/election/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: channelBans({
+            group: ['**/hub/*', '**/peer/*', '**/channel.js', '**/channel-target.js'],
+            message: 'Endpoints, elections and direct links know neither the hub nor the peer.',
+          }),
+        },
       ],
     },
   },
 );
+
+/** What no file of src/channel may import, plus one more group for a folder. */
+function channelBans(extra) {
+  const bans = [
+    {
+      group: ['@nestjs/*', 'rxjs', 'rxjs/*', '**/nest/*', '**/nest/**'],
+      message: 'src/channel is framework-free: the Nest binding depends on it, never the reverse.',
+    },
+  ];
+  return extra === undefined ? bans : [...bans, extra];
+}

@@ -1,15 +1,15 @@
 import cluster from 'node:cluster';
 import { resolve } from 'node:path';
-import type { Codec, CodecName } from './codec.js';
+import type { Codec, CodecName } from './wire/codec.js';
 import {
   type PlatformFacts,
   type TransportKind,
   type TransportOption,
   chooseTransport,
   isTransportOption,
-} from './endpoint-choice.js';
+} from './endpoint/endpoint-choice.js';
 import { InvalidOptionError, shownValue } from './errors.js';
-import { MAX_PEER_ID } from './frame.js';
+import { MAX_PEER_ID } from './wire/frame.js';
 import type { ChannelLogger } from './logger.js';
 
 /** Options of `new Channel()`. Every one is optional; the defaults suit a PM2 cluster. */

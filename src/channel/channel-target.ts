@@ -11,7 +11,7 @@ export interface SendOptions {
    */
   hold?: boolean;
   /**
-   * @internal Deliver to the process holding the id now even while it drains (see
+   * @internal Deliver to the process holding the id now even while it retires (see
    * FrameFlag.ToProcess); the Nest binding sends answers and cancels this way.
    */
   _toProcess?: boolean;
@@ -32,7 +32,7 @@ export class ChannelTarget {
    * the caller should wait for `'drain'` before sending more; the message is accepted either way.
    */
   send(message: unknown): boolean {
-    return this.channel._accept(this.code, this.flags, null, message);
+    return this.channel._enqueue(this.code, this.flags, null, message);
   }
 
   /**
@@ -40,6 +40,6 @@ export class ChannelTarget {
    * Returns false when the caller should wait for `'drain'`; the event is accepted either way.
    */
   emit(event: string, ...args: unknown[]): boolean {
-    return this.channel._accept(this.code, this.flags, event, args);
+    return this.channel._enqueue(this.code, this.flags, event, args);
   }
 }

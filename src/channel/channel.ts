@@ -6,13 +6,13 @@ import {
   checkMeta,
   resolveOptions,
 } from './channel-options.js';
-import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './codec.js';
-import { Dedup } from './dedup.js';
-import { DirectLinks, type DirectLinksOwner } from './direct-links.js';
-import { EventNames } from './event-names.js';
-import { FrameSlab } from './frame-slab.js';
-import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint.js';
-import type { TransportKind } from './endpoint-choice.js';
+import { type Codec, decodeJsonAt, jsonCodec, resolveCodec } from './wire/codec.js';
+import { Dedup } from './peer/dedup.js';
+import { DirectLinks, type DirectLinksOwner } from './direct/direct-links.js';
+import { EventNames } from './peer/event-names.js';
+import { FrameSlab } from './wire/frame-slab.js';
+import { type Endpoint, ensurePrivateDirectory, resolveEndpoint } from './endpoint/endpoint.js';
+import type { TransportKind } from './endpoint/endpoint-choice.js';
 import {
   ChannelClosedError,
   ConnectTimeoutError,
@@ -47,7 +47,7 @@ import {
   readSeq,
   readTarget,
   writeHeader,
-} from './frame.js';
+} from './wire/frame.js';
 import type {
   EpochNotice,
   Fault,
@@ -56,14 +56,14 @@ import type {
   PeerLeave,
   PeerMetaUpdate,
   Welcome,
-} from './handshake.js';
-import type { PeerRecord } from './hub-connection.js';
-import type { ExpectedPeer } from './hub.js';
-import { Link, LinkState } from './link.js';
+} from './wire/handshake.js';
+import type { PeerRecord } from './wire/handshake.js';
+import type { ExpectedPeer } from './hub/hub.js';
+import { HubLink, HubLinkState } from './peer/hub-link.js';
 import { Log } from './logger.js';
-import { Membership, type PeerInfo } from './membership.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
-import { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
+import { Membership, type PeerInfo } from './peer/membership.js';
+import { Outbox, type OutboxEntry } from './peer/outbox.js';
+import { ChannelTarget, type SendOptions, type TargetSpec } from './channel-target.js';
 
 /** Errors nobody listens to are printed at most once per code in this long. */
 const UNHEARD_WARNING_MS = 5000;
@@ -111,7 +111,7 @@ const RESERVED_EVENTS = new Set([
   'hub',
   'meta',
   'drain',
-  'draining',
+  'retiring',
   'leader',
   'follower',
   'error',
@@ -134,7 +134,7 @@ export interface ChannelEventMap {
   hub: [hubId: number];
   meta: [id: number, meta: unknown];
   /** A peer started shutting down: it takes no new messages and will leave. */
-  draining: [id: number];
+  retiring: [id: number];
   /** This process became the leader (see Channel.isLeader), or its epoch rose while leading. */
   leader: [epoch: number];
   /** This process stopped being the leader; emitted before it does anything else. */
@@ -178,7 +178,7 @@ export class Channel extends EventEmitter {
   private readonly codec: Codec;
   private readonly log: Log;
   private readonly ep: Endpoint;
-  private readonly link: Link;
+  private readonly link: HubLink;
   /** Links straight to other peers (undefined where the platform or option rules them out). */
   private readonly direct: DirectLinks | undefined;
   private readonly outbox = new Outbox(WINDOW_FRAMES, WINDOW_BYTES);
@@ -202,18 +202,18 @@ export class Channel extends EventEmitter {
   /** A hub this process hosts is waiting for FRESH_HUB_SETTLE_MS before its process leads. */
   private leaderSettling: NodeJS.Timeout | undefined;
   /** close() has begun: no longer a candidate to lead. */
-  private retired = false;
-  /** `draining`: takes nothing new, still sends (replies) until close() leaves. */
-  private state: 'new' | 'connecting' | 'open' | 'draining' | 'closing' | 'closed' = 'new';
-  private drainRequested = false;
-  private drained: Promise<void> | undefined;
-  private onDrained: (() => void) | undefined;
+  private closeBegun = false;
+  /** `retiring`: takes nothing new, still sends (replies) until close() leaves. */
+  private state: 'new' | 'connecting' | 'open' | 'retiring' | 'closing' | 'closed' = 'new';
+  private retireRequested = false;
+  private retirement: Promise<void> | undefined;
+  private onRetired: (() => void) | undefined;
   /** The last hub went without a handover since this process last joined (see Outbox.rewind). */
   private hubDied = false;
   /** When each error code was last printed as a process warning (see warnUnheard). */
   private readonly unheardWarnedAt = new Map<string, number>();
   /** What this process had consumed when the hub confirmed its drain (see Drained). */
-  private consumedAtDrain: [number, number][] | undefined;
+  private consumedAtRetire: [number, number][] | undefined;
   private sendLimit: number;
   /** Data frames read on the current hub connection (the running count sent as Receipt). */
   private received = 0;
@@ -246,7 +246,7 @@ export class Channel extends EventEmitter {
       this.opts.directLinks && DirectLinks.supported(this.ep.kind)
         ? new DirectLinks(this.directOwner(), this.opts.maxFrameBytes, this.log)
         : undefined;
-    this.link = new Link(
+    this.link = new HubLink(
       {
         endpoint: this.ep,
         name: this.opts.name,
@@ -260,7 +260,7 @@ export class Channel extends EventEmitter {
           handshakeTimeoutMs: 10_000,
           onFault: (error) => this.reportError(error),
           firstEpoch: () => this.firstHubEpoch(),
-          onRetire: () => this.updateLeadership(),
+          onStop: () => this.updateLeadership(),
         },
         log: this.log,
       },
@@ -274,14 +274,14 @@ export class Channel extends EventEmitter {
           ...this.claim(),
           waitMs: this.opts.preferredIdWaitMs,
           expected: this.selfId !== 0 ? this.expectedPeers() : undefined,
-          draining: this.drainRequested || undefined,
-          // The hub counts this process as draining from this Join on: what it reads from here
+          retiring: this.retireRequested || undefined,
+          // The hub counts this process as retiring from this Join on: what it reads from here
           // is answers only, which must not count as consumed (see Drained).
-          consumed: this.drainRequested
-            ? (this.consumedAtDrain ??= this.consumedMarks())
+          consumed: this.retireRequested
+            ? (this.consumedAtRetire ??= this.consumedMarks())
             : undefined,
           meta: this.meta,
-          direct: this.drainRequested ? undefined : this.direct?.address,
+          direct: this.retireRequested ? undefined : this.direct?.address,
           maxFrameBytes: this.opts.maxFrameBytes,
           epoch: this.epochSeen || undefined,
         }),
@@ -304,7 +304,7 @@ export class Channel extends EventEmitter {
 
   /** Whether this process is joined right now (false while a new hub is being elected). */
   get connected(): boolean {
-    return this.link.state === LinkState.Joined;
+    return this.link.state === HubLinkState.Joined;
   }
 
   /** Whether this process hosts the hub. */
@@ -351,13 +351,13 @@ export class Channel extends EventEmitter {
 
   /**
    * What this process knows of a peer: its pid, its meta, and whether it is shutting down
-   * (draining: it takes no new messages). Undefined for ids that are not joined.
+   * (retiring: it takes no new messages). Undefined for ids that are not joined.
    */
-  peerInfo(id: number): { id: number; pid: number; meta: unknown; draining: boolean } | undefined {
+  peerInfo(id: number): { id: number; pid: number; meta: unknown; retiring: boolean } | undefined {
     const p = this.membership.get(id);
     return p === undefined
       ? undefined
-      : { id: p.id, pid: p.pid, meta: p.meta, draining: p.draining };
+      : { id: p.id, pid: p.pid, meta: p.meta, retiring: p.retiring };
   }
 
   /**
@@ -423,12 +423,12 @@ export class Channel extends EventEmitter {
    * for the next process that takes the id (a PM2 reload's successor), and requests to it fail
    * at once so their senders can retry elsewhere. Resolves once everything sent to this
    * process before has been read. Sending still works (to answer what was received) until
-   * `close()`, which drains first.
+   * `close()`, which retires first.
    */
-  drain(): Promise<void> {
+  retire(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.resolve();
-    if (this.drained !== undefined) return this.drained;
-    this.drainRequested = true;
+    if (this.retirement !== undefined) return this.retirement;
+    this.retireRequested = true;
     this.link.retiring = true;
     this.updateLeadership();
     // Senders learn what was read on each direct link and send the rest through the hub, which
@@ -436,25 +436,25 @@ export class Channel extends EventEmitter {
     // hub is joined: links do not wait for one.
     this.direct?.stopReceiving();
     if (this.state === 'new' || !this.link.joined) {
-      // Nothing can be on its way to a process that is not joined; a later join drains at once.
-      if (this.state === 'open' || this.state === 'connecting') this.state = 'draining';
-      this.drained = Promise.resolve();
-      return this.drained;
+      // Nothing can be on its way to a process that is not joined; a later join retires at once.
+      if (this.state === 'open' || this.state === 'connecting') this.state = 'retiring';
+      this.retirement = Promise.resolve();
+      return this.retirement;
     }
-    this.state = 'draining';
-    this.drained = new Promise<void>((resolve) => {
+    this.state = 'retiring';
+    this.retirement = new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.onDrained = undefined;
+        this.onRetired = undefined;
         resolve();
       };
       // Bounded: a hub that never answers must not keep a process from exiting.
       const timer = setTimeout(done, this.opts.closeTimeoutMs);
       timer.unref();
-      this.onDrained = done;
+      this.onRetired = done;
     });
-    this.link.write([controlFrame(FrameType.Drain)]);
-    return this.drained;
+    this.link.write([controlFrame(FrameType.Retire)]);
+    return this.retirement;
   }
 
   /**
@@ -512,7 +512,7 @@ export class Channel extends EventEmitter {
    * @internal Accepts one message (`event` null, from send) or event for delivery. Null, not
    * undefined, marks a send: an emit whose name is missing must fail the name check.
    */
-  _accept(code: number, flags: number, event: string | null, value: unknown): boolean {
+  _enqueue(code: number, flags: number, event: string | null, value: unknown): boolean {
     if (this.state === 'closing' || this.state === 'closed') {
       throw new ChannelClosedError(event === null ? 'send' : `emit '${String(event)}'`);
     }
@@ -642,7 +642,7 @@ export class Channel extends EventEmitter {
     if (this.canTakeSendable()) frames = this.outbox.takeSendable(direct, joined);
     direct?.flushAcks();
     direct?.flushWrites();
-    if (!joined && this.link.state !== LinkState.Leaving) return;
+    if (!joined && this.link.state !== HubLinkState.Leaving) return;
     if (this.received > this.receiptSent) {
       this.receiptSent = this.received;
       const receipt = countFrame(FrameType.Receipt, this.received);
@@ -666,7 +666,7 @@ export class Channel extends EventEmitter {
         for (const entry of entries) this.outbox.confirm(entry);
         this.afterSettle();
       },
-      unroute: (entries, mayHaveRead) => {
+      unroute: (entries: OutboxEntry[], mayHaveRead: boolean) => {
         this.outbox.unroute(entries, mayHaveRead);
         this.scheduleFlush();
       },
@@ -806,17 +806,17 @@ export class Channel extends EventEmitter {
       case FrameType.Bye:
         this.link.noteBye();
         break;
-      case FrameType.Drained:
+      case FrameType.Retired:
         // Everything read so far was sent before the hub saw the drain; from here on only
         // answers to this process's own requests arrive. A hub taking over must not count those
         // as consumed frames of the streams whose rest waits for the successor.
-        this.consumedAtDrain ??= this.consumedMarks();
-        this.onDrained?.();
+        this.consumedAtRetire ??= this.consumedMarks();
+        this.onRetired?.();
         break;
-      case FrameType.PeerDrain: {
+      case FrameType.PeerRetire: {
         const notice = readJson<{ id: number; incarnation: number }>(frame);
-        if (this.membership.applyDrain(notice.id, notice.incarnation) !== undefined) {
-          this.emit('draining', notice.id);
+        if (this.membership.applyRetire(notice.id, notice.incarnation) !== undefined) {
+          this.emit('retiring', notice.id);
         }
         break;
       }
@@ -918,7 +918,7 @@ export class Channel extends EventEmitter {
     return { claim: 0, kind: 'none' };
   }
 
-  /** What this process has consumed from each known peer (for a draining rejoin). */
+  /** What this process has consumed from each known peer (for a retiring rejoin). */
   private consumedMarks(): [number, number][] {
     const incarnations: number[] = [];
     for (const id of this.membership.ids()) {
@@ -946,7 +946,7 @@ export class Channel extends EventEmitter {
     this.hubDied = false;
     this.flush();
     if (this.state === 'connecting' || this.state === 'new')
-      this.state = this.drainRequested ? 'draining' : 'open';
+      this.state = this.retireRequested ? 'retiring' : 'open';
     // A reloaded worker may host the new hub under the old hub's id: a new epoch still tells.
     const hubChanged =
       welcome.hubId !== this.currentHubId ||
@@ -958,8 +958,8 @@ export class Channel extends EventEmitter {
       `${first ? 'joined' : 'rejoined'} channel '${this.name}' as peer ${welcome.id}` +
         (this.isHub ? ' (hosting the hub)' : ` (hub: peer ${welcome.hubId || '?'})`),
     );
-    // A process that was draining when the hub changed tells the new hub too.
-    if (this.drainRequested) this.link.write([controlFrame(FrameType.Drain)]);
+    // A process that was retiring when the hub changed tells the new hub too.
+    if (this.retireRequested) this.link.write([controlFrame(FrameType.Retire)]);
     this.settleConnect?.();
     this.emit('connect', welcome.id);
     if (hubChanged && welcome.hubId !== 0) this.emit('hub', welcome.hubId);
@@ -1037,10 +1037,10 @@ export class Channel extends EventEmitter {
     const hub = this.link.hub;
     const leads =
       hub !== undefined &&
-      !hub.retired &&
+      !hub.stopped &&
       this.link.joined &&
-      !this.drainRequested &&
-      !this.retired &&
+      !this.retireRequested &&
+      !this.closeBegun &&
       this.leaderSettling === undefined;
     if (leads === this.leading) return;
     this.leading = leads;
@@ -1080,9 +1080,9 @@ export class Channel extends EventEmitter {
 
   private async shutDown(graceful: boolean): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    const wasOpen = this.state === 'open' || this.state === 'draining';
+    const wasOpen = this.state === 'open' || this.state === 'retiring';
     const hostedHub = this.isHub;
-    this.retired = true;
+    this.closeBegun = true;
     clearTimeout(this.leaderSettling);
     this.updateLeadership();
     this.closing = (async () => {
@@ -1090,7 +1090,7 @@ export class Channel extends EventEmitter {
       if (graceful && wasOpen) {
         // Take nothing new, read what is on its way, answer it: then leave.
         this.log.info(`closing: peer ${this.selfId} takes nothing new`);
-        await this.drain();
+        await this.retire();
         if (!this.outboxSettled()) await this.waitForOutbox();
       }
       this.state = 'closing';
@@ -1104,7 +1104,7 @@ export class Channel extends EventEmitter {
       clearInterval(this.presumedTimer);
       // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only
       // a hub process takes its own held messages with it.
-      for (const frame of this.outbox.drain(hostedHub)) {
+      for (const frame of this.outbox.takeAll(hostedHub)) {
         this.reportUndeliverable(frame, 'channel-closed');
       }
       this.settleConnect?.(new ChannelClosedError('join the channel'));

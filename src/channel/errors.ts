@@ -1,4 +1,4 @@
-import { TARGET_ALL, TARGET_OTHERS } from './frame.js';
+import { TARGET_ALL, TARGET_OTHERS } from './wire/frame.js';
 
 /**
  * Every failure the channel reports is one of these classes. Each carries a stable `code`
@@ -117,7 +117,7 @@ export type UndeliverableReason =
   | 'grace-expired'
   | 'hold-full'
   | 'peer-absent'
-  | 'peer-draining'
+  | 'peer-retiring'
   | 'peer-left'
   | 'frame-too-large'
   | 'channel-closed';
@@ -284,7 +284,7 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
       return `${what} was not delivered: too many messages are already held for that absent peer.`;
     case 'peer-absent':
       return `${what} was not delivered: no peer holds id ${target}. Check the id against peers; without { hold: false } a message waits graceMs for its id.`;
-    case 'peer-draining':
+    case 'peer-retiring':
       return `${what} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;
     case 'peer-left':
       return `${what} was not delivered: the peer left before confirming it had read it (it may have).`;

@@ -1,7 +1,7 @@
 export { Channel, type ChannelEventMap } from './channel.js';
 export { type ChannelOptions, defaultChannelName } from './channel-options.js';
-export type { TransportKind, TransportOption } from './endpoint-choice.js';
-export { type Codec, type CodecName, jsonCodec, v8Codec } from './codec.js';
+export type { TransportKind, TransportOption } from './endpoint/endpoint-choice.js';
+export { type Codec, type CodecName, jsonCodec, v8Codec } from './wire/codec.js';
 export * from './errors.js';
 export type { ChannelLogger } from './logger.js';
-export { ChannelTarget, type SendOptions, type TargetSpec } from './target.js';
+export { ChannelTarget, type SendOptions, type TargetSpec } from './channel-target.js';

@@ -41,9 +41,9 @@ export interface IpcEvents {
   /**
    * A peer is shutting down (a PM2 reload, app.close()): it takes no new messages; what is sent
    * to its id waits for its successor, and requests to it fail at once with
-   * PeerUnavailableError (`draining: true`). `leave` follows.
+   * PeerUnavailableError (`retiring: true`). `leave` follows.
    */
-  draining: (peer: number) => void;
+  retiring: (peer: number) => void;
   /** This process became the channel's leader (or its epoch rose while leading). */
   leader: (epoch: number) => void;
   /** This process stopped being the leader. */

@@ -28,18 +28,18 @@ export class PeerLeftError extends IpcChannelError {
 
 /**
  * The request was not delivered, so it did not run: nobody holds that id, or the peer is
- * shutting down (draining). Safe to retry; `send()` without a target retries another peer itself.
+ * shutting down (retiring). Safe to retry; `send()` without a target retries another peer itself.
  */
 export class PeerUnavailableError extends IpcChannelError {
   constructor(
     readonly peer: number,
     readonly pattern: string,
     /** The peer exists but is shutting down (a PM2 reload, app.close()). */
-    readonly draining = false,
+    readonly retiring = false,
   ) {
     super(
       'ERR_IPC_PEER_UNAVAILABLE',
-      draining
+      retiring
         ? `Peer ${peer} is shutting down and takes no new requests, so '${pattern}' did not run there. Retry: the process that takes id ${peer} next will answer.`
         : `No peer holds id ${peer}, so '${pattern}' was not sent. Check the id against client.peers.`,
     );

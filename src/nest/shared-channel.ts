@@ -4,12 +4,12 @@ import { Logger } from '@nestjs/common';
 import { Channel } from '../channel/channel.js';
 import type { ChannelOptions } from '../channel/channel-options.js';
 import { InvalidOptionError, type IpcChannelError, UndeliverableError } from '../channel/errors.js';
-import type { TargetSpec } from '../channel/target.js';
+import type { TargetSpec } from '../channel/channel-target.js';
 import { NO_MESSAGE_HANDLER, WIRE } from './ipc.constants.js';
 import { PeerLeftError, PeerUnavailableError } from './ipc.errors.js';
-import { leadershipEvents } from './leadership-events.js';
+import { leadershipEvents } from './leadership/leadership-events.js';
 import type { IpcStatus } from './ipc-options.interface.js';
-import type { IpcMetadata } from './ipc.context.js';
+import type { IpcMetadata } from './server/ipc.context.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
 export interface IpcRequestSink {
@@ -63,7 +63,7 @@ const registry = new Map<string, SharedChannel>();
 
 /**
  * Answers and cancels concern the process that started the request: they reach it even while
- * it drains (a worker being reloaded still gets the answers its last HTTP requests await).
+ * it retires (a worker being reloaded still gets the answers its last HTTP requests await).
  */
 const TO_PROCESS = { _toProcess: true } as const;
 
@@ -90,7 +90,7 @@ export class SharedChannel {
   private nextId = 1;
   /**
    * Makes request ids unique to this process: an answer sent to a process that has since
-   * drained is handed to the next holder of its id, which must not take it for its own request
+   * retired is handed to the next holder of its id, which must not take it for its own request
    * with the same number.
    */
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
@@ -147,7 +147,7 @@ export class SharedChannel {
       for (const sink of this.sinks) sink.onCancel(sender, id as string);
     });
     channel.on('leave', (peer) => this.peerLeft(peer));
-    for (const event of ['join', 'leave', 'meta', 'connect', 'draining'] as const) {
+    for (const event of ['join', 'leave', 'meta', 'connect', 'retiring'] as const) {
       channel.on(event, () => this.handlers.clear());
     }
     for (const name of [WIRE.request, WIRE.requestRaw]) {
@@ -246,7 +246,7 @@ export class SharedChannel {
       hub: (id: number) => emitter.emit('hub', id),
       join: (id: number) => emitter.emit('join', id),
       leave: (id: number) => emitter.emit('leave', id),
-      draining: (id: number) => emitter.emit('draining', id),
+      retiring: (id: number) => emitter.emit('retiring', id),
       leader: (epoch: number) => emitter.emit('leader', epoch),
       follower: (epoch: number) => emitter.emit('follower', epoch),
     };
@@ -395,7 +395,7 @@ export class SharedChannel {
         const info = this.channel.peerInfo(id);
         return (
           info !== undefined &&
-          !info.draining &&
+          !info.retiring &&
           (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
         );
       });
@@ -415,8 +415,8 @@ export class SharedChannel {
   }
 
   /** Takes nothing new for this process; resolves once what was sent to it has been read. */
-  drain(): Promise<void> {
-    return this.channel.drain();
+  retire(): Promise<void> {
+    return this.channel.retire();
   }
 
   private announce(): void {
@@ -529,11 +529,11 @@ export class SharedChannel {
       return;
     }
     request.onFailure(
-      error.reason === 'peer-absent' || error.reason === 'peer-draining'
+      error.reason === 'peer-absent' || error.reason === 'peer-retiring'
         ? new PeerUnavailableError(
             request.target,
             request.pattern,
-            error.reason === 'peer-draining',
+            error.reason === 'peer-retiring',
           )
         : new PeerLeftError(request.target, request.pattern),
     );

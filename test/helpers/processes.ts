@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Channel } from '../../src/channel/channel.js';
-import { resolveEndpoint } from '../../src/channel/endpoint.js';
+import { resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
 import { testBuildDir } from './build-dir.js';
 
 /** Where the global setup compiled the fixtures. */

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
-import { FrameType, OFF_TYPE, readJson } from '../../src/channel/frame.js';
-import type { HubHello } from '../../src/channel/handshake.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
+import { FrameType, OFF_TYPE, readJson } from '../../src/channel/wire/frame.js';
+import type { HubHello } from '../../src/channel/wire/handshake.js';
 import { openHubSocket, until } from './processes.js';
 
 /**

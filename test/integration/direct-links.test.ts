@@ -1,7 +1,7 @@
 import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
 import { readdirSync } from 'node:fs';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
 import {
   FrameType,
   HEADER_SIZE,
@@ -10,9 +10,8 @@ import {
   jsonFrame,
   readJson,
   writeHeader,
-} from '../../src/channel/frame.js';
-import { directProof } from '../../src/channel/handshake.js';
-import type { PeerRecord } from '../../src/channel/hub-connection.js';
+} from '../../src/channel/wire/frame.js';
+import { type PeerRecord, directProof } from '../../src/channel/wire/handshake.js';
 import { Proc, killAll, startMany, tempDir, until } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -68,7 +67,7 @@ async function three(extra: Record<string, unknown> = {}): Promise<[Proc, Proc, 
 }
 
 /**
- * Closes `old` (peer 3, drained, having read `before` of peer 2's 20k stream), starts the next
+ * Closes `old` (peer 3, retired, having read `before` of peer 2's 20k stream), starts the next
  * process for id 3, and checks that it gets exactly the rest, in order, and the sender no error.
  */
 async function successorGetsTheRest(
@@ -164,7 +163,7 @@ maybe(
     const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 20 });
     await until(async () => (await from2(old)).length > 3000, 10_000);
     expect((await sender.call<State>('state')).directPeers).toEqual([3]);
-    await old.call('drain');
+    await old.call('retire');
     const before = await from2(old);
     await successorGetsTheRest(sender, old, before, streaming);
     // The next process gets a direct link of its own once the hub has delivered what it held.
@@ -174,19 +173,19 @@ maybe(
 );
 
 maybe(
-  'a receiver that drains while no hub is joined stops reading its links at once; its successor gets the rest, exactly once',
+  'a receiver that retires while no hub is joined stops reading its links at once; its successor gets the rest, exactly once',
   async () => {
     const [hub, sender, old] = await three();
     const streaming = sender.call('stream', { to: 3, count: 20_000, paceEvery: 20 });
     await until(async () => (await from2(old)).length > 3000, 10_000);
     expect((await sender.call<State>('state')).directPeers).toEqual([3]);
-    await old.call('drainOnDisconnect');
+    await old.call('retireOnDisconnect');
     await hub.kill('SIGKILL');
-    const called = await old.waitEvent((e) => e.ev === 'drainCalled');
-    const atDrain = (called.counts as Record<string, number>)['2']!;
+    const called = await old.waitEvent((e) => e.ev === 'retireCalled');
+    const atRetire = (called.counts as Record<string, number>)['2']!;
     await new Promise((r) => setTimeout(r, 300));
     // Nothing more was read after drain() was called, though the sender kept sending.
-    expect((await from2(old)).length).toBe(atDrain);
+    expect((await from2(old)).length).toBe(atRetire);
     const before = await from2(old);
     await successorGetsTheRest(sender, old, before, streaming);
   },

@@ -10,7 +10,7 @@ import {
   jsonFrame,
   readJson,
   writeHeader,
-} from '../../src/channel/frame.js';
+} from '../../src/channel/wire/frame.js';
 import { Proc, killAll, openHubSocket, startMany, tempDir, until } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -242,7 +242,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
       FrameType.Event,
       FrameType.Receipt,
       FrameType.Leave,
-      FrameType.Drain,
+      FrameType.Retire,
       FrameType.HandoverDone,
       FrameType.Ack,
       FrameType.Welcome,

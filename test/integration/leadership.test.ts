@@ -5,14 +5,14 @@
 import type { Socket } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { Channel } from '../../src/index.js';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
 import {
   FrameType,
   OFF_TYPE,
   PROTOCOL_VERSION,
   jsonFrame,
   readJson,
-} from '../../src/channel/frame.js';
+} from '../../src/channel/wire/frame.js';
 import {
   type ChildEvent,
   Proc,
@@ -216,7 +216,7 @@ test("a peer that has seen a higher epoch raises the hub's: it is told the new o
   }
 });
 
-test('draining steps down at once, before the hub is handed over; the successor leads at a higher epoch', async () => {
+test('retiring steps down at once, before the hub is handed over; the successor leads at a higher epoch', async () => {
   const a = channel({ id: 1 });
   const b = channel({ id: 2 });
   const order: string[] = [];
@@ -227,7 +227,7 @@ test('draining steps down at once, before the hub is handed over; the successor 
   await until(() => a.isLeader, 5000, 'a to lead');
   const first = a.epoch;
 
-  void a.drain();
+  void a.retire();
   expect(a.isLeader).toBe(false);
   expect(a.isHub).toBe(true);
   expect(order).toEqual([`a follower ${first}`]);

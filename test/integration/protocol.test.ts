@@ -4,8 +4,8 @@
  */
 import type { Socket } from 'node:net';
 import { Channel } from '../../src/index.js';
-import { type HubListener, resolveEndpoint } from '../../src/channel/endpoint.js';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
+import { type HubListener, resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
 import {
   FrameType,
   HEADER_SIZE,
@@ -15,7 +15,7 @@ import {
   readCount,
   readJson,
   writeHeader,
-} from '../../src/channel/frame.js';
+} from '../../src/channel/wire/frame.js';
 import { TRANSPORT, tempDir, until } from '../helpers/processes.js';
 
 let dir: ReturnType<typeof tempDir>;

@@ -5,7 +5,7 @@ import {
   jsonFrame,
   readJson,
   writeHeader,
-} from '../../src/channel/frame.js';
+} from '../../src/channel/wire/frame.js';
 import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { AuthenticationError, Channel } from '../../src/index.js';
-import { UnixEndpoint } from '../../src/channel/unix-endpoint.js';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
-import { FrameType, OFF_TYPE, readJson } from '../../src/channel/frame.js';
+import { UnixEndpoint } from '../../src/channel/endpoint/unix-endpoint.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
+import { FrameType, OFF_TYPE, readJson } from '../../src/channel/wire/frame.js';
 import { Proc, killAll, tempDir, until } from '../helpers/processes.js';
 
 /**

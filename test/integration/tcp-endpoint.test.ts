@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, type Socket, createConnection, createServer } from 'node:net';
 import { AuthenticationError, Channel, TransportMismatchError } from '../../src/index.js';
-import { resolveEndpoint } from '../../src/channel/endpoint.js';
-import { MAX_PROVING } from '../../src/channel/tcp-endpoint.js';
-import { PEER_PROOF_BYTES } from '../../src/channel/token-gate.js';
+import { resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
+import { MAX_PROVING } from '../../src/channel/endpoint/tcp-endpoint.js';
+import { PEER_PROOF_BYTES } from '../../src/channel/endpoint/token-gate.js';
 import { Proc, killAll, channelSandbox, until } from '../helpers/processes.js';
 
 interface State {

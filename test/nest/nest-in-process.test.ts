@@ -216,10 +216,10 @@ test('status observables and on() report the lifecycle; app.close() leaves no so
   expect(readdirSync(dir.path)).toEqual([]);
 });
 
-test('on() reports peers joining, draining and leaving', async () => {
+test('on() reports peers joining, retiring and leaving', async () => {
   const { server, client } = await boot();
   const seen: string[] = [];
-  for (const event of ['join', 'draining', 'leave'] as const) {
+  for (const event of ['join', 'retiring', 'leave'] as const) {
     server.on(event, (peer: number) => seen.push(`server ${event} ${peer}`));
     client.on(event, (peer: number) => seen.push(`client ${event} ${peer}`));
   }
@@ -230,8 +230,8 @@ test('on() reports peers joining, draining and leaving', async () => {
   expect(seen).toEqual([
     'server join 2',
     'client join 2',
-    'server draining 2',
-    'client draining 2',
+    'server retiring 2',
+    'client retiring 2',
     'server leave 2',
     'client leave 2',
   ]);

@@ -320,12 +320,12 @@ test("an answer to a requester that crashed is not taken by its successor's requ
   expect(await next.call('send', { target: 2, pattern: 'slow', data: 6500 })).toEqual([6500]);
 });
 
-test('a draining worker still gets the answers to its own requests, and takes no new ones', async () => {
+test('a retiring worker still gets the answers to its own requests, and takes no new ones', async () => {
   await cluster();
   // A worker being reloaded finishes its last HTTP requests, which await answers from peer 2.
   const answer = w.get(3)!.call('send', { target: 2, pattern: 'slow', data: 600 });
   await sleep(100);
-  await w.get(3)!.call('drainChannel');
+  await w.get(3)!.call('retireChannel');
   expect(await Promise.race([answer, sleep(3000).then(() => 'no answer')])).toEqual([600]);
   const err = await rejection(w.get(1)!.call('send', { target: 3, pattern: 'echo', data: 1 }));
   expect(err).toMatchObject({ name: 'PeerUnavailableError', code: 'ERR_IPC_PEER_UNAVAILABLE' });

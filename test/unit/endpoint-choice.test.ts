@@ -1,4 +1,4 @@
-import { chooseTransport } from '../../src/channel/endpoint-choice.js';
+import { chooseTransport } from '../../src/channel/endpoint/endpoint-choice.js';
 import { resolveOptions } from '../../src/channel/channel-options.js';
 import { InvalidOptionError } from '../../src/channel/errors.js';
 

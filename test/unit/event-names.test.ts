@@ -1,4 +1,4 @@
-import { EventNames } from '../../src/channel/event-names.js';
+import { EventNames } from '../../src/channel/peer/event-names.js';
 
 /** A frame with `name` at offset 4, between other bytes, as the channel's frames hold it. */
 function frameWith(name: string): [Buffer, number, number] {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { FrameTooLargeError, MalformedFrameError } from '../../src/channel/errors.js';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
-import { FrameType, HEADER_SIZE, MIN_LENGTH, writeHeader } from '../../src/channel/frame.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
+import { FrameType, HEADER_SIZE, MIN_LENGTH, writeHeader } from '../../src/channel/wire/frame.js';
 
 /**
  * Properties of the decoder over generated inputs. Seeded and bounded, so a run is fast and a

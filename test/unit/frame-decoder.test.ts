@@ -1,6 +1,6 @@
 import { FrameTooLargeError, MalformedFrameError } from '../../src/channel/errors.js';
-import { FrameDecoder } from '../../src/channel/frame-decoder.js';
-import { FrameType, HEADER_SIZE, readSeq, writeHeader } from '../../src/channel/frame.js';
+import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
+import { FrameType, HEADER_SIZE, readSeq, writeHeader } from '../../src/channel/wire/frame.js';
 
 function frame(seq: number, payload: string | Buffer): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;

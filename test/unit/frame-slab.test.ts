@@ -1,4 +1,4 @@
-import { FrameSlab, coalesce } from '../../src/channel/frame-slab.js';
+import { FrameSlab, coalesce } from '../../src/channel/wire/frame-slab.js';
 
 test('frames allocated in a row are adjacent, and coalesce turns them into one view with the same bytes', () => {
   const slab = new FrameSlab();

@@ -7,7 +7,7 @@ import {
   readSeq,
   readTarget,
   writeHeader,
-} from '../../src/channel/frame.js';
+} from '../../src/channel/wire/frame.js';
 
 test('the header round-trips every field, sequences up to 2^53 - 1', () => {
   for (const seq of [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {

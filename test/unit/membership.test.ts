@@ -1,5 +1,5 @@
-import { Dedup } from '../../src/channel/dedup.js';
-import { Membership } from '../../src/channel/membership.js';
+import { Dedup } from '../../src/channel/peer/dedup.js';
+import { Membership } from '../../src/channel/peer/membership.js';
 
 const rec = (id: number, incarnation: number, pid = process.pid) => ({
   id,

@@ -1,4 +1,4 @@
-import { Outbox, type OutboxEntry } from '../../src/channel/outbox.js';
+import { Outbox, type OutboxEntry } from '../../src/channel/peer/outbox.js';
 
 const f = (n: number) => Buffer.alloc(n);
 

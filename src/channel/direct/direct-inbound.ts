@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type DirectJoin, directProof, newNonce, proofsMatch } from './handshake.js';
+import { type DirectJoin, directProof, newNonce, proofsMatch } from '../wire/handshake.js';
 import {
   FrameType,
   OFF_INC,
@@ -11,8 +11,8 @@ import {
   readCount,
   readJson,
   readSeq,
-} from './frame.js';
-import { SocketTransport } from './transport.js';
+} from '../wire/frame.js';
+import { SocketDuplex } from '../io/frame-duplex.js';
 
 /** The states of a direct link, seen from the peer that receives on it. */
 export enum InboundState {
@@ -64,7 +64,7 @@ export class InboundLink {
   /** The sender's peer id and incarnation, once it has joined. */
   id = 0;
   incarnation = 0;
-  private readonly transport: SocketTransport;
+  private readonly transport: SocketDuplex;
   private readonly nonce = newNonce();
   /** Sequence of the last data frame read, and the last one acked. */
   private readUpTo = 0;
@@ -76,7 +76,7 @@ export class InboundLink {
     private readonly maxFrameBytes: number,
     private readonly owner: InboundOwner,
   ) {
-    this.transport = new SocketTransport(socket, HANDSHAKE_FRAME_BYTES);
+    this.transport = new SocketDuplex(socket, HANDSHAKE_FRAME_BYTES);
     this.transport.onFrames = (frames) => this.receive(frames);
     this.transport.onClose = () => this.finish();
     this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
@@ -112,7 +112,7 @@ export class InboundLink {
 
   /**
    * Reads nothing more: tells the sender what was read, so it sends the rest through the hub,
-   * and closes. Used when this process drains or closes.
+   * and closes. Used when this process retires or closes.
    */
   bye(): void {
     if (this.state === InboundState.Closed) return;

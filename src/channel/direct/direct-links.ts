@@ -6,11 +6,11 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { type Server, type Socket, createServer } from 'node:net';
-import type { DirectAddress } from './handshake.js';
+import type { DirectAddress } from '../wire/handshake.js';
 import { InboundLink, InboundState } from './direct-inbound.js';
 import { OutboundLink, OutboundState } from './direct-outbound.js';
-import type { Log } from './logger.js';
-import type { DirectRoutes, OutboxEntry } from './outbox.js';
+import type { Log } from '../logger.js';
+import type { DirectRoutes, RoutedFrame } from './direct-routes.js';
 
 /** What the direct links need from the channel that owns them. */
 export interface DirectLinksOwner {
@@ -18,13 +18,13 @@ export interface DirectLinksOwner {
   readonly selfId: number;
   readonly incarnation: number;
   /** What this process knows of a peer (undefined: not a member). */
-  peer(id: number): { incarnation: number; draining: boolean; direct?: DirectAddress } | undefined;
+  peer(id: number): { incarnation: number; retiring: boolean; direct?: DirectAddress } | undefined;
   /** Data frames read from a direct link, in order, the sender's id stamped. */
   frames(frames: Buffer[]): void;
   /** The receiver read these entries. */
-  confirmed(entries: OutboxEntry[]): void;
+  confirmed(entries: RoutedFrame[]): void;
   /** These entries go through the hub after all (see Outbox.unroute). */
-  unroute(entries: OutboxEntry[], mayHaveRead: boolean): void;
+  unroute(entries: RoutedFrame[], mayHaveRead: boolean): void;
   /** Something can be written: a link opened, or acks are due. */
   flushSoon(): void;
   /** Acks are due: flush before the event loop waits again. */
@@ -99,7 +99,7 @@ export class DirectLinks implements DirectRoutes {
     }
     server.on('error', (e) => this.log.warn(`direct link listener: ${e.message}`));
     if (this.stopped) {
-      server.close(); // drained or closed while it was binding
+      server.close(); // retired or closed while it was binding
       return;
     }
     this.receiving = true;
@@ -123,13 +123,13 @@ export class DirectLinks implements DirectRoutes {
     if (link !== undefined) {
       if (link.state !== OutboundState.Open) return false;
       const peer = this.owner.peer(target);
-      return peer !== undefined && peer.incarnation === link.incarnation && !peer.draining;
+      return peer !== undefined && peer.incarnation === link.incarnation && !peer.retiring;
     }
     this.maybeOpen(target);
     return false;
   }
 
-  send(target: number, entry: OutboxEntry): void {
+  send(target: number, entry: RoutedFrame): void {
     const link = this.outbound.get(target)!;
     if (!link.hasBatch) this.used.push(link);
     link.send(entry);
@@ -162,7 +162,7 @@ export class DirectLinks implements DirectRoutes {
   }
 
   /**
-   * Takes nothing more over direct links (this process drains): each sender learns what was
+   * Takes nothing more over direct links (this process retires): each sender learns what was
    * read and sends the rest through the hub, which keeps it for this id's next process.
    */
   stopReceiving(): void {
@@ -223,7 +223,7 @@ export class DirectLinks implements DirectRoutes {
     const self = this.owner.selfId;
     if (self === 0 || target === self || this.closed) return;
     const peer = this.owner.peer(target);
-    if (peer === undefined || peer.direct === undefined || peer.draining) return;
+    if (peer === undefined || peer.direct === undefined || peer.retiring) return;
     if (this.tried.get(target) === peer.incarnation) return;
     this.tried.set(target, peer.incarnation);
     const secret = this.secretWith(target, peer.incarnation);
@@ -244,7 +244,7 @@ export class DirectLinks implements DirectRoutes {
     this.outbound.set(target, link);
   }
 
-  private linkClosed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void {
+  private linkClosed(link: OutboundLink, unconfirmed: RoutedFrame[], mayHaveRead: boolean): void {
     // After close() the outbox has already given up on what was left.
     if (this.closed) return;
     if (this.outbound.get(link.peer) === link) this.outbound.delete(link.peer);

@@ -6,11 +6,11 @@ import {
   directProof,
   newNonce,
   proofsMatch,
-} from './handshake.js';
+} from '../wire/handshake.js';
 import { HANDSHAKE_FRAME_BYTES } from './direct-inbound.js';
-import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from './frame.js';
-import type { OutboxEntry } from './outbox.js';
-import { SocketTransport } from './transport.js';
+import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
+import type { RoutedFrame } from './direct-routes.js';
+import { SocketDuplex } from '../io/frame-duplex.js';
 
 /** The states of a direct link, seen from the peer that sends on it. */
 export enum OutboundState {
@@ -30,12 +30,12 @@ export interface OutboundOwner {
   /** The link opened: frames may take it from the next flush. */
   opened(link: OutboundLink): void;
   /** The receiver read these entries. */
-  confirmed(entries: OutboxEntry[]): void;
+  confirmed(entries: RoutedFrame[]): void;
   /**
    * The link is closed with these entries unconfirmed; `read`: whether the receiver may have
    * read them (false when it said goodbye, naming the last one it read).
    */
-  closed(link: OutboundLink, unconfirmed: OutboxEntry[], mayHaveRead: boolean): void;
+  closed(link: OutboundLink, unconfirmed: RoutedFrame[], mayHaveRead: boolean): void;
 }
 
 /** How long connecting and the handshake may take before the hub path is used instead. */
@@ -50,10 +50,10 @@ export class OutboundLink {
   state = OutboundState.Connecting;
   /** Whether it ever opened (a link that never did carried nothing). */
   wasOpen = false;
-  private readonly transport: SocketTransport;
+  private readonly transport: SocketDuplex;
   private readonly nonce = newNonce();
   /** Entries written and not yet confirmed, in sequence order, from `head`. */
-  private unconfirmed: OutboxEntry[] = [];
+  private unconfirmed: RoutedFrame[] = [];
   private head = 0;
   /** Frames routed here since the last flush. */
   private batch: Buffer[] = [];
@@ -73,7 +73,7 @@ export class OutboundLink {
   ) {
     const socket = connect({ path });
     // The receiver writes only the handshake and acks here: small frames.
-    this.transport = new SocketTransport(socket, HANDSHAKE_FRAME_BYTES);
+    this.transport = new SocketDuplex(socket, HANDSHAKE_FRAME_BYTES);
     socket.once('connect', () => {
       if (this.state === OutboundState.Connecting) this.state = OutboundState.Handshaking;
     });
@@ -93,7 +93,7 @@ export class OutboundLink {
   }
 
   /** Routes an entry here; it is written at the next flush. */
-  send(entry: OutboxEntry): void {
+  send(entry: RoutedFrame): void {
     this.unconfirmed.push(entry);
     this.batch.push(entry.frame);
   }

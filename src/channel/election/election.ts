@@ -1,8 +1,13 @@
 import type { Socket } from 'node:net';
 import { ElectionLock } from './election-lock.js';
-import { type Endpoint, type Hosted, type HubListener, rivalEndpoints } from './endpoint.js';
-import { ChannelClosedError, ElectionError, TransportMismatchError } from './errors.js';
-import type { Publication } from './publication.js';
+import {
+  type Endpoint,
+  type Hosted,
+  type HubListener,
+  rivalEndpoints,
+} from '../endpoint/endpoint.js';
+import { ChannelClosedError, ElectionError, TransportMismatchError } from '../errors.js';
+import type { Publication } from '../endpoint/publication.js';
 
 /** Outcome of one election: either a connection to the live hub, or the hub's own server. */
 export type ElectionResult =

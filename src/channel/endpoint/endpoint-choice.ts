@@ -1,4 +1,4 @@
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
 
 /** The kinds of endpoint a hub can listen on. */
 export type TransportKind = 'unix' | 'pipe' | 'tcp';

@@ -7,10 +7,10 @@ import {
   type IpcChannelError,
   UnsafeDirectoryError,
   isUnwritable,
-} from './errors.js';
+} from '../errors.js';
 import type { Publication } from './publication.js';
 import { PipeEndpoint } from './pipe-endpoint.js';
-import type { ConnectOutcome } from './socket-io.js';
+import type { ConnectOutcome } from '../io/sockets.js';
 import { TcpEndpoint } from './tcp-endpoint.js';
 import { UnixEndpoint } from './unix-endpoint.js';
 

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { linkSync, readdirSync, unlinkSync } from 'node:fs';
+import { linkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from './election-lock.js';
-import { ElectionError, EndpointUnavailableError, isUnwritable } from './errors.js';
+import { isAlive } from '../election/liveness.js';
+import { ElectionError, EndpointUnavailableError, isUnwritable } from '../errors.js';
+import { unlinkQuietly } from '../util/files.js';
 
 /**
  * What the Unix-socket and loopback-TCP endpoints share: files in the private directory.
@@ -74,14 +75,6 @@ export abstract class FileEndpoint {
       const pid = Number(match[1]);
       if (pid !== process.pid && !isAlive(pid)) unlinkQuietly(join(this.dir, name));
     }
-  }
-}
-
-export function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    /* not there */
   }
 }
 

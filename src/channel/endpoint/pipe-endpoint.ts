@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import type { EndpointConnectOutcome, Hosted } from './endpoint.js';
-import { ElectionError, EndpointUnavailableError } from './errors.js';
+import { ElectionError, EndpointUnavailableError } from '../errors.js';
 import { channelStem } from './file-endpoint.js';
 import { PipePublication } from './publication.js';
-import { listen, tryConnect } from './socket-io.js';
+import { listen, tryConnect } from '../io/sockets.js';
 
 /**
  * A Windows named pipe `\\.\pipe\nestjs-ipc-<user>-<channel>`. The name exists only while a

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lstatSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { isAlive } from './election-lock.js';
+import { isAlive } from '../election/liveness.js';
 import type { EndpointConnectOutcome, Hosted, HubListener } from './endpoint.js';
 import { type EndpointRecord, readEndpointFile, writeEndpointFile } from './endpoint-file.js';
-import { AuthenticationError, EndpointUnavailableError } from './errors.js';
-import { FileEndpoint, channelStem, unlinkQuietly } from './file-endpoint.js';
+import { AuthenticationError, EndpointUnavailableError } from '../errors.js';
+import { unlinkQuietly } from '../util/files.js';
+import { FileEndpoint, channelStem } from './file-endpoint.js';
 import { LinkedPublication } from './publication.js';
-import { closeServer, listen, tryConnect } from './socket-io.js';
+import { closeServer, listen, tryConnect } from '../io/sockets.js';
 import { admitPeer, proveToHub } from './token-gate.js';
 
 /** Loopback only: any other address would open the channel to the network. */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { readExactly } from './socket-io.js';
+import { readExactly } from '../io/sockets.js';
 
 /**
  * Proof of the endpoint token on a loopback TCP connection, before any frame of the protocol.

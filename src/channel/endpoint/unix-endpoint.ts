@@ -2,10 +2,11 @@ import { chmodSync, lstatSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { EndpointConnectOutcome, Hosted } from './endpoint.js';
-import { EndpointPathTooLongError } from './errors.js';
-import { FileEndpoint, channelStem, unlinkQuietly } from './file-endpoint.js';
+import { EndpointPathTooLongError } from '../errors.js';
+import { unlinkQuietly } from '../util/files.js';
+import { FileEndpoint, channelStem } from './file-endpoint.js';
 import { LinkedPublication } from './publication.js';
-import { closeServer, listen, tryConnect } from './socket-io.js';
+import { closeServer, listen, tryConnect } from '../io/sockets.js';
 
 /**
  * Unix socket paths must fit in sun_path: 104 bytes on macOS and the BSDs, 108 on Linux, both

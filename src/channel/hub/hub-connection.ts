@@ -1,5 +1,5 @@
-import type { DirectAddress } from './handshake.js';
-import type { FrameTransport } from './transport.js';
+import type { DirectAddress, PeerRecord } from '../wire/handshake.js';
+import type { FrameDuplex } from '../io/frame-duplex.js';
 
 /** The life of one peer's connection, as the hub sees it. */
 export enum ConnectionState {
@@ -32,18 +32,6 @@ export interface DeliveryRecord {
   readonly noHold: boolean;
 }
 
-/** What the hub knows of a joined peer, as announced to the others. */
-export interface PeerRecord {
-  id: number;
-  incarnation: number;
-  pid: number;
-  meta: unknown;
-  /** Shutting down: takes no new messages (they wait for the id's next holder). */
-  draining?: boolean;
-  /** Where it takes direct links from other peers. */
-  direct?: DirectAddress;
-}
-
 /** The hub's state for one connection. */
 export class HubConnection {
   state = ConnectionState.Greeting;
@@ -55,8 +43,8 @@ export class HubConnection {
   /** The largest frame this peer reads (its maxFrameBytes; unbounded if it did not say). */
   maxFrameBytes = Infinity;
   /** Asked for nothing new (graceful close); frames for its id are held for its successor. */
-  draining = false;
-  /** For a draining peer that rejoined: the last sequence it consumed per sender incarnation. */
+  retiring = false;
+  /** For a retiring peer that rejoined: the last sequence it consumed per sender incarnation. */
   consumed: Map<number, number> | undefined;
   /** The nonce this hub sent in its HubHello (for the secret's proof). */
   readonly nonce: string;
@@ -77,7 +65,7 @@ export class HubConnection {
   timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly transport: FrameTransport,
+    readonly transport: FrameDuplex,
     readonly local: boolean,
     nonce: string,
   ) {
@@ -91,7 +79,7 @@ export class HubConnection {
       pid: this.pid,
       meta: this.meta,
     };
-    if (this.draining) record.draining = true;
+    if (this.retiring) record.retiring = true;
     if (this.direct !== undefined) record.direct = this.direct;
     return record;
   }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { isAlive } from './election-lock.js';
-import type { HubListener } from './endpoint.js';
-import { IpcChannelError, MalformedFrameError, ProtocolError } from './errors.js';
+import { isAlive } from '../election/liveness.js';
+import type { HubListener } from '../endpoint/endpoint.js';
+import { IpcChannelError, MalformedFrameError, ProtocolError } from '../errors.js';
 import {
   DATA_MIN,
   FrameFlag,
@@ -20,7 +20,7 @@ import {
   readJson,
   readSeq,
   readTarget,
-} from './frame.js';
+} from '../wire/frame.js';
 import {
   type ClaimKind,
   type Fault,
@@ -33,12 +33,12 @@ import {
   newNonce,
   proofsMatch,
   welcomeProof,
-} from './handshake.js';
+} from '../wire/handshake.js';
 import { HoldQueues } from './hold-queues.js';
 import { ConnectionState, type DeliveryRecord, HubConnection } from './hub-connection.js';
-import type { Log } from './logger.js';
-import type { Publication } from './publication.js';
-import { type FrameTransport, LocalTransport, SocketTransport } from './transport.js';
+import type { Log } from '../logger.js';
+import type { Publication } from '../endpoint/publication.js';
+import { type FrameDuplex, InProcessDuplex, SocketDuplex } from '../io/frame-duplex.js';
 
 /** A peer known before a failover, whose id is kept for it while it reconnects. */
 export interface ExpectedPeer {
@@ -75,7 +75,7 @@ export interface HubOptions {
    * The hub stops serving (closing, handing over, or stepping down): called before it tells
    * anyone, so the process hosting it stops acting as leader before a successor can start.
    */
-  readonly onRetire?: () => void;
+  readonly onStop?: () => void;
 }
 
 /** Acks alone wait for this many, or this long (see flush). */
@@ -106,7 +106,7 @@ export class Hub {
   /** Ids of peers that said Leave but whose connection is still open: not yet free. */
   private readonly leaving = new Set<number>();
   /**
-   * Ids whose holder drained and is gone, until a successor takes the id or graceMs pass
+   * Ids whose holder retired and is gone, until a successor takes the id or graceMs pass
    * (a PM2 reload): broadcasts are held for the successor, as unicasts are.
    */
   private readonly handover = new Map<number, number>();
@@ -168,8 +168,8 @@ export class Hub {
   }
 
   /** Connects the hub process's own peer; returns the peer's end of the in-process pair. */
-  attachLocal(): FrameTransport {
-    const [hubEnd, peerEnd] = LocalTransport.pair();
+  attachLocal(): FrameDuplex {
+    const [hubEnd, peerEnd] = InProcessDuplex.pair();
     this.addConnection(hubEnd, true);
     return peerEnd;
   }
@@ -179,7 +179,7 @@ export class Hub {
   }
 
   /** Whether the hub is closing or closed (it no longer serves, nor leads). */
-  get retired(): boolean {
+  get stopped(): boolean {
     return this.closed;
   }
 
@@ -207,7 +207,7 @@ export class Hub {
       return;
     }
     this.closed = true;
-    this.options.onRetire?.();
+    this.options.onStop?.();
     clearInterval(this.watchdog);
     clearTimeout(this.ackTimer);
     clearInterval(this.reservationTimer);
@@ -223,7 +223,7 @@ export class Hub {
     // instances at a time: the next hub should not be the next to go).
     let successor = 0;
     for (const conn of this.joined) {
-      if (conn.local || conn.draining) continue;
+      if (conn.local || conn.retiring) continue;
       if (successor === 0 || conn.id < successor) successor = conn.id;
     }
     this.options.log.debug(`hub: closing, handing over to ${successor || 'nobody'}`);
@@ -299,7 +299,7 @@ export class Hub {
       this.backlog.push(socket);
       return;
     }
-    this.addConnection(new SocketTransport(socket, this.options.maxFrameBytes), false);
+    this.addConnection(new SocketDuplex(socket, this.options.maxFrameBytes), false);
   }
 
   private openToSockets(): void {
@@ -311,7 +311,7 @@ export class Hub {
     }
   }
 
-  private addConnection(transport: FrameTransport, local: boolean): void {
+  private addConnection(transport: FrameDuplex, local: boolean): void {
     const conn = new HubConnection(transport, local, newNonce());
     this.conns.add(conn);
     transport.onFrames = (frames) => this.receive(conn, frames);
@@ -374,8 +374,8 @@ export class Hub {
         case FrameType.Leave:
           this.leave(conn);
           break;
-        case FrameType.Drain:
-          this.drain(conn);
+        case FrameType.Retire:
+          this.retire(conn);
           break;
         case FrameType.HandoverDone:
           break; // only meaningful while closing
@@ -431,7 +431,7 @@ export class Hub {
       for (let i = 0; i < joined.length; i++) {
         const conn = joined[i]!;
         if (target === TARGET_OTHERS && conn === from) continue;
-        if (conn.draining) {
+        if (conn.retiring) {
           // Shutting down: whoever takes the id next gets it, unless this process read it
           // before a failover (a sender's resend).
           if (this.wasConsumed(conn, frame) || !this.holdsForSuccessor(conn.id, from)) continue;
@@ -467,15 +467,15 @@ export class Hub {
       noHold,
     };
     const conn = this.byId.get(target);
-    if (conn !== undefined && (!conn.draining || toProcess(record))) this.deliver(conn, record);
+    if (conn !== undefined && (!conn.retiring || toProcess(record))) this.deliver(conn, record);
     else if (conn !== undefined && this.wasConsumed(conn, frame)) this.settle(record);
-    else if (noHold && conn !== undefined) this.giveUp(record, 'peer-draining');
+    else if (noHold && conn !== undefined) this.giveUp(record, 'peer-retiring');
     else if (noHold && !this.reserved.has(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
   }
 
-  /** Holds a broadcast for each id whose drained holder left and whose successor is not here yet. */
+  /** Holds a broadcast for each id whose retired holder left and whose successor is not here yet. */
   private holdForSuccessors(record: DeliveryRecord, others: boolean): void {
     const now = Date.now();
     for (const [id, until] of this.handover) {
@@ -491,14 +491,14 @@ export class Hub {
   }
 
   /**
-   * Whether a broadcast from `from` waits for the successor of a drained id. Not when it comes
+   * Whether a broadcast from `from` waits for the successor of a retired id. Not when it comes
    * from the hub's own process while that closes, unless a successor already waits for the id:
    * what the hub holds goes with it, and holding it for a successor that may never come
    * (`pm2 scale` down) would hold the process's close up for graceMs, past PM2's kill_timeout,
    * turning a handover into a crash.
    */
   private holdsForSuccessor(id: number, from: HubConnection): boolean {
-    return !(from.local && from.draining) || this.isWanted(id, from);
+    return !(from.local && from.retiring) || this.isWanted(id, from);
   }
 
   /**
@@ -539,7 +539,7 @@ export class Hub {
     for (const record of this.holds.remove(id, (r) => r.noHold)) this.giveUp(record, 'peer-absent');
   }
 
-  /** Whether a draining peer said it had already read this frame (a sender's resend). */
+  /** Whether a retiring peer said it had already read this frame (a sender's resend). */
   private wasConsumed(conn: HubConnection, frame: Buffer): boolean {
     const last = conn.consumed?.get(frame.readUInt32LE(OFF_INC));
     return last !== undefined && readSeq(frame) <= last;
@@ -662,10 +662,10 @@ export class Hub {
       });
     }
     conn.pid = Number(req.pid) || 0;
-    // A process that was draining when its hub went away stays draining here, from the start:
+    // A process that was retiring when its hub went away stays retiring here, from the start:
     // what the hub holds for its id is for its successor.
-    conn.draining = req.draining === true;
-    if (conn.draining && Array.isArray(req.consumed)) {
+    conn.retiring = req.retiring === true;
+    if (conn.retiring && Array.isArray(req.consumed)) {
       conn.consumed = new Map();
       for (const pair of req.consumed) {
         if (Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'number') {
@@ -829,7 +829,7 @@ export class Hub {
     this.waiting.delete(conn);
     clearTimeout(conn.timer);
     this.reserved.delete(id);
-    if (!conn.draining) this.handover.delete(id);
+    if (!conn.retiring) this.handover.delete(id);
     conn.id = id;
     conn.state = ConnectionState.Joined;
     this.byId.set(id, conn);
@@ -854,11 +854,11 @@ export class Hub {
     this.send(conn, jsonFrame(FrameType.Welcome, welcome));
     const announcement = jsonFrame(FrameType.PeerJoin, { ...conn.record(), hub: conn.local });
     for (const other of this.joined) if (other !== conn) this.send(other, announcement);
-    // A draining process rejoining after a failover gets only the answers to its own requests
+    // A retiring process rejoining after a failover gets only the answers to its own requests
     // that waited for it; the rest waits for its successor.
-    const held = conn.draining ? this.holds.remove(id, toProcess) : this.holds.release(id);
+    const held = conn.retiring ? this.holds.remove(id, toProcess) : this.holds.release(id);
     for (const record of held) this.deliver(conn, record);
-    // What a draining peer already read (resent by senders after a failover) is delivered.
+    // What a retiring peer already read (resent by senders after a failover) is delivered.
     if (conn.consumed !== undefined) {
       for (const record of this.holds.remove(id, (r) => this.wasConsumed(conn, r.frame)))
         this.settle(record);
@@ -887,15 +887,18 @@ export class Hub {
    * are refused at once), and Drained, queued behind everything it was sent, tells it when it
    * has seen the last of them. It keeps its id and may still send (its replies) until it leaves.
    */
-  private drain(conn: HubConnection): void {
-    if (conn.state === ConnectionState.Joined && !conn.draining) {
-      this.options.log.debug(`hub: peer ${conn.id} (pid ${conn.pid}) drains`);
-      conn.draining = true;
-      const notice = jsonFrame(FrameType.PeerDrain, { id: conn.id, incarnation: conn.incarnation });
+  private retire(conn: HubConnection): void {
+    if (conn.state === ConnectionState.Joined && !conn.retiring) {
+      this.options.log.debug(`hub: peer ${conn.id} (pid ${conn.pid}) retires`);
+      conn.retiring = true;
+      const notice = jsonFrame(FrameType.PeerRetire, {
+        id: conn.id,
+        incarnation: conn.incarnation,
+      });
       for (const other of this.joined) if (other !== conn) this.send(other, notice);
       if (conn.local) this.releaseOwnBroadcasts(conn);
     }
-    this.send(conn, jsonFrame(FrameType.Drained, {}));
+    this.send(conn, jsonFrame(FrameType.Retired, {}));
   }
 
   /** A graceful leave: the peer flushed its own sends and reads what is still on its way. */
@@ -960,8 +963,8 @@ export class Hub {
     if (this.byId.get(conn.id) === conn) this.byId.delete(conn.id);
     const i = this.joined.indexOf(conn);
     if (i >= 0) this.joined.splice(i, 1);
-    // A drained peer's id waits for its successor, broadcasts included (see holdForSuccessors).
-    if (conn.draining) this.handover.set(conn.id, Date.now() + this.options.graceMs);
+    // A retired peer's id waits for its successor, broadcasts included (see holdForSuccessors).
+    if (conn.retiring) this.handover.set(conn.id, Date.now() + this.options.graceMs);
   }
 
   private announceLeave(conn: HubConnection, reason: 'left' | 'lost'): void {
@@ -1069,7 +1072,7 @@ export class Hub {
   }
 }
 
-/** Whether a frame is for the process holding its target id now, even while that one drains. */
+/** Whether a frame is for the process holding its target id now, even while that one retires. */
 function toProcess(record: DeliveryRecord): boolean {
   return (record.frame[OFF_FLAGS]! & FrameFlag.ToProcess) !== 0;
 }

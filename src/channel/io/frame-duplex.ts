@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
-import { type IpcChannelError, MalformedFrameError } from './errors.js';
-import { FrameDecoder } from './frame-decoder.js';
-import { coalesce } from './frame-slab.js';
+import { type IpcChannelError, MalformedFrameError } from '../errors.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { coalesce } from '../wire/frame-slab.js';
 
 /**
  * A connection that carries whole frames, in order, both ways. The hub and the peer link speak
  * frames only; whether bytes cross a Unix socket or stay inside the hub's own process is the
  * transport's business.
  */
-export interface FrameTransport {
+export interface FrameDuplex {
   /** Called with frames as they complete, in order. */
   onFrames: (frames: Buffer[]) => void;
   /** Called once, when the connection is gone; `error` tells why if it was not a clean end. */
@@ -34,7 +34,7 @@ const noop = () => {};
 /** Up to this size, many scattered frames are copied into one buffer rather than written apart. */
 const CONCAT_LIMIT = 256 * 1024;
 
-export class SocketTransport implements FrameTransport {
+export class SocketDuplex implements FrameDuplex {
   onFrames: (frames: Buffer[]) => void = noop;
   onClose: (error?: Error) => void = noop;
   onFault: (error: IpcChannelError) => void = (e) => this.destroy(e);
@@ -122,7 +122,7 @@ export class SocketTransport implements FrameTransport {
   }
 }
 
-/** Frames a LocalTransport hands over at a time (see deliver). */
+/** Frames a InProcessDuplex hands over at a time (see deliver). */
 const LOCAL_BATCH = 512;
 /** Deliveries a process makes to itself before the event loop must turn. */
 const LOCAL_HOPS_PER_TURN = 64;
@@ -136,20 +136,20 @@ function resetLocalHops(): void {
  * in batches, after the current callback (never inside the caller's stack), so the hub process
  * pays no syscalls for its own traffic and keeps the asynchronous ordering a socket would give.
  */
-export class LocalTransport implements FrameTransport {
+export class InProcessDuplex implements FrameDuplex {
   onFrames: (frames: Buffer[]) => void = noop;
   onClose: (error?: Error) => void = noop;
   onFault: (error: IpcChannelError) => void = noop;
   closed = false;
-  private other!: LocalTransport;
+  private other!: InProcessDuplex;
   private inbox: Buffer[] = [];
   private inboxBytes = 0;
   private scheduled = false;
   private closing = false;
 
-  static pair(): [LocalTransport, LocalTransport] {
-    const a = new LocalTransport();
-    const b = new LocalTransport();
+  static pair(): [InProcessDuplex, InProcessDuplex] {
+    const a = new InProcessDuplex();
+    const b = new InProcessDuplex();
     a.other = b;
     b.other = a;
     return [a, b];

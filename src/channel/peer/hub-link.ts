@@ -1,5 +1,5 @@
-import { elect, withdraw } from './election.js';
-import type { Endpoint } from './endpoint.js';
+import { elect, withdraw } from '../election/election.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import {
   AuthenticationError,
   ChannelClosedError,
@@ -9,7 +9,7 @@ import {
   type IpcChannelError,
   JoinRejectedError,
   ProtocolError,
-} from './errors.js';
+} from '../errors.js';
 import {
   FrameType,
   OFF_TYPE,
@@ -17,7 +17,7 @@ import {
   controlFrame,
   jsonFrame,
   readJson,
-} from './frame.js';
+} from '../wire/frame.js';
 import {
   type Fault,
   type HubHello,
@@ -28,13 +28,13 @@ import {
   newNonce,
   proofsMatch,
   welcomeProof,
-} from './handshake.js';
-import { type ExpectedPeer, Hub, type HubOptions } from './hub.js';
-import type { Log } from './logger.js';
-import { type FrameTransport, SocketTransport } from './transport.js';
+} from '../wire/handshake.js';
+import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
+import type { Log } from '../logger.js';
+import { type FrameDuplex, SocketDuplex } from '../io/frame-duplex.js';
 
 /** The states of a peer's link to its hub. */
-export enum LinkState {
+export enum HubLinkState {
   Idle = 'idle',
   /** Looking for the hub, or becoming it. */
   Electing = 'electing',
@@ -48,7 +48,7 @@ export enum LinkState {
 }
 
 /** What the link needs from the channel that owns it. */
-export interface LinkOwner {
+export interface HubLinkOwner {
   /** The Join to send (claim, meta, incarnation) for the hub that greeted us. */
   joinRequest(nonce: string): Omit<JoinRequest, 'nonce' | 'proof'>;
   /** Peers to keep ids for, should this process become the hub. */
@@ -64,7 +64,7 @@ export interface LinkOwner {
   error(error: IpcChannelError): void;
 }
 
-export interface LinkOptions {
+export interface HubLinkOptions {
   readonly endpoint: Endpoint;
   readonly name: string;
   readonly codec: string;
@@ -94,11 +94,11 @@ const NEWCOMER_DELAY_MS = 100;
  * on losing the connection elects again at once. It knows nothing of messages: the owning
  * channel gets every frame after the Welcome.
  */
-export class Link {
-  state = LinkState.Idle;
+export class HubLink {
+  state = HubLinkState.Idle;
   /** The hub this process hosts, if it won the election. */
   hub: Hub | undefined;
-  private transport: FrameTransport | undefined;
+  private transport: FrameDuplex | undefined;
   private readonly abort = new AbortController();
   /** The election under way or last run (see elect). */
   private electing: Promise<void> | undefined;
@@ -110,28 +110,28 @@ export class Link {
   private byeWaiter: (() => void) | undefined;
 
   constructor(
-    private readonly options: LinkOptions,
-    private readonly owner: LinkOwner,
+    private readonly options: HubLinkOptions,
+    private readonly owner: HubLinkOwner,
   ) {}
 
   /** This process's id, used to know whether a Handover names us. */
   selfId = 0;
-  /** The channel is shutting down (draining): it should not become the next hub. */
+  /** The channel is shutting down (retiring): it should not become the next hub. */
   retiring = false;
   /** This process was connected to a hub before (so a hub it hosts follows another). */
   private hadHub = false;
 
   get joined(): boolean {
-    return this.state === LinkState.Joined;
+    return this.state === HubLinkState.Joined;
   }
 
   start(): void {
-    if (this.state !== LinkState.Idle) return;
+    if (this.state !== HubLinkState.Idle) return;
     void this.elect(false);
   }
 
   write(frames: Buffer[]): void {
-    if (this.state === LinkState.Joined || this.state === LinkState.Leaving)
+    if (this.state === HubLinkState.Joined || this.state === HubLinkState.Leaving)
       this.transport?.write(frames);
   }
 
@@ -151,8 +151,8 @@ export class Link {
 
   /** Sends Leave and waits for the hub's Bye (everything the hub sent us before it has arrived). */
   async leave(timeoutMs: number): Promise<void> {
-    if (this.state !== LinkState.Joined) return;
-    this.state = LinkState.Leaving;
+    if (this.state !== HubLinkState.Joined) return;
+    this.state = HubLinkState.Leaving;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       const transport = this.transport!;
@@ -173,8 +173,8 @@ export class Link {
 
   /** Closes the connection and, if this process is the hub, hands the hub over. */
   async close(): Promise<void> {
-    if (this.state === LinkState.Closed) return;
-    this.state = LinkState.Closed;
+    if (this.state === HubLinkState.Closed) return;
+    this.state = HubLinkState.Closed;
     this.abort.abort();
     clearTimeout(this.retryTimer);
     // An aborted election stops at its next step (and withdraws a hub it won meanwhile).
@@ -205,7 +205,7 @@ export class Link {
 
   /** A method, so TypeScript does not narrow `state` across awaits. */
   private isClosed(): boolean {
-    return this.state === LinkState.Closed;
+    return this.state === HubLinkState.Closed;
   }
 
   /**
@@ -219,7 +219,7 @@ export class Link {
   }
 
   private async runElection(eager: boolean, delayMs?: number): Promise<void> {
-    this.state = LinkState.Electing;
+    this.state = HubLinkState.Electing;
     const { endpoint, log } = this.options;
     let result;
     try {
@@ -272,22 +272,22 @@ export class Link {
       this.hub = hub;
       this.attach(hub.attachLocal());
     } else {
-      this.attach(new SocketTransport(result.socket, this.options.maxFrameBytes));
+      this.attach(new SocketDuplex(result.socket, this.options.maxFrameBytes));
     }
   }
 
-  private attach(transport: FrameTransport): void {
+  private attach(transport: FrameDuplex): void {
     this.hadHub = true;
     this.transport = transport;
-    this.state = LinkState.Handshaking;
+    this.state = HubLinkState.Handshaking;
     this.successor = 0;
     transport.onFrames = (frames) => this.receive(transport, frames);
     transport.onClose = (error) => this.lost(transport, error);
   }
 
-  private receive(transport: FrameTransport, frames: Buffer[]): void {
+  private receive(transport: FrameDuplex, frames: Buffer[]): void {
     if (transport !== this.transport) return;
-    if (this.state !== LinkState.Handshaking) {
+    if (this.state !== HubLinkState.Handshaking) {
       this.owner.frames(frames);
       return;
     }
@@ -364,7 +364,7 @@ export class Link {
         `The process hosting channel '${this.options.name}' does not know this process's secret. Pass the same 'secret' option to every process.`,
       );
     }
-    this.state = LinkState.Joined;
+    this.state = HubLinkState.Joined;
     this.everJoined = true;
     this.selfId = welcome.id;
     this.owner.joined(welcome, this.hubMaxFrameBytes);
@@ -381,16 +381,16 @@ export class Link {
     }
     // A rejoin that fails (version skew in a rolling deploy, a lost id) is reported and retried.
     this.owner.failed(error, false);
-    this.state = LinkState.Electing;
+    this.state = HubLinkState.Electing;
     this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 
-  private lost(transport: FrameTransport, error: Error | undefined): void {
+  private lost(transport: FrameDuplex, error: Error | undefined): void {
     if (transport !== this.transport) return;
     this.transport = undefined;
-    if (this.state === LinkState.Closed || this.state === LinkState.Leaving) return;
-    const wasJoined = this.state === LinkState.Joined;
+    if (this.state === HubLinkState.Closed || this.state === HubLinkState.Leaving) return;
+    const wasJoined = this.state === HubLinkState.Joined;
     const handover = this.successor !== 0;
     if (this.hub !== undefined) {
       // Our own hub stopped under us (it stepped down); it is closed already.

@@ -1,6 +1,6 @@
-import { isAlive } from './election-lock.js';
-import type { DirectAddress } from './handshake.js';
-import type { PeerRecord } from './hub-connection.js';
+import { isAlive } from '../election/liveness.js';
+import type { DirectAddress } from '../wire/handshake.js';
+import type { PeerRecord } from '../wire/handshake.js';
 
 /** What a peer knows about another peer. */
 export interface PeerInfo {
@@ -14,7 +14,7 @@ export interface PeerInfo {
    */
   presumed: boolean;
   /** Shutting down: takes no new messages, will leave once it has answered what it has. */
-  draining: boolean;
+  retiring: boolean;
   /** Where it takes direct links (undefined: it takes none). */
   readonly direct: DirectAddress | undefined;
 }
@@ -119,10 +119,10 @@ export class Membership {
   }
 
   /** The peer started shutting down; ignored for an older incarnation. */
-  applyDrain(id: number, incarnation: number): PeerInfo | undefined {
+  applyRetire(id: number, incarnation: number): PeerInfo | undefined {
     const peer = this.peers.get(id);
-    if (peer === undefined || peer.incarnation !== incarnation || peer.draining) return undefined;
-    peer.draining = true;
+    if (peer === undefined || peer.incarnation !== incarnation || peer.retiring) return undefined;
+    peer.retiring = true;
     return peer;
   }
 
@@ -144,7 +144,7 @@ export class Membership {
     if (known !== undefined && known.incarnation === record.incarnation) {
       known.presumed = false;
       known.meta = record.meta;
-      known.draining = record.draining === true;
+      known.retiring = record.retiring === true;
       return;
     }
     if (known !== undefined) {
@@ -158,7 +158,7 @@ export class Membership {
       pid: record.pid,
       meta: record.meta,
       presumed: false,
-      draining: record.draining === true,
+      retiring: record.retiring === true,
       direct: record.direct,
     };
     this.peers.set(peer.id, peer);

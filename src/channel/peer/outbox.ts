@@ -1,4 +1,5 @@
-import { MAX_PEER_ID, readTarget } from './frame.js';
+import type { DirectRoutes, RoutedFrame } from '../direct/direct-routes.js';
+import { MAX_PEER_ID, readTarget } from '../wire/frame.js';
 
 /** Where an accepted frame stands. */
 const enum EntryState {
@@ -18,27 +19,12 @@ const NOT_ROUTED = -1;
 const VIA_HUB = 0;
 
 /** One accepted frame. The frame buffer is kept until the hub (or its target) confirms it. */
-export interface OutboxEntry {
-  readonly seq: number;
-  /** The frame's target field: a peer id, or TARGET_ALL / TARGET_OTHERS. */
-  readonly target: number;
-  frame: Buffer;
+export interface OutboxEntry extends RoutedFrame {
   state: EntryState;
   /** Written to a hub, or a direct link, that went away since: its target may have read it. */
   resent: boolean;
   /** Where it was written: NOT_ROUTED, VIA_HUB, or the peer id of the direct link that took it. */
   via: number;
-}
-
-/**
- * Where frames may go besides the hub: direct links to peers. The outbox decides, frame by frame
- * and in sequence order, which path may carry each one without breaking per-receiver order.
- */
-export interface DirectRoutes {
-  /** Whether a direct link to this peer is open and may take a frame now. */
-  canSend(target: number): boolean;
-  /** Writes the entry on the direct link to `target` (the link confirms it by seq). */
-  send(target: number, entry: OutboxEntry): void;
 }
 
 const RELEASED = Buffer.alloc(0);
@@ -282,7 +268,7 @@ export class Outbox {
    * Removes every unconfirmed entry (the channel is closing for good) and returns the frames
    * that were not delivered: all of them, or only those the hub was not holding.
    */
-  drain(includeHeld: boolean): Buffer[] {
+  takeAll(includeHeld: boolean): Buffer[] {
     const frames: Buffer[] = [];
     for (let i = this.first; i < this.slots.length; i++) {
       const e = this.slots[i]!;

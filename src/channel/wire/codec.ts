@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
 
 /**
  * Turns values into payload bytes and back. Every process of a channel must use the same codec;

@@ -1,4 +1,4 @@
-import { FrameTooLargeError, MalformedFrameError } from './errors.js';
+import { FrameTooLargeError, MalformedFrameError } from '../errors.js';
 import { MIN_LENGTH } from './frame.js';
 
 /** Bytes of a text-looking stream quoted in its MalformedFrameError. */

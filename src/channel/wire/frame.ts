@@ -54,9 +54,9 @@ export enum FrameType {
   Handover = 10,
   Bye = 11,
   Fault = 12,
-  /** Everything sent to the draining peer before its Drain precedes this frame. */
-  Drained = 13,
-  PeerDrain = 14,
+  /** Everything sent to the retiring peer before its Drain precedes this frame. */
+  Retired = 13,
+  PeerRetire = 14,
   /** The hub's epoch rose (a rejoining peer had seen a higher one); body `{ epoch }`. */
   Epoch = 15,
   // peer → hub
@@ -65,7 +65,7 @@ export enum FrameType {
   SetMeta = 18,
   Leave = 19,
   /** Send me nothing new: hold it for the next process to take my id. */
-  Drain = 20,
+  Retire = 20,
   /** Answer to Handover: everything the hub sent before it has been receipted. */
   HandoverDone = 21,
   // direct link between two peers (the hub is not involved)
@@ -91,8 +91,8 @@ export enum FrameFlag {
   /** Do not hold this frame for an absent target: nack it at once (used by requests). */
   NoHold = 1,
   /**
-   * For the process that holds the target id now, even while it drains: an answer to, or the
-   * cancel of, work that process started. Other frames for a draining id wait for its successor.
+   * For the process that holds the target id now, even while it retires: an answer to, or the
+   * cancel of, work that process started. Other frames for a retiring id wait for its successor.
    */
   ToProcess = 2,
 }

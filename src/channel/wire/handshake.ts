@@ -1,5 +1,4 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PeerRecord } from './hub-connection.js';
 
 /** First frame on every connection, hub → peer. */
 export interface HubHello {
@@ -32,9 +31,9 @@ export interface JoinRequest {
   /** For `preferred`: how long to wait for the id before taking another (the joiner's choice). */
   waitMs?: number;
   /** Shutting down: joined only to finish; nothing held for its id is released to it. */
-  draining?: boolean;
+  retiring?: boolean;
   /**
-   * With `draining`: the last sequence this process consumed from each sender incarnation. A
+   * With `retiring`: the last sequence this process consumed from each sender incarnation. A
    * sender resends what an earlier hub had not acked; those frames were read here already and
    * must not go to this id's next process.
    */
@@ -184,4 +183,16 @@ export function welcomeProof(secret: Buffer, peerNonce: string, name: string): s
 export function proofsMatch(expected: string, given: unknown): boolean {
   if (typeof given !== 'string' || given.length !== expected.length) return false;
   return timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+}
+
+/** What the hub knows of a joined peer, as announced to the others. */
+export interface PeerRecord {
+  id: number;
+  incarnation: number;
+  pid: number;
+  meta: unknown;
+  /** Shutting down: takes no new messages (they wait for the id's next holder). */
+  retiring?: boolean;
+  /** Where it takes direct links from other peers. */
+  direct?: DirectAddress;
 }

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { TargetSpec } from '../channel/target.js';
+import type { TargetSpec } from '../../channel/channel-target.js';
 import type { IpcClient } from './ipc.client.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 

@@ -2,17 +2,17 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
-import type { Channel } from '../channel/channel.js';
-import { duration } from '../channel/channel-options.js';
-import { ChannelClosedError } from '../channel/errors.js';
-import type { TargetSpec } from '../channel/target.js';
-import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from './ipc.errors.js';
-import type { IpcClientOptions, IpcEvents } from './ipc-options.interface.js';
+import type { Channel } from '../../channel/channel.js';
+import { duration } from '../../channel/channel-options.js';
+import { ChannelClosedError } from '../../channel/errors.js';
+import type { TargetSpec } from '../../channel/channel-target.js';
+import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
+import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 import { IpcClientTarget } from './ipc-client.target.js';
-import { InOrder } from './in-order.js';
+import { InOrder } from '../server/in-order.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
-import { SharedChannel } from './shared-channel.js';
+import { SharedChannel } from '../shared-channel.js';
 
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
 
@@ -238,7 +238,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       (raw) => {
         try {
           const accepted = shared.emitEvent(target, raw, this.customSerializer, broadcast);
-          finish(accepted ? SENT : this.drained(shared));
+          finish(accepted ? SENT : this.whenWritable(shared));
         } catch (e) {
           fail(e);
         }
@@ -393,7 +393,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     });
   }
 
-  private drained(shared: SharedChannel): Observable<undefined> {
+  private whenWritable(shared: SharedChannel): Observable<undefined> {
     return new Observable<undefined>((subscriber) => {
       const done = () => {
         subscriber.next(undefined);

@@ -1,8 +1,8 @@
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
-import type { ChannelClosedError } from '../channel/errors.js';
-import type { InOrder } from './in-order.js';
-import { RequestTimeoutError } from './ipc.errors.js';
-import type { PendingRequest, SharedChannel } from './shared-channel.js';
+import type { ChannelClosedError } from '../../channel/errors.js';
+import type { InOrder } from '../server/in-order.js';
+import { RequestTimeoutError } from '../ipc.errors.js';
+import type { PendingRequest, SharedChannel } from '../shared-channel.js';
 
 /** What every request of one IpcClient shares: made once per client, not once per request. */
 export interface RequestPipes {

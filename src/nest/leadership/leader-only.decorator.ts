@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../channel/errors.js';
+import { InvalidOptionError } from '../../channel/errors.js';
 import { type LeadershipOptions, leadership } from './run-on-leader.js';
 
 /** The part of reflect-metadata used here (loaded by Nest; absent, nothing is copied). */

@@ -1,4 +1,4 @@
-import { SharedChannel } from './shared-channel.js';
+import { SharedChannel } from '../shared-channel.js';
 
 /** Which channel decides leadership; needed only in a process that uses several. */
 export interface LeadershipOptions {

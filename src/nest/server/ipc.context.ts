@@ -1,5 +1,5 @@
 import { BaseRpcContext } from '@nestjs/microservices';
-import type { Channel } from '../channel/channel.js';
+import type { Channel } from '../../channel/channel.js';
 
 /** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
 export type IpcMetadata = Record<string, string>;

@@ -7,13 +7,13 @@ import {
   type WritePacket,
 } from '@nestjs/microservices';
 import { Subject, connectable, finalize, isObservable, type Subscription } from 'rxjs';
-import type { Channel } from '../channel/channel.js';
-import type { IpcChannelError, UndeliverableError } from '../channel/errors.js';
-import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from './ipc.constants.js';
+import type { Channel } from '../../channel/channel.js';
+import type { IpcChannelError, UndeliverableError } from '../../channel/errors.js';
+import { IPC_TRANSPORT, NO_MESSAGE_HANDLER } from '../ipc.constants.js';
 import { IpcContext, type IpcMetadata } from './ipc.context.js';
-import type { IpcEvents, IpcServerOptions, IpcStatus } from './ipc-options.interface.js';
+import type { IpcEvents, IpcServerOptions, IpcStatus } from '../ipc-options.interface.js';
 import { InOrder, isPromiseLike } from './in-order.js';
-import { type IpcRequestSink, SharedChannel } from './shared-channel.js';
+import { type IpcRequestSink, SharedChannel } from '../shared-channel.js';
 import { patternToRoute } from './pattern.js';
 
 /** Handler lookups are cached per pattern string; a bound keeps hostile input from growing it. */
@@ -103,7 +103,7 @@ export class IpcServer
   private async shutDown(): Promise<void> {
     const shared = this.shared;
     if (shared === undefined) return;
-    await shared.drain();
+    await shared.retire();
     await this.idle(this.options.closeTimeoutMs ?? 5000);
     this.shared = undefined;
     shared.detach(this);
