@@ -138,6 +138,27 @@ export class UndeliverableError extends IpcChannelError {
   }
 }
 
+/**
+ * A message reached a process that went away before confirming it had read it, and was then
+ * delivered nowhere else: that process may have handled it once, and no other process did.
+ * Unlike UndeliverableError (no process received the message), retry only what is safe to run
+ * twice, or check with the receiver's successor first.
+ */
+export class DeliveryUncertainError extends IpcChannelError {
+  constructor(
+    /** The peer id the message was addressed to. */
+    readonly target: number,
+    /** What ended the attempt after that process went away (for example its grace expired). */
+    readonly reason: UndeliverableReason,
+    /** `'message'` for `send(msg)`, otherwise the event name given to `emit`. */
+    readonly event: string,
+    /** The message (for `send`) or the array of event arguments (for `emit`), decoded. */
+    readonly data: unknown,
+  ) {
+    super('ERR_IPC_DELIVERY_UNCERTAIN', uncertainText(target, reason, event));
+  }
+}
+
 /** The hub refused to let this process join. `reason` tells why. */
 export class JoinRejectedError extends IpcChannelError {
   constructor(
@@ -293,6 +314,17 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
     case 'channel-closed':
       return `${what} was not delivered before this channel closed: close() waits up to closeTimeoutMs for deliveries (raise it), and nothing is delivered by a channel that never joined (see connect()'s error).`;
   }
+}
+
+function uncertainText(target: number, reason: UndeliverableReason, event: string): string {
+  const what = `${event === 'message' ? 'A message' : `An '${event}' event`} to peer ${target}`;
+  const after =
+    reason === 'grace-expired'
+      ? `no process took id ${target} again within graceMs`
+      : reason === 'channel-closed'
+        ? 'this channel closed before anything else was known'
+        : `it was not delivered again (${reason})`;
+  return `${what} reached a process that went away before confirming it, and ${after}: it may have been handled once, by that process only. Retry only if handling it twice is safe.`;
 }
 
 /**
