@@ -385,6 +385,9 @@ export function formatReport(r: ChaosReport): string {
   const failed = Object.entries(s.requestsFailed)
     .map(([code, count]) => `${code} ${count}`)
     .join(', ');
+  const nest = Object.entries(s.nestVerdicts)
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
   return [
     `seed: ${r.seed}`,
     `rounds: ${r.rounds} (${r.seconds} s)`,
@@ -393,7 +396,8 @@ export function formatReport(r: ChaosReport): string {
     `kills: ${Object.entries(r.faults).reduce((sum, [f, count]) => sum + KILLS[f as Fault] * count, 0)}`,
     `messages: ${s.targeted} targeted + ${s.broadcasts} broadcasts (${s.broadcastDeliveriesChecked} deliveries checked) + ${s.requests} requests from senders alive at the end; ${s.received} received in all`,
     `requests: ${s.requestsAnswered} answered, failed typed: ${failed || 'none'}`,
-    `lost: ${s.lost}, duplicated: ${s.duplicated}, redelivered after a crash (allowed): ${s.redeliveredAfterCrash}, reported undeliverable: ${s.reportedUndeliverable}`,
+    `lost: ${s.lost}, duplicated: ${s.duplicated}, redelivered after a crash (allowed): ${s.redeliveredAfterCrash}`,
+    `verdicts on targeted messages: undeliverable ${s.reportedUndeliverable}, delivery uncertain ${s.reportedUncertain} (${s.uncertainHandled} of them handled by the process that died); on Nest frames: ${nest || 'none'}`,
     `incarnations killed (their sends checked for order and duplicates only): ${s.uncheckedSenders}`,
     ...r.resources.map((t) => {
       const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
