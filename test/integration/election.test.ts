@@ -36,7 +36,7 @@ test('8 processes released at once, 20 rounds: exactly one hub each round, ids 1
     await Promise.all(racers.map((r) => r.call('arm', race)));
     // Every racer now waits on this signal; one synchronous loop releases them all.
     for (const r of racers) r.child.kill('SIGUSR2');
-    const results = await Promise.all(racers.map((r) => r.call<RaceResult>('result')));
+    const results = await Promise.all(racers.map((r) => r.call<RaceResult>('result', {}, 60_000)));
     const released = results.map((r) => r.releasedAt);
     spreads.push(Math.max(...released) - Math.min(...released));
     const hubs = results.filter((r) => r.isHub);
@@ -59,7 +59,7 @@ test('8 processes released at once, 20 rounds: exactly one hub each round, ids 1
   process.stdout.write(
     `election race: the 8 racers woke within ${ms(sorted[sorted.length >> 1]!)} of each other (median of 20 rounds), ${ms(sorted[sorted.length - 1]!)} at most\n`,
   );
-}, 120_000);
+}, 300_000);
 
 function peerEnv(name: string, extra: Record<string, unknown> = {}) {
   return { PEER_OPTIONS: JSON.stringify({ name, dir: dir.path, ...extra }) };
@@ -108,7 +108,7 @@ test('a live hub is never displaced: 8 newcomers at once, a stale-looking lock, 
   const states = await Promise.all(newcomers.map((p) => p.call<State>('connect')));
   expect(states.every((s) => !s.isHub)).toBe(true);
   expect(states.every((s) => s.hubId === sh.id)).toBe(true);
-  await until(async () => (await hub.call<State>('state')).peers.length === 9, 10_000);
+  await until(async () => (await hub.call<State>('state')).peers.length === 9, 30_000);
   expect(lstatSync(path).ino).toBe(ino);
   expect((await hub.call<State>('state')).isHub).toBe(true);
 });
