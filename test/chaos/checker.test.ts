@@ -102,50 +102,32 @@ test('undeliverable: excuses a message delivered nowhere, not one any process go
   expect(v.stats.nestVerdicts).toEqual({ ERR_IPC_UNDELIVERABLE: 2 });
 });
 
-test('delivery uncertain: excuses a message delivered nowhere, or once to a process of its slot that was killed', () => {
+/** Slot 2 crashed (pid 201) and came back (pid 202); pid 100 sent it 3 messages. */
+function slotRestarted(dead: string, successor: string, uncertain: SenderReport['uncertain']) {
   const logs = [
     parseLog(1, 100, false, joined(1)),
-    parseLog(2, 201, true, 'J 2 1000\nT 1 100 1\n'),
-    parseLog(2, 202, false, 'J 2 2000\nT 1 100 3\n'),
+    parseLog(2, 201, true, `J 2 1000\n${dead}`),
+    parseLog(2, 202, false, `J 2 2000\n${successor}`),
   ];
-  const v = check(
-    logs,
-    [
-      sender(1, 100, {
-        sentTo: { 2: 3 },
-        uncertain: [
-          [2, 1, 'grace-expired'],
-          [2, 2, 'grace-expired'],
-        ],
-      }),
-    ],
-    [1, 2],
-  );
+  return check(logs, [sender(1, 100, { sentTo: { 2: 3 }, uncertain })], [1, 2]);
+}
+
+test('delivery uncertain: excuses a message delivered nowhere, or once to a process of its slot that was killed', () => {
+  const v = slotRestarted('T 1 100 1\n', 'T 1 100 3\n', [
+    [2, 1, 'grace-expired'],
+    [2, 2, 'grace-expired'],
+  ]);
   expect(v.violations).toEqual([]);
   expect(v.stats.reportedUncertain).toBe(2);
   expect(v.stats.uncertainHandled).toBe(1);
 });
 
 test('delivery uncertain: a message its successor, a live process or two processes got is reported', () => {
-  const logs = [
-    parseLog(1, 100, false, joined(1)),
-    parseLog(2, 201, true, 'J 2 1000\nT 1 100 1\nT 1 100 2\n'),
-    parseLog(2, 202, false, 'J 2 2000\nT 1 100 2\nT 1 100 3\n'),
-  ];
-  const v = check(
-    logs,
-    [
-      sender(1, 100, {
-        sentTo: { 2: 3 },
-        uncertain: [
-          [2, 1, 'grace-expired'],
-          [2, 2, 'grace-expired'],
-          [2, 3, 'peer-left'],
-        ],
-      }),
-    ],
-    [1, 2],
-  );
+  const v = slotRestarted('T 1 100 1\nT 1 100 2\n', 'T 1 100 2\nT 1 100 3\n', [
+    [2, 1, 'grace-expired'],
+    [2, 2, 'grace-expired'],
+    [2, 3, 'peer-left'],
+  ]);
   expect(v.violations).toEqual([
     'delivery-uncertain: pid 100 was told #2 to slot 2 was delivery-uncertain (grace-expired), yet pids 201, 202 got it',
     'delivery-uncertain: pid 100 was told #3 to slot 2 was delivery-uncertain (peer-left), yet pid 202, alive at the end, got it',
