@@ -1,4 +1,5 @@
-import { formatReport, runChaos } from './harness.js';
+import { formatReport } from './format-report.js';
+import { runChaos } from './harness.js';
 
 /**
  * The chaos run CI does: a fixed seed, 12 rounds in `npm test`, 24 beside busy processes in
