@@ -13,6 +13,8 @@ function sender(slot: number, pid: number, extra: Partial<SenderReport> = {}): S
     peers: [1, 2],
     sentTo: {},
     undeliverable: [],
+    uncertain: [],
+    nestVerdicts: {},
     broadcasts: [],
     requests: [],
     otherErrors: [],
@@ -70,11 +72,72 @@ test('a copy in the successor of a crashed process is allowed; in the successor 
   ]);
 });
 
-test('undeliverable reports excuse a missing message but not a delivered one', () => {
+test('undeliverable: excuses a message delivered nowhere, not one any process got, even a dead one', () => {
   const logs = [
     parseLog(1, 100, false, joined(1)),
     parseLog(2, 200, false, joined(2) + 'T 1 100 2\n'),
+    parseLog(3, 300, true, joined(3) + 'T 1 100 1\n'),
   ];
+  const v = check(
+    logs,
+    [
+      sender(1, 100, {
+        sentTo: { 2: 3, 3: 1 },
+        undeliverable: [
+          [2, 1, 'grace-expired'],
+          [2, 2, 'grace-expired'],
+          [3, 1, 'grace-expired'],
+        ],
+        nestVerdicts: { ERR_IPC_UNDELIVERABLE: 2 },
+      }),
+    ],
+    [1, 2],
+  );
+  expect(v.violations).toEqual([
+    'undeliverable: pid 100 was told #2 to slot 2 was undeliverable (grace-expired), yet pid 200 got it',
+    'lost: message #3 from slot 1 (pid 100) to slot 2',
+    'undeliverable: pid 100 was told #1 to slot 3 was undeliverable (grace-expired), yet pid 300 got it',
+  ]);
+  expect(v.stats.reportedUndeliverable).toBe(3);
+  expect(v.stats.nestVerdicts).toEqual({ ERR_IPC_UNDELIVERABLE: 2 });
+});
+
+/** Slot 2 crashed (pid 201) and came back (pid 202); pid 100 sent it 3 messages. */
+function slotRestarted(dead: string, successor: string, uncertain: SenderReport['uncertain']) {
+  const logs = [
+    parseLog(1, 100, false, joined(1)),
+    parseLog(2, 201, true, `J 2 1000\n${dead}`),
+    parseLog(2, 202, false, `J 2 2000\n${successor}`),
+  ];
+  return check(logs, [sender(1, 100, { sentTo: { 2: 3 }, uncertain })], [1, 2]);
+}
+
+test('delivery uncertain: excuses a message delivered nowhere, or once to a process of its slot that was killed', () => {
+  const v = slotRestarted('T 1 100 1\n', 'T 1 100 3\n', [
+    [2, 1, 'grace-expired'],
+    [2, 2, 'grace-expired'],
+  ]);
+  expect(v.violations).toEqual([]);
+  expect(v.stats.reportedUncertain).toBe(2);
+  expect(v.stats.uncertainHandled).toBe(1);
+});
+
+test('delivery uncertain: a message its successor, a live process or two processes got is reported', () => {
+  const v = slotRestarted('T 1 100 1\nT 1 100 2\n', 'T 1 100 2\nT 1 100 3\n', [
+    [2, 1, 'grace-expired'],
+    [2, 2, 'grace-expired'],
+    [2, 3, 'peer-left'],
+  ]);
+  expect(v.violations).toEqual([
+    'delivery-uncertain: pid 100 was told #2 to slot 2 was delivery-uncertain (grace-expired), yet pids 201, 202 got it',
+    'delivery-uncertain: pid 100 was told #3 to slot 2 was delivery-uncertain (peer-left), yet pid 202, alive at the end, got it',
+  ]);
+  expect(v.stats.reportedUncertain).toBe(3);
+  expect(v.stats.uncertainHandled).toBe(1);
+});
+
+test('a message given both verdicts, or one twice, is reported', () => {
+  const logs = [parseLog(1, 100, false, joined(1)), parseLog(2, 200, false, joined(2))];
   const v = check(
     logs,
     [
@@ -82,16 +145,18 @@ test('undeliverable reports excuse a missing message but not a delivered one', (
         sentTo: { 2: 2 },
         undeliverable: [
           [2, 1, 'grace-expired'],
-          [2, 2, 'grace-expired'],
+          [2, 2, 'peer-absent'],
+          [2, 2, 'peer-absent'],
         ],
+        uncertain: [[2, 1, 'grace-expired']],
       }),
     ],
     [1, 2],
   );
   expect(v.violations).toEqual([
-    'undeliverable: pid 100 was told #2 to slot 2 was undeliverable (grace-expired), yet pid 200 got it',
+    'verdicts: pid 100 was told #2 to slot 2 was undeliverable (peer-absent) and undeliverable (peer-absent)',
+    'verdicts: pid 100 was told #1 to slot 2 was undeliverable (grace-expired) and delivery-uncertain (grace-expired)',
   ]);
-  expect(v.stats.reportedUndeliverable).toBe(2);
 });
 
 test('requests: untyped failures, pending ones and double execution are reported; typed failures are not', () => {

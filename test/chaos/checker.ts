@@ -8,11 +8,16 @@
  *    they were sent, each at most once (targeted messages and broadcasts are separate streams).
  *    This holds for every sender, killed ones too. Large payloads arrive intact.
  * 3. Targeted messages of a sender alive at the end (its send log is complete): each accepted
- *    message is either delivered at least once to some incarnation of its target slot, or was
- *    reported to the sender as UndeliverableError and delivered nowhere. More than one delivery
- *    is allowed only across incarnations, each earlier one of which was killed with SIGKILL (a
- *    message the dead process read but had not confirmed is delivered again to its successor);
- *    these are counted as "redelivered after a crash". Anything else is lost or duplicated.
+ *    message gets at most one verdict, and
+ *    - with none, it is delivered at least once to some incarnation of its target slot. More
+ *      than one delivery is allowed only across incarnations, each earlier one of which was
+ *      killed with SIGKILL (a message the dead process read but had not confirmed is delivered
+ *      again to its successor); these are counted as "redelivered after a crash";
+ *    - reported as UndeliverableError (no process received it), it is delivered nowhere;
+ *    - reported as DeliveryUncertainError (it reached a process that went away before
+ *      confirming it, and no other), it is delivered at most once, and then to an incarnation
+ *      of its target slot that was killed, never to one alive at the end.
+ *    Anything else is lost, duplicated or misreported.
  * 4. Broadcasts of a sender alive at the end reach every receiver incarnation that had joined
  *    before the send call and lived to the end (SIGSTOP and hub kills included).
  * 5. Every request of a sender alive at the end settled: answered with its own echo, or failed
@@ -54,7 +59,12 @@ export interface SenderReport {
   connected: boolean;
   peers: number[];
   sentTo: Record<string, number>;
+  /** [target, k, reason] of each targeted message reported as UndeliverableError. */
   undeliverable: [number, number, string][];
+  /** [target, k, reason] of each targeted message reported as DeliveryUncertainError. */
+  uncertain: [number, number, string][];
+  /** Per error code, the Nest binding's frames that got either verdict. */
+  nestVerdicts: Record<string, number>;
   broadcasts: number[];
   requests: [number, number, string][];
   otherErrors: string[];
@@ -74,6 +84,10 @@ export interface Verdict {
     duplicated: number;
     redeliveredAfterCrash: number;
     reportedUndeliverable: number;
+    reportedUncertain: number;
+    /** Of those reported uncertain, how many the process that went away had handled. */
+    uncertainHandled: number;
+    nestVerdicts: Record<string, number>;
     uncheckedSenders: number;
   };
 }
@@ -102,6 +116,12 @@ export function parseLog(slot: number, pid: number, killed: boolean, text: strin
   return log;
 }
 
+/** What a sender was told about one targeted message that failed, as the checker words it. */
+interface SendFailure {
+  kind: 'undeliverable' | 'delivery-uncertain';
+  reason: string;
+}
+
 const LIMIT = 30;
 
 export function check(
@@ -126,6 +146,9 @@ export function check(
     duplicated: 0,
     redeliveredAfterCrash: 0,
     reportedUndeliverable: 0,
+    reportedUncertain: 0,
+    uncertainHandled: 0,
+    nestVerdicts: {},
     uncheckedSenders: logs.filter((l) => l.killed).length,
   };
   const slotOfPid = new Map(logs.map((l) => [l.pid, l.slot]));
@@ -177,18 +200,39 @@ export function check(
     }
   }
   for (const s of senders) {
-    const reported = new Map(s.undeliverable.map(([t, k, reason]) => [`${t} ${k}`, reason]));
+    const verdicts = new Map<string, SendFailure>();
+    const give = (kind: SendFailure['kind'], [target, k, reason]: [number, number, string]) => {
+      const key = `${target} ${k}`;
+      const earlier = verdicts.get(key);
+      if (earlier !== undefined)
+        fail(
+          `verdicts: pid ${s.pid} was told #${k} to slot ${target} was ${earlier.kind} (${earlier.reason}) and ${kind} (${reason})`,
+        );
+      else verdicts.set(key, { kind, reason });
+    };
+    for (const v of s.undeliverable) give('undeliverable', v);
+    for (const v of s.uncertain) give('delivery-uncertain', v);
+    for (const [code, count] of Object.entries(s.nestVerdicts))
+      stats.nestVerdicts[code] = (stats.nestVerdicts[code] ?? 0) + count;
     for (const [target, count] of Object.entries(s.sentTo)) {
       for (let k = 1; k <= count; k++) {
         stats.targeted++;
         // A copy inside one incarnation was reported by rule 2 already.
         const got = [...new Set(deliveries.get(`${s.pid} ${target} ${k}`) ?? [])];
-        if (reported.has(`${target} ${k}`)) {
-          stats.reportedUndeliverable++;
-          if (got.length > 0)
-            fail(
-              `undeliverable: pid ${s.pid} was told #${k} to slot ${target} was undeliverable (${reported.get(`${target} ${k}`)}), yet pid ${got[0]!.pid} got it`,
-            );
+        const verdict = verdicts.get(`${target} ${k}`);
+        if (verdict !== undefined) {
+          const told = `${verdict.kind}: pid ${s.pid} was told #${k} to slot ${target} was ${verdict.kind} (${verdict.reason})`;
+          if (verdict.kind === 'undeliverable') {
+            stats.reportedUndeliverable++;
+            if (got.length > 0) fail(`${told}, yet pid ${got[0]!.pid} got it`);
+          } else {
+            stats.reportedUncertain++;
+            if (got.length > 1)
+              fail(`${told}, yet pids ${got.map((l) => l.pid).join(', ')} got it`);
+            else if (got.length === 1 && !got[0]!.killed)
+              fail(`${told}, yet pid ${got[0]!.pid}, alive at the end, got it`);
+            else if (got.length === 1) stats.uncertainHandled++;
+          }
           continue;
         }
         if (got.length === 0) {

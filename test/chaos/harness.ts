@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { Proc, sleep, tempDir, until } from '../helpers/processes.js';
 import { between, seededRandom } from '../fixtures/seeded-random.js';
 import {
@@ -71,7 +71,7 @@ export interface ChaosReport extends Verdict {
   resources: ResourceTrend[];
 }
 
-type Fault =
+export type Fault =
   | 'killHub'
   | 'killPeer'
   | 'stopPeer'
@@ -117,6 +117,13 @@ function pickFault(roll: number): Fault {
 }
 
 const TRAFFIC = { tickMs: 20, burst: 3, largeEvery: 150, broadcastEvery: 4, requestEvery: 6 };
+
+/** A process's state once it stopped sending and waited for its confirmations. */
+interface Settled {
+  slot: number;
+  pendingBytes: number;
+  inflight: number;
+}
 
 interface Slot {
   slot: number;
@@ -193,19 +200,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     samples.set(proc.pid, { slot, born: Date.now() });
   };
   const startTraffic = (proc: Proc) =>
-    proc.call('start', { targets: slots(), traffic: TRAFFIC }, 10_000);
+    proc.call('start', { targets: slots(), traffic: TRAFFIC }, 30_000);
   /** The slot whose process hosts the hub, once one does (a SIGSTOPped one is not asked). */
   const hubSlot = async (skip?: number): Promise<number> =>
     until(
       async () => {
         for (const { slot, proc } of live.values()) {
           if (slot === skip) continue;
-          const s = await proc.call<{ isHub: boolean }>('state', {}, 10_000);
+          const s = await proc.call<{ isHub: boolean }>('state', {}, 30_000);
           if (s.isHub) return slot;
         }
         return 0;
       },
-      20_000,
+      60_000,
       'a hub',
     );
   /** kill -9, then the same slot again after `delayMs` (drawn by the caller, in seed order). */
@@ -311,27 +318,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     sampling = false;
     await sampler;
-    // Settle: stop sending, wait for every confirmation and request, then for the logs to rest.
+    // Half a second more of traffic after the last fault; then every live process stops sending
+    // and waits until all it sent is confirmed read and every request settled. A frame is
+    // confirmed only after its handler (which logs it) returned, so the logs are then complete.
     await sleep(500);
-    await Promise.all(
-      [...live.values()].map(({ proc }) => proc.call('stop', { waitMs: 3 * graceMs }, 4 * graceMs)),
+    const settleMs = 6 * graceMs;
+    const settled = await Promise.all(
+      [...live.values()].map(({ proc }) =>
+        proc.call<Settled>('stop', { waitMs: settleMs }, settleMs + 30_000),
+      ),
     );
-    // The logs rest when their total size holds for a second.
-    const logBytes = () =>
-      readdirSync(logDir).reduce((sum, f) => sum + statSync(`${logDir}/${f}`).size, 0);
-    for (
-      let size = -1, still = 0, deadline = Date.now() + 4 * graceMs;
-      still < 4 && Date.now() < deadline;
-    ) {
-      await sleep(250);
-      const now = logBytes();
-      still = now === size ? still + 1 : 0;
-      size = now;
-    }
     const reports = await Promise.all(
       [...live.values()].map(({ proc }) => proc.call<SenderReport>('report')),
     );
-    await Promise.all([...live.values()].map(({ proc }) => proc.call('close', {}, 30_000)));
+    await Promise.all([...live.values()].map(({ proc }) => proc.call('close', {}, 60_000)));
     await Promise.all([...live.values()].map(({ proc }) => proc.kill('SIGTERM')));
     const leftovers = readdirSync(dir.path);
 
@@ -343,6 +343,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     }
     const verdict = check(logs, reports, slots());
+    for (const p of settled) {
+      if (p.pendingBytes > 0 || p.inflight > 0)
+        verdict.violations.push(
+          `settle: slot ${p.slot} still had ${p.pendingBytes} bytes unconfirmed and ${p.inflight} requests pending ${settleMs / 1000} s after it stopped sending`,
+        );
+    }
     if (leftovers.length > 0)
       verdict.violations.push(`leftovers in the channel directory: ${leftovers.join(', ')}`);
     for (const r of reports) {
@@ -378,29 +384,4 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     dir.remove();
   }
-}
-
-export function formatReport(r: ChaosReport): string {
-  const s = r.stats;
-  const failed = Object.entries(s.requestsFailed)
-    .map(([code, count]) => `${code} ${count}`)
-    .join(', ');
-  return [
-    `seed: ${r.seed}`,
-    `rounds: ${r.rounds} (${r.seconds} s)`,
-    `faults: hub kill -9 ${r.faults.killHub}, peer kill -9 ${r.faults.killPeer}, peer SIGSTOP ${r.faults.stopPeer}, hub SIGSTOP ${r.faults.stopHub}, extra peers ${r.faults.addPeer}, quiet ${r.faults.none}`,
-    `overlapping: hub killed twice in one failover ${r.faults.killHubTwice}, hub and peer killed together ${r.faults.killHubAndPeer}, hub killed while a peer is stopped ${r.faults.stopPeerKillHub}`,
-    `kills: ${Object.entries(r.faults).reduce((sum, [f, count]) => sum + KILLS[f as Fault] * count, 0)}`,
-    `messages: ${s.targeted} targeted + ${s.broadcasts} broadcasts (${s.broadcastDeliveriesChecked} deliveries checked) + ${s.requests} requests from senders alive at the end; ${s.received} received in all`,
-    `requests: ${s.requestsAnswered} answered, failed typed: ${failed || 'none'}`,
-    `lost: ${s.lost}, duplicated: ${s.duplicated}, redelivered after a crash (allowed): ${s.redeliveredAfterCrash}, reported undeliverable: ${s.reportedUndeliverable}`,
-    `incarnations killed (their sends checked for order and duplicates only): ${s.uncheckedSenders}`,
-    ...r.resources.map((t) => {
-      const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
-      return `slot ${t.slot} pid ${t.pid} (${t.start.isHub ? 'hub' : 'peer'}): rss ${mb(t.start.rss)} -> ${mb(t.end.rss)}, heap ${mb(t.start.heapUsed)} -> ${mb(t.end.heapUsed)}, fds ${t.start.fds} -> ${t.end.fds}, handles ${t.start.handles} -> ${t.end.handles} (over ${t.seconds} s)`;
-    }),
-    ...(r.logDir ? [`logs: ${r.logDir}`] : []),
-    ...r.violations.map((v) => `VIOLATION ${v}`),
-    `verdict: ${r.violations.length === 0 ? 'PASS' : 'FAIL'}`,
-  ].join('\n');
 }

@@ -1,4 +1,5 @@
-import { formatReport, runChaos } from './harness.js';
+import { formatReport } from './format-report.js';
+import { runChaos } from './harness.js';
 
 /**
  * The soak (not part of `npm test`): steady traffic among 5 peers and a hub failover (kill -9)

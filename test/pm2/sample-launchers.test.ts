@@ -20,7 +20,7 @@ import {
 
 let dir: ReturnType<typeof tempDir>;
 
-beforeAll(() => buildSample(), 120_000);
+beforeAll(() => buildSample(), 300_000);
 beforeEach(() => {
   dir = tempDir();
 });
@@ -81,7 +81,7 @@ test('node:cluster: 3 workers sharing one port form one channel (one hub, distin
     await eventually(async () => list.every((w) => !isAlive(w.pid)), 'the workers to exit');
     expect(readdirSync(dir.path)).toEqual([]);
   });
-}, 90_000);
+}, 180_000);
 
 test('3 processes started by hand with one channel name form one channel, whichever is asked', async () => {
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -117,4 +117,4 @@ test('3 processes started by hand with one channel name form one channel, whiche
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual(['SIGINT', 'SIGINT', 'SIGINT']);
     expect(readdirSync(dir.path)).toEqual([]);
   });
-}, 90_000);
+}, 180_000);

@@ -35,13 +35,13 @@ beforeAll(async () => {
   pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
   await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
   await settledWorkers(port, IDS);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await killStarted();
   await pm2?.destroy();
   dir?.remove();
-}, 60_000);
+}, 120_000);
 
 /** Runs a test body; on failure, adds the workers' logs to the error. */
 async function withLogs(body: () => Promise<void>, traffic?: () => Traffic | undefined) {
@@ -135,7 +135,7 @@ test('4 workers: peer ids 1..4 match the PM2 instances; a broadcast invalidation
     const nobody = await http(port, 'GET', '/workers/9/ping');
     expect(nobody.status).toBe(404);
   });
-}, 60_000);
+}, 120_000);
 
 test('pm2 reload under a steady stream of events and requests: none lost, none twice, all answered; ids stay 1..4', async () => {
   let traffic: Traffic | undefined;
@@ -172,7 +172,7 @@ test('pm2 reload under a steady stream of events and requests: none lost, none t
     },
     () => traffic,
   );
-}, 120_000);
+}, 300_000);
 
 interface WarmUp {
   by: number;
@@ -241,7 +241,7 @@ test('the leader-only warm-up job runs on one worker; after pm2 reload exactly o
     // Every worker is a new process: what they received since is all from after the reload.
     expectOneRunnerPerEpoch([...after.values()].flatMap((v) => v.warmUpsReceived));
   });
-}, 120_000);
+}, 300_000);
 
 test('pm2 restart of the hub worker alone: none lost, none twice, all answered; it gets its id back', async () => {
   let traffic: Traffic | undefined;
@@ -273,7 +273,7 @@ test('pm2 restart of the hub worker alone: none lost, none twice, all answered; 
     },
     () => traffic,
   );
-}, 120_000);
+}, 300_000);
 
 test("kill -9 of the hub worker's pid: traffic between the others loses nothing; PM2's replacement gets its id back and is served", async () => {
   let traffic: Traffic | undefined;
@@ -312,7 +312,7 @@ test("kill -9 of the hub worker's pid: traffic between the others loses nothing;
     },
     () => traffic,
   );
-}, 120_000);
+}, 300_000);
 
 /** The workers `ids`, once one of them reports hosting the hub (a handover may be under way). */
 function settledWithOneHub(ids: number[]): Promise<WorkerInfo[]> {
@@ -383,7 +383,7 @@ test('pm2 scale to 6: peers 5 and 6 join and are served, traffic to 1..4 loses n
     },
     () => traffic,
   );
-}, 120_000);
+}, 300_000);
 
 test('pm2 kill stops every worker gracefully and leaves no socket behind', async () => {
   await withLogs(async () => {
@@ -393,4 +393,4 @@ test('pm2 kill stops every worker gracefully and leaves no socket behind', async
     await eventually(async () => pids.every((pid) => !isAlive(pid)), 'the workers to exit');
     expect(readdirSync(dir.path)).toEqual([]);
   });
-}, 60_000);
+}, 120_000);

@@ -208,7 +208,7 @@ export class Pm2 {
       execFile(
         process.execPath,
         [PM2_BIN, ...args],
-        { cwd: ROOT, env: this.env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+        { cwd: ROOT, env: this.env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
         (error, stdout, stderr) => {
           if (error)
             reject(
@@ -387,7 +387,7 @@ export async function workers(port: number): Promise<WorkerInfo[]> {
 export async function eventually<T>(
   check: () => Promise<T | undefined | false>,
   what: string,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -405,7 +405,7 @@ export async function eventually<T>(
 }
 
 /** Waits until GET /workers lists exactly `ids` (ascending), one hub among them. */
-export function settledWorkers(port: number, ids: number[], timeoutMs = 30_000) {
+export function settledWorkers(port: number, ids: number[], timeoutMs = 60_000) {
   return eventually(
     async () => {
       const list = await workers(port);
@@ -489,7 +489,7 @@ export class Traffic {
   until(
     check: (r: TrafficReport) => boolean,
     what: string,
-    timeoutMs = 30_000,
+    timeoutMs = 60_000,
   ): Promise<TrafficReport> {
     return eventually(
       async () => {
