@@ -15,7 +15,7 @@ export interface IpcServerOptions extends ChannelOptions {
 
 /** Options of IpcClient (for `ClientsModule.register([{ name, customClass: IpcClient, options }])`). */
 export interface IpcClientOptions extends ChannelOptions {
-  /** Fails a request with RequestTimeoutError when no answer came within this many ms. */
+  /** Fails a request with RequestTimeoutError when no response came within this many ms. */
   timeout?: number;
   /** Transforms each outgoing request or event packet (may return a Promise). */
   serializer?: Serializer;

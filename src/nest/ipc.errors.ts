@@ -13,7 +13,7 @@ export class NoHandlerPeerError extends IpcChannelError {
   }
 }
 
-/** The peer a request went to left (died, restarted, closed) before answering. */
+/** The peer a request went to left (died, restarted, closed) before responding. */
 export class PeerLeftError extends IpcChannelError {
   constructor(
     readonly peer: number,
@@ -47,7 +47,7 @@ export class PeerUnavailableError extends IpcChannelError {
 }
 
 /**
- * No answer within the client's `timeout` option. The responder is told to stop. `read` tells
+ * No response within the client's `timeout` option. The responder is told to stop. `read` tells
  * where the request was stuck: `true` when the responder had read it (its handler is slow, or
  * its event loop was blocked after reading), `false` when it had not even been read (the
  * responder's event loop, or the hub's, is blocked, or its connection is backed up).

@@ -17,7 +17,7 @@ export class IpcClientTarget<T extends TargetSpec> {
   /**
    * To one peer: the handler's values, as `client.send` gives them. To `'all'` or `'others'`:
    * one IpcReply per peer that handles the pattern (more for streaming handlers); completes
-   * when each has answered or left; a failing peer gives a reply with `error`.
+   * when each has responded or left; a failing peer gives an IpcReply with `error`.
    */
   send<TResult = any, TInput = any>(
     pattern: any,

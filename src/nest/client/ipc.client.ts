@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
-import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../../channel/channel.js';
 import { duration } from '../../channel/channel-options.js';
@@ -8,11 +8,14 @@ import { ChannelClosedError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
-import type { IpcReply } from './ipc-reply.interface.js';
+import { NestClientBase } from '../nest-internals.js';
+import { InOrder } from '../protocol/in-order.js';
+import { sendEvent } from '../protocol/nest-wire.js';
+import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
+import type { SharedChannel } from '../shared/shared-channel.js';
 import { IpcClientTarget } from './ipc-client.target.js';
-import { InOrder } from '../server/in-order.js';
+import type { IpcReply } from './ipc-reply.interface.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
-import { SharedChannel } from '../shared-channel.js';
 
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
 
@@ -30,7 +33,7 @@ const SENT = of(undefined);
  * await lastValueFrom(this.ipc.to('all').send('stats', {}).pipe(toArray()));
  * ```
  */
-export class IpcClient extends ClientProxy<IpcEvents> {
+export class IpcClient extends NestClientBase {
   private shared: SharedChannel | undefined;
   private connection: Promise<void> | undefined;
   private ready = false;
@@ -42,25 +45,19 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   private readonly emitter = new EventEmitter();
   private readonly outgoing = new InOrder();
   private readonly incoming = new InOrder();
-  private readonly customSerializer: boolean;
-  private readonly customDeserializer: boolean;
+  private readonly options: IpcClientOptions;
   private readonly timeoutMs: number | undefined;
   private readonly targets = new Map<TargetSpec, IpcClientTarget<TargetSpec>>();
-  private dispatchHook: ((packet: ReadPacket) => void) | undefined;
   private detachChannel: (() => void) | undefined;
   private readonly log = new Logger('IpcClient');
   private readonly pipes: RequestPipes;
 
   /** Nest's ClientsModule constructs clients with the options object; nothing connects yet. */
-  constructor(private readonly options: IpcClientOptions = {}) {
-    super();
+  constructor(options: IpcClientOptions = {}) {
+    super(options ?? {});
     const timeout = options?.timeout;
     this.timeoutMs = timeout === undefined ? undefined : duration('timeout', timeout, timeout);
     this.options = options ?? {};
-    this.customSerializer = this.options.serializer !== undefined;
-    this.customDeserializer = this.options.deserializer !== undefined;
-    this.initializeSerializer(this.options);
-    this.initializeDeserializer(this.options);
     this.pipes = {
       owner: this,
       customSerializer: this.customSerializer,
@@ -68,9 +65,8 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       outgoing: this.outgoing,
       incoming: this.incoming,
       timeoutMs: this.timeoutMs,
-      serialize: (packet) => this.serializer.serialize(packet),
-      deserialize: (raw) =>
-        this.deserializer.deserialize(raw) as WritePacket | Promise<WritePacket>,
+      serialize: (packet) => this.serialize(packet),
+      deserialize: (raw) => this.deserialize(raw),
       closedError: () => (this.closed ? new ChannelClosedError('send', CLOSED_REMEDY) : undefined),
     };
   }
@@ -116,9 +112,9 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       'receive the answer',
       'this IpcClient was closed while the request was in flight.',
     );
-    this.shared?.abandonAll(this, closed);
+    this.shared?.requests.abandonAll(this, closed);
     await this.release();
-    this._status$.next('disconnected');
+    this.statusSink.next('disconnected');
     this.emitter.emit('disconnected');
   }
 
@@ -150,14 +146,6 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   }
 
   /**
-   * Sets a hook that sees every outgoing packet and may add `packet.metadata` (strings); the
-   * handler reads it with `ctx.getMetadata()`. Nest 12 tracing uses it; it works on Nest 11 too.
-   */
-  override setOnDispatchHook(hook: (packet: ReadPacket) => void): void {
-    this.dispatchHook = hook;
-  }
-
-  /**
    * Addresses one peer by id, or every peer (`'all'`, self included) or `'others'`. For `'all'`
    * and `'others'`, `send` gathers one IpcReply per peer that handles the pattern.
    */
@@ -186,7 +174,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       return throwError(() => new InvalidMessageError());
     }
     if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
-    const route = this.normalizePattern(pattern as string);
+    const route = this.routeOf(pattern);
     if (this.ready && this.shared !== undefined) return this.aim(this.shared, target, route, data);
     return defer(() => this.ensureConnected()).pipe(
       mergeMap(() => this.aim(this.shared!, target, route, data)),
@@ -222,7 +210,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     }
     if (shared === undefined)
       return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
-    const packet = this.packet(this.normalizePattern(pattern as string), data, undefined);
+    const packet = this.packet(this.routeOf(pattern), data, undefined);
     const broadcast = target === 'all' || target === 'others' ? 1 : 0;
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
@@ -234,10 +222,10 @@ export class IpcClient extends ClientProxy<IpcEvents> {
       finish(throwError(() => error));
     };
     this.outgoing.run(
-      () => (this.customSerializer ? this.serializer.serialize(packet) : packet),
+      () => (this.customSerializer ? this.serialize(packet) : packet),
       (raw) => {
         try {
-          const accepted = shared.emitEvent(target, raw, this.customSerializer, broadcast);
+          const accepted = sendEvent(shared.channel, target, raw, this.customSerializer, broadcast);
           finish(accepted ? SENT : this.whenWritable(shared));
         } catch (e) {
           fail(e);
@@ -268,9 +256,9 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   /** Takes this process's channel for these options; synchronous, so bad options throw here. */
   private take(): SharedChannel {
     const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
-    const shared = SharedChannel.acquire(channelOptions);
+    const shared = acquireSharedChannel(channelOptions);
     this.shared = shared;
-    this.detachChannel = shared.watch(this.emitter, this._status$);
+    this.detachChannel = shared.status.watch(this.emitter, this.statusSink);
     return shared;
   }
 
@@ -278,7 +266,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     const shared = this.shared ?? this.take();
     await shared.connect();
     this.ready = true;
-    this._status$.next('connected');
+    this.statusSink.next('connected');
   }
 
   private async release(): Promise<void> {
@@ -286,32 +274,20 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     if (shared === undefined) return;
     this.shared = undefined;
     this.detachChannel?.();
-    await shared.release();
-  }
-
-  /** Builds the packet Nest's serializer and the handler see; the dispatch hook adds metadata. */
-  private packet(
-    route: string,
-    data: unknown,
-    id: string | undefined,
-  ): ReadPacket & { id?: string } {
-    const packet: ReadPacket & { id?: string } =
-      id === undefined ? { pattern: route, data } : { id, pattern: route, data };
-    this.dispatchHook?.(packet);
-    return packet;
+    await releaseSharedChannel(shared);
   }
 
   /**
    * One peer that handles the pattern, in turn. A request refused before it ran (the peer is
-   * shutting down, or just left) is offered to the next peer; anything else is the answer.
+   * shutting down, or just left) is offered to the next peer; anything else is the response.
    */
   private anyPeer(shared: SharedChannel, route: string, data: unknown): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const tried = new Set<number>();
       let current: { unsubscribe(): void } | undefined;
-      let answered = false;
+      let responded = false;
       const attempt = (lastError?: unknown) => {
-        const peer = shared.pickPeer(route, tried);
+        const peer = shared.directory.pickPeer(route, tried);
         if (peer === undefined) {
           observer.error(lastError ?? new NoHandlerPeerError(route, shared.channel.name));
           return;
@@ -319,11 +295,11 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         tried.add(peer);
         current = this.single(shared, peer, route, data).subscribe({
           next: (value) => {
-            answered = true;
+            responded = true;
             observer.next(value);
           },
           error: (e: unknown) => {
-            if (!answered && e instanceof PeerUnavailableError) attempt(e);
+            if (!responded && e instanceof PeerUnavailableError) attempt(e);
             else observer.error(e);
           },
           complete: () => observer.complete(),
@@ -341,14 +317,14 @@ export class IpcClient extends ClientProxy<IpcEvents> {
     data: unknown,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
-      const id = shared.newRequestId();
+      const id = shared.requests.newId();
       const call = new RequestCall(
         this.pipes,
-        shared,
+        shared.requests,
         peer,
         route,
         id,
-        this.createObserver(observer),
+        this.responseObserver(observer),
       );
       call.start(this.packet(route, data, id) as ReadPacket & { id: string });
       return call;
@@ -363,7 +339,9 @@ export class IpcClient extends ClientProxy<IpcEvents> {
   ): Observable<IpcReply> {
     return new Observable<IpcReply>((observer) => {
       const self = shared.channel.id;
-      const peers = shared.peersHandling(route).filter((p) => target === 'all' || p !== self);
+      const peers = shared.directory
+        .peersHandling(route)
+        .filter((p) => target === 'all' || p !== self);
       let open = peers.length;
       if (open === 0) {
         observer.complete();
@@ -373,10 +351,10 @@ export class IpcClient extends ClientProxy<IpcEvents> {
         if (--open === 0) observer.complete();
       };
       const subs = peers.map((peer) => {
-        let answered = false;
+        let responded = false;
         return this.single(shared, peer, route, data).subscribe({
           next: (value) => {
-            answered = true;
+            responded = true;
             observer.next({ peer, data: value });
           },
           error: (error: unknown) => {
@@ -384,7 +362,7 @@ export class IpcClient extends ClientProxy<IpcEvents> {
             finish();
           },
           complete: () => {
-            if (!answered) observer.next({ peer });
+            if (!responded) observer.next({ peer });
             finish();
           },
         });

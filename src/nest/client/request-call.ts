@@ -1,8 +1,8 @@
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import type { ChannelClosedError } from '../../channel/errors.js';
-import type { InOrder } from '../server/in-order.js';
 import { RequestTimeoutError } from '../ipc.errors.js';
-import type { PendingRequest, SharedChannel } from '../shared-channel.js';
+import type { InOrder } from '../protocol/in-order.js';
+import type { PendingRequest, PendingRequests } from '../shared/pending-requests.js';
 
 /** What every request of one IpcClient shares: made once per client, not once per request. */
 export interface RequestPipes {
@@ -19,12 +19,19 @@ export interface RequestPipes {
   closedError(): ChannelClosedError | undefined;
 }
 
+/** The process's requests in flight, as one request uses them. */
+export type RequestLedger = Pick<
+  PendingRequests,
+  'hubId' | 'send' | 'cancel' | 'wasRead' | 'settle'
+>;
+
 /**
- * One request to one peer, from subscription to its answer. It is one object rather than a
- * closure per step: with 100 requests in flight, seven closures per request were a measurable
- * share of what a requester allocated and ran.
+ * One request to one peer, from subscription to its response. It is one object rather than a
+ * closure per step: a requester with many requests in flight would otherwise allocate several
+ * closures for each.
  *
- * It is the request's teardown too: unsubscribing before the answer cancels it at the responder.
+ * It is the request's teardown too: unsubscribing before the response cancels it at the
+ * responder.
  */
 export class RequestCall implements PendingRequest {
   seq = -1;
@@ -33,11 +40,11 @@ export class RequestCall implements PendingRequest {
 
   constructor(
     private readonly pipes: RequestPipes,
-    private readonly shared: SharedChannel,
+    private readonly requests: RequestLedger,
     readonly target: number,
     readonly pattern: string,
     readonly id: string,
-    /** Turns an answer packet into observer calls (the client's createObserver). */
+    /** Turns a response packet into observer calls (Nest's createObserver). */
     private readonly callback: (packet: WritePacket) => void,
   ) {}
 
@@ -61,7 +68,7 @@ export class RequestCall implements PendingRequest {
 
   onResponse(raw: unknown): void {
     const pipes = this.pipes;
-    // Without a custom deserializer, and nothing async ahead of it, an answer is handed on at once.
+    // Without a custom deserializer, and nothing async ahead of it, a response goes on at once.
     if (!pipes.customDeserializer && pipes.incoming.idle) this.deliver(raw as WritePacket);
     else
       pipes.incoming.run(
@@ -77,12 +84,12 @@ export class RequestCall implements PendingRequest {
     this.callback({ err, isDisposed: true });
   }
 
-  /** The subscriber left before the answer: the responder is told to stop. */
+  /** The subscriber left before the response: the responder is told to stop. */
   unsubscribe(): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.shared.cancel(this.id);
+    this.requests.cancel(this.id);
   }
 
   private send(raw: unknown): void {
@@ -91,7 +98,7 @@ export class RequestCall implements PendingRequest {
     const closed = this.pipes.closedError();
     if (closed !== undefined) return this.onFailure(closed);
     try {
-      this.shared.sendRequest(this.target, this.id, raw, this.pipes.customSerializer, this);
+      this.requests.send(this.target, this.id, raw, this.pipes.customSerializer, this);
     } catch (e) {
       this.onFailure(e);
     }
@@ -105,17 +112,17 @@ export class RequestCall implements PendingRequest {
 
   private timedOut(ms: number): void {
     if (this.settled) return;
-    const shared = this.shared;
-    const read = shared.wasRead(this.id);
-    shared.cancel(this.id);
+    const requests = this.requests;
+    const read = requests.wasRead(this.id);
+    requests.cancel(this.id);
     this.settle();
-    const err = new RequestTimeoutError(this.target, this.pattern, ms, read, shared.channel.hubId);
+    const err = new RequestTimeoutError(this.target, this.pattern, ms, read, requests.hubId);
     this.callback({ err, isDisposed: true });
   }
 
   private settle(): void {
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.shared.settle(this.id);
+    this.requests.settle(this.id);
   }
 }

@@ -1,4 +1,4 @@
-import { SharedChannel } from '../shared-channel.js';
+import { findSharedChannel } from '../shared/channel-registry.js';
 
 /** Which channel decides leadership; needed only in a process that uses several. */
 export interface LeadershipOptions {
@@ -19,7 +19,7 @@ export interface IpcLeadershipState {
  * of the process has joined the channel.
  */
 export function leadership(options: LeadershipOptions = {}): IpcLeadershipState {
-  const channel = SharedChannel.find(options.channel)?.channel;
+  const channel = findSharedChannel(options.channel)?.channel;
   if (channel === undefined) return { isLeader: false, epoch: 0 };
   return { isLeader: channel.isLeader, epoch: channel.epoch };
 }

@@ -1,8 +1,8 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { Channel } from '../../channel/channel.js';
+import type { IpcMetadata } from '../protocol/nest-wire.js';
 
-/** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
-export type IpcMetadata = Record<string, string>;
+export type { IpcMetadata };
 
 export type IpcContextArgs = [
   pattern: string,

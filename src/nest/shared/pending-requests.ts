@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Channel } from '../../channel/channel.js';
+import type { UndeliverableError } from '../../channel/errors.js';
+import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
+import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
+
+/** A request waiting for its responses. */
+export interface PendingRequest {
+  readonly target: number;
+  readonly pattern: string;
+  /** Who sent it (an IpcClient): closing that client abandons it. */
+  readonly owner: object;
+  /** The channel sequence number of its frame once sent; -1 before. */
+  seq: number;
+  /** A response packet arrived (still serialized, as the responder's serializer left it). */
+  onResponse(raw: unknown): void;
+  /** The request cannot complete (peer gone, unavailable, channel closed). */
+  onFailure(error: Error): void;
+}
+
+/**
+ * The requests this process sent and still waits on, by id. A request fails at once when its
+ * target leaves after reading it, or when the hub cannot deliver it.
+ */
+export class PendingRequests implements ClientSide {
+  private readonly requests = new Map<string, PendingRequest>();
+  private nextId = 1;
+  /**
+   * Makes request ids unique to this process: a response sent to a process that has since
+   * retired is handed to the next holder of its id, which must not take it for its own request
+   * with the same number.
+   */
+  private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
+
+  constructor(private readonly channel: Channel) {
+    channel.on('leave', (peer) => this.peerLeft(peer));
+  }
+
+  /** The hub's peer id now (a timeout names it: its event loop may be the blocked one). */
+  get hubId(): number | undefined {
+    return this.channel.hubId;
+  }
+
+  /** A fresh request id, unique within this process. */
+  newId(): string {
+    return this.idPrefix + this.nextId++;
+  }
+
+  /**
+   * Sends a request; its responses go to `request` until it settles or is cancelled. `raw` is
+   * the packet, or what a custom serializer made of it (`serialized`).
+   */
+  send(
+    target: number,
+    id: string,
+    raw: unknown,
+    serialized: boolean,
+    request: PendingRequest,
+  ): void {
+    this.requests.set(id, request);
+    try {
+      sendRequest(this.channel, target, id, raw, serialized);
+      request.seq = this.channel._lastSeq;
+    } catch (e) {
+      this.requests.delete(id);
+      throw e;
+    }
+  }
+
+  /** Hands a response packet to the request it belongs to, if it still waits. */
+  onResponse(id: string, raw: unknown): void {
+    this.requests.get(id)?.onResponse(raw);
+  }
+
+  /** Forgets a request and tells its responder to stop (the caller unsubscribed). */
+  cancel(id: string): void {
+    const request = this.requests.get(id);
+    if (request === undefined) return;
+    this.requests.delete(id);
+    try {
+      sendCancel(this.channel, request.target, id);
+    } catch {
+      /* closing */
+    }
+  }
+
+  /** Whether the responder has read request `id` (the hub confirmed it); false while in flight. */
+  wasRead(id: string): boolean {
+    const seq = this.requests.get(id)?.seq ?? -1;
+    return seq >= 0 && !this.channel._isUnconfirmed(seq);
+  }
+
+  /** Removes a request that has completed. */
+  settle(id: string): void {
+    this.requests.delete(id);
+  }
+
+  /**
+   * Fails every request `owner` (a closing IpcClient) still waits on, and tells their responders
+   * to stop: its callers must hear of it rather than wait for responses nobody will take.
+   */
+  abandonAll(owner: object, error: Error): void {
+    for (const [id, request] of [...this.requests]) {
+      if (request.owner !== owner) continue;
+      this.cancel(id);
+      request.onFailure(error);
+    }
+  }
+
+  /** The channel closed: no request can get its response any more. */
+  failAll(): void {
+    for (const [id, request] of this.requests) {
+      this.requests.delete(id);
+      request.onFailure(new PeerLeftError(request.target, request.pattern));
+    }
+  }
+
+  /** A request the hub could not deliver fails its caller, and nobody else hears of it. */
+  onRequestUndelivered(error: UndeliverableError): void {
+    const id = requestIdOf(error);
+    if (id === undefined) return;
+    const request = this.requests.get(id);
+    if (request === undefined) return;
+    this.requests.delete(id);
+    if (error.reason === 'frame-too-large') {
+      request.onFailure(error); // a misconfiguration, not a peer coming or going
+      return;
+    }
+    request.onFailure(
+      error.reason === 'peer-absent' || error.reason === 'peer-retiring'
+        ? new PeerUnavailableError(
+            request.target,
+            request.pattern,
+            error.reason === 'peer-retiring',
+          )
+        : new PeerLeftError(request.target, request.pattern),
+    );
+  }
+
+  /**
+   * A peer left (or restarted: the same id, a new process). Requests it had read can no longer get
+   * their response: they fail now. A request it had not read yet is still on its way (or held
+   * for its id after a failover): it reaches whoever holds the id next, which responds, or the
+   * hub refuses it and it fails then.
+   */
+  private peerLeft(peer: number): void {
+    for (const [id, request] of this.requests) {
+      if (request.target !== peer) continue;
+      if (request.seq >= 0 && this.channel._isUnconfirmed(request.seq)) continue;
+      this.requests.delete(id);
+      request.onFailure(new PeerLeftError(peer, request.pattern));
+    }
+  }
+}
