@@ -8,7 +8,8 @@ const nest11 = process.env.NEST_MAJOR === '11';
 const pack = process.env.JEST_SUITE === 'pack';
 /**
  * JEST_SUITE=tcp (npm run test:tcp, with NESTJS_IPC_TRANSPORT=tcp) runs the channel's
- * multi-process suite again with every Channel on loopback TCP instead of Unix sockets.
+ * multi-process suite (test/integration) and its in-process one (test/channel) again with every
+ * Channel on loopback TCP instead of Unix sockets.
  */
 const tcp = process.env.JEST_SUITE === 'tcp';
 const compat = '<rootDir>/compat/nest11/node_modules';
@@ -33,7 +34,7 @@ export default {
   testMatch: pack
     ? ['<rootDir>/test/pack/**/*.test.ts']
     : tcp
-      ? ['<rootDir>/test/integration/**/*.test.ts']
+      ? ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/channel/**/*.test.ts']
       : nest11
         ? ['<rootDir>/test/nest/**/*.test.ts']
         : ['<rootDir>/test/**/*.test.ts'],

@@ -1,10 +1,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Channel } from '../../src/channel/channel.js';
-import { resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
 import { testBuildDir } from './build-dir.js';
+
+// Also importable from here, as the chaos, nest, pm2 and election suites do.
+export { tempDir } from './temp-dir.js';
+export { sleep, until } from './wait.js';
+export { publicEndpoint } from './endpoint.js';
 
 /** Where the global setup compiled the fixtures. */
 export const FIXTURES = join(testBuildDir(), 'test/fixtures');
@@ -70,6 +71,7 @@ export class Proc {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr.push(d.toString());
       if (process.env.SHOW_CHILD_STDERR) process.stderr.write(d);
+      for (const w of this.waiters) w();
     });
   }
 
@@ -130,9 +132,21 @@ export class Proc {
 
   /** Resolves with the first event (past or future) that matches. */
   waitEvent(match: (e: ChildEvent) => boolean, timeoutMs = 20_000): Promise<ChildEvent> {
+    return this.waitFor(() => this.events.find(match), 'an event', timeoutMs);
+  }
+
+  /**
+   * Resolves once the process has written `text` to stderr (a fixture logs there when its
+   * environment asks it to): for what a process does that it reports in no other way.
+   */
+  async waitStderr(text: string, timeoutMs = 20_000): Promise<void> {
+    await this.waitFor(() => this.stderr.join('').includes(text) || undefined, text, timeoutMs);
+  }
+
+  private waitFor<T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
     return new Promise((resolveWait, reject) => {
       const check = () => {
-        const hit = this.events.find(match);
+        const hit = find();
         if (hit !== undefined) {
           done();
           resolveWait(hit);
@@ -145,7 +159,7 @@ export class Proc {
         done();
         reject(
           new Error(
-            `timed out waiting for an event in process ${this.pid}\n${this.stderr.join('')}`,
+            `timed out waiting for ${what} in process ${this.pid}\n${this.stderr.join('')}`,
           ),
         );
       }, timeoutMs);
@@ -177,78 +191,4 @@ export function startMany(
 /** Kills every fixture process still running (tests call this in afterEach). */
 export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill()));
-}
-
-/** A fresh private directory (mode 0700, short path) for one test's sockets. */
-export function tempDir(): { path: string; remove(): void } {
-  const path = mkdtempSync('/tmp/ipct-');
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/**
- * For a test file whose tests open Channels in this process: a fresh directory per test
- * (`sandbox.dir.path`); after each test, every Channel pushed to `sandbox.open` is closed, then
- * `afterClose` runs, then the directory is removed. Call once, at the top of the file.
- */
-export function channelSandbox(afterClose?: () => Promise<void>): {
-  readonly dir: ReturnType<typeof tempDir>;
-  readonly open: Channel[];
-} {
-  let dir: ReturnType<typeof tempDir> | undefined;
-  const open: Channel[] = [];
-  beforeEach(() => {
-    dir = tempDir();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-    await afterClose?.();
-    dir?.remove();
-  });
-  return {
-    get dir() {
-      if (dir === undefined) throw new Error('channelSandbox: the directory exists only in a test');
-      return dir;
-    },
-    open,
-  };
-}
-
-/** Polls `check` until it returns a truthy value. */
-export async function until<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * The endpoint kind this run of the suite uses: `npm run test:tcp` sets NESTJS_IPC_TRANSPORT=tcp,
- * which every Channel (in fixtures and in tests) honours; otherwise Unix sockets.
- */
-export const TRANSPORT: 'unix' | 'tcp' =
-  process.env.NESTJS_IPC_TRANSPORT === 'tcp' ? 'tcp' : 'unix';
-
-/** The public endpoint file of the one channel in `dir`: `<base>.sock`, or `<base>.tcp` under tcp. */
-export function publicEndpoint(dir: string): string {
-  const ext = TRANSPORT === 'tcp' ? '.tcp' : '.sock';
-  const name = readdirSync(dir).find((f) => f.endsWith(ext));
-  if (name === undefined)
-    throw new Error(`no ${ext} file in ${dir}: ${readdirSync(dir).join(', ')}`);
-  return join(dir, name);
-}
-
-/** A connection to the live hub of channel `name` in `dir`, as a peer opens it (past the tcp token proof). */
-export async function openHubSocket(name: string, dir: string): Promise<Socket> {
-  const outcome = await resolveEndpoint(name, { dir, transport: TRANSPORT }).connect();
-  if (outcome.socket === undefined) throw new Error(`cannot reach the hub: ${outcome.code}`);
-  return outcome.socket;
 }

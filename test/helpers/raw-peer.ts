@@ -1,8 +1,22 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
-import { FrameType, OFF_TYPE, readJson } from '../../src/channel/wire/frame.js';
-import type { HubHello } from '../../src/channel/wire/handshake.js';
-import { openHubSocket, until } from './processes.js';
+import {
+  FrameType,
+  OFF_TYPE,
+  PROTOCOL_VERSION,
+  jsonFrame,
+  readJson,
+} from '../../src/channel/wire/frame.js';
+import type { HubHello, PeerRecord } from '../../src/channel/wire/handshake.js';
+import { openHubSocket } from './endpoint.js';
+import { until } from './wait.js';
+
+/** What a raw peer's Welcome holds. */
+export interface RawWelcome {
+  id: number;
+  epoch: number;
+  peers: PeerRecord[];
+}
 
 /**
  * A raw client of a live hub, for tests that speak the wire protocol by hand: it connects as a
@@ -15,10 +29,13 @@ export class RawPeer {
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
 
   static async open(name: string, dir: string): Promise<RawPeer> {
-    return new RawPeer(await openHubSocket(name, dir));
+    return new RawPeer(name, await openHubSocket(name, dir));
   }
 
-  protected constructor(readonly socket: Socket) {
+  protected constructor(
+    readonly name: string,
+    readonly socket: Socket,
+  ) {
     socket.on('data', (chunk: Buffer) => this.frames.push(...this.decoder.push(chunk)));
     socket.on('error', () => {});
     this.ended = new Promise((resolve) => socket.on('close', () => resolve()));
@@ -33,9 +50,35 @@ export class RawPeer {
    * its frame limit to the handshake fields).
    */
   async hello(): Promise<HubHello & { maxFrameBytes: number }> {
-    await until(() => this.frames.length > 0, 5000, 'HubHello');
+    await until(() => this.frames.length > 0, undefined, 'HubHello');
     expect(this.frames[0]![OFF_TYPE]).toBe(FrameType.HubHello);
     return readJson(this.frames[0]!);
+  }
+
+  /**
+   * Sends a Join as a peer with no id of its own would, for this channel and the JSON codec;
+   * `fields` replace or add to its fields.
+   */
+  join(fields: { incarnation: number } & Record<string, unknown>): void {
+    this.socket.write(
+      jsonFrame(FrameType.Join, {
+        protocol: PROTOCOL_VERSION,
+        name: this.name,
+        codec: 'json',
+        pid: process.pid,
+        claim: 0,
+        kind: 'none',
+        meta: null,
+        nonce: 'n',
+        ...fields,
+      }),
+    );
+  }
+
+  /** Waits for the hub's Welcome and returns it. */
+  async welcome(): Promise<RawWelcome> {
+    await until(() => this.ofType(FrameType.Welcome), undefined, 'Welcome');
+    return readJson(this.ofType(FrameType.Welcome)!);
   }
 
   async close(): Promise<void> {

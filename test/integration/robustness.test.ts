@@ -1,59 +1,31 @@
-import {
-  FrameType,
-  HEADER_SIZE,
-  PROTOCOL_VERSION,
-  jsonFrame,
-  readJson,
-  writeHeader,
-} from '../../src/channel/wire/frame.js';
-import { Proc, killAll, sleep, startMany, tempDir, until } from '../helpers/processes.js';
+import { FrameType, HEADER_SIZE, readJson, writeHeader } from '../../src/channel/wire/frame.js';
+import { type PeerState, TwoWayStream, barrier, received } from '../helpers/peer-fixture.js';
+import { Proc, startMany } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/wait.js';
 
-interface State {
-  id: number;
-  isHub: boolean;
-  peers: number[];
-}
-interface Received {
-  numbers: Record<string, number[]>;
-  errors: { code: string; name: string; message: string }[];
-}
-
-let dir: ReturnType<typeof tempDir>;
+const box = sandbox({ name: 'robust', maxFrameBytes: 1024 * 1024 }, 'file');
 let hub: Proc;
 let other: Proc;
+let traffic: TwoWayStream;
 
 beforeAll(async () => {
-  dir = tempDir();
-  const env = {
-    PEER_OPTIONS: JSON.stringify({ name: 'robust', dir: dir.path, maxFrameBytes: 1024 * 1024 }),
-  };
-  [hub, other] = (await startMany(2, 'peer.js', () => env)) as [Proc, Proc];
+  [hub, other] = (await startMany(2, 'peer.js', () => box.peerEnv())) as [Proc, Proc];
   await hub.call('connect');
   await other.call('connect');
-  expect((await hub.call<State>('state')).isHub).toBe(true);
-});
-afterAll(async () => {
-  await killAll();
-  dir.remove();
+  expect((await hub.call<PeerState>('state')).isHub).toBe(true);
+  traffic = new TwoWayStream({ proc: hub, id: 1 }, { proc: other, id: 2 });
 });
 
-const openRaw = () => RawPeer.open('robust', dir.path);
+const openRaw = () => RawPeer.open('robust', box.dir);
+const errorsOfHub = async () => (await received(hub)).errors;
 
-async function errorsOfHub(): Promise<Received['errors']> {
-  return (await hub.call<Received>('received')).errors;
-}
-
-/** The two real peers still exchange traffic both ways, exactly and in order. */
-async function stillTalking(from: number): Promise<void> {
-  await hub.call('stream', { to: 2, count: 500, from });
-  await other.call('stream', { to: 1, count: 500, from });
-  await until(async () => {
-    const a = await hub.call<Received>('received');
-    const b = await other.call<Received>('received');
-    return a.numbers['2']?.at(-1) === from + 499 && b.numbers['1']?.at(-1) === from + 499;
-  }, 10_000);
-}
+/**
+ * The two real peers still exchange traffic both ways: every number either has sent the other
+ * in this file, in order, exactly once.
+ */
+const stillTalking = () => traffic.more(500);
 
 test('an HTTP request gets a fault that quotes it and a closed connection; others keep talking', async () => {
   const raw = await openRaw();
@@ -65,14 +37,12 @@ test('an HTTP request gets a fault that quotes it and a closed connection; other
   expect(fault.message).toContain(
     'the connection sent text, not frames of this protocol: "GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"',
   );
-  await until(
-    async () =>
-      (await errorsOfHub()).some(
-        (e) => e.name === 'MalformedFrameError' && e.message.includes('GET / HTTP/1.1'),
-      ),
-    5000,
+  await until(async () =>
+    (await errorsOfHub()).some(
+      (e) => e.name === 'MalformedFrameError' && e.message.includes('GET / HTTP/1.1'),
+    ),
   );
-  await stillTalking(0);
+  await stillTalking();
 });
 
 test('a length below the header size is a malformed frame', async () => {
@@ -85,7 +55,7 @@ test('a length below the header size is a malformed frame', async () => {
   expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(
     'ERR_IPC_MALFORMED_FRAME',
   );
-  await stillTalking(1000);
+  await stillTalking();
 });
 
 test('an oversized length is refused before any allocation', async () => {
@@ -100,7 +70,7 @@ test('an oversized length is refused before any allocation', async () => {
   const fault = readJson<{ code: string; message: string }>(raw.ofType(FrameType.Fault)!);
   expect(fault.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
   expect(fault.message).toContain('maxFrameBytes');
-  await stillTalking(2000);
+  await stillTalking();
 });
 
 test('a truncated frame followed by the end of the connection is reported as malformed', async () => {
@@ -111,36 +81,24 @@ test('a truncated frame followed by the end of the connection is reported as mal
   partial.writeUInt32LE(100, 0);
   raw.socket.end(partial);
   await raw.ended;
-  await until(async () => (await errorsOfHub()).length > before, 5000);
+  await until(async () => (await errorsOfHub()).length > before);
   const last = (await errorsOfHub()).at(-1)!;
   expect(last.name).toBe('MalformedFrameError');
   expect(last.message).toContain('unfinished frame');
-  await stillTalking(3000);
+  await stillTalking();
 });
 
 test('a Join for another channel name is rejected with a typed reason', async () => {
   const raw = await openRaw();
   const hello = await raw.hello();
   expect(hello.name).toBe('robust');
-  raw.socket.write(
-    jsonFrame(FrameType.Join, {
-      protocol: PROTOCOL_VERSION,
-      name: 'intruder',
-      codec: 'json',
-      incarnation: 7,
-      pid: process.pid,
-      claim: 0,
-      kind: 'none',
-      meta: null,
-      nonce: 'x',
-    }),
-  );
+  raw.join({ incarnation: 7, name: 'intruder' });
   await raw.ended;
   const reject = readJson<{ reason: string; message: string }>(raw.ofType(FrameType.Reject)!);
   expect(reject.reason).toBe('name-mismatch');
   expect(reject.message).toContain("'robust'");
   expect(raw.ofType(FrameType.Welcome)).toBeUndefined();
-  expect((await hub.call<State>('state')).peers).toEqual([1, 2]);
+  expect((await hub.call<PeerState>('state')).peers).toEqual([1, 2]);
 });
 
 test('data before joining, a Join that is not JSON, and an unknown frame type each close only the offender', async () => {
@@ -162,7 +120,7 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
     await raw.ended;
     expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(code);
   }
-  await stillTalking(4000);
+  await stillTalking();
 });
 
 test('50 clients that crash mid-frame at once do not disturb the hub', async () => {
@@ -175,69 +133,45 @@ test('50 clients that crash mid-frame at once do not disturb the hub', async () 
       await raw.ended;
     }),
   );
-  await sleep(100);
-  await stillTalking(5000);
-  expect((await hub.call<State>('state')).peers).toEqual([1, 2]);
+  await stillTalking();
+  expect((await hub.call<PeerState>('state')).peers).toEqual([1, 2]);
 });
 
 test('a peer that reconnects before the hub noticed its old connection break takes its id back at once', async () => {
-  const join = (raw: RawPeer, kind: string, claim: number) =>
-    raw.socket.write(
-      jsonFrame(FrameType.Join, {
-        protocol: PROTOCOL_VERSION,
-        name: 'robust',
-        codec: 'json',
-        incarnation: 4242,
-        pid: process.pid,
-        claim,
-        kind,
-        meta: null,
-        nonce: 'n',
-      }),
-    );
   const first = await openRaw();
   await first.hello();
-  join(first, 'none', 0);
-  await until(() => first.ofType(FrameType.Welcome), 5000, 'Welcome');
-  const { id } = readJson<{ id: number }>(first.ofType(FrameType.Welcome)!);
+  first.join({ incarnation: 4242 });
+  const { id } = await first.welcome();
   expect(id).toBe(3);
 
   // The same incarnation on a new connection, while the first is still open.
   const second = await openRaw();
   await second.hello();
-  join(second, 'rejoin', id);
-  await until(() => second.ofType(FrameType.Welcome), 5000, 'Welcome on the new connection');
-  expect(readJson<{ id: number }>(second.ofType(FrameType.Welcome)!).id).toBe(3);
+  second.join({ incarnation: 4242, kind: 'rejoin', claim: id });
+  expect((await second.welcome()).id).toBe(3);
   expect(second.ofType(FrameType.Reject)).toBeUndefined();
   await first.ended; // the stale connection was dropped
-  expect((await hub.call<State>('state')).peers).toEqual([1, 2, 3]);
-  second.socket.destroy();
-  await second.ended;
-  await until(async () => (await hub.call<State>('state')).peers.length === 2, 5000);
+  expect((await hub.call<PeerState>('state')).peers).toEqual([1, 2, 3]);
+  await second.close();
+  await until(async () => (await hub.call<PeerState>('state')).peers.length === 2);
 });
 
 test('a peer with a smaller maxFrameBytes is not handed larger frames: the sender hears why, the peer stays connected', async () => {
-  const small = await Proc.start('peer.js', {
-    PEER_OPTIONS: JSON.stringify({ name: 'robust', dir: dir.path, maxFrameBytes: 64 * 1024 }),
-  });
-  const { id } = await small.call<State>('connect');
-  await until(async () => (await other.call<State>('state')).peers.includes(id), 5000);
+  const small = await Proc.start('peer.js', box.peerEnv({ maxFrameBytes: 64 * 1024 }));
+  const { id } = await small.call<PeerState>('connect');
+  await until(async () => (await other.call<PeerState>('state')).peers.includes(id));
   const big = 'x'.repeat(200 * 1024);
   try {
     await other.call('send', { to: id, message: big });
     await other.call('emit', { to: 'others', event: 'big', args: [big] });
     await other.call('send', { to: id, message: 'small' });
-    await until(
-      async () =>
-        (await small.call<Received & { messages: unknown[] }>('received')).messages.length === 1,
-      5000,
-    );
-    await until(async () => (await other.call<Received>('received')).errors.length === 1, 5000);
-    await sleep(200); // anything more would have arrived by now
-    expect((await small.call<{ messages: unknown[] }>('received')).messages).toEqual([
-      [2, 'small'],
-    ]);
-    expect((await other.call<Received>('received')).errors).toEqual([
+    await until(async () => (await received(small)).messages.length === 1);
+    await until(async () => (await received(other)).errors.length === 1);
+    // Nothing more comes to the small peer, nor another refusal to the sender.
+    await barrier(other, id, small);
+    await barrier(other, 2, other);
+    expect((await received(small)).messages).toEqual([[2, 'small']]);
+    expect((await received(other)).errors).toEqual([
       expect.objectContaining({
         name: 'UndeliverableError',
         reason: 'frame-too-large',

@@ -1,15 +1,12 @@
-import { Channel, type Codec } from '../../src/index.js';
-import { channelSandbox } from '../helpers/processes.js';
+import type { Channel, ChannelOptions, Codec } from '../../src/index.js';
+import { sandbox } from '../helpers/sandbox.js';
 
-const sandbox = channelSandbox();
+const box = sandbox({ name: 'codec' });
 
 /** Two channels in this process: the first hosts the hub, the second talks to it over the socket. */
-async function pair(
-  options: ConstructorParameters<typeof Channel>[0],
-): Promise<[Channel, Channel]> {
-  const a = new Channel({ name: 'codec', dir: sandbox.dir.path, ...options });
-  const b = new Channel({ name: 'codec', dir: sandbox.dir.path, ...options });
-  sandbox.open.push(a, b);
+async function pair(options: ChannelOptions): Promise<[Channel, Channel]> {
+  const a = box.channel(options);
+  const b = box.channel(options);
   await a.connect();
   await b.connect();
   expect(a.isHub).toBe(true);

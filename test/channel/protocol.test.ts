@@ -3,7 +3,7 @@
  * that sends exact byte sequences and checks exactly what the peer answers.
  */
 import type { Socket } from 'node:net';
-import { Channel } from '../../src/index.js';
+import type { Channel } from '../../src/index.js';
 import { type HubListener, resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
 import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
 import {
@@ -16,19 +16,16 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/wire/frame.js';
-import { TRANSPORT, tempDir, until } from '../helpers/processes.js';
+import { TRANSPORT } from '../helpers/endpoint.js';
+import { sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/wait.js';
 
-let dir: ReturnType<typeof tempDir>;
-let server: HubListener;
+const box = sandbox({ name: 'proto', closeTimeoutMs: 200 });
+let server: HubListener | undefined;
 let channel: Channel | undefined;
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  await channel?.close();
-  channel = undefined;
-  server.close();
-  dir.remove();
+afterEach(() => {
+  server?.close();
+  server = undefined;
 });
 
 /**
@@ -36,11 +33,9 @@ afterEach(async () => {
  * is, so under tcp the peer proves the token first); returns the frames the peer sends.
  */
 async function scriptedHub(script: (socket: Socket, join: Record<string, unknown>) => void) {
-  channel = new Channel({ name: 'proto', dir: dir.path, closeTimeoutMs: 200 });
+  channel = box.channel();
   const received: Buffer[] = [];
-  const hosted = await resolveEndpoint('proto', { dir: dir.path, transport: TRANSPORT }).host(
-    false,
-  );
+  const hosted = await resolveEndpoint('proto', { dir: box.dir, transport: TRANSPORT }).host(false);
   server = hosted!.server;
   server.on('connection', (socket) => {
     const decoder = new FrameDecoder(1 << 20);
@@ -99,7 +94,7 @@ test('data frames and a Handover in one read: the receipt sent before HandoverDo
   await channel!.connect();
   await until(
     () => received.some((f) => f[OFF_TYPE] === FrameType.HandoverDone),
-    5000,
+    undefined,
     'HandoverDone',
   );
   const types = received.map((f) => f[OFF_TYPE]);
