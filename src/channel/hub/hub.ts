@@ -29,11 +29,10 @@ import {
   type Reject,
   type Welcome,
   isDirectAddress,
-  joinProof,
   newNonce,
-  proofsMatch,
   welcomeProof,
 } from '../wire/handshake.js';
+import { isPeerId, joinRefusal, readJoin } from '../wire/join-validation.js';
 import { HoldQueues } from './hold-queues.js';
 import { ConnectionState, type DeliveryRecord, HubConnection } from './hub-connection.js';
 import type { Log } from '../logger.js';
@@ -323,11 +322,9 @@ export class Hub {
       codec: this.options.codec,
       nonce: conn.nonce,
       secured: this.options.secret !== undefined,
+      maxFrameBytes: this.options.maxFrameBytes,
     };
-    this.send(
-      conn,
-      jsonFrame(FrameType.HubHello, { ...hello, maxFrameBytes: this.options.maxFrameBytes }),
-    );
+    this.send(conn, jsonFrame(FrameType.HubHello, hello));
     if (!local) {
       const timeout = new ProtocolError(
         'ERR_IPC_HANDSHAKE_TIMEOUT',
@@ -618,41 +615,15 @@ export class Hub {
     }
     let req: JoinRequest;
     try {
-      req = readJson<JoinRequest>(frame);
-    } catch {
-      this.fault(conn, new MalformedFrameError('Join is not JSON'));
-      return;
-    }
-    if (typeof req !== 'object' || req === null || typeof req.incarnation !== 'number') {
-      this.fault(conn, new MalformedFrameError('Join lacks its fields'));
+      req = readJoin(frame);
+    } catch (e) {
+      this.fault(conn, e as IpcChannelError);
       return;
     }
     clearTimeout(conn.timer);
-    const { name, codec, secret } = this.options;
-    if (req.protocol !== PROTOCOL_VERSION) {
-      return this.reject(conn, {
-        reason: 'protocol-mismatch',
-        message: `The hub speaks protocol ${PROTOCOL_VERSION}, this process speaks ${String(req.protocol)}: every process of a channel must run a compatible nestjs-ipc-channel. Restart them all on one version.`,
-      });
-    }
-    if (req.name !== name) {
-      return this.reject(conn, {
-        reason: 'name-mismatch',
-        message: `The socket belongs to channel '${name}', not '${String(req.name)}'. Use another 'dir' for this channel.`,
-      });
-    }
-    if (req.codec !== codec) {
-      return this.reject(conn, {
-        reason: 'codec-mismatch',
-        message: `Channel '${name}' uses the '${codec}' codec but this process uses '${String(req.codec)}'. Every process of a channel must use the same codec.`,
-      });
-    }
-    if (secret !== undefined && !proofsMatch(joinProof(secret, conn.nonce, name), req.proof)) {
-      return this.reject(conn, {
-        reason: 'auth-failed',
-        message: `Channel '${name}' requires a secret, and this process ${req.proof === undefined ? 'gave none' : 'gave a different one'}. Pass the same 'secret' option to every process.`,
-      });
-    }
+    const { name } = this.options;
+    const refusal = joinRefusal(req, this.options, conn.nonce);
+    if (refusal !== undefined) return this.reject(conn, refusal);
     conn.incarnation = req.incarnation >>> 0;
     if (req.kind !== 'rejoin' && this.incarnationInUse(conn)) {
       // Incarnations are random per process; only the same process rejoining may reuse one.
@@ -728,9 +699,9 @@ export class Hub {
   private learnExpected(expected: unknown): void {
     if (!Array.isArray(expected) || Date.now() >= this.reservationsUntil) return;
     for (const e of expected as ExpectedPeer[]) {
-      if (e === null || typeof e !== 'object' || !Number.isInteger(e.id)) continue;
+      if (e === null || typeof e !== 'object' || !isPeerId(e.id)) continue;
       if (this.byId.has(e.id) || this.reserved.has(e.id) || this.leaving.has(e.id)) continue;
-      if (e.id < 1 || e.id > MAX_PEER_ID || !isAlive(Number(e.pid))) continue;
+      if (!isAlive(Number(e.pid))) continue;
       this.reserved.set(e.id, {
         id: e.id,
         pid: Number(e.pid),
@@ -748,7 +719,7 @@ export class Hub {
       this.newcomers.push({ conn, kind, id, waitMs });
       return;
     }
-    const valid = Number.isInteger(id) && id >= 1 && id <= MAX_PEER_ID;
+    const valid = isPeerId(id);
     if (kind === 'rejoin') {
       // The id was this process's at the previous hub, which grants an id to one live
       // connection at a time: a reservation made from an older view of who held it yields.

@@ -1,23 +1,13 @@
 import { elect, withdraw } from '../election/election.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import {
-  AuthenticationError,
   ChannelClosedError,
   EndpointUnavailableError,
-  HandshakeError,
-  IdTakenError,
   type IpcChannelError,
   JoinRejectedError,
   ProtocolError,
 } from '../errors.js';
-import {
-  FrameType,
-  OFF_TYPE,
-  PROTOCOL_VERSION,
-  controlFrame,
-  jsonFrame,
-  readJson,
-} from '../wire/frame.js';
+import { FrameType, OFF_TYPE, controlFrame, jsonFrame, readJson } from '../wire/frame.js';
 import {
   type Fault,
   type HubHello,
@@ -26,9 +16,8 @@ import {
   type Welcome,
   joinProof,
   newNonce,
-  proofsMatch,
-  welcomeProof,
 } from '../wire/handshake.js';
+import { helloRefusal, rejectionError, welcomeRefusal } from '../wire/join-validation.js';
 import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
 import type { Log } from '../logger.js';
 import { type FrameDuplex, SocketDuplex } from '../io/frame-duplex.js';
@@ -296,14 +285,14 @@ export class HubLink {
       const type = frame[OFF_TYPE];
       try {
         if (type === FrameType.HubHello) {
-          this.hello(readJson<HubHello & { maxFrameBytes: number }>(frame));
+          this.hello(readJson<HubHello>(frame));
         } else if (type === FrameType.Welcome) {
           const welcome = readJson<Welcome>(frame);
           this.welcome(welcome);
           if (i + 1 < frames.length) this.owner.frames(frames.slice(i + 1));
           return;
         } else if (type === FrameType.Reject) {
-          throw rejection(readJson<Reject>(frame));
+          throw rejectionError(readJson<Reject>(frame));
         } else if (type === FrameType.Fault) {
           const fault = readJson<Fault>(frame);
           throw new ProtocolError(fault.code, `The hub closed the connection: ${fault.message}`);
@@ -317,36 +306,10 @@ export class HubLink {
 
   private hubMaxFrameBytes = 0;
 
-  private hello(hello: HubHello & { maxFrameBytes: number }): void {
-    const { name, codec, secret } = this.options;
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      throw new HandshakeError(
-        'protocol-mismatch',
-        `The hub of channel '${name}' speaks protocol ${hello.protocol}, this process speaks ${PROTOCOL_VERSION}: every process of a channel must run a compatible nestjs-ipc-channel. Restart them all on one version.`,
-      );
-    }
-    if (hello.name !== name) {
-      throw new HandshakeError(
-        'name-mismatch',
-        `The socket at ${this.options.endpoint.path} belongs to channel '${hello.name}', not '${name}'. Use another 'dir' for this channel.`,
-      );
-    }
-    if (hello.codec !== codec) {
-      throw new HandshakeError(
-        'codec-mismatch',
-        `Channel '${name}' uses the '${hello.codec}' codec but this process uses '${codec}'. Every process of a channel must use the same codec.`,
-      );
-    }
-    if (secret !== undefined && !hello.secured) {
-      throw new AuthenticationError(
-        `This process has a secret, but the process hosting channel '${name}' has none, so it cannot prove it is trusted. Pass the same 'secret' option to every process.`,
-      );
-    }
-    if (secret === undefined && hello.secured) {
-      throw new AuthenticationError(
-        `Channel '${name}' requires a secret and this process has none. Pass the same 'secret' option to every process.`,
-      );
-    }
+  private hello(hello: HubHello): void {
+    const { name, secret } = this.options;
+    const refusal = helloRefusal(hello, this.options, this.options.endpoint.path);
+    if (refusal !== undefined) throw rejectionError(refusal);
     this.hubMaxFrameBytes = hello.maxFrameBytes;
     this.nonce = newNonce();
     const request: JoinRequest = { ...this.owner.joinRequest(this.nonce), nonce: this.nonce };
@@ -355,15 +318,8 @@ export class HubLink {
   }
 
   private welcome(welcome: Welcome): void {
-    const secret = this.options.secret;
-    if (
-      secret !== undefined &&
-      !proofsMatch(welcomeProof(secret, this.nonce, this.options.name), welcome.proof)
-    ) {
-      throw new AuthenticationError(
-        `The process hosting channel '${this.options.name}' does not know this process's secret. Pass the same 'secret' option to every process.`,
-      );
-    }
+    const refusal = welcomeRefusal(welcome, this.options, this.nonce);
+    if (refusal !== undefined) throw rejectionError(refusal);
     this.state = HubLinkState.Joined;
     this.everJoined = true;
     this.selfId = welcome.id;
@@ -408,10 +364,4 @@ export class HubLink {
     else void this.elect(false, HANDOVER_HEAD_START_MS);
     if (wasJoined) this.owner.disconnected(error, handover);
   }
-}
-
-function rejection(reject: Reject): JoinRejectedError {
-  if (reject.reason === 'id-taken') return new IdTakenError(reject.id ?? 0);
-  if (reject.reason === 'auth-failed') return new AuthenticationError(reject.message);
-  return new HandshakeError(reject.reason, reject.message);
 }
