@@ -87,7 +87,11 @@ export class HubLink {
   state = HubLinkState.Idle;
   /** The hub this process hosts, if it won the election. */
   hub: Hub | undefined;
-  private transport: FrameDuplex | undefined;
+  /** This process's id, used to know whether a Handover names us. */
+  selfId = 0;
+  /** The channel is shutting down (retiring): it should not become the next hub. */
+  retiring = false;
+  private duplex: FrameDuplex | undefined;
   private readonly abort = new AbortController();
   /** The election under way or last run (see elect). */
   private electing: Promise<void> | undefined;
@@ -97,18 +101,15 @@ export class HubLink {
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   private byeWaiter: (() => void) | undefined;
+  /** This process was connected to a hub before (so a hub it hosts follows another). */
+  private hadHub = false;
+  /** The largest frame the hub reads, from its HubHello. */
+  private hubMaxFrameBytes = 0;
 
   constructor(
     private readonly options: HubLinkOptions,
     private readonly owner: HubLinkOwner,
   ) {}
-
-  /** This process's id, used to know whether a Handover names us. */
-  selfId = 0;
-  /** The channel is shutting down (retiring): it should not become the next hub. */
-  retiring = false;
-  /** This process was connected to a hub before (so a hub it hosts follows another). */
-  private hadHub = false;
 
   get joined(): boolean {
     return this.state === HubLinkState.Joined;
@@ -121,12 +122,12 @@ export class HubLink {
 
   write(frames: Buffer[]): void {
     if (this.state === HubLinkState.Joined || this.state === HubLinkState.Leaving)
-      this.transport?.write(frames);
+      this.duplex?.write(frames);
   }
 
   /** Bytes written to the hub connection but not yet handed to the OS. */
   get pendingBytes(): number {
-    return this.transport?.pendingBytes ?? 0;
+    return this.duplex?.pendingBytes ?? 0;
   }
 
   /** The hub is going away; `successor` is to take over. */
@@ -144,18 +145,18 @@ export class HubLink {
     this.state = HubLinkState.Leaving;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
-      const transport = this.transport!;
-      const previousClose = transport.onClose;
+      const duplex = this.duplex!;
+      const previousClose = duplex.onClose;
       function done() {
         clearTimeout(timer);
         resolve();
       }
       this.byeWaiter = done;
-      transport.onClose = (e) => {
+      duplex.onClose = (e) => {
         done();
         previousClose(e);
       };
-      transport.write([controlFrame(FrameType.Leave)]);
+      duplex.write([controlFrame(FrameType.Leave)]);
     });
     this.byeWaiter = undefined;
   }
@@ -175,16 +176,16 @@ export class HubLink {
       ]);
       clearTimeout(timer);
     }
-    const transport = this.transport;
-    this.transport = undefined;
-    if (transport !== undefined && !transport.closed) {
+    const duplex = this.duplex;
+    this.duplex = undefined;
+    if (duplex !== undefined && !duplex.closed) {
       await new Promise<void>((resolve) => {
-        const force = setTimeout(() => transport.destroy(), 1000);
-        transport.onClose = () => {
+        const force = setTimeout(() => duplex.destroy(), 1000);
+        duplex.onClose = () => {
           clearTimeout(force);
           resolve();
         };
-        transport.end();
+        duplex.end();
       });
     }
     const hub = this.hub;
@@ -229,8 +230,7 @@ export class HubLink {
         return;
       }
       this.owner.error(e as IpcChannelError);
-      this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retryLater();
       return;
     }
     if (this.isClosed()) {
@@ -265,17 +265,17 @@ export class HubLink {
     }
   }
 
-  private attach(transport: FrameDuplex): void {
+  private attach(duplex: FrameDuplex): void {
     this.hadHub = true;
-    this.transport = transport;
+    this.duplex = duplex;
     this.state = HubLinkState.Handshaking;
     this.successor = 0;
-    transport.onFrames = (frames) => this.receive(transport, frames);
-    transport.onClose = (error) => this.lost(transport, error);
+    duplex.onFrames = (frames) => this.receive(duplex, frames);
+    duplex.onClose = (error) => this.lost(duplex, error);
   }
 
-  private receive(transport: FrameDuplex, frames: Buffer[]): void {
-    if (transport !== this.transport) return;
+  private receive(duplex: FrameDuplex, frames: Buffer[]): void {
+    if (duplex !== this.duplex) return;
     if (this.state !== HubLinkState.Handshaking) {
       this.owner.frames(frames);
       return;
@@ -304,8 +304,6 @@ export class HubLink {
     }
   }
 
-  private hubMaxFrameBytes = 0;
-
   private hello(hello: HubHello): void {
     const { name, secret } = this.options;
     const refusal = helloRefusal(hello, this.options, this.options.endpoint.path);
@@ -314,7 +312,7 @@ export class HubLink {
     this.nonce = newNonce();
     const request: JoinRequest = { ...this.owner.joinRequest(this.nonce), nonce: this.nonce };
     if (secret !== undefined) request.proof = joinProof(secret, hello.nonce, name);
-    this.transport!.write([jsonFrame(FrameType.Join, request)]);
+    this.duplex!.write([jsonFrame(FrameType.Join, request)]);
   }
 
   private welcome(welcome: Welcome): void {
@@ -328,9 +326,9 @@ export class HubLink {
 
   private fail(error: IpcChannelError): void {
     const initial = !this.everJoined;
-    const transport = this.transport;
-    this.transport = undefined;
-    transport?.destroy();
+    const duplex = this.duplex;
+    this.duplex = undefined;
+    duplex?.destroy();
     if (initial) {
       this.owner.failed(error, true);
       return;
@@ -338,13 +336,18 @@ export class HubLink {
     // A rejoin that fails (version skew in a rolling deploy, a lost id) is reported and retried.
     this.owner.failed(error, false);
     this.state = HubLinkState.Electing;
+    this.retryLater();
+  }
+
+  /** Elects again after the back-off, which doubles up to RETRY_MAX_MS. */
+  private retryLater(): void {
     this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 
-  private lost(transport: FrameDuplex, error: Error | undefined): void {
-    if (transport !== this.transport) return;
-    this.transport = undefined;
+  private lost(duplex: FrameDuplex, error: Error | undefined): void {
+    if (duplex !== this.duplex) return;
+    this.duplex = undefined;
     if (this.state === HubLinkState.Closed || this.state === HubLinkState.Leaving) return;
     const wasJoined = this.state === HubLinkState.Joined;
     const handover = this.successor !== 0;
