@@ -63,6 +63,22 @@ function welcome(proof?: string): Welcome {
   return { id: 1, hubId: 1, hubPid: 1, peers: [], epoch: 1, proof };
 }
 
+/** Each term two ends must share, and a value for it that the other end does not have. */
+const mismatches = [
+  ['protocol-mismatch', { protocol: PROTOCOL_VERSION + 1 }],
+  ['name-mismatch', { name: 'billing' }],
+  ['codec-mismatch', { codec: 'msgpack' }],
+] as const;
+
+/** A mismatch's verdict, on either side: a HandshakeError with the reason in its code. */
+function handshakeError(reason: string) {
+  return {
+    reason,
+    error: 'HandshakeError',
+    code: `ERR_IPC_${reason.toUpperCase().replace('-', '_')}`,
+  };
+}
+
 /** The reason of a refusal and the typed error a peer raises for it. */
 function verdict(reject: ReturnType<typeof joinRefusal>) {
   if (reject === undefined) return undefined;
@@ -79,16 +95,8 @@ describe('the hub, on a Join', () => {
     expect(joinRefusal(join({ proof: 'anything' }), open, 'hub-nonce')).toBeUndefined();
   });
 
-  test.each([
-    ['protocol-mismatch', { protocol: PROTOCOL_VERSION + 1 }],
-    ['name-mismatch', { name: 'billing' }],
-    ['codec-mismatch', { codec: 'msgpack' }],
-  ] as const)('refuses with %s, a HandshakeError at the peer', (reason, fields) => {
-    expect(verdict(joinRefusal(join(fields), open, 'hub-nonce'))).toEqual({
-      reason,
-      error: 'HandshakeError',
-      code: `ERR_IPC_${reason.toUpperCase().replace('-', '_')}`,
-    });
+  test.each(mismatches)('refuses with %s, a HandshakeError at the peer', (reason, fields) => {
+    expect(verdict(joinRefusal(join(fields), open, 'hub-nonce'))).toEqual(handshakeError(reason));
   });
 
   test('checks protocol, then name, then codec, then the secret', () => {
@@ -136,16 +144,10 @@ describe('the peer, on the HubHello', () => {
     expect(helloRefusal(hello({ secured: true }), secured, '/tmp/x.sock')).toBeUndefined();
   });
 
-  test.each([
-    ['protocol-mismatch', { protocol: PROTOCOL_VERSION + 1 }],
-    ['name-mismatch', { name: 'billing' }],
-    ['codec-mismatch', { codec: 'msgpack' }],
-  ] as const)('refuses with %s, a HandshakeError', (reason, fields) => {
-    expect(verdict(helloRefusal(hello(fields), open, '/tmp/x.sock'))).toEqual({
-      reason,
-      error: 'HandshakeError',
-      code: `ERR_IPC_${reason.toUpperCase().replace('-', '_')}`,
-    });
+  test.each(mismatches)('refuses with %s, a HandshakeError', (reason, fields) => {
+    expect(verdict(helloRefusal(hello(fields), open, '/tmp/x.sock'))).toEqual(
+      handshakeError(reason),
+    );
   });
 
   test('names the socket of another channel', () => {
