@@ -1,15 +1,26 @@
-import type { DeliveryRecord } from './hub-connection.js';
+import { Queue } from '../util/queue.js';
+import type { DeliveryRecord } from './delivery-record.js';
 
 interface Held {
   readonly record: DeliveryRecord;
   readonly deadline: number;
 }
 
-interface Queue {
-  items: Held[];
-  head: number;
+/** What is held for one id. */
+interface TargetQueue {
+  readonly items: Queue<Held>;
   bytes: number;
+  /** Fires at the front item's deadline. */
   timer: NodeJS.Timeout | undefined;
+}
+
+export interface HoldQueuesOptions {
+  /** How long a frame is held before it expires. */
+  readonly graceMs: number;
+  /** The most frame bytes held for one id: a frame that does not fit is refused. */
+  readonly maxBytesPerTarget: number;
+  /** A frame was held graceMs and nobody took its id. */
+  readonly onExpire: (record: DeliveryRecord, target: number) => void;
 }
 
 /**
@@ -18,13 +29,9 @@ interface Queue {
  * period; a peer that takes the id receives them before anything newer.
  */
 export class HoldQueues {
-  private readonly queues = new Map<number, Queue>();
+  private readonly queues = new Map<number, TargetQueue>();
 
-  constructor(
-    private readonly graceMs: number,
-    private readonly maxBytesPerTarget: number,
-    private readonly onExpire: (record: DeliveryRecord, target: number) => void,
-  ) {}
+  constructor(private readonly options: HoldQueuesOptions) {}
 
   /** Holds a frame for `target` behind those already held; false when the queue is full. */
   hold(target: number, record: DeliveryRecord): boolean {
@@ -41,20 +48,19 @@ export class HoldQueues {
 
   private add(target: number, record: DeliveryRecord, front: boolean): boolean {
     let queue = this.queues.get(target);
-    if (queue === undefined) {
-      queue = { items: [], head: 0, bytes: 0, timer: undefined };
-      this.queues.set(target, queue);
-    }
-    if (queue.bytes + record.frame.length > this.maxBytesPerTarget) return false;
+    if ((queue?.bytes ?? 0) + record.frame.length > this.options.maxBytesPerTarget) return false;
     if (!record.copied) {
       // The frame is a view of a socket read; a private copy lets that chunk be freed.
       record.frame = Buffer.from(record.frame);
       record.copied = true;
     }
-    const held = { record, deadline: Date.now() + this.graceMs };
-    if (!front) queue.items.push(held);
-    else if (queue.head > 0) queue.items[--queue.head] = held;
-    else queue.items.unshift(held);
+    if (queue === undefined) {
+      queue = { items: new Queue(), bytes: 0, timer: undefined };
+      this.queues.set(target, queue);
+    }
+    const held: Held = { record, deadline: Date.now() + this.options.graceMs };
+    if (front) queue.items.unshift(held);
+    else queue.items.push(held);
     queue.bytes += record.frame.length;
     if (queue.timer === undefined) this.arm(target, queue);
     return true;
@@ -66,27 +72,16 @@ export class HoldQueues {
     if (queue === undefined) return [];
     this.queues.delete(target);
     clearTimeout(queue.timer);
-    return queue.items.slice(queue.head).map((h) => h.record);
+    return queue.items.takeAll().map((h) => h.record);
   }
 
   /** Removes the records held for `target` that `drop` selects, keeping the others in order. */
   remove(target: number, drop: (record: DeliveryRecord) => boolean): DeliveryRecord[] {
     const queue = this.queues.get(target);
     if (queue === undefined) return [];
-    const removed: DeliveryRecord[] = [];
-    const kept: { record: DeliveryRecord; deadline: number }[] = [];
-    for (let i = queue.head; i < queue.items.length; i++) {
-      const held = queue.items[i]!;
-      if (drop(held.record)) {
-        removed.push(held.record);
-        queue.bytes -= held.record.frame.length;
-      } else {
-        kept.push(held);
-      }
-    }
-    queue.items = kept;
-    queue.head = 0;
-    if (kept.length === 0) {
+    const removed = queue.items.removeWhere((held) => drop(held.record)).map((h) => h.record);
+    for (const record of removed) queue.bytes -= record.frame.length;
+    if (queue.items.length === 0) {
       clearTimeout(queue.timer);
       this.queues.delete(target);
     }
@@ -104,14 +99,15 @@ export class HoldQueues {
     this.queues.clear();
   }
 
+  /** How many frames are held, for all ids together. */
   get size(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.items.length - q.head;
+    for (const q of this.queues.values()) n += q.items.length;
     return n;
   }
 
-  private arm(target: number, queue: Queue): void {
-    const first = queue.items[queue.head];
+  private arm(target: number, queue: TargetQueue): void {
+    const first = queue.items.peek();
     if (first === undefined) return;
     queue.timer = setTimeout(
       () => this.expire(target, queue),
@@ -120,21 +116,18 @@ export class HoldQueues {
     queue.timer.unref();
   }
 
-  private expire(target: number, queue: Queue): void {
+  private expire(target: number, queue: TargetQueue): void {
     queue.timer = undefined;
     const now = Date.now();
-    while (queue.head < queue.items.length && queue.items[queue.head]!.deadline <= now) {
-      const { record } = queue.items[queue.head++]!;
-      queue.bytes -= record.frame.length;
-      this.onExpire(record, target);
+    for (let front = queue.items.peek(); front !== undefined && front.deadline <= now;) {
+      queue.items.shift();
+      queue.bytes -= front.record.frame.length;
+      this.options.onExpire(front.record, target);
+      front = queue.items.peek();
     }
-    if (queue.head === queue.items.length) {
+    if (queue.items.length === 0) {
       if (this.queues.get(target) === queue) this.queues.delete(target);
       return;
-    }
-    if (queue.head > 1024) {
-      queue.items = queue.items.slice(queue.head);
-      queue.head = 0;
     }
     this.arm(target, queue);
   }

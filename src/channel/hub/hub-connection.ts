@@ -1,5 +1,8 @@
-import type { DirectAddress, PeerRecord } from '../wire/handshake.js';
 import type { FrameDuplex } from '../io/frame-duplex.js';
+import { Queue } from '../util/queue.js';
+import { OFF_INC, readSeq } from '../wire/frame.js';
+import type { DirectAddress, PeerRecord } from '../wire/handshake.js';
+import type { DeliveryRecord } from './delivery-record.js';
 
 /** The life of one peer's connection, as the hub sees it. */
 export enum ConnectionState {
@@ -12,24 +15,6 @@ export enum ConnectionState {
   /** Sent Leave; reads what is still coming, receives nothing new. */
   Left = 'left',
   Closed = 'closed',
-}
-
-/**
- * One frame routed by the hub, from acceptance until every target read it. A broadcast shares
- * one record among its targets; the sender gets its ack when `remaining` reaches zero.
- */
-export interface DeliveryRecord {
-  readonly from: HubConnection;
-  readonly seq: number;
-  /** The frame bytes; replaced by a private copy when the frame must be held. */
-  frame: Buffer;
-  copied: boolean;
-  /** The sender has been told the frame is held (it then leaves the sender's window). */
-  heldNotified: boolean;
-  remaining: number;
-  /** Unicast target id, or 0 for a broadcast. */
-  readonly target: number;
-  readonly noHold: boolean;
 }
 
 /** The hub's state for one connection. */
@@ -48,11 +33,14 @@ export class HubConnection {
   consumed: Map<number, number> | undefined;
   /** The nonce this hub sent in its HubHello (for the secret's proof). */
   readonly nonce: string;
+  /** The nonce the peer sent in its Join: the hub's Welcome proves the secret over it. */
+  peerNonce = '';
+  /** While Waiting: the id it waits for (its preferred id, held by another process). */
+  wantedId = 0;
   /** Frames waiting for the next flush, in order. */
   out: Buffer[] = [];
-  /** Data frames written to this peer and not yet receipted, in order, from `pendingHead`. */
-  pending: DeliveryRecord[] = [];
-  pendingHead = 0;
+  /** Data frames written to this peer and not yet receipted, in order. */
+  readonly pending = new Queue<DeliveryRecord>();
   /** Data frames this peer has confirmed reading, as a running count. */
   receipted = 0;
   /** Sequence numbers of this peer's frames now delivered everywhere (flushed as one Ack). */
@@ -62,10 +50,11 @@ export class HubConnection {
   /** Sequence numbers given up on, by reason. */
   nacks: Map<string, number[]> | undefined;
   dirty = false;
+  /** The handshake timeout, then (while Waiting) the wait for the preferred id. */
   timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly transport: FrameDuplex,
+    readonly duplex: FrameDuplex,
     readonly local: boolean,
     nonce: string,
   ) {
@@ -84,25 +73,10 @@ export class HubConnection {
     return record;
   }
 
-  /** Passes the next `count` pending records to `fn` and forgets them. */
-  shiftPending(count: number, fn: (record: DeliveryRecord) => void): void {
-    const end = Math.min(this.pendingHead + count, this.pending.length);
-    while (this.pendingHead < end) fn(this.pending[this.pendingHead++]!);
-    if (this.pendingHead === this.pending.length) {
-      this.pending = [];
-      this.pendingHead = 0;
-    } else if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pending.length) {
-      this.pending = this.pending.slice(this.pendingHead);
-      this.pendingHead = 0;
-    }
-  }
-
-  /** Every record not yet receipted (the connection is gone). */
-  takeAllPending(): DeliveryRecord[] {
-    const rest = this.pending.slice(this.pendingHead);
-    this.pending = [];
-    this.pendingHead = 0;
-    return rest;
+  /** Whether this retiring peer said it had already read `frame` (a sender's resend). */
+  hasConsumed(frame: Buffer): boolean {
+    const last = this.consumed?.get(frame.readUInt32LE(OFF_INC));
+    return last !== undefined && readSeq(frame) <= last;
   }
 
   addNack(reason: string, seq: number): void {

@@ -1,23 +1,13 @@
 import { elect, withdraw } from '../election/election.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import {
-  AuthenticationError,
   ChannelClosedError,
   EndpointUnavailableError,
-  HandshakeError,
-  IdTakenError,
   type IpcChannelError,
   JoinRejectedError,
   ProtocolError,
 } from '../errors.js';
-import {
-  FrameType,
-  OFF_TYPE,
-  PROTOCOL_VERSION,
-  controlFrame,
-  jsonFrame,
-  readJson,
-} from '../wire/frame.js';
+import { FrameType, OFF_TYPE, controlFrame, jsonFrame, readJson } from '../wire/frame.js';
 import {
   type Fault,
   type HubHello,
@@ -26,9 +16,8 @@ import {
   type Welcome,
   joinProof,
   newNonce,
-  proofsMatch,
-  welcomeProof,
 } from '../wire/handshake.js';
+import { helloRefusal, rejectionError, welcomeRefusal } from '../wire/join-validation.js';
 import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
 import type { Log } from '../logger.js';
 import { type FrameDuplex, SocketDuplex } from '../io/frame-duplex.js';
@@ -98,7 +87,11 @@ export class HubLink {
   state = HubLinkState.Idle;
   /** The hub this process hosts, if it won the election. */
   hub: Hub | undefined;
-  private transport: FrameDuplex | undefined;
+  /** This process's id, used to know whether a Handover names us. */
+  selfId = 0;
+  /** The channel is shutting down (retiring): it should not become the next hub. */
+  retiring = false;
+  private duplex: FrameDuplex | undefined;
   private readonly abort = new AbortController();
   /** The election under way or last run (see elect). */
   private electing: Promise<void> | undefined;
@@ -108,18 +101,15 @@ export class HubLink {
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   private byeWaiter: (() => void) | undefined;
+  /** This process was connected to a hub before (so a hub it hosts follows another). */
+  private hadHub = false;
+  /** The largest frame the hub reads, from its HubHello. */
+  private hubMaxFrameBytes = 0;
 
   constructor(
     private readonly options: HubLinkOptions,
     private readonly owner: HubLinkOwner,
   ) {}
-
-  /** This process's id, used to know whether a Handover names us. */
-  selfId = 0;
-  /** The channel is shutting down (retiring): it should not become the next hub. */
-  retiring = false;
-  /** This process was connected to a hub before (so a hub it hosts follows another). */
-  private hadHub = false;
 
   get joined(): boolean {
     return this.state === HubLinkState.Joined;
@@ -132,12 +122,12 @@ export class HubLink {
 
   write(frames: Buffer[]): void {
     if (this.state === HubLinkState.Joined || this.state === HubLinkState.Leaving)
-      this.transport?.write(frames);
+      this.duplex?.write(frames);
   }
 
   /** Bytes written to the hub connection but not yet handed to the OS. */
   get pendingBytes(): number {
-    return this.transport?.pendingBytes ?? 0;
+    return this.duplex?.pendingBytes ?? 0;
   }
 
   /** The hub is going away; `successor` is to take over. */
@@ -155,18 +145,18 @@ export class HubLink {
     this.state = HubLinkState.Leaving;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
-      const transport = this.transport!;
-      const previousClose = transport.onClose;
+      const duplex = this.duplex!;
+      const previousClose = duplex.onClose;
       function done() {
         clearTimeout(timer);
         resolve();
       }
       this.byeWaiter = done;
-      transport.onClose = (e) => {
+      duplex.onClose = (e) => {
         done();
         previousClose(e);
       };
-      transport.write([controlFrame(FrameType.Leave)]);
+      duplex.write([controlFrame(FrameType.Leave)]);
     });
     this.byeWaiter = undefined;
   }
@@ -186,16 +176,16 @@ export class HubLink {
       ]);
       clearTimeout(timer);
     }
-    const transport = this.transport;
-    this.transport = undefined;
-    if (transport !== undefined && !transport.closed) {
+    const duplex = this.duplex;
+    this.duplex = undefined;
+    if (duplex !== undefined && !duplex.closed) {
       await new Promise<void>((resolve) => {
-        const force = setTimeout(() => transport.destroy(), 1000);
-        transport.onClose = () => {
+        const force = setTimeout(() => duplex.destroy(), 1000);
+        duplex.onClose = () => {
           clearTimeout(force);
           resolve();
         };
-        transport.end();
+        duplex.end();
       });
     }
     const hub = this.hub;
@@ -240,8 +230,7 @@ export class HubLink {
         return;
       }
       this.owner.error(e as IpcChannelError);
-      this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retryLater();
       return;
     }
     if (this.isClosed()) {
@@ -276,17 +265,17 @@ export class HubLink {
     }
   }
 
-  private attach(transport: FrameDuplex): void {
+  private attach(duplex: FrameDuplex): void {
     this.hadHub = true;
-    this.transport = transport;
+    this.duplex = duplex;
     this.state = HubLinkState.Handshaking;
     this.successor = 0;
-    transport.onFrames = (frames) => this.receive(transport, frames);
-    transport.onClose = (error) => this.lost(transport, error);
+    duplex.onFrames = (frames) => this.receive(duplex, frames);
+    duplex.onClose = (error) => this.lost(duplex, error);
   }
 
-  private receive(transport: FrameDuplex, frames: Buffer[]): void {
-    if (transport !== this.transport) return;
+  private receive(duplex: FrameDuplex, frames: Buffer[]): void {
+    if (duplex !== this.duplex) return;
     if (this.state !== HubLinkState.Handshaking) {
       this.owner.frames(frames);
       return;
@@ -296,14 +285,14 @@ export class HubLink {
       const type = frame[OFF_TYPE];
       try {
         if (type === FrameType.HubHello) {
-          this.hello(readJson<HubHello & { maxFrameBytes: number }>(frame));
+          this.hello(readJson<HubHello>(frame));
         } else if (type === FrameType.Welcome) {
           const welcome = readJson<Welcome>(frame);
           this.welcome(welcome);
           if (i + 1 < frames.length) this.owner.frames(frames.slice(i + 1));
           return;
         } else if (type === FrameType.Reject) {
-          throw rejection(readJson<Reject>(frame));
+          throw rejectionError(readJson<Reject>(frame));
         } else if (type === FrameType.Fault) {
           const fault = readJson<Fault>(frame);
           throw new ProtocolError(fault.code, `The hub closed the connection: ${fault.message}`);
@@ -315,55 +304,20 @@ export class HubLink {
     }
   }
 
-  private hubMaxFrameBytes = 0;
-
-  private hello(hello: HubHello & { maxFrameBytes: number }): void {
-    const { name, codec, secret } = this.options;
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      throw new HandshakeError(
-        'protocol-mismatch',
-        `The hub of channel '${name}' speaks protocol ${hello.protocol}, this process speaks ${PROTOCOL_VERSION}: every process of a channel must run a compatible nestjs-ipc-channel. Restart them all on one version.`,
-      );
-    }
-    if (hello.name !== name) {
-      throw new HandshakeError(
-        'name-mismatch',
-        `The socket at ${this.options.endpoint.path} belongs to channel '${hello.name}', not '${name}'. Use another 'dir' for this channel.`,
-      );
-    }
-    if (hello.codec !== codec) {
-      throw new HandshakeError(
-        'codec-mismatch',
-        `Channel '${name}' uses the '${hello.codec}' codec but this process uses '${codec}'. Every process of a channel must use the same codec.`,
-      );
-    }
-    if (secret !== undefined && !hello.secured) {
-      throw new AuthenticationError(
-        `This process has a secret, but the process hosting channel '${name}' has none, so it cannot prove it is trusted. Pass the same 'secret' option to every process.`,
-      );
-    }
-    if (secret === undefined && hello.secured) {
-      throw new AuthenticationError(
-        `Channel '${name}' requires a secret and this process has none. Pass the same 'secret' option to every process.`,
-      );
-    }
+  private hello(hello: HubHello): void {
+    const { name, secret } = this.options;
+    const refusal = helloRefusal(hello, this.options, this.options.endpoint.path);
+    if (refusal !== undefined) throw rejectionError(refusal);
     this.hubMaxFrameBytes = hello.maxFrameBytes;
     this.nonce = newNonce();
     const request: JoinRequest = { ...this.owner.joinRequest(this.nonce), nonce: this.nonce };
     if (secret !== undefined) request.proof = joinProof(secret, hello.nonce, name);
-    this.transport!.write([jsonFrame(FrameType.Join, request)]);
+    this.duplex!.write([jsonFrame(FrameType.Join, request)]);
   }
 
   private welcome(welcome: Welcome): void {
-    const secret = this.options.secret;
-    if (
-      secret !== undefined &&
-      !proofsMatch(welcomeProof(secret, this.nonce, this.options.name), welcome.proof)
-    ) {
-      throw new AuthenticationError(
-        `The process hosting channel '${this.options.name}' does not know this process's secret. Pass the same 'secret' option to every process.`,
-      );
-    }
+    const refusal = welcomeRefusal(welcome, this.options, this.nonce);
+    if (refusal !== undefined) throw rejectionError(refusal);
     this.state = HubLinkState.Joined;
     this.everJoined = true;
     this.selfId = welcome.id;
@@ -372,9 +326,9 @@ export class HubLink {
 
   private fail(error: IpcChannelError): void {
     const initial = !this.everJoined;
-    const transport = this.transport;
-    this.transport = undefined;
-    transport?.destroy();
+    const duplex = this.duplex;
+    this.duplex = undefined;
+    duplex?.destroy();
     if (initial) {
       this.owner.failed(error, true);
       return;
@@ -382,13 +336,18 @@ export class HubLink {
     // A rejoin that fails (version skew in a rolling deploy, a lost id) is reported and retried.
     this.owner.failed(error, false);
     this.state = HubLinkState.Electing;
+    this.retryLater();
+  }
+
+  /** Elects again after the back-off, which doubles up to RETRY_MAX_MS. */
+  private retryLater(): void {
     this.retryTimer = setTimeout(() => void this.elect(false), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 
-  private lost(transport: FrameDuplex, error: Error | undefined): void {
-    if (transport !== this.transport) return;
-    this.transport = undefined;
+  private lost(duplex: FrameDuplex, error: Error | undefined): void {
+    if (duplex !== this.duplex) return;
+    this.duplex = undefined;
     if (this.state === HubLinkState.Closed || this.state === HubLinkState.Leaving) return;
     const wasJoined = this.state === HubLinkState.Joined;
     const handover = this.successor !== 0;
@@ -408,10 +367,4 @@ export class HubLink {
     else void this.elect(false, HANDOVER_HEAD_START_MS);
     if (wasJoined) this.owner.disconnected(error, handover);
   }
-}
-
-function rejection(reject: Reject): JoinRejectedError {
-  if (reject.reason === 'id-taken') return new IdTakenError(reject.id ?? 0);
-  if (reject.reason === 'auth-failed') return new AuthenticationError(reject.message);
-  return new HandshakeError(reject.reason, reject.message);
 }

@@ -8,6 +8,8 @@ export interface HubHello {
   /** Random challenge; a peer proves the secret by an HMAC over it. */
   nonce: string;
   secured: boolean;
+  /** The largest frame the hub reads: a peer sends none larger. */
+  maxFrameBytes: number;
 }
 
 /**

@@ -1,0 +1,145 @@
+import { afterEach, beforeEach, jest } from '@jest/globals';
+import { DeliveryRecord } from '../../src/channel/hub/delivery-record.js';
+import { HoldQueues } from '../../src/channel/hub/hold-queues.js';
+import { HubConnection } from '../../src/channel/hub/hub-connection.js';
+import type { FrameDuplex } from '../../src/channel/io/frame-duplex.js';
+
+/** The sender of every record: the hold queues never touch it, nor its pipe. */
+const sender = new HubConnection({} as FrameDuplex, false, 'nonce');
+
+/** A unicast record for `target` with a frame of `bytes` bytes; `seq` names it. */
+function record(seq: number, bytes = 10, target = 7): DeliveryRecord {
+  return new DeliveryRecord(sender, seq, Buffer.alloc(bytes, seq), target, false);
+}
+
+const seqs = (records: DeliveryRecord[]) => records.map((r) => r.seq);
+
+let expired: [seq: number, target: number][];
+let holds: HoldQueues;
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  expired = [];
+  holds = new HoldQueues({
+    graceMs: 1000,
+    maxBytesPerTarget: 100,
+    onExpire: (r, target) => expired.push([r.seq, target]),
+  });
+});
+
+afterEach(() => {
+  holds.clear();
+  jest.useRealTimers();
+});
+
+test('frames are released in the order they were held, once', () => {
+  for (const seq of [1, 2, 3]) expect(holds.hold(7, record(seq))).toBe(true);
+  holds.hold(8, record(4, 10, 8));
+  expect(holds.size).toBe(4);
+  expect(holds.targets()).toEqual([7, 8]);
+  expect(seqs(holds.release(7))).toEqual([1, 2, 3]);
+  expect(holds.release(7)).toEqual([]);
+  expect(holds.targets()).toEqual([8]);
+});
+
+test("a departed peer's unread frames go ahead of those held since, in their own order", () => {
+  holds.hold(7, record(10));
+  holds.hold(7, record(11));
+  // The hub puts unread frames back last to first, each at the front.
+  holds.holdFront(7, record(2));
+  holds.holdFront(7, record(1));
+  expect(seqs(holds.release(7))).toEqual([1, 2, 10, 11]);
+});
+
+test('a held frame is copied out of the read it came in, once', () => {
+  const r = record(1);
+  const original = r.frame;
+  holds.hold(7, r);
+  expect(r.copied).toBe(true);
+  expect(r.frame).not.toBe(original);
+  expect(r.frame).toEqual(original);
+  const copy = r.frame;
+  holds.release(7);
+  holds.hold(8, r);
+  expect(r.frame).toBe(copy);
+});
+
+test('each id holds at most maxBytesPerTarget bytes; what leaves frees its bytes', () => {
+  expect(holds.hold(7, record(1, 60))).toBe(true);
+  expect(holds.hold(7, record(2, 41))).toBe(false);
+  expect(holds.holdFront(7, record(3, 41))).toBe(false);
+  expect(holds.hold(7, record(4, 40))).toBe(true); // exactly full
+  expect(holds.hold(8, record(5, 100, 8))).toBe(true); // another id has its own bytes
+  expect(holds.hold(9, record(6, 101, 9))).toBe(false); // larger than the cap: never held
+  expect(holds.targets()).toEqual([7, 8]);
+  expect(seqs(holds.remove(7, (r) => r.seq === 1))).toEqual([1]);
+  expect(holds.hold(7, record(7, 60))).toBe(true);
+  expect(holds.hold(7, record(8, 1))).toBe(false);
+  expect(seqs(holds.release(7))).toEqual([4, 7]);
+  expect(holds.hold(7, record(9, 100))).toBe(true);
+});
+
+test('remove takes the selected frames and keeps the rest in order', () => {
+  for (const seq of [1, 2, 3, 4, 5]) holds.hold(7, record(seq));
+  expect(seqs(holds.remove(7, (r) => r.seq % 2 === 0))).toEqual([2, 4]);
+  expect(holds.remove(7, () => false)).toEqual([]);
+  expect(seqs(holds.remove(8, () => true))).toEqual([]);
+  expect(seqs(holds.release(7))).toEqual([1, 3, 5]);
+});
+
+test('removing everything held for an id forgets the id and its expiry', () => {
+  holds.hold(7, record(1));
+  holds.remove(7, () => true);
+  expect(holds.targets()).toEqual([]);
+  jest.advanceTimersByTime(2000);
+  expect(expired).toEqual([]);
+});
+
+test('each frame expires graceMs after it was held, oldest first', () => {
+  holds.hold(7, record(1));
+  jest.advanceTimersByTime(400);
+  holds.hold(7, record(2));
+  jest.advanceTimersByTime(100);
+  holds.hold(8, record(3, 10, 8));
+  jest.advanceTimersByTime(499);
+  expect(expired).toEqual([]);
+  jest.advanceTimersByTime(1);
+  expect(expired).toEqual([[1, 7]]);
+  expect(holds.size).toBe(2);
+  jest.advanceTimersByTime(400);
+  expect(expired).toEqual([
+    [1, 7],
+    [2, 7],
+  ]);
+  jest.advanceTimersByTime(99);
+  expect(expired).toHaveLength(2);
+  jest.advanceTimersByTime(1);
+  expect(expired[2]).toEqual([3, 8]);
+  expect(holds.size).toBe(0);
+  expect(holds.targets()).toEqual([]);
+  // Expired frames gave their bytes back.
+  expect(holds.hold(7, record(4, 100))).toBe(true);
+});
+
+test('a frame put back at the front expires by its own deadline', () => {
+  holds.hold(7, record(10));
+  jest.advanceTimersByTime(500);
+  holds.holdFront(7, record(1));
+  jest.advanceTimersByTime(500);
+  // The front frame is not due yet, so nothing behind it expires either: order is kept.
+  expect(expired).toEqual([]);
+  jest.advanceTimersByTime(500);
+  expect(expired).toEqual([
+    [1, 7],
+    [10, 7],
+  ]);
+});
+
+test('clear forgets everything, and nothing expires afterwards', () => {
+  holds.hold(7, record(1));
+  holds.hold(8, record(2, 10, 8));
+  holds.clear();
+  expect(holds.size).toBe(0);
+  jest.advanceTimersByTime(2000);
+  expect(expired).toEqual([]);
+});
