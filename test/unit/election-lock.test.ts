@@ -51,6 +51,15 @@ test('breaks the lock of a holder that is gone', () => {
   }
 });
 
+test('breaks a lock whose content is no pid (a torn or foreign file), which no process can hold', () => {
+  lockHeldBy('not a pid');
+  const lock = new ElectionLock(lockPath());
+  expect(lock.tryAcquire()).toBe(true);
+  expect(holder()).toBe(`${process.pid}\n`);
+  expect(readdirSync(box.dir)).toEqual(['x.lock']);
+  lock.release();
+});
+
 test('breaks a lock older than STALE_MS even when its pid lives (a stuck or reused pid), and not a younger one', () => {
   lockHeldBy(LIVE_PID, ElectionLock.STALE_MS / 2);
   expect(new ElectionLock(lockPath()).tryAcquire()).toBe(false);

@@ -53,7 +53,8 @@ export class ElectionLock {
       return false;
     }
     const moved = this.read(aside);
-    if (moved !== undefined && moved.pid !== holder.pid) {
+    // Object.is: a lock whose content is no pid (NaN) is still the one we read, not a new one.
+    if (moved !== undefined && !Object.is(moved.pid, holder.pid)) {
       // Between our read and our rename a live process took the lock: give it back.
       this.restore(aside);
       unlinkQuietly(aside);
