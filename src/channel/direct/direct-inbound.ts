@@ -12,7 +12,7 @@ import {
   readJson,
   readSeq,
 } from '../wire/frame.js';
-import { SocketDuplex } from '../io/frame-duplex.js';
+import { SocketDuplex } from '../io/socket-duplex.js';
 
 /** The states of a direct link, seen from the peer that receives on it. */
 export enum InboundState {

@@ -10,7 +10,7 @@ import {
 import { HANDSHAKE_FRAME_BYTES } from './direct-inbound.js';
 import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
 import type { RoutedFrame } from './direct-routes.js';
-import { SocketDuplex } from '../io/frame-duplex.js';
+import { SocketDuplex } from '../io/socket-duplex.js';
 
 /** The states of a direct link, seen from the peer that sends on it. */
 export enum OutboundState {

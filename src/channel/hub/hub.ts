@@ -38,7 +38,9 @@ import { HoldQueues } from './hold-queues.js';
 import { ConnectionState, type DeliveryRecord, HubConnection } from './hub-connection.js';
 import type { Log } from '../logger.js';
 import type { Publication } from '../endpoint/publication.js';
-import { type FrameDuplex, InProcessDuplex, SocketDuplex } from '../io/frame-duplex.js';
+import type { FrameDuplex } from '../io/frame-duplex.js';
+import { InProcessDuplex } from '../io/in-process-duplex.js';
+import { SocketDuplex } from '../io/socket-duplex.js';
 
 /** A peer known before a failover, whose id is kept for it while it reconnects. */
 export interface ExpectedPeer {
