@@ -22,7 +22,7 @@ import { Leadership } from './peer/leadership.js';
 import { Lifecycle } from './peer/lifecycle.js';
 import { Membership } from './peer/membership.js';
 import { Outbox } from './peer/outbox.js';
-import type { PeerContext } from './peer/peer-context.js';
+import type { PeerContext } from './peer/peer-part.js';
 import { PeerState } from './peer/peer-state.js';
 import { Presence } from './peer/presence.js';
 import { Receiver } from './peer/receiver.js';

@@ -1,7 +1,7 @@
 import type { DirectLinksOwner } from '../direct/direct-links.js';
 import type { PeerInfo } from './membership.js';
 import type { OutboxEntry } from './outbox.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 import type { Receiver } from './receiver.js';
 import type { Sender } from './sender.js';
 

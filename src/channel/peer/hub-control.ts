@@ -10,7 +10,7 @@ import type {
   PeerRecord,
 } from '../wire/handshake.js';
 import type { Leadership } from './leadership.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 import type { Presence } from './presence.js';
 import type { Sender } from './sender.js';
 

@@ -1,4 +1,4 @@
-import { PeerPart } from './peer-context.js';
+import { PeerPart } from './peer-part.js';
 
 /**
  * How long a hub hosted by a process that has never joined waits before its process leads:

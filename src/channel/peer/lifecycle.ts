@@ -2,7 +2,7 @@ import { type Endpoint, ensurePrivateDirectory } from '../endpoint/endpoint.js';
 import { ChannelClosedError, ConnectTimeoutError, type IpcChannelError } from '../errors.js';
 import { FrameType, controlFrame } from '../wire/frame.js';
 import type { Leadership } from './leadership.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 import type { Presence } from './presence.js';
 import type { Sender } from './sender.js';
 

@@ -43,7 +43,7 @@ export class PathCounts {
     }
   }
 
-  /** A frame added before left its path: it was confirmed, given up on, or goes back to the queue. */
+  /** A frame left its path: it was confirmed or given up on, or goes back to the queue. */
   remove(target: number, direct: boolean): void {
     let counts = this.hubBound;
     if (direct) {

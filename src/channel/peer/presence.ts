@@ -11,7 +11,7 @@ import type {
 import type { Dedup } from './dedup.js';
 import type { Leadership } from './leadership.js';
 import type { PeerInfo } from './membership.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 import type { Sender } from './sender.js';
 
 /** How often peers presumed alive after a failover are checked for death. */

@@ -13,7 +13,7 @@ import type { Dedup } from './dedup.js';
 import { RESERVED_EVENTS } from './event-name-encoder.js';
 import { EventNames } from './event-names.js';
 import type { HubControl } from './hub-control.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 import type { Sender } from './sender.js';
 
 /** Reads a layer above handles itself: the arguments of each received event, as one array. */

@@ -3,7 +3,7 @@ import { FrameType, HEADER_SIZE, countFrame, writeHeader } from '../wire/frame.j
 import { FrameSlab } from '../wire/frame-slab.js';
 import { EventNameEncoder } from './event-name-encoder.js';
 import { HubLinkState } from './hub-link.js';
-import { type PeerContext, PeerPart } from './peer-context.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 
 /**
  * Queued frames at which a send writes at once instead of at the end of the tick: a burst of
@@ -180,7 +180,7 @@ export class Sender extends PeerPart {
     this.settleWaiter?.();
   }
 
-  /** The hub holds entries for an absent peer: they leave the window, and no longer keep close() waiting. */
+  /** The hub holds entries for an absent peer: they leave the window; close() checks again. */
   afterHeld(): void {
     this.scheduleFlush();
     this.settleWaiter?.();

@@ -8,10 +8,7 @@ import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { PeerState } from './peer-state.js';
 
-/**
- * The long-lived parts of one channel that its pieces in peer/ share, created once by the
- * Channel. Each piece copies what it uses into its own fields.
- */
+/** The long-lived parts of a channel that its pieces in peer/ share, made once by the Channel. */
 export interface PeerContext {
   /** The channel, as the emitter of its events. */
   readonly channel: EventEmitter;
@@ -25,7 +22,10 @@ export interface PeerContext {
   readonly errors: ErrorReporter;
 }
 
-/** A piece of the peer side: it reads the shared parts as its own fields, copied once. */
+/**
+ * A piece of a channel's peer side. It holds the shared parts as its own fields, copied once
+ * when it is made, so the send and receive paths read them without going through the context.
+ */
 export abstract class PeerPart {
   protected readonly channel: EventEmitter;
   protected readonly state: PeerState;
