@@ -1,4 +1,6 @@
 import type { Channel } from './channel.js';
+import { InvalidTargetError } from './errors.js';
+import { FrameFlag, MAX_PEER_ID, TARGET_ALL, TARGET_OTHERS } from './wire/frame.js';
 
 /** Who a send goes to: one peer id, every peer (`'all'`, self included) or `'others'`. */
 export type TargetSpec = number | 'all' | 'others';
@@ -15,6 +17,28 @@ export interface SendOptions {
    * FrameFlag.ToProcess); the Nest binding sends answers and cancels this way.
    */
   _toProcess?: boolean;
+}
+
+/** The wire target of a TargetSpec: a peer id, or the ALL / OTHERS codes. */
+export function targetCode(target: TargetSpec): number {
+  if (target === 'all') return TARGET_ALL;
+  if (target === 'others') return TARGET_OTHERS;
+  if (
+    typeof target === 'number' &&
+    Number.isInteger(target) &&
+    target >= 1 &&
+    target <= MAX_PEER_ID
+  )
+    return target;
+  throw new InvalidTargetError(target);
+}
+
+/** The frame flags that carry a send's options. */
+export function sendFlags(options: SendOptions | undefined): number {
+  return (
+    (options?.hold === false ? FrameFlag.NoHold : 0) |
+    (options?._toProcess === true ? FrameFlag.ToProcess : 0)
+  );
 }
 
 /** The sending half of `channel.to(target)`. */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type DirectJoin, directProof, newNonce, proofsMatch } from '../wire/handshake.js';
+import { type DirectJoin, directProof, proofsMatch } from '../wire/handshake.js';
 import {
   FrameType,
   OFF_INC,
@@ -9,10 +9,9 @@ import {
   isDataType,
   jsonFrame,
   readCount,
-  readJson,
   readSeq,
 } from '../wire/frame.js';
-import { SocketDuplex } from '../io/frame-duplex.js';
+import { DirectLinkEnd } from './direct-link-end.js';
 
 /** The states of a direct link, seen from the peer that receives on it. */
 export enum InboundState {
@@ -44,13 +43,6 @@ export interface InboundOwner {
   closed(link: InboundLink): void;
 }
 
-/** How long a sender has to prove itself and be known as a member. */
-const HANDSHAKE_TIMEOUT_MS = 5000;
-/**
- * The largest frame read before the sender has proved itself. Anyone on the machine can reach an
- * abstract socket: a stranger must not make this process buffer a 64 MiB "frame".
- */
-export const HANDSHAKE_FRAME_BYTES = 4096;
 /** How often a proven sender that is not a member yet (its join is on its way) is checked. */
 const VETTING_CHECK_MS = 20;
 
@@ -59,35 +51,28 @@ const VETTING_CHECK_MS = 20;
  * frame (a frame cannot claim another sender) and confirms what it read, cumulatively; unlike
  * the hub it forwards nothing.
  */
-export class InboundLink {
+export class InboundLink extends DirectLinkEnd {
   state = InboundState.Greeting;
   /** The sender's peer id and incarnation, once it has joined. */
   id = 0;
   incarnation = 0;
-  private readonly transport: SocketDuplex;
-  private readonly nonce = newNonce();
   /** Sequence of the last data frame read, and the last one acked. */
   private readUpTo = 0;
   private ackedUpTo = 0;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     socket: Socket,
     private readonly maxFrameBytes: number,
     private readonly owner: InboundOwner,
   ) {
-    this.transport = new SocketDuplex(socket, HANDSHAKE_FRAME_BYTES);
-    this.transport.onFrames = (frames) => this.receive(frames);
-    this.transport.onClose = () => this.finish();
-    this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
-    this.timer.unref();
-    this.transport.write([jsonFrame(FrameType.DirectHello, { nonce: this.nonce })]);
+    super(socket);
+    this.duplex.write([jsonFrame(FrameType.DirectHello, { nonce: this.nonce })]);
   }
 
   /** Writes the ack for what was read since the last one. */
   flushAck(): void {
     const ack = this.takeAck();
-    if (ack !== undefined) this.transport.write([ack]);
+    if (ack !== undefined) this.duplex.write([ack]);
   }
 
   /**
@@ -119,17 +104,17 @@ export class InboundLink {
     const wasOpen = this.state === InboundState.Open;
     this.state = InboundState.Closed;
     clearTimeout(this.timer);
-    if (wasOpen) this.transport.write([countFrame(FrameType.DirectBye, this.readUpTo)]);
-    this.transport.end();
+    if (wasOpen) this.duplex.write([countFrame(FrameType.DirectBye, this.readUpTo)]);
+    this.duplex.end();
   }
 
   /** Drops the link at once (its sender left). */
   destroy(): void {
     this.state = InboundState.Closed;
-    this.transport.destroy();
+    this.duplex.destroy();
   }
 
-  private receive(frames: Buffer[]): void {
+  protected receive(frames: Buffer[]): void {
     if (this.state === InboundState.Open) {
       this.data(frames);
       return;
@@ -137,18 +122,13 @@ export class InboundLink {
     if (this.state !== InboundState.Greeting) return;
     const first = frames[0]!;
     if (first[OFF_TYPE] !== FrameType.DirectJoin) {
-      this.transport.destroy();
+      this.duplex.destroy();
       return;
     }
-    let join: DirectJoin;
-    try {
-      join = readJson<DirectJoin>(first);
-    } catch {
-      this.transport.destroy();
-      return;
-    }
+    const join = this.readHandshake<DirectJoin>(first);
+    if (join === undefined) return;
     if (!Number.isInteger(join.id) || join.id < 1 || typeof join.nonce !== 'string') {
-      this.transport.destroy();
+      this.duplex.destroy();
       return;
     }
     this.id = join.id;
@@ -167,14 +147,14 @@ export class InboundLink {
       const self = this.owner.self();
       const sender = [this.id, this.incarnation] as const;
       if (!proofsMatch(directProof(secret, 'join', this.nonce, sender, self), join.proof)) {
-        this.transport.destroy();
+        this.duplex.destroy();
         return;
       }
       clearTimeout(this.timer);
       this.state = InboundState.Open;
-      this.transport.setMaxFrameBytes(this.maxFrameBytes);
+      this.duplex.setMaxFrameBytes(this.maxFrameBytes);
       const proof = directProof(secret, 'welcome', join.nonce, self, sender);
-      this.transport.write([jsonFrame(FrameType.DirectWelcome, { proof })]);
+      this.duplex.write([jsonFrame(FrameType.DirectWelcome, { proof })]);
     };
     vet();
   }
@@ -192,7 +172,7 @@ export class InboundLink {
       }
       // Otherwise a sender writes only data here, and only its own: anything else ends the link.
       if (!isDataType(type) || frame.readUInt32LE(OFF_INC) !== this.incarnation) {
-        this.transport.destroy();
+        this.duplex.destroy();
         if (data === frames) data = frames.slice(0, i);
         if (data.length > 0) this.deliver(data);
         return;
@@ -209,7 +189,7 @@ export class InboundLink {
     this.owner.needsAck(this);
   }
 
-  private finish(): void {
+  protected finish(): void {
     clearTimeout(this.timer);
     this.state = InboundState.Closed;
     this.owner.closed(this);

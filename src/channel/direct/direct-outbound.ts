@@ -4,13 +4,12 @@ import {
   type DirectWelcome,
   type PeerName,
   directProof,
-  newNonce,
   proofsMatch,
 } from '../wire/handshake.js';
-import { HANDSHAKE_FRAME_BYTES } from './direct-inbound.js';
-import { FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
+import { FrameType, OFF_TYPE, jsonFrame, readCount } from '../wire/frame.js';
+import { Queue } from '../util/queue.js';
+import { DirectLinkEnd } from './direct-link-end.js';
 import type { RoutedFrame } from './direct-routes.js';
-import { SocketDuplex } from '../io/frame-duplex.js';
 
 /** The states of a direct link, seen from the peer that sends on it. */
 export enum OutboundState {
@@ -38,26 +37,20 @@ export interface OutboundOwner {
   closed(link: OutboundLink, unconfirmed: RoutedFrame[], mayHaveRead: boolean): void;
 }
 
-/** How long connecting and the handshake may take before the hub path is used instead. */
-const HANDSHAKE_TIMEOUT_MS = 5000;
-
 /**
  * The sending end of a direct link to one peer process (one incarnation of one id). It writes
  * the outbox entries routed to it and hands them back confirmed, or, when the link closes,
- * unconfirmed, for the hub to carry.
+ * unconfirmed, for the hub to carry. A link that does not open in time leaves its frames to the
+ * hub path.
  */
-export class OutboundLink {
+export class OutboundLink extends DirectLinkEnd {
   state = OutboundState.Connecting;
   /** Whether it ever opened (a link that never did carried nothing). */
   wasOpen = false;
-  private readonly transport: SocketDuplex;
-  private readonly nonce = newNonce();
-  /** Entries written and not yet confirmed, in sequence order, from `head`. */
-  private unconfirmed: RoutedFrame[] = [];
-  private head = 0;
+  /** Entries written and not yet confirmed, in sequence order. */
+  private readonly unconfirmed = new Queue<RoutedFrame>();
   /** Frames routed here since the last flush. */
   private batch: Buffer[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private saidBye = false;
 
   /**
@@ -72,15 +65,10 @@ export class OutboundLink {
     private readonly owner: OutboundOwner,
   ) {
     const socket = connect({ path });
-    // The receiver writes only the handshake and acks here: small frames.
-    this.transport = new SocketDuplex(socket, HANDSHAKE_FRAME_BYTES);
+    super(socket);
     socket.once('connect', () => {
       if (this.state === OutboundState.Connecting) this.state = OutboundState.Handshaking;
     });
-    this.transport.onFrames = (frames) => this.receive(frames);
-    this.transport.onClose = () => this.finish();
-    this.timer = setTimeout(() => this.transport.destroy(), HANDSHAKE_TIMEOUT_MS);
-    this.timer.unref();
   }
 
   private get receiver(): PeerName {
@@ -112,20 +100,20 @@ export class OutboundLink {
     if (this.batch.length === 0) return;
     const frames = this.batch;
     this.batch = [];
-    this.transport.write(frames);
+    this.duplex.write(frames);
   }
 
   /** Closes after what was written (the sender is leaving; everything is confirmed by now). */
   end(): void {
-    this.transport.end();
+    this.duplex.end();
   }
 
   /** Drops the link now (its peer left); what is unconfirmed goes through the hub. */
   destroy(): void {
-    this.transport.destroy();
+    this.duplex.destroy();
   }
 
-  private receive(frames: Buffer[]): void {
+  protected receive(frames: Buffer[]): void {
     for (const frame of frames) {
       if (this.state === OutboundState.Closed) return;
       switch (frame[OFF_TYPE]) {
@@ -136,7 +124,7 @@ export class OutboundLink {
           // Read up to there and nothing after: the rest is safe to send through the hub.
           this.confirmUpTo(readCount(frame));
           this.saidBye = true;
-          this.transport.destroy();
+          this.duplex.destroy();
           return;
         case FrameType.DirectHello:
           this.join(frame);
@@ -145,39 +133,29 @@ export class OutboundLink {
           this.welcome(frame);
           break;
         default:
-          this.transport.destroy();
+          this.duplex.destroy();
           return;
       }
     }
   }
 
   private join(frame: Buffer): void {
-    let hello: DirectHello;
-    try {
-      hello = readJson<DirectHello>(frame);
-    } catch {
-      this.transport.destroy();
-      return;
-    }
+    const hello = this.readHandshake<DirectHello>(frame);
+    if (hello === undefined) return;
     if (this.state === OutboundState.Open || typeof hello.nonce !== 'string') {
-      this.transport.destroy();
+      this.duplex.destroy();
       return;
     }
     const [id, incarnation] = this.owner.self;
     const proof = directProof(this.secret, 'join', hello.nonce, this.owner.self, this.receiver);
-    this.transport.write([
+    this.duplex.write([
       jsonFrame(FrameType.DirectJoin, { id, incarnation, nonce: this.nonce, proof }),
     ]);
   }
 
   private welcome(frame: Buffer): void {
-    let welcome: DirectWelcome;
-    try {
-      welcome = readJson<DirectWelcome>(frame);
-    } catch {
-      this.transport.destroy();
-      return;
-    }
+    const welcome = this.readHandshake<DirectWelcome>(frame);
+    if (welcome === undefined) return;
     // Only the peer that announced the key can answer: whoever else listens at that address
     // (after the peer died, say) gets no data.
     const expected = directProof(
@@ -188,7 +166,7 @@ export class OutboundLink {
       this.owner.self,
     );
     if (this.state === OutboundState.Open || !proofsMatch(expected, welcome.proof)) {
-      this.transport.destroy();
+      this.duplex.destroy();
       return;
     }
     clearTimeout(this.timer);
@@ -198,30 +176,16 @@ export class OutboundLink {
   }
 
   private confirmUpTo(seq: number): void {
-    const list = this.unconfirmed;
-    let i = this.head;
-    while (i < list.length && list[i]!.seq <= seq) i++;
-    if (i === this.head) return;
-    const done = list.slice(this.head, i);
-    if (i === list.length) {
-      this.unconfirmed = [];
-      this.head = 0;
-    } else {
-      this.head = i;
-      if (i > 1024 && i * 2 > list.length) {
-        this.unconfirmed = list.slice(i);
-        this.head = 0;
-      }
-    }
-    this.owner.confirmed(done);
+    const queue = this.unconfirmed;
+    let count = 0;
+    while (count < queue.length && queue.at(count)!.seq <= seq) count++;
+    if (count > 0) this.owner.confirmed(queue.take(count));
   }
 
-  private finish(): void {
+  protected finish(): void {
     clearTimeout(this.timer);
     this.state = OutboundState.Closed;
-    const rest = this.unconfirmed.slice(this.head);
-    this.unconfirmed = [];
-    this.head = 0;
+    const rest = this.unconfirmed.takeAll();
     this.batch = [];
     this.owner.closed(this, rest, !this.saidBye);
   }

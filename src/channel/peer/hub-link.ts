@@ -20,7 +20,8 @@ import {
 import { helloRefusal, rejectionError, welcomeRefusal } from '../wire/join-validation.js';
 import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
 import type { Log } from '../logger.js';
-import { type FrameDuplex, SocketDuplex } from '../io/frame-duplex.js';
+import type { FrameDuplex } from '../io/frame-duplex.js';
+import { SocketDuplex } from '../io/socket-duplex.js';
 
 /** The states of a peer's link to its hub. */
 export enum HubLinkState {

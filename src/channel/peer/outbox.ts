@@ -1,5 +1,7 @@
 import type { DirectRoutes, RoutedFrame } from '../direct/direct-routes.js';
 import { MAX_PEER_ID, readTarget } from '../wire/frame.js';
+import { Queue } from '../util/queue.js';
+import { PathCounts } from './path-counts.js';
 
 /** Where an accepted frame stands. */
 const enum EntryState {
@@ -41,8 +43,9 @@ const ENTRY_OVERHEAD = 96;
 export class Outbox {
   /**
    * Accepted entries in sequence order, from `first`. Settled ones stay (with their frame
-   * released) until they reach the front or `compact` drops them: an array indexed by sequence
-   * costs a fraction of a Map's set and delete, which every message paid twice.
+   * released) until they reach the front or `compact` drops them. Every ack looks an entry up by
+   * its sequence, so this is an array indexed directly: a Map would cost a set and a delete per
+   * message, and a Queue's bounds checks on every lookup.
    */
   private slots: OutboxEntry[] = [];
   private first = 0;
@@ -50,9 +53,8 @@ export class Outbox {
   private dead = 0;
   /** Unconfirmed entries. */
   private live = 0;
-  /** Entries not yet written to the current hub, in order, from `head`. */
-  private queue: OutboxEntry[] = [];
-  private head = 0;
+  /** Entries not yet written to the current hub, in order. */
+  private readonly queue = new Queue<OutboxEntry>();
   private inflightFrames = 0;
   private inflightBytes = 0;
   /** Bytes of all unconfirmed entries (queued, sent and held). */
@@ -60,17 +62,8 @@ export class Outbox {
   /** Entries the hub has not taken custody of yet (queued or sent, not held). */
   private unheld = 0;
   private lastSeq = 0;
-  /**
-   * Entries written to the hub and not yet confirmed, per unicast target (and, in `hubWide`,
-   * broadcasts). While any frame a peer will receive is on the hub path, nothing for it may take
-   * a direct link: the direct one could arrive first, and the receiver drops a frame whose
-   * sequence is below one it already took.
-   */
-  private readonly hubBound = new Map<number, number>();
-  private hubWide = 0;
-  /** Entries written to direct links and not yet confirmed, per peer; the mirror rule. */
-  private readonly directBound = new Map<number, number>();
-  private directCount = 0;
+  /** Entries written and not yet confirmed, per path and target. */
+  private readonly paths = new PathCounts();
 
   constructor(
     private readonly windowFrames: number,
@@ -107,16 +100,16 @@ export class Outbox {
 
   /** Entries accepted and not yet written (an upper bound: a few may have settled meanwhile). */
   get queuedCount(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   get hasSendable(): boolean {
-    return this.head < this.queue.length && this.windowOpen();
+    return this.queue.length > 0 && this.windowOpen();
   }
 
   /** Unconfirmed entries written to direct links. */
   get directSize(): number {
-    return this.directCount;
+    return this.paths.direct;
   }
 
   add(seq: number, frame: Buffer, target = frame.length >= 8 ? readTarget(frame) : 0): void {
@@ -145,33 +138,27 @@ export class Outbox {
    */
   takeSendable(direct?: DirectRoutes, hubOpen = true): Buffer[] {
     const out: Buffer[] = [];
-    while (this.head < this.queue.length && this.windowOpen()) {
-      const entry = this.queue[this.head]!;
+    const queue = this.queue;
+    let entry: OutboxEntry | undefined;
+    while ((entry = queue.peek()) !== undefined && this.windowOpen()) {
       if (entry.state !== EntryState.Queued) {
-        this.head++;
+        queue.shift();
         continue;
       }
       if (direct !== undefined) {
         const t = entry.target;
         const unicast = t >= 1 && t <= MAX_PEER_ID;
-        if (unicast && this.hubWide === 0 && !this.hubBound.has(t) && direct.canSend(t)) {
-          this.head++;
+        if (unicast && this.paths.directAllowed(t) && direct.canSend(t)) {
+          queue.shift();
           this.markSent(entry, t);
           direct.send(t, entry);
           continue;
         }
-        if (!hubOpen || (this.directCount > 0 && (!unicast || this.directBound.has(t)))) break;
+        if (!hubOpen || this.paths.hubBlocked(t, unicast)) break;
       }
-      this.head++;
+      queue.shift();
       this.markSent(entry, VIA_HUB);
       out.push(entry.frame);
-    }
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
     }
     return out;
   }
@@ -207,8 +194,8 @@ export class Outbox {
     }
     if (moved === 0) return;
     this.compact();
-    this.queue = this.slots.filter((e) => e.state === EntryState.Queued);
-    this.head = 0;
+    this.queue.clear();
+    for (const e of this.slots) if (e.state === EntryState.Queued) this.queue.push(e);
   }
 
   /**
@@ -243,12 +230,10 @@ export class Outbox {
    */
   rewind(hubDied: boolean): void {
     this.compact();
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     this.inflightFrames = 0;
     this.inflightBytes = 0;
-    this.hubBound.clear();
-    this.hubWide = 0;
+    this.paths.clearHub();
     for (const entry of this.slots) {
       // Frames on direct links never reached the hub; their links confirm them.
       if (entry.via > VIA_HUB) {
@@ -277,12 +262,9 @@ export class Outbox {
     }
     this.slots = [];
     this.first = this.dead = this.live = 0;
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     this.inflightFrames = this.inflightBytes = this.pending = this.unheld = 0;
-    this.hubBound.clear();
-    this.directBound.clear();
-    this.hubWide = this.directCount = 0;
+    this.paths.clear();
     return frames;
   }
 
@@ -326,15 +308,7 @@ export class Outbox {
     entry.via = via;
     this.inflightFrames++;
     this.inflightBytes += entry.frame.length;
-    const t = entry.target;
-    if (via !== VIA_HUB) {
-      this.directBound.set(t, (this.directBound.get(t) ?? 0) + 1);
-      this.directCount++;
-    } else if (t >= 1 && t <= MAX_PEER_ID) {
-      this.hubBound.set(t, (this.hubBound.get(t) ?? 0) + 1);
-    } else {
-      this.hubWide++;
-    }
+    this.paths.add(entry.target, via !== VIA_HUB);
   }
 
   /** Undoes markSent's path counts (the entry settles, or goes back to the queue). */
@@ -343,22 +317,7 @@ export class Outbox {
       this.inflightFrames--;
       this.inflightBytes -= entry.frame.length;
     }
-    if (entry.via === NOT_ROUTED) return;
-    const t = entry.target;
-    const counts =
-      entry.via !== VIA_HUB
-        ? this.directBound
-        : t >= 1 && t <= MAX_PEER_ID
-          ? this.hubBound
-          : undefined;
-    if (counts === undefined) {
-      this.hubWide--;
-      return;
-    }
-    if (entry.via !== VIA_HUB) this.directCount--;
-    const n = counts.get(t)! - 1;
-    if (n === 0) counts.delete(t);
-    else counts.set(t, n);
+    if (entry.via !== NOT_ROUTED) this.paths.remove(entry.target, entry.via !== VIA_HUB);
   }
 
   private settleEntry(entry: OutboxEntry): void {

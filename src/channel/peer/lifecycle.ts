@@ -1,0 +1,155 @@
+import { type Endpoint, ensurePrivateDirectory } from '../endpoint/endpoint.js';
+import { ChannelClosedError, ConnectTimeoutError, type IpcChannelError } from '../errors.js';
+import { FrameType, controlFrame } from '../wire/frame.js';
+import type { Leadership } from './leadership.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
+import type { Presence } from './presence.js';
+import type { Sender } from './sender.js';
+
+/**
+ * A channel's life: joining (connect), taking nothing new (retire), and leaving (close), each
+ * started once; a second call gets the first one's promise.
+ */
+export class Lifecycle extends PeerPart {
+  private connecting: Promise<void> | undefined;
+  private retirement: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    ctx: PeerContext,
+    /** Where the hub listens; its directory is made private before the first election. */
+    private readonly hubAddress: Endpoint,
+    private readonly sender: Sender,
+    private readonly presence: Presence,
+    private readonly leadership: Leadership,
+  ) {
+    super(ctx);
+  }
+
+  /** See Channel.connect. */
+  connect(): Promise<void> {
+    const state = this.state;
+    if (state.phase === 'closing' || state.phase === 'closed') {
+      return Promise.reject(new ChannelClosedError('connect'));
+    }
+    if (this.connecting !== undefined) return this.connecting;
+    state.phase = 'connecting';
+    this.connecting = new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.options.connectTimeoutMs;
+      const timer = setTimeout(() => {
+        settle(new ConnectTimeoutError(timeoutMs, this.hubAddress.path));
+      }, timeoutMs);
+      const settle = (error?: IpcChannelError) => {
+        clearTimeout(timer);
+        state.connectWaiter = undefined;
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        reject(error);
+        void this.shutDown(false);
+      };
+      state.connectWaiter = settle;
+      try {
+        if (this.hubAddress.dir !== '') ensurePrivateDirectory(this.hubAddress.dir);
+      } catch (e) {
+        settle(e as IpcChannelError);
+        return;
+      }
+      // Listening for direct links first: the Join announces where.
+      const direct = state.direct;
+      if (direct === undefined) this.link.start();
+      else
+        void direct.listen().then(() => {
+          if (state.phase === 'connecting') this.link.start();
+        });
+    });
+    return this.connecting;
+  }
+
+  /** The link gave up joining (`initial`: before this process ever joined). */
+  failed(error: IpcChannelError, initial: boolean): void {
+    if (initial && this.state.connectWaiter !== undefined) {
+      this.state.connectWaiter(error);
+      return;
+    }
+    this.errors.report(error);
+  }
+
+  /** See Channel.retire. */
+  retire(): Promise<void> {
+    const state = this.state;
+    if (state.phase === 'closing' || state.phase === 'closed') return Promise.resolve();
+    if (this.retirement !== undefined) return this.retirement;
+    state.retireRequested = true;
+    this.link.retiring = true;
+    this.leadership.update();
+    // Senders learn what was read on each direct link and send the rest through the hub, which
+    // keeps it for this id's next process like anything else sent from here on. Also while no
+    // hub is joined: links do not wait for one.
+    state.direct?.stopReceiving();
+    if (state.phase === 'new' || !this.link.joined) {
+      // Nothing can be on its way to a process that is not joined; a later join retires at once.
+      if (state.phase === 'open' || state.phase === 'connecting') state.phase = 'retiring';
+      this.retirement = Promise.resolve();
+      return this.retirement;
+    }
+    state.phase = 'retiring';
+    this.retirement = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        state.retireWaiter = undefined;
+        resolve();
+      };
+      // Bounded: a hub that never answers must not keep a process from exiting.
+      const timer = setTimeout(done, this.options.closeTimeoutMs);
+      timer.unref();
+      state.retireWaiter = done;
+    });
+    this.link.write([controlFrame(FrameType.Retire)]);
+    return this.retirement;
+  }
+
+  /**
+   * Leaves the channel: `graceful` (close()) retires first and waits for the outbox to settle;
+   * otherwise (a failed connect) it just goes. Messages still unconfirmed are undeliverable.
+   */
+  shutDown(graceful: boolean): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const state = this.state;
+    const wasOpen = state.phase === 'open' || state.phase === 'retiring';
+    const hostedHub = this.link.hub !== undefined;
+    this.leadership.resign();
+    this.closing = (async () => {
+      const started = Date.now();
+      const closeTimeoutMs = this.options.closeTimeoutMs;
+      if (graceful && wasOpen) {
+        // Take nothing new, read what is on its way, answer it: then leave.
+        this.log.info(`closing: peer ${state.selfId} takes nothing new`);
+        await this.retire();
+        if (!this.sender.settled()) await this.sender.waitUntilSettled(closeTimeoutMs);
+      }
+      state.phase = 'closing';
+      if (graceful && wasOpen && !this.sender.settled()) {
+        await this.sender.waitUntilSettled(closeTimeoutMs);
+      }
+      if (graceful && this.link.joined) {
+        await this.link.leave(1000);
+        this.sender.flush(); // the final Receipt for what arrived before Bye
+      }
+      await this.link.close();
+      state.direct?.close();
+      this.presence.stop();
+      // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only
+      // a hub process takes its own held messages with it.
+      for (const frame of this.outbox.takeAll(hostedHub)) {
+        this.errors.undeliverable(frame, 'channel-closed');
+      }
+      state.connectWaiter?.(new ChannelClosedError('join the channel'));
+      state.phase = 'closed';
+      this.log.info(`closed channel '${this.options.name}' in ${Date.now() - started} ms`);
+      this.channel.emit('close');
+    })();
+    return this.closing;
+  }
+}
