@@ -82,7 +82,7 @@ export class Channel extends EventEmitter {
 
   // The parts in peer/, each created once here and wired to the others it calls.
   private readonly state: PeerState;
-  private readonly link: HubLink;
+  private readonly hubLink: HubLink;
   private readonly outbox = new Outbox(WINDOW_FRAMES, WINDOW_BYTES);
   private readonly membership = new Membership();
   private readonly errors: ErrorReporter;
@@ -106,7 +106,7 @@ export class Channel extends EventEmitter {
     this.state = state;
     this.errors = new ErrorReporter(this, log, codec);
     // The link calls back into parts created after it; it calls nothing before start().
-    this.link = new HubLink(
+    this.hubLink = new HubLink(
       {
         endpoint: hubAddress,
         name: opts.name,
@@ -140,7 +140,7 @@ export class Channel extends EventEmitter {
       options: opts,
       codec,
       log,
-      link: this.link,
+      hubLink: this.hubLink,
       outbox: this.outbox,
       membership: this.membership,
       errors: this.errors,
@@ -167,12 +167,12 @@ export class Channel extends EventEmitter {
 
   /** Whether this process is joined right now (false while a new hub is being elected). */
   get connected(): boolean {
-    return this.link.state === HubLinkState.Joined;
+    return this.hubLink.state === HubLinkState.Joined;
   }
 
   /** Whether this process hosts the hub. */
   get isHub(): boolean {
-    return this.link.hub !== undefined;
+    return this.hubLink.hub !== undefined;
   }
 
   /** The peer id of the process hosting the hub (undefined while unknown). */

@@ -70,13 +70,13 @@ export class HubControl extends PeerPart {
         this.presence.peerRetiring(readJson<{ id: number; incarnation: number }>(frame));
         break;
       case FrameType.Handover:
-        this.link.noteHandover(readJson<Handover>(frame).successor);
+        this.hubLink.noteHandover(readJson<Handover>(frame).successor);
         // Answer with the last receipt, so the hub can ack what was read before it goes.
         this.sender.flush();
-        this.link.write([controlFrame(FrameType.HandoverDone)]);
+        this.hubLink.write([controlFrame(FrameType.HandoverDone)]);
         break;
       case FrameType.Bye:
-        this.link.noteBye();
+        this.hubLink.noteBye();
         break;
       case FrameType.Retired:
         // Everything read so far was sent before the hub saw the retirement; from here on only

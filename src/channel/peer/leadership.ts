@@ -33,7 +33,7 @@ export class Leadership extends PeerPart {
 
   /** See Channel.isLeader: leading, and the hub's socket is still the published one. */
   get isLeader(): boolean {
-    return this.leading && this.link.hub?.ownsPublication() === true;
+    return this.leading && this.hubLink.hub?.ownsPublication() === true;
   }
 
   /** The epoch a hub this process hosts starts with (asked once, as the hub is created). */
@@ -53,11 +53,11 @@ export class Leadership extends PeerPart {
 
   /** Recomputes whether this process leads; announces a change. */
   update(): void {
-    const hub = this.link.hub;
+    const hub = this.hubLink.hub;
     const leads =
       hub !== undefined &&
       !hub.stopped &&
-      this.link.joined &&
+      this.hubLink.joined &&
       !this.state.retireRequested &&
       !this.resigned &&
       this.settling === undefined;

@@ -58,10 +58,10 @@ export class Lifecycle extends PeerPart {
       }
       // Listening for direct links first: the Join announces where.
       const direct = state.direct;
-      if (direct === undefined) this.link.start();
+      if (direct === undefined) this.hubLink.start();
       else
         void direct.listen().then(() => {
-          if (state.phase === 'connecting') this.link.start();
+          if (state.phase === 'connecting') this.hubLink.start();
         });
     });
     return this.connecting;
@@ -82,13 +82,13 @@ export class Lifecycle extends PeerPart {
     if (state.phase === 'closing' || state.phase === 'closed') return Promise.resolve();
     if (this.retirement !== undefined) return this.retirement;
     state.retireRequested = true;
-    this.link.retiring = true;
+    this.hubLink.retiring = true;
     this.leadership.update();
     // Senders learn what was read on each direct link and send the rest through the hub, which
     // keeps it for this id's next process like anything else sent from here on. Also while no
     // hub is joined: links do not wait for one.
     state.direct?.stopReceiving();
-    if (state.phase === 'new' || !this.link.joined) {
+    if (state.phase === 'new' || !this.hubLink.joined) {
       // Nothing can be on its way to a process that is not joined; a later join retires at once.
       if (state.phase === 'open' || state.phase === 'connecting') state.phase = 'retiring';
       this.retirement = Promise.resolve();
@@ -106,7 +106,7 @@ export class Lifecycle extends PeerPart {
       timer.unref();
       state.retireWaiter = done;
     });
-    this.link.write([controlFrame(FrameType.Retire)]);
+    this.hubLink.write([controlFrame(FrameType.Retire)]);
     return this.retirement;
   }
 
@@ -118,7 +118,7 @@ export class Lifecycle extends PeerPart {
     if (this.closing !== undefined) return this.closing;
     const state = this.state;
     const wasOpen = state.phase === 'open' || state.phase === 'retiring';
-    const hostedHub = this.link.hub !== undefined;
+    const hostedHub = this.hubLink.hub !== undefined;
     this.leadership.resign();
     this.closing = (async () => {
       const started = Date.now();
@@ -133,11 +133,11 @@ export class Lifecycle extends PeerPart {
       if (graceful && wasOpen && !this.sender.settled()) {
         await this.sender.waitUntilSettled(closeTimeoutMs);
       }
-      if (graceful && this.link.joined) {
-        await this.link.leave(1000);
+      if (graceful && this.hubLink.joined) {
+        await this.hubLink.leave(1000);
         this.sender.flush(); // the final Receipt for what arrived before Bye
       }
-      await this.link.close();
+      await this.hubLink.close();
       state.direct?.close();
       this.presence.stop();
       // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only

@@ -16,7 +16,7 @@ export interface PeerContext {
   readonly options: ResolvedOptions;
   readonly codec: Codec;
   readonly log: Log;
-  readonly link: HubLink;
+  readonly hubLink: HubLink;
   readonly outbox: Outbox;
   readonly membership: Membership;
   readonly errors: ErrorReporter;
@@ -32,7 +32,7 @@ export abstract class PeerPart {
   protected readonly options: ResolvedOptions;
   protected readonly codec: Codec;
   protected readonly log: Log;
-  protected readonly link: HubLink;
+  protected readonly hubLink: HubLink;
   protected readonly outbox: Outbox;
   protected readonly membership: Membership;
   protected readonly errors: ErrorReporter;
@@ -43,7 +43,7 @@ export abstract class PeerPart {
     this.options = ctx.options;
     this.codec = ctx.codec;
     this.log = ctx.log;
-    this.link = ctx.link;
+    this.hubLink = ctx.hubLink;
     this.outbox = ctx.outbox;
     this.membership = ctx.membership;
     this.errors = ctx.errors;

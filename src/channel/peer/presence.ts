@@ -95,12 +95,12 @@ export class Presence extends PeerPart {
 
     this.log.info(
       `${first ? 'joined' : 'rejoined'} channel '${this.options.name}' as peer ${welcome.id}` +
-        (this.link.hub !== undefined
+        (this.hubLink.hub !== undefined
           ? ' (hosting the hub)'
           : ` (hub: peer ${welcome.hubId || '?'})`),
     );
     // A process that was retiring when the hub changed tells the new hub too.
-    if (state.retireRequested) this.link.write([controlFrame(FrameType.Retire)]);
+    if (state.retireRequested) this.hubLink.write([controlFrame(FrameType.Retire)]);
     state.connectWaiter?.();
     this.channel.emit('connect', welcome.id);
     if (hubChanged && welcome.hubId !== 0) this.channel.emit('hub', welcome.hubId);
@@ -114,8 +114,8 @@ export class Presence extends PeerPart {
   /** Replaces what this process announces about itself, here and in later Joins. */
   setMeta(meta: unknown): void {
     this.state.meta = meta;
-    if (this.link.joined) {
-      this.link.write([jsonFrame(FrameType.SetMeta, meta ?? null)]);
+    if (this.hubLink.joined) {
+      this.hubLink.write([jsonFrame(FrameType.SetMeta, meta ?? null)]);
       this.membership.setMeta(this.state.selfId, meta);
     }
   }

@@ -113,7 +113,7 @@ export class Sender extends PeerPart {
     );
     if (name !== undefined) copyName(name, frame);
     outbox.add(seq, frame, code);
-    if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.link.joined) this.flush();
+    if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
     else this.scheduleFlush();
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
     this.needDrain = true;
@@ -129,20 +129,20 @@ export class Sender extends PeerPart {
    * receipt with nothing to carry it waits only for the end of this turn of the event loop.
    */
   flush(): void {
-    const joined = this.link.joined;
+    const joined = this.hubLink.joined;
     const direct = this.state.direct;
     let frames: Buffer[] = [];
     // Direct links keep carrying what they can while a new hub is elected.
     if (this.canTakeSendable()) frames = this.outbox.takeSendable(direct, joined);
     direct?.flushAcks();
     direct?.flushWrites();
-    if (!joined && this.link.state !== HubLinkState.Leaving) return;
+    if (!joined && this.hubLink.state !== HubLinkState.Leaving) return;
     if (this.received > this.receiptSent) {
       this.receiptSent = this.received;
       const receipt = countFrame(FrameType.Receipt, this.received);
       frames = frames.length === 0 ? [receipt] : [receipt].concat(frames);
     }
-    if (frames.length > 0) this.link.write(frames);
+    if (frames.length > 0) this.hubLink.write(frames);
   }
 
   /** Flushes at the end of this tick, once however many sends come before. */
@@ -191,7 +191,7 @@ export class Sender extends PeerPart {
    * an absent peer survive this process leaving, except when this process is the hub.
    */
   settled(): boolean {
-    return this.link.hub !== undefined ? this.outbox.size === 0 : this.outbox.unheldCount === 0;
+    return this.hubLink.hub !== undefined ? this.outbox.size === 0 : this.outbox.unheldCount === 0;
   }
 
   /** Resolves once the outbox has settled, or after `timeoutMs`. */
@@ -215,6 +215,6 @@ export class Sender extends PeerPart {
    * is elected) an open direct link.
    */
   private canTakeSendable(): boolean {
-    return this.outbox.hasSendable && (this.link.joined || this.state.direct?.anyOpen === true);
+    return this.outbox.hasSendable && (this.hubLink.joined || this.state.direct?.anyOpen === true);
   }
 }
