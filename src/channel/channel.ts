@@ -11,7 +11,7 @@ import {
 import { DirectLinks } from './direct/direct-links.js';
 import { resolveEndpoint } from './endpoint/endpoint.js';
 import type { TransportKind } from './endpoint/endpoint-choice.js';
-import type { IpcChannelError, UndeliverableError } from './errors.js';
+import type { DeliveryFailure, IpcChannelError } from './errors.js';
 import { Log } from './logger.js';
 import { Dedup } from './peer/dedup.js';
 import { DirectAdapter } from './peer/direct-adapter.js';
@@ -316,11 +316,11 @@ export class Channel extends EventEmitter {
   // ---- receiving and errors ----------------------------------------------------------------
 
   /**
-   * @internal Reports the UndeliverableError of every `event` message to `claimant` instead of
-   * 'error': a layer above that answers for those messages itself (the Nest binding fails the
-   * request that was not delivered) keeps them from reaching the application twice.
+   * @internal Reports the failure (UndeliverableError or DeliveryUncertainError) of every `event`
+   * message to `claimant` instead of 'error': a layer above that answers for those messages
+   * itself (the Nest binding fails the request that was not delivered) keeps them from reaching the application twice.
    */
-  _claimUndeliverable(event: string, claimant: (error: UndeliverableError) => void): void {
+  _claimUndeliverable(event: string, claimant: (error: DeliveryFailure) => void): void {
     this.errors.claim(event, claimant);
   }
 

@@ -139,10 +139,11 @@ export class UndeliverableError extends IpcChannelError {
 }
 
 /**
- * A message reached a process that went away before confirming it had read it, and was then
- * delivered nowhere else: that process may have handled it once, and no other process did.
- * Unlike UndeliverableError (no process received the message), retry only what is safe to run
- * twice, or check with the receiver's successor first.
+ * A message whose delivery was never confirmed, though its target may have read it: it was
+ * written to the process holding the id, which went away (or whose hub did) before confirming
+ * it, and was then delivered nowhere else. That process may have handled it once. Unlike
+ * UndeliverableError (no process received the message), retry only what is safe to run twice,
+ * or check with the receiver's successor first.
  */
 export class DeliveryUncertainError extends IpcChannelError {
   constructor(
@@ -158,6 +159,13 @@ export class DeliveryUncertainError extends IpcChannelError {
     super('ERR_IPC_DELIVERY_UNCERTAIN', uncertainText(target, reason, event));
   }
 }
+
+/**
+ * The verdict on a message that will not be confirmed: not delivered to any process
+ * (UndeliverableError), or perhaps handled once by a process that then went away
+ * (DeliveryUncertainError).
+ */
+export type DeliveryFailure = UndeliverableError | DeliveryUncertainError;
 
 /** The hub refused to let this process join. `reason` tells why. */
 export class JoinRejectedError extends IpcChannelError {
@@ -318,13 +326,16 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
 
 function uncertainText(target: number, reason: UndeliverableReason, event: string): string {
   const what = `${event === 'message' ? 'A message' : `An '${event}' event`} to peer ${target}`;
-  const after =
+  const retry = 'It may have been handled once: retry only if handling it twice is safe.';
+  if (reason === 'channel-closed')
+    return `${what} was written but not confirmed before this channel closed. ${retry}`;
+  const then =
     reason === 'grace-expired'
       ? `no process took id ${target} again within graceMs`
-      : reason === 'channel-closed'
-        ? 'this channel closed before anything else was known'
-        : `it was not delivered again (${reason})`;
-  return `${what} reached a process that went away before confirming it, and ${after}: it may have been handled once, by that process only. Retry only if handling it twice is safe.`;
+      : reason === 'hold-full'
+        ? `too many messages were already held for id ${target}`
+        : `it could not be delivered again (${reason})`;
+  return `${what} may have been read by the process holding id ${target}, which went away (or lost its hub) before confirming it; then ${then}, so no other process received it. ${retry}`;
 }
 
 /**

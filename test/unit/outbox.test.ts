@@ -31,7 +31,7 @@ test('rewind writes every unconfirmed frame again in sequence order, acked ones 
   box.takeSendable();
   box.ack(2);
   box.held(4);
-  box.rewind(true);
+  box.rewind();
   expect(box.takeSendable()).toEqual([frames[0], frames[2], frames[3], frames[4]]);
 });
 
@@ -43,7 +43,7 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   expect(before).toBeGreaterThan(150);
   const lost = box.nack(1);
   expect(lost?.frame.length).toBe(100);
-  expect(lost?.resent).toBe(false);
+  expect(lost?.mayHaveBeenRead).toBe(false);
   expect(box.pendingBytes).toBeLessThan(before);
   box.ack(2);
   expect(box.pendingBytes).toBe(0);
@@ -53,18 +53,44 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   expect(box.takeSendable()).toEqual([]);
 });
 
-test('a frame written to a hub that died is nacked as resent; one never written, or after a handover, is not', () => {
+test('a frame written to a hub that went away, or that the hub says reached a target which left unconfirmed, may have been read; one never written may not', () => {
   const box = new Outbox(1, 1_000_000);
   box.add(1, f(10));
   box.add(2, f(10));
   box.add(3, f(10));
   expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 and 3 stay queued
-  box.rewind(true);
-  expect(box.nack(1)).toEqual({ frame: f(10), resent: true });
-  expect(box.takeSendable()).toHaveLength(1); // 2 goes to the next hub, which hands over
-  box.rewind(false);
-  expect(box.nack(2)).toEqual({ frame: f(10), resent: false });
-  expect(box.nack(3)).toEqual({ frame: f(10), resent: false });
+  box.rewind();
+  expect(box.nack(1)).toEqual({ frame: f(10), mayHaveBeenRead: true });
+  expect(box.takeSendable()).toHaveLength(1); // 2 goes to the next hub
+  box.unconfirmed(2); // its target read it, perhaps, and died
+  expect(box.nack(2)).toEqual({ frame: f(10), mayHaveBeenRead: true });
+  expect(box.nack(3)).toEqual({ frame: f(10), mayHaveBeenRead: false });
+});
+
+test('closing for good: queued frames were not delivered, written ones may have been read, held ones stay with the hub unless it is ours', () => {
+  const box = new Outbox(100, 1_000_000);
+  for (let s = 1; s <= 4; s++) box.add(s, f(s));
+  box.takeSendable(); // 1-4 written to the hub
+  box.held(2);
+  box.held(3);
+  box.unconfirmed(3); // held again after its target left unconfirmed
+  box.add(5, f(5)); // never written
+  expect(box.takeAll(false)).toEqual([
+    { frame: f(1), mayHaveBeenRead: true },
+    { frame: f(4), mayHaveBeenRead: true },
+    { frame: f(5), mayHaveBeenRead: false },
+  ]);
+  const own = new Outbox(100, 1_000_000);
+  for (let s = 1; s <= 3; s++) own.add(s, f(s));
+  own.takeSendable();
+  own.held(1);
+  own.held(2);
+  own.unconfirmed(2);
+  expect(own.takeAll(true)).toEqual([
+    { frame: f(1), mayHaveBeenRead: false },
+    { frame: f(2), mayHaveBeenRead: true },
+    { frame: f(3), mayHaveBeenRead: true },
+  ]);
 });
 
 test('an old frame still unconfirmed while thousands after it settle: lookups, rewind and counts stay exact', () => {
@@ -89,7 +115,7 @@ test('an old frame still unconfirmed while thousands after it settle: lookups, r
   expect(box.has(6)).toBe(true);
   expect(box.size).toBe(total - acked.size);
   expect(box.pendingBytes).toBe((total - acked.size) * (1 + 96));
-  box.rewind(true);
+  box.rewind();
   const again = box.takeSendable();
   expect(again).toHaveLength(total - acked.size);
   for (let s = 1; s <= total; s++) expect(box.has(s)).toBe(!acked.has(s));
@@ -169,7 +195,7 @@ describe('two paths: the hub and direct links', () => {
     const hub = box.takeSendable(links);
     expect(seqsOf(box, hub, all)).toEqual([2, 3, 5]);
     // Resent frames the hub then gives up on are reported as possibly read.
-    expect(box.nack(2)?.resent).toBe(true);
+    expect(box.nack(2)?.mayHaveBeenRead).toBe(true);
   });
 
   test('a new hub gets what the old one had; entries on links stay with their links', () => {
@@ -179,7 +205,7 @@ describe('two paths: the hub and direct links', () => {
     const all = [to(3), to(4), to(5)];
     all.forEach((f, i) => box.add(i + 1, f));
     expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
-    box.rewind(true);
+    box.rewind();
     expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
     expect(box.ack(1)).toBe(false); // the hub cannot ack what it never carried
     expect(box.confirm(links.entries.get(3)![0]!)).toBe(true);

@@ -6,10 +6,11 @@ import type { HubConnection } from './hub-connection.js';
  * shares one record among its targets; the sender gets its ack when `remaining` reaches zero.
  *
  * Its life (see Router): delivered, it waits in the target connection's `pending` queue until
- * that peer receipts it, and then settles. If the connection closes first, the record goes back
- * on hold for the id, ahead of anything held since (Router.requeueUnread), and is delivered to
- * the id's next holder. A hold that outlives graceMs expires (Router.expire): a unicast is then
- * nacked to its sender, a broadcast settles without that target.
+ * that peer receipts it, and then settles. If the connection closes first, its sender is told
+ * that the frame may have been read (an Unconfirmed notice), and the record goes back on hold
+ * for the id, ahead of anything held since (Router.requeueUnread), to be delivered to the id's
+ * next holder. A hold that outlives graceMs expires (Router.expire): a unicast is then nacked to
+ * its sender, a broadcast settles without that target.
  */
 export class DeliveryRecord {
   /** The sender has been told the frame is held (it then leaves the sender's window). */

@@ -47,6 +47,11 @@ export class HubConnection {
   acks: number[] = [];
   /** Sequence numbers of this peer's frames the hub now holds for an absent target. */
   held: number[] = [];
+  /**
+   * Sequence numbers of this peer's frames that reached a target whose connection then closed
+   * unconfirmed (flushed as one Unconfirmed, before any Nack for them).
+   */
+  unconfirmed: number[] = [];
   /** Sequence numbers given up on, by reason. */
   nacks: Map<string, number[]> | undefined;
   dirty = false;

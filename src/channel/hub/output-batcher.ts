@@ -73,6 +73,12 @@ export class OutputBatcher {
         control.push(rangesFrame(FrameType.Held, conn.held));
         conn.held = [];
       }
+      // Ahead of the nacks: the sender must know a frame may have been read before it hears
+      // that the frame was given up on, or it would report the failure as certain.
+      if (conn.unconfirmed.length > 0) {
+        control.push(rangesFrame(FrameType.Unconfirmed, conn.unconfirmed));
+        conn.unconfirmed = [];
+      }
       if (conn.nacks !== undefined) {
         for (const [reason, seqs] of conn.nacks)
           control.push(jsonFrame(FrameType.Nack, { reason, seqs }));

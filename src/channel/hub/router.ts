@@ -143,15 +143,22 @@ export class Router {
   }
 
   /**
-   * `conn` closed: what was written to it but never read goes back on hold, ahead of anything
-   * held since, so the next holder of the id reads it in order. Returns how many there were.
+   * `conn` closed: what was written to it but never receipted goes back on hold, ahead of
+   * anything held since, so the next holder of the id reads it in order. Its process may have
+   * read some of it before it died, and only its senders outlive both: each is told which of its
+   * frames those were, so that a later failure is reported as uncertain, never as "not
+   * delivered". Returns how many there were.
    */
   requeueUnread(conn: HubConnection): number {
     const unread = conn.pending.takeAll();
     for (let i = unread.length - 1; i >= 0; i--) {
       const record = unread[i]!;
-      if (record.target === 0) this.settle(record);
-      else if (record.noHold) this.giveUp(record, 'peer-left');
+      if (record.target === 0) {
+        this.settle(record);
+        continue;
+      }
+      this.noteUnconfirmed(record);
+      if (record.noHold) this.giveUp(record, 'peer-left');
       else this.holdOrGiveUp(record.target, record, true);
     }
     return unread.length;
@@ -238,6 +245,13 @@ export class Router {
     const from = record.from;
     if (from.state === ConnectionState.Closed) return;
     from.acks.push(record.seq);
+    this.output.markDirty(from);
+  }
+
+  private noteUnconfirmed(record: DeliveryRecord): void {
+    const from = record.from;
+    if (from.state === ConnectionState.Closed) return;
+    from.unconfirmed.push(record.seq);
     this.output.markDirty(from);
   }
 

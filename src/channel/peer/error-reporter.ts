@@ -1,5 +1,11 @@
 import type { EventEmitter } from 'node:events';
-import { type IpcChannelError, UndeliverableError, type UndeliverableReason } from '../errors.js';
+import {
+  type DeliveryFailure,
+  DeliveryUncertainError,
+  type IpcChannelError,
+  UndeliverableError,
+  type UndeliverableReason,
+} from '../errors.js';
 import type { Log } from '../logger.js';
 import type { Codec } from '../wire/codec.js';
 import { FrameType, HEADER_SIZE, OFF_AUX, OFF_TYPE, readTarget } from '../wire/frame.js';
@@ -13,8 +19,8 @@ const UNHEARD_WARNING_MS = 5000;
  * that was not delivered, and hands it to the layer above that claimed the message's event.
  */
 export class ErrorReporter {
-  /** Who answers for the undelivered messages of an event (see claim). */
-  private readonly claims = new Map<string, (error: UndeliverableError) => void>();
+  /** Who answers for the failed messages of an event (see claim). */
+  private readonly claims = new Map<string, (error: DeliveryFailure) => void>();
   /** When each error code was last printed as a process warning (see warnUnheard). */
   private readonly unheardWarnedAt = new Map<string, number>();
 
@@ -30,23 +36,17 @@ export class ErrorReporter {
     else this.warnUnheard(error);
   }
 
-  /** Reports the undelivered messages of `event` to `claimant` instead of 'error'. */
-  claim(event: string, claimant: (error: UndeliverableError) => void): void {
+  /** Reports the failed messages of `event` to `claimant` instead of 'error'. */
+  claim(event: string, claimant: (error: DeliveryFailure) => void): void {
     this.claims.set(event, claimant);
   }
 
   /**
-   * The hub gave up on a frame. `resent`: a hub that went away without a handover had it, so
-   * its target may have read it before that hub died.
+   * Gives the verdict on a frame that will not be confirmed, with its message decoded when it
+   * can be. The verdict must be true: "not delivered" (UndeliverableError) only when no process
+   * can have read it; when its target may have (`mayHaveBeenRead`), DeliveryUncertainError.
    */
-  nacked(frame: Buffer, reason: UndeliverableReason, resent: boolean): void {
-    // The new hub finds no holder; the one that died may have handed it over first, to a
-    // process that died with it. "Absent" would promise it never ran.
-    this.undeliverable(frame, resent && reason === 'peer-absent' ? 'peer-left' : reason);
-  }
-
-  /** Reports a frame that was not delivered, with its message decoded when it can be. */
-  undeliverable(frame: Buffer, reason: UndeliverableReason): void {
+  failed(frame: Buffer, reason: UndeliverableReason, mayHaveBeenRead: boolean): void {
     const target = readTarget(frame);
     let event = 'message';
     let data: unknown;
@@ -61,7 +61,9 @@ export class ErrorReporter {
     } catch {
       data = undefined;
     }
-    const error = new UndeliverableError(target, reason, event, data);
+    const error = mayHaveBeenRead
+      ? new DeliveryUncertainError(target, reason, event, data)
+      : new UndeliverableError(target, reason, event, data);
     const claimant = this.claims.get(event);
     if (claimant !== undefined) claimant(error);
     else this.report(error);

@@ -27,6 +27,9 @@ export class HubControl extends PeerPart {
   private readonly hold = (seq: number): void => {
     this.outbox.held(seq);
   };
+  private readonly unconfirm = (seq: number): void => {
+    this.outbox.unconfirmed(seq);
+  };
 
   constructor(
     ctx: PeerContext,
@@ -47,12 +50,15 @@ export class HubControl extends PeerPart {
         forEachInRanges(frame, this.hold);
         this.sender.afterHeld();
         break;
+      case FrameType.Unconfirmed:
+        forEachInRanges(frame, this.unconfirm);
+        break;
       case FrameType.Nack: {
         const nack = readJson<Nack>(frame);
         const reason = nack.reason as UndeliverableReason;
         for (const seq of nack.seqs) {
           const lost = this.outbox.nack(seq);
-          if (lost !== undefined) this.errors.nacked(lost.frame, reason, lost.resent);
+          if (lost !== undefined) this.errors.failed(lost.frame, reason, lost.mayHaveBeenRead);
         }
         this.sender.afterSettle();
         break;

@@ -142,8 +142,8 @@ export class Lifecycle extends PeerPart {
       this.presence.stop();
       // Messages the hub holds for an absent peer stay in its custody after a peer leaves; only
       // a hub process takes its own held messages with it.
-      for (const frame of this.outbox.takeAll(hostedHub)) {
-        this.errors.undeliverable(frame, 'channel-closed');
+      for (const lost of this.outbox.takeAll(hostedHub)) {
+        this.errors.failed(lost.frame, 'channel-closed', lost.mayHaveBeenRead);
       }
       state.connectWaiter?.(new ChannelClosedError('join the channel'));
       state.phase = 'closed';

@@ -23,10 +23,20 @@ const VIA_HUB = 0;
 /** One accepted frame. The frame buffer is kept until the hub (or its target) confirms it. */
 export interface OutboxEntry extends RoutedFrame {
   state: EntryState;
-  /** Written to a hub, or a direct link, that went away since: its target may have read it. */
-  resent: boolean;
+  /**
+   * Its target may have read it: it was written to a hub or a direct link that went away since,
+   * or the hub said its target's connection closed before confirming it (Unconfirmed). A
+   * failure is then reported as uncertain (DeliveryUncertainError), never as "not delivered".
+   */
+  mayHaveBeenRead: boolean;
   /** Where it was written: NOT_ROUTED, VIA_HUB, or the peer id of the direct link that took it. */
   via: number;
+}
+
+/** A frame that will not be confirmed, and whether its target may have read it. */
+export interface FailedFrame {
+  readonly frame: Buffer;
+  readonly mayHaveBeenRead: boolean;
 }
 
 const RELEASED = Buffer.alloc(0);
@@ -119,7 +129,7 @@ export class Outbox {
       target,
       frame,
       state: EntryState.Queued,
-      resent: false,
+      mayHaveBeenRead: false,
       via: NOT_ROUTED,
     };
     this.slots.push(entry);
@@ -179,17 +189,17 @@ export class Outbox {
 
   /**
    * A direct link closed with these entries unconfirmed: they go to the hub instead, in sequence
-   * order, before anything later for their target. `resent`: the link broke, so its target may
-   * have read some of them (a link that said goodbye names what it read, and these it did not).
+   * order, before anything later for their target. `mayHaveRead`: the link broke, so its target
+   * may have read some of them (a link that said goodbye names what it read, and these it did not).
    */
-  unroute(entries: readonly OutboxEntry[], resent: boolean): void {
+  unroute(entries: readonly OutboxEntry[], mayHaveRead: boolean): void {
     let moved = 0;
     for (const entry of entries) {
       if (entry.state !== EntryState.Sent || entry.via <= VIA_HUB) continue;
       this.unmark(entry);
       entry.state = EntryState.Queued;
       entry.via = NOT_ROUTED;
-      if (resent) entry.resent = true;
+      if (mayHaveRead) entry.mayHaveBeenRead = true;
       moved++;
     }
     if (moved === 0) return;
@@ -199,16 +209,22 @@ export class Outbox {
   }
 
   /**
-   * The hub gave up on this frame; returns its bytes for the undeliverable report, and whether
-   * an earlier hub had it (its target may then have read it before that hub went away).
+   * The hub gave up on this frame; returns its bytes for the failure report, and whether its
+   * target may have read it (see OutboxEntry.mayHaveBeenRead).
    */
-  nack(seq: number): { frame: Buffer; resent: boolean } | undefined {
+  nack(seq: number): FailedFrame | undefined {
     const entry = this.onHubPath(seq);
     if (entry === undefined) return undefined;
     this.settleEntry(entry);
     const frame = entry.frame;
     entry.frame = RELEASED;
-    return { frame, resent: entry.resent };
+    return { frame, mayHaveBeenRead: entry.mayHaveBeenRead };
+  }
+
+  /** The hub wrote this frame to a target whose connection then closed unconfirmed. */
+  unconfirmed(seq: number): void {
+    const entry = this.onHubPath(seq);
+    if (entry !== undefined) entry.mayHaveBeenRead = true;
   }
 
   /** The hub holds the frame for an absent peer: free its window slot. */
@@ -224,11 +240,11 @@ export class Outbox {
   }
 
   /**
-   * The hub connection is gone: everything unconfirmed is to be written again, in order.
-   * `hubDied`: it went without a handover, so what it had may have reached its target unacked
-   * (a graceful hub first acks everything its peers read).
+   * The hub connection is gone: everything unconfirmed is to be written again, in order. What
+   * that hub had may have reached its target unacked: a hub that dies acks nothing more, and
+   * one that hands over cannot ack for a target that dies during the handover.
    */
-  rewind(hubDied: boolean): void {
+  rewind(): void {
     this.compact();
     this.queue.clear();
     this.inflightFrames = 0;
@@ -241,7 +257,7 @@ export class Outbox {
         this.inflightBytes += entry.frame.length;
         continue;
       }
-      if (hubDied && entry.state !== EntryState.Queued) entry.resent = true;
+      if (entry.state !== EntryState.Queued) entry.mayHaveBeenRead = true;
       entry.state = EntryState.Queued;
       entry.via = NOT_ROUTED;
       this.queue.push(entry);
@@ -251,14 +267,18 @@ export class Outbox {
 
   /**
    * Removes every unconfirmed entry (the channel is closing for good) and returns the frames
-   * that were not delivered: all of them, or only those the hub was not holding.
+   * that were not delivered: all of them, or only those the hub was not holding. One written
+   * and not yet confirmed may have been read.
    */
-  takeAll(includeHeld: boolean): Buffer[] {
-    const frames: Buffer[] = [];
+  takeAll(includeHeld: boolean): FailedFrame[] {
+    const frames: FailedFrame[] = [];
     for (let i = this.first; i < this.slots.length; i++) {
       const e = this.slots[i]!;
       if (e.state === EntryState.Settled) continue;
-      if (includeHeld || e.state !== EntryState.Held) frames.push(e.frame);
+      if (includeHeld || e.state !== EntryState.Held) {
+        const mayHaveBeenRead = e.mayHaveBeenRead || e.state === EntryState.Sent;
+        frames.push({ frame: e.frame, mayHaveBeenRead });
+      }
     }
     this.slots = [];
     this.first = this.dead = this.live = 0;

@@ -165,8 +165,7 @@ export class Sender extends PeerPart {
     this.receiptSent = 0;
     const own = this.options.maxFrameBytes;
     this.sendLimit = Math.min(own, hubMaxFrameBytes || own);
-    this.outbox.rewind(this.state.hubDied);
-    this.state.hubDied = false;
+    this.outbox.rewind();
     this.flush();
   }
 

@@ -54,11 +54,17 @@ export enum FrameType {
   Handover = 10,
   Bye = 11,
   Fault = 12,
-  /** Everything sent to the retiring peer before its Drain precedes this frame. */
+  /** Everything sent to the retiring peer before its Retire precedes this frame. */
   Retired = 13,
   PeerRetire = 14,
   /** The hub's epoch rose (a rejoining peer had seen a higher one); body `{ epoch }`. */
   Epoch = 15,
+  /**
+   * These frames of yours (seq ranges) were written to their target, whose connection closed
+   * before it confirmed reading them: that process may have read them. They are held again for
+   * the id's next holder, or given up on; whatever their fate, a failure is no longer certain.
+   */
+  Unconfirmed = 22,
   // peer → hub
   Join = 16,
   Receipt = 17,

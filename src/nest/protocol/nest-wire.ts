@@ -1,6 +1,6 @@
 import type { Channel } from '../../channel/channel.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
-import type { UndeliverableError } from '../../channel/errors.js';
+import type { DeliveryFailure } from '../../channel/errors.js';
 
 /** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
 export type IpcMetadata = Record<string, string>;
@@ -48,7 +48,7 @@ export interface ServerSide {
   onEvent(sender: number, raw: unknown, broadcast: boolean): void;
   onCancel(sender: number, id: string): void;
   /** The hub could not deliver a response this process sent. */
-  onResponseUndelivered(error: UndeliverableError): void;
+  onResponseUndelivered(error: DeliveryFailure): void;
 }
 
 /** What this process's requesting side (its requests in flight) receives. */
@@ -56,7 +56,7 @@ export interface ClientSide {
   /** A response packet for request `id`, still as the responder's serializer left it. */
   onResponse(id: string, raw: unknown): void;
   /** The hub could not deliver a request this process sent. */
-  onRequestUndelivered(error: UndeliverableError): void;
+  onRequestUndelivered(error: DeliveryFailure): void;
 }
 
 /**
@@ -175,7 +175,7 @@ export function sendCancel(channel: Channel, target: number, id: string): void {
 }
 
 /** The request id an undelivered request, response or cancel carried (its first argument). */
-export function requestIdOf(error: UndeliverableError): string | undefined {
+export function requestIdOf(error: DeliveryFailure): string | undefined {
   const id: unknown = Array.isArray(error.data) ? error.data[0] : undefined;
   return typeof id === 'string' ? id : undefined;
 }

@@ -6,7 +6,7 @@ import type {
   WritePacket,
 } from '@nestjs/microservices';
 import type { Channel } from '../../channel/channel.js';
-import type { IpcChannelError, UndeliverableError } from '../../channel/errors.js';
+import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import type { IpcEvents, IpcServerOptions } from '../ipc-options.interface.js';
 import { type IncomingPacket, NestServerBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
@@ -152,7 +152,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /** @internal A response was too large for the requester to read: fail its request instead. */
-  onResponseRefused(sender: number, id: string, error: UndeliverableError): void {
+  onResponseRefused(sender: number, id: string, error: DeliveryFailure): void {
     this.unsent(sender, id, {}, error);
   }
 

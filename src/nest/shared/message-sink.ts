@@ -1,4 +1,4 @@
-import type { UndeliverableError } from '../../channel/errors.js';
+import type { DeliveryFailure } from '../../channel/errors.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
 export interface MessageSink {
@@ -12,5 +12,5 @@ export interface MessageSink {
   onEvent(sender: number, raw: unknown, broadcast: boolean): void;
   onCancel(sender: number, id: string): void;
   /** The response to `sender`'s request `id` was refused by the hub (`error` says why). */
-  onResponseRefused(sender: number, id: string, error: UndeliverableError): void;
+  onResponseRefused(sender: number, id: string, error: DeliveryFailure): void;
 }

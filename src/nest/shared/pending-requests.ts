@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../channel/channel.js';
-import type { UndeliverableError } from '../../channel/errors.js';
+import { type DeliveryFailure, DeliveryUncertainError } from '../../channel/errors.js';
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
 
@@ -116,24 +116,30 @@ export class PendingRequests implements ClientSide {
   }
 
   /** A request the hub could not deliver fails its caller, and nobody else hears of it. */
-  onRequestUndelivered(error: UndeliverableError): void {
+  onRequestUndelivered(error: DeliveryFailure): void {
     const id = requestIdOf(error);
     if (id === undefined) return;
     const request = this.requests.get(id);
     if (request === undefined) return;
     this.requests.delete(id);
+    if (error instanceof DeliveryUncertainError) {
+      // It reached the process then holding the id, which went away: it may have run there.
+      request.onFailure(new PeerLeftError(request.target, request.pattern));
+      return;
+    }
     if (error.reason === 'frame-too-large') {
       request.onFailure(error); // a misconfiguration, not a peer coming or going
       return;
     }
+    // No process received it: it did not run, and the caller may send it again.
     request.onFailure(
-      error.reason === 'peer-absent' || error.reason === 'peer-retiring'
-        ? new PeerUnavailableError(
+      error.reason === 'channel-closed'
+        ? new PeerLeftError(request.target, request.pattern)
+        : new PeerUnavailableError(
             request.target,
             request.pattern,
             error.reason === 'peer-retiring',
-          )
-        : new PeerLeftError(request.target, request.pattern),
+          ),
     );
   }
 

@@ -1,5 +1,5 @@
 import type { Channel } from '../../channel/channel.js';
-import type { IpcChannelError, UndeliverableError } from '../../channel/errors.js';
+import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import {
   type ResponseForm,
   type ServerSide,
@@ -132,7 +132,7 @@ export class SharedChannel implements ServerSide {
   }
 
   /** @internal A response too large for the requester to read fails its request instead. */
-  onResponseUndelivered(error: UndeliverableError): void {
+  onResponseUndelivered(error: DeliveryFailure): void {
     const id = requestIdOf(error);
     if (error.reason !== 'frame-too-large' || id === undefined) return;
     for (const sink of this.sinks) sink.onResponseRefused(error.target, id, error);
