@@ -99,6 +99,29 @@ test('the same when the receiver dies with the hub (the chaos run of issue 27): 
   ]);
 });
 
+test('the same when the hub hands over while the receiver, having read it, hangs and then dies', async () => {
+  const [hub, sender, receiver] = await threePeers();
+  const handled = join(box.dir, 'handled');
+  await sender.call('emit', { to: 3, event: 'handleAndDie', args: [handled, 0, 3000] });
+  await until(() => existsSync(handled), 10_000, 'the receiver to handle it');
+  // A graceful close hands the hub over; the hung receiver cannot confirm what it read.
+  await hub.call('close');
+  await until(() => receiver.exitCode !== undefined, 15_000, 'the receiver to die');
+  await until(async () => (await sender.call<PeerState>('state')).isHub, 10_000, 'a new hub');
+
+  await until(async () => (await errorsOf(sender)).length === 1, 15_000, 'the verdict');
+  expect(await errorsOf(sender)).toEqual([
+    {
+      name: 'DeliveryUncertainError',
+      code: 'ERR_IPC_DELIVERY_UNCERTAIN',
+      target: 3,
+      reason: 'grace-expired',
+      event: 'handleAndDie',
+      data: [handled, 0, 3000],
+    },
+  ]);
+});
+
 test('a message that reaches nobody before its hold expires is undeliverable, and its would-be receiver never gets it', async () => {
   const [, sender, receiver] = await threePeers();
   await receiver.call('close');

@@ -31,7 +31,7 @@ test('rewind writes every unconfirmed frame again in sequence order, acked ones 
   box.takeSendable();
   box.ack(2);
   box.held(4);
-  box.rewind();
+  box.rewind(true);
   expect(box.takeSendable()).toEqual([frames[0], frames[2], frames[3], frames[4]]);
 });
 
@@ -53,18 +53,19 @@ test('pendingBytes counts every unconfirmed frame; nack hands the frame back', (
   expect(box.takeSendable()).toEqual([]);
 });
 
-test('a frame written to a hub that went away, or that the hub says reached a target which left unconfirmed, may have been read; one never written may not', () => {
+test('a frame written to a hub that died, or that the hub says reached a target which left unconfirmed, may have been read; one never written, or after a handover, may not', () => {
   const box = new Outbox(1, 1_000_000);
-  box.add(1, f(10));
-  box.add(2, f(10));
-  box.add(3, f(10));
-  expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 and 3 stay queued
-  box.rewind();
+  for (let s = 1; s <= 4; s++) box.add(s, f(10));
+  expect(box.takeSendable()).toHaveLength(1); // a window of one: 2 to 4 stay queued
+  box.rewind(true);
   expect(box.nack(1)).toEqual({ frame: f(10), mayHaveBeenRead: true });
-  expect(box.takeSendable()).toHaveLength(1); // 2 goes to the next hub
-  box.unconfirmed(2); // its target read it, perhaps, and died
-  expect(box.nack(2)).toEqual({ frame: f(10), mayHaveBeenRead: true });
-  expect(box.nack(3)).toEqual({ frame: f(10), mayHaveBeenRead: false });
+  expect(box.takeSendable()).toHaveLength(1); // 2 goes to the next hub, which hands over
+  box.rewind(false);
+  expect(box.nack(2)).toEqual({ frame: f(10), mayHaveBeenRead: false });
+  expect(box.takeSendable()).toHaveLength(1); // 3 goes to the next hub
+  box.unconfirmed(3); // its target read it, perhaps, and died
+  expect(box.nack(3)).toEqual({ frame: f(10), mayHaveBeenRead: true });
+  expect(box.nack(4)).toEqual({ frame: f(10), mayHaveBeenRead: false });
 });
 
 test('closing for good: queued frames were not delivered, written ones may have been read, held ones stay with the hub unless it is ours', () => {
@@ -115,7 +116,7 @@ test('an old frame still unconfirmed while thousands after it settle: lookups, r
   expect(box.has(6)).toBe(true);
   expect(box.size).toBe(total - acked.size);
   expect(box.pendingBytes).toBe((total - acked.size) * (1 + 96));
-  box.rewind();
+  box.rewind(true);
   const again = box.takeSendable();
   expect(again).toHaveLength(total - acked.size);
   for (let s = 1; s <= total; s++) expect(box.has(s)).toBe(!acked.has(s));
@@ -205,7 +206,7 @@ describe('two paths: the hub and direct links', () => {
     const all = [to(3), to(4), to(5)];
     all.forEach((f, i) => box.add(i + 1, f));
     expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
-    box.rewind();
+    box.rewind(true);
     expect(seqsOf(box, box.takeSendable(links), all)).toEqual([2, 3]);
     expect(box.ack(1)).toBe(false); // the hub cannot ack what it never carried
     expect(box.confirm(links.entries.get(3)![0]!)).toBe(true);

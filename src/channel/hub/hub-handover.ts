@@ -25,9 +25,10 @@ export class HubHandover {
 
   /**
    * Names the successor to every joined connection of `conns`; with `wait`, resolves once each
-   * (but the hub's own peer) has answered, or after HANDOVER_WAIT_MS.
+   * (but the hub's own peer) has answered, or after HANDOVER_WAIT_MS. Resolves with the joined
+   * connections that did not answer: what was written to them may have been read unconfirmed.
    */
-  async announce(conns: Iterable<HubConnection>, wait: boolean): Promise<void> {
+  async announce(conns: Iterable<HubConnection>, wait: boolean): Promise<Set<HubConnection>> {
     // The successor is the lowest id that is not itself shutting down (PM2 reloads two
     // instances at a time: the next hub should not be the next to go).
     let successor = 0;
@@ -39,13 +40,19 @@ export class HubHandover {
     const notice: Handover = { successor };
     const frame = jsonFrame(FrameType.Handover, notice);
     const answering = new Set<HubConnection>();
+    const silent = new Set<HubConnection>();
     for (const conn of conns) {
       if (conn.state !== ConnectionState.Joined) continue;
       this.output.send(conn, frame);
       if (!conn.local) answering.add(conn);
+      // The hub's own peer reads in this process and closes after the hub: it cannot answer.
+      else silent.add(conn);
     }
     this.output.flush();
-    if (!wait || answering.size === 0) return;
+    if (!wait || answering.size === 0) {
+      for (const conn of answering) silent.add(conn);
+      return silent;
+    }
     // Each peer answers with its last receipt: acks for what was read reach the senders
     // before the hub goes, so the next hub is not sent again what was already consumed
     // (which, for an id that changes hands in the meantime, would be a duplicate).
@@ -57,9 +64,10 @@ export class HubHandover {
         resolve();
       };
     });
+    for (const conn of answering) silent.add(conn);
     this.answering = undefined;
     this.answered = undefined;
-    this.output.flush(true);
+    return silent;
   }
 
   /** `conn` answered the handover (HandoverDone). */

@@ -163,7 +163,11 @@ export class Hub {
     this.backlog = undefined;
 
     for (const conn of this.conns) clearTimeout(conn.timer);
-    await this.handover.announce(this.conns, handover);
+    const silent = await this.handover.announce(this.conns, handover);
+    // A peer that did not confirm what it was written before the hub goes may have read it:
+    // its senders are told, since the next hub cannot know it.
+    for (const conn of silent) this.router.noteUnconfirmedPending(conn);
+    this.output.flush(true);
     for (const conn of [...this.conns]) this.closing.push(endConnection(conn.duplex));
     await Promise.all(this.closing);
   }

@@ -248,6 +248,11 @@ export class Router {
     this.output.markDirty(from);
   }
 
+  /** The hub goes while `conn` has frames it has not confirmed: their senders are told. */
+  noteUnconfirmedPending(conn: HubConnection): void {
+    for (const record of conn.pending) if (record.target !== 0) this.noteUnconfirmed(record);
+  }
+
   private noteUnconfirmed(record: DeliveryRecord): void {
     const from = record.from;
     if (from.state === ConnectionState.Closed) return;

@@ -240,11 +240,12 @@ export class Outbox {
   }
 
   /**
-   * The hub connection is gone: everything unconfirmed is to be written again, in order. What
-   * that hub had may have reached its target unacked: a hub that dies acks nothing more, and
-   * one that hands over cannot ack for a target that dies during the handover.
+   * The hub connection is gone: everything unconfirmed is to be written again, in order.
+   * `hubDied`: it went without a handover, so what it had may have reached its target unacked.
+   * (A hub that hands over first collects its peers' last receipts, and tells each sender which
+   * of its frames went to a peer that did not confirm them: see Unconfirmed.)
    */
-  rewind(): void {
+  rewind(hubDied: boolean): void {
     this.compact();
     this.queue.clear();
     this.inflightFrames = 0;
@@ -257,7 +258,7 @@ export class Outbox {
         this.inflightBytes += entry.frame.length;
         continue;
       }
-      if (entry.state !== EntryState.Queued) entry.mayHaveBeenRead = true;
+      if (hubDied && entry.state !== EntryState.Queued) entry.mayHaveBeenRead = true;
       entry.state = EntryState.Queued;
       entry.via = NOT_ROUTED;
       this.queue.push(entry);

@@ -24,6 +24,8 @@ export class PeerState {
   meta: unknown;
   /** retire() was called: this process takes nothing new, on this hub and every later one. */
   retireRequested = false;
+  /** The last hub went without a handover since this process last joined (see Outbox.rewind). */
+  hubDied = false;
   /** What this process had consumed when the hub confirmed its retirement (see HubControl). */
   consumedAtRetire: [incarnation: number, seq: number][] | undefined;
   /** Links straight to other peers (undefined where the platform or option rules them out). */

@@ -122,6 +122,7 @@ export class Presence extends PeerPart {
 
   /** The connection to the hub is gone (`handover`: the hub announced it); already electing. */
   disconnected(error: Error | undefined, handover: boolean): void {
+    if (!handover) this.state.hubDied = true;
     this.leadership.update();
     const name = this.options.name;
     if (handover) {

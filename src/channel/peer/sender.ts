@@ -165,7 +165,8 @@ export class Sender extends PeerPart {
     this.receiptSent = 0;
     const own = this.options.maxFrameBytes;
     this.sendLimit = Math.min(own, hubMaxFrameBytes || own);
-    this.outbox.rewind();
+    this.outbox.rewind(this.state.hubDied);
+    this.state.hubDied = false;
     this.flush();
   }
 
