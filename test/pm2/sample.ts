@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../helpers/processes.js';
-import { isAlive } from '../../src/channel/election/liveness.js';
+import { isAlive } from '../../src/channel/util/liveness.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SAMPLE = join(ROOT, 'sample');

@@ -3,7 +3,7 @@ import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync
 import { dirname } from 'node:path';
 import { EndpointUnavailableError, isUnwritable } from '../errors.js';
 import { unlinkQuietly } from '../util/files.js';
-import { isAlive } from './liveness.js';
+import { isAlive } from '../util/liveness.js';
 
 /**
  * A lock held only while one process replaces a stale socket file, so two processes that both

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { linkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../election/liveness.js';
+import { isAlive } from '../util/liveness.js';
 import { ElectionError, EndpointUnavailableError, isUnwritable } from '../errors.js';
 import { unlinkQuietly } from '../util/files.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lstatSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { isAlive } from '../election/liveness.js';
+import { isAlive } from '../util/liveness.js';
 import type { EndpointConnectOutcome, Hosted, HubListener } from './endpoint.js';
 import { type EndpointRecord, readEndpointFile, writeEndpointFile } from './endpoint-file.js';
 import { AuthenticationError, EndpointUnavailableError } from '../errors.js';

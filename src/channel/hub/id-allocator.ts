@@ -1,4 +1,4 @@
-import { isAlive } from '../election/liveness.js';
+import { isAlive } from '../util/liveness.js';
 import type { Log } from '../logger.js';
 import { MAX_PEER_ID } from '../wire/frame.js';
 import type { ClaimKind, Reject } from '../wire/handshake.js';

@@ -1,4 +1,4 @@
-import { isAlive } from '../election/liveness.js';
+import { isAlive } from '../util/liveness.js';
 import type { DirectAddress } from '../wire/handshake.js';
 import type { PeerRecord } from '../wire/handshake.js';
 
