@@ -3,9 +3,11 @@
  * ipchannel's calls and events, the argument lists kept whole, reserved names escaped, the
  * library's own events kept out, errors that never crash, and a graceful disconnect().
  */
+import { chmodSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import { Channel as NativeChannel } from '../../src/channel/channel.js';
 import {
+  ChannelClosedError,
   InvalidEventNameError,
   InvalidTargetError,
   type IpcChannelError,
@@ -313,4 +315,18 @@ test('disconnect() before joining closes quietly: no error, disconnect emitted',
   await closed(a);
   expect(a.connected).toBe(false);
   expect(errors).toEqual([]);
+});
+
+test('a channel that cannot join reports why and what it queued, then emits disconnect; sends then throw', async () => {
+  chmodSync(dir.path, 0o755); // not private: the channel refuses it
+  const a = make();
+  const events: string[] = [];
+  a.on('error', (e) => events.push(`error ${e.code}`));
+  a.on('disconnect', () => events.push('disconnect'));
+  a.to(1).send('queued');
+  await closed(a);
+  // Why, then the queued message's verdict, then the end.
+  expect(events).toEqual(['error ERR_IPC_UNSAFE_DIR', 'error ERR_IPC_UNDELIVERABLE', 'disconnect']);
+  expect(a.connected).toBe(false);
+  expect(thrown(() => a.to(1).send('late'))).toBeInstanceOf(ChannelClosedError);
 });

@@ -1,7 +1,8 @@
 /**
  * ipchannel's README example, with only the module name changed, run as a user would run it:
  * four node:cluster workers, in an ES module application and in a CommonJS one, against the
- * built package (dist/) installed in the application's node_modules.
+ * built package (dist/) installed in the application's node_modules. Also the example ported to
+ * the native API as docs/compat.md shows it, which must print the same.
  */
 import { killStarted, start } from '../pm2/sample.js';
 import { until } from '../helpers/processes.js';
@@ -21,6 +22,7 @@ const everything = Object.values(README_OUTPUT).flat();
 test.each([
   ['an ES module application', 'esm', 'index.cjs'],
   ['a CommonJS application', 'cjs', 'index.js'],
+  ['the port to the native API (docs/compat.md)', 'native', 'index.cjs'],
 ] as const)(
   'the README example prints what it should under node:cluster, in %s',
   async (_what, example, entry) => {

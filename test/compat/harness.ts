@@ -72,7 +72,7 @@ export class App {
   readonly ipcDir: string;
   private readonly root = mkdtempSync('/tmp/ipcc-');
 
-  constructor(example: 'esm' | 'cjs' | 'traffic' | 'require') {
+  constructor(example: 'esm' | 'cjs' | 'native' | 'traffic' | 'require') {
     this.path = join(this.root, 'app');
     this.ipcDir = join(this.root, 'ipc');
     mkdirSync(this.ipcDir, { mode: 0o700 });
