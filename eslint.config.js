@@ -124,7 +124,7 @@ export default tseslint.config(
   },
   {
     // The ipchannel examples the compat tests run as CommonJS applications.
-    files: ['test/compat/examples/**/*.cjs', 'test/compat/examples/cjs/*.js'],
+    files: ['test/compat/examples/**/*.cjs', 'test/compat/examples/readme/index.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -20,15 +20,15 @@ afterEach(async () => {
 const everything = Object.values(README_OUTPUT).flat();
 
 test.each([
-  ['an ES module application', 'esm', 'index.cjs'],
-  ['a CommonJS application', 'cjs', 'index.js'],
-  ['the port to the native API (docs/compat.md)', 'native', 'index.cjs'],
+  ['an ES module application', 'esm'],
+  ['a CommonJS application', 'cjs'],
+  ['the port to the native API (docs/compat.md)', 'native'],
 ] as const)(
   'the README example prints what it should under node:cluster, in %s',
-  async (_what, example, entry) => {
+  async (_what, example) => {
     const app = new App(example);
     apps.push(app);
-    const run = start(app.file(entry), { NESTJS_IPC_DIR: app.ipcDir });
+    const run = start(app.entry, { NESTJS_IPC_DIR: app.ipcDir });
     await until(
       () => lines(run.output()).length >= everything.length,
       30_000,

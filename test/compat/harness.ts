@@ -8,27 +8,21 @@ import {
   cpSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   rmSync,
   rmdirSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { Channel } from '../../src/compat/ipc-channel.js';
 import { sleep, until } from '../helpers/processes.js';
-import { ROOT } from '../pm2/sample.js';
+import { ROOT, newest } from '../pm2/sample.js';
 
 const EXAMPLES = join(ROOT, 'test/compat/examples');
 const TSC_BIN = join(ROOT, 'node_modules/typescript/bin/tsc');
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let max = st.mtimeMs;
-  for (const entry of readdirSync(path)) max = Math.max(max, newest(join(path, entry)));
-  return max;
-}
 
 /**
  * Builds dist/ (what `nestjs-ipc-channel/compat` resolves to) when src/ is newer. A lock
@@ -64,22 +58,69 @@ export async function buildDist(): Promise<void> {
   }
 }
 
+/**
+ * The changes made to ipchannel's README example (examples/readme) to run it: the module name
+ * alone, the same in CommonJS, and the port to the native API exactly as docs/compat.md shows it.
+ * Each `from` must occur in the example; a string replaces every occurrence.
+ */
+const VARIANTS = {
+  esm: [["from 'ipchannel'", "from 'nestjs-ipc-channel/compat'"]],
+  cjs: [
+    [
+      "import channel from 'ipchannel';",
+      "const channel = require('nestjs-ipc-channel/compat').default;",
+    ],
+  ],
+  native: [
+    [
+      "import channel from 'ipchannel';",
+      "import { Channel } from 'nestjs-ipc-channel/channel';\nconst channel = new Channel();",
+    ],
+    ["channel.on('connect', () => {", 'channel.connect().then(() => {'],
+    ['channel.pid', 'channel.id'],
+  ],
+} as const;
+
+type Variant = keyof typeof VARIANTS;
+
 /** A user's application: an example's files, with the package installed under node_modules. */
 export class App {
   /** The application's directory. */
   readonly path: string;
   /** The channel's socket directory (NESTJS_IPC_DIR), private as the channel requires. */
   readonly ipcDir: string;
+  /** The README example's entry script (its cluster primary). */
+  readonly entry: string;
   private readonly root = mkdtempSync('/tmp/ipcc-');
 
-  constructor(example: 'esm' | 'cjs' | 'native' | 'traffic' | 'require') {
+  constructor(example: Variant | 'traffic' | 'require') {
     this.path = join(this.root, 'app');
     this.ipcDir = join(this.root, 'ipc');
     mkdirSync(this.ipcDir, { mode: 0o700 });
-    cpSync(join(EXAMPLES, example), this.path, { recursive: true });
+    if (example === 'traffic' || example === 'require') {
+      cpSync(join(EXAMPLES, example), this.path, { recursive: true });
+      this.entry = '';
+    } else this.entry = this.readme(example);
     mkdirSync(join(this.path, 'node_modules'));
     // As `npm install` of a local folder does: the package is the repository itself.
     symlinkSync(ROOT, join(this.path, 'node_modules/nestjs-ipc-channel'), 'dir');
+  }
+
+  /** Writes the README example's variant; returns the path of its entry script. */
+  private readme(variant: Variant): string {
+    mkdirSync(this.path);
+    let task = readFileSync(join(EXAMPLES, 'readme/task.js'), 'utf8');
+    for (const [from, to] of VARIANTS[variant]) {
+      if (!task.includes(from)) throw new Error(`the README example has no ${from}`);
+      task = task.replaceAll(from, to);
+    }
+    writeFileSync(join(this.path, 'task.js'), task);
+    // An ES module application says so, and its CommonJS entry script then ends in .cjs.
+    const esm = variant !== 'cjs';
+    if (esm) writeFileSync(join(this.path, 'package.json'), '{ "type": "module" }\n');
+    const entry = join(this.path, esm ? 'index.cjs' : 'index.js');
+    cpSync(join(EXAMPLES, 'readme/index.js'), entry);
+    return entry;
   }
 
   file(name: string): string {

@@ -1,22 +1,22 @@
-// ipchannel's README example (task.js) ported to the native API, as docs/compat.md shows.
-import { Channel } from 'nestjs-ipc-channel/channel';
-const channel = new Channel();
+// ipchannel's README example (task.js), written for ipchannel. The tests run it with the module
+// name changed, in CommonJS, and ported to the native API (see App in ../../harness.ts).
+import channel from 'ipchannel';
 
 channel.on('message', (sender, msg) => {
   console.log(`Peer ${sender} says: ${msg}`);
 });
 
 // Not joined yet: no peer id, not connected.
-console.log(channel.id);
+console.log(channel.pid);
 console.log(channel.connected);
 
 // Queued until the channel has joined.
 channel.to(1).send('This message is sent before connection.');
 
-channel.connect().then(() => {
+channel.on('connect', () => {
   console.log(channel.connected);
 
-  switch (channel.id) {
+  switch (channel.pid) {
     case 1:
       channel.on('custom-event', (sender, ...data) => {
         console.log(`Peer ${sender} emits: ${JSON.stringify(data)}`);
