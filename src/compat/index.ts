@@ -3,9 +3,9 @@
  * changing its import. See docs/compat.md for what differs and how to move on to the native API.
  * The error classes are those of `nestjs-ipc-channel/channel`.
  */
-import { Channel } from './ipc-channel.js';
+import { Channel } from './channel.js';
 
-export { Channel } from './ipc-channel.js';
+export { Channel } from './channel.js';
 export { MessageTarget, MessageTarget as Message } from './message-target.js';
 export type { ChannelOptions } from '../channel/channel-options.js';
 export type { TargetSpec } from '../channel/channel-target.js';

@@ -15,7 +15,7 @@ import {
 } from '../../src/channel/errors.js';
 import { RESERVED_EVENTS } from '../../src/channel/peer/event-name-encoder.js';
 import { OWN_EVENTS, wireName } from '../../src/compat/event-names.js';
-import { Channel } from '../../src/compat/ipc-channel.js';
+import { Channel } from '../../src/compat/channel.js';
 import type { ChannelOptions } from '../../src/channel/channel-options.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { thrown } from '../helpers/thrown.js';
@@ -329,4 +329,37 @@ test('a channel that cannot join reports why and what it queued, then emits disc
   expect(events).toEqual(['error ERR_IPC_UNSAFE_DIR', 'error ERR_IPC_UNDELIVERABLE', 'disconnect']);
   expect(a.connected).toBe(false);
   expect(thrown(() => a.to(1).send('late'))).toBeInstanceOf(ChannelClosedError);
+});
+
+test("a 'connect' handler that throws surfaces as an uncaught exception, and the channel still works", async () => {
+  const a = make();
+  await joined(a);
+  const b = make();
+  const bJoined = joined(b); // first: listeners after one that throws are not called
+  const boom = new Error('boom');
+  b.on('connect', () => {
+    throw boom;
+  });
+  // What is thrown on a later tick, caught here instead of by Jest.
+  const surfaced: unknown[] = [];
+  const nextTick = process.nextTick;
+  process.nextTick = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
+    nextTick(() => {
+      try {
+        fn(...args);
+      } catch (e) {
+        surfaced.push(e);
+      }
+    })) as typeof process.nextTick;
+  try {
+    await bJoined;
+    await until(() => surfaced.length > 0, 5_000, 'the exception');
+  } finally {
+    process.nextTick = nextTick;
+  }
+  expect(surfaced).toEqual([boom]);
+  const got = new Promise<unknown[]>((r) => b.on('message', (...args) => r(args)));
+  a.to(2).send('still here');
+  expect(await got).toEqual([1, 'still here']);
+  expect(a.native.peers).toEqual([1, 2]);
 });

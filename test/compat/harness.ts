@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Channel } from '../../src/compat/ipc-channel.js';
+import { Channel } from '../../src/compat/channel.js';
 import { sleep, until } from '../helpers/processes.js';
 import { ROOT, newest } from '../pm2/sample.js';
 

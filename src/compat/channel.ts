@@ -41,10 +41,18 @@ export class Channel extends EventEmitter {
     const native = new NativeChannel(options);
     this.native = native;
     // 'connect' once: a failover is not a new connection here (same id, nothing lost), and an
-    // ipchannel application sets itself up in its 'connect' handler.
+    // ipchannel application sets itself up in its 'connect' handler. That handler runs before
+    // anything else arrives, so that what it listens to is heard; a throw from it surfaces as an
+    // uncaught exception after the join's own bookkeeping, as a listener's throw on arrival does.
     native.once('connect', () => {
       this.joined = true;
-      this.emit('connect');
+      try {
+        this.emit('connect');
+      } catch (e) {
+        process.nextTick(() => {
+          throw e;
+        });
+      }
     });
     native.once('close', () => this.emit('disconnect'));
     native.on('message', (sender, message) => this.emit('message', sender, message));
@@ -62,7 +70,10 @@ export class Channel extends EventEmitter {
     return this.native.id;
   }
 
-  /** Whether this process is joined now: false before the first join, while a new hub is elected, and from `disconnect()` on. */
+  /**
+   * Whether this process is joined now: false before the first join, while a new hub is
+   * elected, and from `disconnect()` on.
+   */
   get connected(): boolean {
     return this.joined && !this.leaving && this.native.connected;
   }
