@@ -115,6 +115,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['src/compat/**/*.ts'],
+    rules: {
+      // ipchannel's API over the channel alone: it works without Nest installed.
+      'no-restricted-imports': ['error', { patterns: channelBans() }],
+    },
+  },
+  {
+    // The ipchannel examples the compat tests run as CommonJS applications.
+    files: ['test/compat/examples/**/*.cjs', 'test/compat/examples/readme/index.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );
 
 /** What no file of src/channel may import, plus one more group for a folder. */

@@ -35,7 +35,8 @@ export const APP = 'cache-api';
 
 // ---- build ---------------------------------------------------------------------------------
 
-function newest(path: string): number {
+/** The newest modification time (ms) of `path` or of anything under it. */
+export function newest(path: string): number {
   const st = statSync(path);
   if (!st.isDirectory()) return st.mtimeMs;
   let max = st.mtimeMs;
