@@ -53,6 +53,7 @@ test('the tarball holds the build, the types, the sources they map to, the READM
   expect(files).toContain('dist/index.js');
   expect(files).toContain('dist/index.d.ts');
   expect(files).toContain('dist/channel/index.js');
+  expect(files).toContain('dist/compat/index.js');
   expect(files).toContain('LICENSE');
   expect(files).toContain('src/index.ts'); // what dist's source maps point to
   const stray = files.filter(
@@ -138,3 +139,31 @@ test('without Nest installed, the framework-free entry point still works', () =>
   });
   rmSync(dir, { recursive: true, force: true });
 }, 120_000);
+
+test('coming from ipchannel: the compat entry point joins by itself, from ESM and CommonJS, without Nest', () => {
+  const bare = join(work, 'bare'); // the Nest-less app of the test above
+  const script = (load: string) => `${load}
+channel.on('connect', () => {
+  const pid = channel.pid;
+  channel.on('disconnect', () => console.log(JSON.stringify({ pid, connected: channel.connected })));
+  channel.disconnect();
+});`;
+  writeFileSync(
+    join(bare, 'compat.mjs'),
+    script(`import channel from 'nestjs-ipc-channel/compat';`),
+  );
+  writeFileSync(
+    join(bare, 'compat.cjs'),
+    script(`const { channel } = require('nestjs-ipc-channel/compat');`),
+  );
+  for (const file of ['compat.mjs', 'compat.cjs']) {
+    const dir = mkdtempSync('/tmp/ipc-pk-');
+    const out = execFileSync('node', [file], {
+      cwd: bare,
+      encoding: 'utf8',
+      env: { ...process.env, NESTJS_IPC_DIR: dir },
+    });
+    expect(JSON.parse(out)).toEqual({ pid: 1, connected: false });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
