@@ -1,27 +1,5 @@
 import { InvalidEventNameError } from '../channel/errors.js';
-
-/**
- * Names the native channel emits itself and so refuses to send. An ipchannel application may
- * use any of them for its own events: they travel under ESCAPE_PREFIX and are restored on arrival.
- * A test keeps this list equal to the channel's own.
- */
-const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
-  'message',
-  'connect',
-  'disconnect',
-  'join',
-  'leave',
-  'hub',
-  'meta',
-  'drain',
-  'retiring',
-  'leader',
-  'follower',
-  'error',
-  'close',
-  'newListener',
-  'removeListener',
-]);
+import { RESERVED_EVENTS } from '../channel/peer/event-name-encoder.js';
 
 /**
  * Names this entry point emits itself (or EventEmitter does): a peer that could send them would
@@ -58,7 +36,7 @@ export function wireName(event: string): string {
       'this channel emits it itself (connect, disconnect, error); use another name',
     );
   }
-  return CHANNEL_EVENTS.has(event) || event.startsWith(ESCAPE_PREFIX)
+  return RESERVED_EVENTS.has(event) || event.startsWith(ESCAPE_PREFIX)
     ? ESCAPE_PREFIX + event
     : event;
 }
