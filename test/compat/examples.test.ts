@@ -4,7 +4,7 @@
  * built package (dist/) installed in the application's node_modules. Also the example ported to
  * the native API as docs/compat.md shows it, which must print the same.
  */
-import { killStarted, start } from '../pm2/sample.js';
+import { killStarted, start } from '../pm2/started.js';
 import { until } from '../helpers/processes.js';
 import { App, README_OUTPUT, buildDist, lines, sorted } from './harness.js';
 

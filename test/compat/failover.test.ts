@@ -4,7 +4,7 @@
  * others sent, exactly once and in order. With direct links off every message crosses the hub
  * that dies; with them on, unicasts go peer to peer and broadcasts through the hub.
  */
-import { killStarted, start } from '../pm2/sample.js';
+import { killStarted, start } from '../pm2/started.js';
 import { App, buildDist, expectNothingLost, killHubUnderTraffic } from './harness.js';
 
 const COUNT = 3000;

@@ -19,7 +19,7 @@ import {
 import { join } from 'node:path';
 import { Channel } from '../../src/compat/channel.js';
 import { sleep, until } from '../helpers/processes.js';
-import { ROOT, newest } from '../pm2/sample.js';
+import { ROOT, newest } from '../pm2/sample-build.js';
 
 const EXAMPLES = join(ROOT, 'test/compat/examples');
 const TSC_BIN = join(ROOT, 'node_modules/typescript/bin/tsc');

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Pm2 } from '../pm2/sample.js';
+import { Pm2 } from '../pm2/pm2.js';
 import { until } from '../helpers/processes.js';
 import {
   App,

@@ -5,18 +5,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
-import {
-  SAMPLE,
-  type Spawned,
-  buildSample,
-  eventually,
-  freePort,
-  http,
-  isAlive,
-  killStarted,
-  settledWorkers,
-  start,
-} from './sample.js';
+import { isAlive } from '../../src/channel/util/liveness.js';
+import { eventually, http, settledWorkers } from './http.js';
+import { freePort } from './pm2.js';
+import { SAMPLE, buildSample } from './sample-build.js';
+import { type Spawned, killStarted, start } from './started.js';
 
 let dir: ReturnType<typeof tempDir>;
 

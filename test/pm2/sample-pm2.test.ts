@@ -6,22 +6,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
-import {
-  APP,
-  Pm2,
-  SAMPLE,
-  Traffic,
-  type TrafficReport,
-  type WorkerInfo,
-  buildSample,
-  eventually,
-  freePort,
-  http,
-  isAlive,
-  killStarted,
-  settledWorkers,
-  workers,
-} from './sample.js';
+import { isAlive } from '../../src/channel/util/liveness.js';
+import { type WorkerInfo, eventually, http, settledWorkers, workers } from './http.js';
+import { Pm2, freePort } from './pm2.js';
+import { APP, SAMPLE, buildSample } from './sample-build.js';
+import { killStarted } from './started.js';
+import { Traffic, type TrafficReport } from './traffic.js';
 
 const IDS = [1, 2, 3, 4];
 let pm2: Pm2;
