@@ -42,8 +42,8 @@ export const FULL: Omit<Settings, 'only' | 'workerFlags' | 'verbose'> = {
   runs: 5,
   // Long enough for the request paths of Nest IPC and Nest TCP to reach their steady rates: with
   // 100 requests in flight, Nest TCP is at its rate from the first 250 ms of a fresh start and
-  // Nest IPC only after about 1 s, once V8 has optimized it (see the README's "The bench now
-  // warms up for 1.5 s"). A shorter warm-up measures the JIT's tier-up as much as the transport.
+  // Nest IPC only after about 1 s, once V8 has optimized it (docs/benchmarks.md, Method). A
+  // shorter warm-up measures the JIT's tier-up as much as the transport.
   warmupMs: 1500,
   measureMs: 1000,
   failoverKills: 20,

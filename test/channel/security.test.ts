@@ -1,5 +1,5 @@
 /**
- * What the security section of the README promises, for channels in this process: the socket
+ * What docs/channel.md promises on security, for channels in this process: the socket
  * directory is checked before use, the secret gates every frame and never crosses the wire, and
  * the handshake refuses what does not belong to the channel.
  */

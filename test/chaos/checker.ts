@@ -1,6 +1,6 @@
 /**
- * Judges a chaos run from what each process logged. The rules follow the README's
- * "Guarantees" and "Limits", and nothing weaker:
+ * Judges a chaos run from what each process logged. The rules follow docs/guarantees.md, and
+ * nothing weaker:
  *
  * 1. Ids are stable: every incarnation of slot s joined (and rejoined after each failover) as
  *    peer s, and every received message names as its sender the slot of the process that sent it.

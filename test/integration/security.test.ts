@@ -1,5 +1,5 @@
 /**
- * What the security section of the README promises, tested with other processes: another OS
+ * What docs/channel.md promises on security, tested with other processes: another OS
  * user cannot reach the socket or use a directory it cannot write, and the modes hold also when
  * a hub takes over a dead hub's socket.
  */
