@@ -20,6 +20,7 @@ import type { ChannelOptions } from '../../src/channel/channel-options.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { thrown } from '../helpers/thrown.js';
 import { until } from '../helpers/wait.js';
+import { nextTickThrows } from '../helpers/next-tick-throws.js';
 
 let dir: ReturnType<typeof tempDir>;
 let open: Channel[] = [];
@@ -341,22 +342,10 @@ test("a 'connect' handler that throws surfaces as an uncaught exception, and the
     throw boom;
   });
   // What is thrown on a later tick, caught here instead of by Jest.
-  const surfaced: unknown[] = [];
-  const nextTick = process.nextTick;
-  process.nextTick = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
-    nextTick(() => {
-      try {
-        fn(...args);
-      } catch (e) {
-        surfaced.push(e);
-      }
-    })) as typeof process.nextTick;
-  try {
+  const surfaced = await nextTickThrows(async (thrown) => {
     await bJoined;
-    await until(() => surfaced.length > 0, 5_000, 'the exception');
-  } finally {
-    process.nextTick = nextTick;
-  }
+    await until(() => thrown.length > 0, 5_000, 'the exception');
+  });
   expect(surfaced).toEqual([boom]);
   const got = new Promise<unknown[]>((r) => b.on('message', (...args) => r(args)));
   a.to(2).send('still here');

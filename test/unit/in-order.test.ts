@@ -1,4 +1,5 @@
 import { InOrder, isPromiseLike } from '../../src/nest/protocol/in-order.js';
+import { nextTickThrows } from '../helpers/next-tick-throws.js';
 
 /** What the callbacks saw, in the order they saw it. */
 type Seen = Array<['ok', unknown] | ['fail', unknown]>;
@@ -96,17 +97,7 @@ test('a throwing callback surfaces on the next tick and the queue keeps moving',
   const seen: Seen = [];
   const { deliver, fail } = recorder(seen);
   const bug = new Error('a bug in the callback');
-  const surfaced: unknown[] = [];
-  const nextTick = process.nextTick;
-  process.nextTick = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
-    nextTick(() => {
-      try {
-        fn(...args);
-      } catch (e) {
-        surfaced.push(e);
-      }
-    })) as typeof process.nextTick;
-  try {
+  const surfaced = await nextTickThrows(async () => {
     order.run(
       () => Promise.resolve(1),
       () => {
@@ -116,9 +107,7 @@ test('a throwing callback surfaces on the next tick and the queue keeps moving',
     );
     order.run(() => 2, deliver, fail);
     await settle();
-  } finally {
-    process.nextTick = nextTick;
-  }
+  });
   expect(surfaced).toEqual([bug]);
   expect(seen).toEqual([['ok', 2]]);
   expect(order.idle).toBe(true);
