@@ -115,6 +115,17 @@ test('serverSideEmit reaches every other server once, and its acknowledgements c
   ]);
 });
 
+test('a broadcast with acknowledgements collects the answer of every room client, on every worker', async () => {
+  const workers = await startWorkers(box, 3);
+  const { inRoom } = await clientsOn(workers);
+  const answers = await workers[0]!.proc.call<{ name: string; q: string }[]>('emitWithAck', {
+    room: 'r',
+    question: 'name?',
+  });
+  expect(answers.map((a) => a.name).sort()).toEqual(inRoom.map((c) => c.name).sort());
+  expect(answers.every((a) => a.q === 'name?')).toBe(true);
+});
+
 test('an emitter in a process without a socket.io server reaches rooms on every worker, binary included', async () => {
   const workers = await startWorkers(box, 2);
   const { inRoom, out } = await clientsOn(workers);

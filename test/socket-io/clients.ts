@@ -36,6 +36,8 @@ export async function connectClient(
     if (list === undefined) got.set(event, (list = []));
     list.push(args);
   });
+  // Answers the servers' `emitWithAck('question', q)` with who it is.
+  socket.on('question', (q: unknown, ack: (answer: unknown) => void) => ack({ name, q }));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
