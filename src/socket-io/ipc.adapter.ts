@@ -42,18 +42,22 @@ export class IpcAdapter extends ClusterAdapterWithHeartbeat implements BusMember
     this.bus.add(this);
   }
 
+  /** This server's id in the cluster (socket.io-adapter's `uid`, random per namespace). */
   get serverId(): string {
     return this.uid;
   }
 
+  /** The name of the namespace this adapter serves. */
   get namespace(): string {
     return this.nsp.name;
   }
 
+  /** @internal A message another server (or an emitter) published. */
   receiveMessage(message: ClusterMessage): void {
     this.onMessage(message);
   }
 
+  /** @internal A response to a request of this server. */
   receiveResponse(response: ClusterResponse): void {
     this.onResponse(response);
   }
@@ -65,7 +69,13 @@ export class IpcAdapter extends ClusterAdapterWithHeartbeat implements BusMember
   }
 
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
-    this.bus.publish(message);
+    try {
+      this.bus.publish(message);
+    } catch (error) {
+      // A closed channel, or a value the codec refuses: socket.io-adapter handles the rejection
+      // (a heartbeat timer that fires after the channel closed must not throw).
+      return Promise.reject(error);
+    }
     // Offsets serve connection state recovery, which this adapter refuses.
     return Promise.resolve('');
   }
@@ -74,7 +84,11 @@ export class IpcAdapter extends ClusterAdapterWithHeartbeat implements BusMember
     requesterUid: string,
     response: ClusterResponse,
   ): Promise<void> {
-    this.bus.respond(requesterUid, response);
+    try {
+      this.bus.respond(requesterUid, response);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return Promise.resolve();
   }
 }

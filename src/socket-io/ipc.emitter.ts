@@ -1,6 +1,6 @@
 import type { ClusterMessage } from 'socket.io-adapter';
 import type { Channel } from '../channel/channel.js';
-import { InvalidEventNameError } from '../channel/errors.js';
+import { InvalidEventNameError, InvalidOptionError } from '../channel/errors.js';
 import { EMITTER_UID, SocketIoBus } from './socket-io-bus.js';
 
 /** socket.io-adapter's message types an emitter sends. */
@@ -86,6 +86,11 @@ export class IpcBroadcastOperator {
    */
   emit(event: string, ...args: unknown[]): boolean {
     checkEvent(event);
+    if (typeof args[args.length - 1] === 'function') {
+      throw new InvalidOptionError(
+        `emit('${event}') was given an acknowledgement callback, which an emitter cannot call: it has no socket.io server to collect the answers. Emit with acknowledgements from a server (io.timeout(ms).to(room).emitWithAck(...)).`,
+      );
+    }
     return this.publish({
       type: BROADCAST,
       data: {

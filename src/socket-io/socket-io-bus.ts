@@ -135,7 +135,10 @@ export class SocketIoBus {
       return; // Not made by this library: nothing here can act on it.
     }
     if (message === null || typeof message !== 'object' || typeof message.nsp !== 'string') return;
-    if (typeof message.uid === 'string' && message.uid !== EMITTER_UID) this.heard(sender, message);
+    if (typeof message.uid === 'string' && message.uid !== EMITTER_UID) {
+      if (message.type === ADAPTER_CLOSE) this.closed(sender, message.uid);
+      else this.heard(sender, message);
+    }
     const locals = this.members.get(message.nsp);
     if (locals === undefined) return;
     let first = true;
@@ -163,6 +166,12 @@ export class SocketIoBus {
     let servers = this.remote.get(peer);
     if (servers === undefined) this.remote.set(peer, (servers = new Map()));
     servers.set(message.uid, message.nsp);
+  }
+
+  /** A server of peer `peer` closed (its process goes on): nothing more to tell about it. */
+  private closed(peer: number, uid: string): void {
+    this.peerOf.delete(uid);
+    this.remote.get(peer)?.delete(uid);
   }
 
   /** Tells the adapters here that every server peer `peer` ran is gone. */

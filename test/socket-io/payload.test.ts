@@ -3,6 +3,7 @@ import { Server } from 'socket.io';
 import { Channel, InvalidOptionError } from '../../src/index.js';
 import { decodePayload, encodePayload, hasBinary } from '../../src/socket-io/cluster-payload.js';
 import { createAdapter } from '../../src/socket-io/index.js';
+import { thrown } from '../helpers/thrown.js';
 
 test('binary is found wherever it sits, and nothing else counts as binary', () => {
   expect(hasBinary({ a: [1, { b: Buffer.from('x') }] })).toBe(true);
@@ -28,12 +29,9 @@ test('plain messages travel as they are; binary ones as a structured clone that 
 
 test("socket.io's connectionStateRecovery is refused with a typed error that says what to do", () => {
   const channel = new Channel({ name: 'never-connected' });
-  let thrown: unknown;
-  try {
-    new Server({ connectionStateRecovery: {}, adapter: createAdapter(channel) });
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(InvalidOptionError);
-  expect((thrown as Error).message).toMatch(/Remove the connectionStateRecovery option\.$/);
+  const error = thrown(
+    () => new Server({ connectionStateRecovery: {}, adapter: createAdapter(channel) }),
+  );
+  expect(error).toBeInstanceOf(InvalidOptionError);
+  expect(error.message).toMatch(/Remove the connectionStateRecovery option\.$/);
 });
