@@ -1,14 +1,8 @@
-import type { ClusterMessage } from 'socket.io-adapter';
+import { type ClusterMessage, MessageType } from 'socket.io-adapter';
 import type { Channel } from '../channel/channel.js';
 import { InvalidEventNameError, InvalidOptionError } from '../channel/errors.js';
 import { EMITTER_UID, SocketIoBus } from './socket-io-bus.js';
 
-/** socket.io-adapter's message types an emitter sends. */
-const BROADCAST = 3;
-const SOCKETS_JOIN = 4;
-const SOCKETS_LEAVE = 5;
-const DISCONNECT_SOCKETS = 6;
-const SERVER_SIDE_EMIT = 9;
 /** socket.io-parser's EVENT packet (the servers' encoders mark binary ones themselves). */
 const EVENT_PACKET = 2;
 
@@ -92,7 +86,7 @@ export class IpcBroadcastOperator {
       );
     }
     return this.publish({
-      type: BROADCAST,
+      type: MessageType.BROADCAST,
       data: {
         opts: this.options(),
         packet: { type: EVENT_PACKET, data: [event, ...args], nsp: this.nsp },
@@ -103,7 +97,7 @@ export class IpcBroadcastOperator {
   /** Makes the selected sockets join `rooms`, on every server. */
   socketsJoin(rooms: string | readonly string[]): boolean {
     return this.publish({
-      type: SOCKETS_JOIN,
+      type: MessageType.SOCKETS_JOIN,
       data: { opts: this.options(), rooms: asList(rooms) },
     });
   }
@@ -111,14 +105,17 @@ export class IpcBroadcastOperator {
   /** Makes the selected sockets leave `rooms`, on every server. */
   socketsLeave(rooms: string | readonly string[]): boolean {
     return this.publish({
-      type: SOCKETS_LEAVE,
+      type: MessageType.SOCKETS_LEAVE,
       data: { opts: this.options(), rooms: asList(rooms) },
     });
   }
 
   /** Disconnects the selected sockets; with `close`, closes their underlying connections too. */
   disconnectSockets(close = false): boolean {
-    return this.publish({ type: DISCONNECT_SOCKETS, data: { opts: this.options(), close } });
+    return this.publish({
+      type: MessageType.DISCONNECT_SOCKETS,
+      data: { opts: this.options(), close },
+    });
   }
 
   /** @internal */
@@ -178,6 +175,6 @@ export class IpcEmitter extends IpcBroadcastOperator {
    */
   serverSideEmit(event: string, ...args: unknown[]): boolean {
     checkEvent(event);
-    return this.publish({ type: SERVER_SIDE_EMIT, data: { packet: [event, ...args] } });
+    return this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { packet: [event, ...args] } });
   }
 }

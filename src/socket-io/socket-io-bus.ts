@@ -1,4 +1,4 @@
-import type { ClusterMessage, ClusterResponse } from 'socket.io-adapter';
+import { type ClusterMessage, type ClusterResponse, MessageType } from 'socket.io-adapter';
 import type { Channel } from '../channel/channel.js';
 import { type Payload, decodePayload, encodePayload } from './cluster-payload.js';
 
@@ -16,9 +16,6 @@ export const SOCKET_IO_WIRE = {
 
 /** The uid socket.io-adapter gives messages that come from an emitter, not from a server. */
 export const EMITTER_UID = 'emitter';
-
-/** The message type socket.io-adapter's heartbeat adapter treats as "this server is gone". */
-const ADAPTER_CLOSE = 13;
 
 /** What the bus needs of an adapter: its identity and its two entry points. */
 export interface BusMember {
@@ -136,7 +133,7 @@ export class SocketIoBus {
     }
     if (message === null || typeof message !== 'object' || typeof message.nsp !== 'string') return;
     if (typeof message.uid === 'string' && message.uid !== EMITTER_UID) {
-      if (message.type === ADAPTER_CLOSE) this.closed(sender, message.uid);
+      if (message.type === MessageType.ADAPTER_CLOSE) this.closed(sender, message.uid);
       else this.heard(sender, message);
     }
     const locals = this.members.get(message.nsp);
@@ -182,7 +179,8 @@ export class SocketIoBus {
     for (const [uid, nsp] of servers) {
       this.peerOf.delete(uid);
       for (const member of this.members.get(nsp) ?? []) {
-        member.receiveMessage({ type: ADAPTER_CLOSE, uid, nsp } as ClusterMessage);
+        // What a server says when it closes: the heartbeat adapter stops waiting for it.
+        member.receiveMessage({ type: MessageType.ADAPTER_CLOSE, uid, nsp });
       }
     }
   }
