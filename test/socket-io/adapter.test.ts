@@ -70,7 +70,7 @@ test('fetchSockets(), socketsJoin() and disconnectSockets() see the sockets of e
   const vips = inRoom.filter((c) => c.name.endsWith('-b'));
   await untilEach(vips, 'vip', 1);
 
-  // And every socket outside the room is disconnected by its own server.
+  // Then the sockets in 'vip' are disconnected, each by the server that holds it; no other.
   await workers[0]!.proc.call('disconnectSockets', { room: 'vip' });
   await until(
     () => vips.every((c) => !c.socket.connected),
