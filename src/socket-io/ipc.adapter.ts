@@ -72,8 +72,9 @@ export class IpcAdapter extends ClusterAdapterWithHeartbeat implements BusMember
     try {
       this.bus.publish(message);
     } catch (error) {
-      // A closed channel, or a value the codec refuses: socket.io-adapter handles the rejection
-      // (a heartbeat timer that fires after the channel closed must not throw).
+      // A rejection, not a throw: socket.io-adapter handles it (a heartbeat timer that fires
+      // after the channel closed must not throw), but only logs it.
+      this.bus.reportFailure(error);
       return Promise.reject(error);
     }
     // Offsets serve connection state recovery, which this adapter refuses.
@@ -87,6 +88,7 @@ export class IpcAdapter extends ClusterAdapterWithHeartbeat implements BusMember
     try {
       this.bus.respond(requesterUid, response);
     } catch (error) {
+      this.bus.reportFailure(error);
       return Promise.reject(error);
     }
     return Promise.resolve();

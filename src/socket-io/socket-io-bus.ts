@@ -1,5 +1,6 @@
 import { type ClusterMessage, type ClusterResponse, MessageType } from 'socket.io-adapter';
 import type { Channel } from '../channel/channel.js';
+import { ChannelClosedError, IpcChannelError } from '../channel/errors.js';
 import { type Payload, decodePayload, encodePayload } from './cluster-payload.js';
 
 /**
@@ -29,6 +30,9 @@ export interface BusMember {
 
 const buses = new WeakMap<Channel, SocketIoBus>();
 
+/** Failures nobody listens to are printed at most once per code in this long. */
+const WARNING_EVERY_MS = 5000;
+
 /**
  * One channel's socket.io traffic in this process: sends what its adapters and emitters publish
  * to the other processes, hands what arrives to the adapters of its namespace, answers a
@@ -45,6 +49,8 @@ export class SocketIoBus {
   private readonly remote = new Map<number, Map<string, string>>();
   /** The peer id of each remote server heard from. */
   private readonly peerOf = new Map<string, number>();
+  /** When a failure of each error code was last printed as a process warning. */
+  private readonly warnedAt = new Map<string, number>();
 
   /** The bus of `channel`, created on first use (one per channel: it reads the channel's events). */
   static of(channel: Channel): SocketIoBus {
@@ -113,6 +119,30 @@ export class SocketIoBus {
     // A requester never heard from has left already (its leave dropped it): nothing waits.
     if (peer === undefined) return;
     this.channel.to(peer).emit(SOCKET_IO_WIRE.response, requesterUid, ...encodePayload(response));
+  }
+
+  /**
+   * Reports what an adapter failed to publish. socket.io-adapter only logs it (with `debug`),
+   * and socket.io's emit has returned before: an event too large for the channel, or one its
+   * codec cannot encode, would reach this worker's clients and silently none of the others'.
+   * So the failure goes where the channel's own go: its 'error' listeners, else a process
+   * warning (once per code every few seconds). A closed channel is the caller's own doing (a
+   * heartbeat after shutdown): not reported.
+   */
+  reportFailure(error: unknown): void {
+    if (error instanceof ChannelClosedError) return;
+    if (error instanceof IpcChannelError && this.channel.listenerCount('error') > 0) {
+      this.channel.emit('error', error);
+      return;
+    }
+    const code = error instanceof IpcChannelError ? error.code : 'ERR_UNKNOWN';
+    const now = Date.now();
+    if (now - (this.warnedAt.get(code) ?? -Infinity) < WARNING_EVERY_MS) return;
+    this.warnedAt.set(code, now);
+    process.emitWarning(
+      `socket.io over channel '${this.channel.name}': a message for the other processes was not sent: ${error instanceof Error ? error.message : String(error)}`,
+      { code: 'NESTJS_IPC_SOCKET_IO' },
+    );
   }
 
   /** Each local adapter gets its own copy: socket.io adds to a packet while broadcasting it. */

@@ -1,5 +1,5 @@
 import { Server } from 'socket.io';
-import { ChannelClosedError, InvalidOptionError } from '../../src/index.js';
+import { ChannelClosedError, FrameTooLargeError, InvalidOptionError } from '../../src/index.js';
 import { IpcEmitter, createAdapter } from '../../src/socket-io/index.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { thrown } from '../helpers/thrown.js';
@@ -30,4 +30,29 @@ test('an emitter refuses an acknowledgement callback with a typed error that say
   expect(error).toBeInstanceOf(InvalidOptionError);
   expect(error.message).toContain('io.timeout(ms).to(room).emitWithAck(...)');
   expect(channel.pendingBytes).toBe(0);
+});
+
+test("a broadcast the channel cannot carry is reported to the channel's 'error' listeners, typed", async () => {
+  const channel = box.channel({ maxFrameBytes: 1024 });
+  await channel.connect();
+  const errors: unknown[] = [];
+  channel.on('error', (e) => errors.push(e));
+  const io = new Server({ adapter: createAdapter(channel) });
+  io.emit('big', 'x'.repeat(4096));
+  // socket.io-adapter publishes after a microtask; the report is synchronous within it.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toBeInstanceOf(FrameTooLargeError);
+  io.of('/').adapter.close();
+});
+
+test('an emitter throws what the channel cannot carry, typed, to its caller', async () => {
+  const channel = box.channel({ maxFrameBytes: 1024 });
+  await channel.connect();
+  const errors: unknown[] = [];
+  channel.on('error', (e) => errors.push(e));
+  const error = thrown(() => new IpcEmitter(channel).emit('big', 'x'.repeat(4096)));
+  expect(error).toBeInstanceOf(FrameTooLargeError);
+  // Its caller has it: the channel's listeners do not get it a second time.
+  expect(errors).toEqual([]);
 });
