@@ -79,3 +79,27 @@ test('the broadcasting worker killed mid-broadcast: every surviving client gets 
   expect(await fetchIds(hub)).toEqual(sortedIds(survivors));
   expect(await fetchIds(other)).toEqual(sortedIds(survivors));
 });
+
+test("the broadcasting worker that also hosts the hub killed mid-broadcast: each surviving worker's clients get one gap-free prefix, once", async () => {
+  const workers = await startWorkers(box, 3, NO_HEARTBEAT_DROP);
+  const [sender, ...alive] = workers as [IoWorker, IoWorker, IoWorker];
+  expect(await sender.proc.call('state')).toMatchObject({ isHub: true });
+  const clients = await roomClients(workers);
+  const survivors = alive.flatMap((w) => clients.get(w.id)!);
+
+  await sender.proc.call('streamStart', { room: 'r', perTick: 5 });
+  await untilEach(survivors, 'n', 200);
+  await sender.proc.kill();
+  await untilEach(survivors, 'peer-left', 1);
+  for (const w of alive) {
+    // What the hub had written to a worker's socket before it died: the same for all its clients.
+    const [a, b] = clients.get(w.id)!;
+    const prefix = a!.firsts('n').length;
+    expect(prefix).toBeGreaterThanOrEqual(200);
+    for (const c of [a!, b!]) {
+      expect({ [c.name]: c.firsts('n') }).toEqual({ [c.name]: range(0, prefix) });
+      expect(c.firsts('peer-left')).toEqual([sender.id]);
+    }
+  }
+  for (const w of alive) expect(await fetchIds(w)).toEqual(sortedIds(survivors));
+});
