@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { socketIoScenario } from './demo-socket-io.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLE = join(ROOT, 'sample');
@@ -580,6 +581,13 @@ async function main() {
   await startCluster(port);
   let ok = await cacheScenario(port);
   await statsScenario(port);
+  ok =
+    (await socketIoScenario(
+      port,
+      ROOT,
+      { NESTJS_IPC_DIR: ipcDir, IPC_CHANNEL: `pm2:${APP}` },
+      { step, say, table, green, red, dim },
+    )) && ok;
   const first = await leaderScenario(
     port,
     "5) GET /leader: a @LeaderOnly() warm-up job runs on one worker only (the hub's)",

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type IpcClient, IpcServer } from 'nestjs-ipc-channel';
+import { IpcIoAdapter } from 'nestjs-ipc-channel/socket.io';
 import { AppModule } from './app.module.js';
 import { IPC, ipcOptions } from './ipc.options.js';
 
@@ -14,6 +15,8 @@ const logger = new Logger('Bootstrap');
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn', 'log'] });
   app.connectMicroservice({ strategy: new IpcServer(ipcOptions()) }, { inheritAppConfig: true });
+  // socket.io rooms span the workers, over the IpcServer's connection (see src/socket-io).
+  app.useWebSocketAdapter(new IpcIoAdapter(app, ipcOptions()));
   // PM2 stops a worker with SIGINT (reload, restart, stop): close gracefully, so the worker leaves
   // the channel, hands the hub over if it has it, and its peer id passes to its successor.
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);

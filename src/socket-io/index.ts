@@ -1,0 +1,8 @@
+export {
+  type IpcAdapterFactory,
+  type IpcAdapterOptions,
+  IpcAdapter,
+  createAdapter,
+} from './ipc.adapter.js';
+export { IpcBroadcastOperator, IpcEmitter } from './ipc.emitter.js';
+export { IpcIoAdapter, type IpcIoAdapterOptions } from './ipc-io.adapter.js';
