@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type IpcClient, IpcServer } from 'nestjs-ipc-channel';
-import { IpcIoAdapter } from 'nestjs-ipc-channel/socket.io';
+import { IpcIoAdapter } from 'nestjs-ipc-channel/socket.io/nest';
 import { AppModule } from './app.module.js';
 import { IPC, ipcOptions } from './ipc.options.js';
 

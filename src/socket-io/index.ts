@@ -5,4 +5,3 @@ export {
   createAdapter,
 } from './ipc.adapter.js';
 export { IpcBroadcastOperator, IpcEmitter } from './ipc.emitter.js';
-export { IpcIoAdapter, type IpcIoAdapterOptions } from './ipc-io.adapter.js';

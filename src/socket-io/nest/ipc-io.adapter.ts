@@ -1,11 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { Channel } from '../channel/channel.js';
-import type { ChannelOptions } from '../channel/channel-options.js';
-import { acquireSharedChannel, releaseSharedChannel } from '../nest/shared/channel-registry.js';
-import type { SharedChannel } from '../nest/shared/shared-channel.js';
-import { type IpcAdapterOptions, createAdapter } from './ipc.adapter.js';
+import type { Channel } from '../../channel/channel.js';
+import type { ChannelOptions } from '../../channel/channel-options.js';
+import { acquireSharedChannel, releaseSharedChannel } from '../../nest/shared/channel-registry.js';
+import type { SharedChannel } from '../../nest/shared/shared-channel.js';
+import { type IpcAdapterOptions, createAdapter } from '../ipc.adapter.js';
 
 /** The socket.io types as @nestjs/platform-socket.io declares them (its copy may be another). */
 type NestIoServer = ReturnType<IoAdapter['createIOServer']>;
