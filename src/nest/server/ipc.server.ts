@@ -18,6 +18,12 @@ import type { SharedChannel } from '../shared/shared-channel.js';
 const MAX_CACHED_PATTERNS = 10_000;
 
 /**
+ * The metadata key under which @nestjs/observe's dispatch hook sends the sender's trace id, and
+ * from which its receiving side adopts the id of the trace it starts.
+ */
+const TRACE_ID_KEY = 'x-request-id';
+
+/**
  * A NestJS microservice transport over the self-hosting channel: every worker runs
  *
  * ```ts
@@ -36,6 +42,8 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   private detachChannel: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private readonly handlerCache = new Map<string, MessageHandler | null>();
+  /** Numbers the trace ids of messages this process sent itself (see ownTrace). */
+  private ownTraces = 0;
   messageRoutes: string[] = [];
   eventRoutes: string[] = [];
 
@@ -125,13 +133,13 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   /** @internal A request arrived from `sender`. */
   onRequest(sender: number, id: string, raw: unknown, whole = false): void {
     if (!this.customDeserializer && this.incoming.idle) {
-      this.serveRequest(this.shared?.channel, sender, id, raw as IncomingPacket, whole);
+      this.serveRequest(this.shared?.channel, sender, id, this.ownTrace(sender, raw), whole);
       return;
     }
     this.incoming.run(
       () => (this.customDeserializer ? this.deserialize(raw, { id }) : (raw as ReadPacket)),
       (packet) =>
-        this.serveRequest(this.shared?.channel, sender, id, packet as IncomingPacket, whole),
+        this.serveRequest(this.shared?.channel, sender, id, this.ownTrace(sender, packet), whole),
       (error) => this.respond(sender, id, { err: errorPayload(error), isDisposed: true }),
     );
   }
@@ -140,13 +148,13 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   onEvent(sender: number, raw: unknown, broadcast: boolean): void {
     // The common case (no custom deserializer, nothing async queued) skips the closures below.
     if (!this.customDeserializer && this.incoming.idle) {
-      this.serveEvent(this.shared?.channel, sender, raw as IncomingPacket, broadcast);
+      this.serveEvent(this.shared?.channel, sender, this.ownTrace(sender, raw), broadcast);
       return;
     }
     this.incoming.run(
       () => (this.customDeserializer ? this.deserialize(raw) : (raw as ReadPacket)),
       (packet) =>
-        this.serveEvent(this.shared?.channel, sender, packet as IncomingPacket, broadcast),
+        this.serveEvent(this.shared?.channel, sender, this.ownTrace(sender, packet), broadcast),
       (error) => this.logError(error),
     );
   }
@@ -211,6 +219,21 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     this.stopResponse(sender, id);
     const message = `The handler's answer could not be sent: ${error.message}`;
     void this.respond(sender, id, { err: { status: 'error', message }, isDisposed: true });
+  }
+
+  /**
+   * A message this process sent itself carries the trace id of the operation that sent it, which
+   * is still open here (or is a sibling's, sent from the same operation). @nestjs/observe keeps
+   * one trace per id in a process: adopting it would overwrite the sender's trace and end it
+   * twice. Such a message gets its own id, the sender's with a number appended, so each one is
+   * traced once and still reads as the sender's child. Messages from other processes keep theirs.
+   */
+  private ownTrace(sender: number, raw: unknown): IncomingPacket {
+    const packet = raw as IncomingPacket;
+    const traceId = packet?.metadata?.[TRACE_ID_KEY];
+    if (traceId === undefined || sender !== this.shared?.channel.id) return packet;
+    const own = `${traceId}.${(++this.ownTraces).toString(36)}`;
+    return { ...packet, metadata: { ...packet.metadata, [TRACE_ID_KEY]: own } };
   }
 
   /** Reads the registered handlers' routes afresh, forgetting cached lookups. */
