@@ -26,7 +26,16 @@ export class Confirmations {
   /** A promise for the verdict on message `seq`. */
   watch(seq: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.bySeq.set(seq, { resolve, reject });
+      const earlier = this.bySeq.get(seq);
+      this.bySeq.set(
+        seq,
+        earlier === undefined
+          ? { resolve, reject }
+          : {
+              resolve: () => (earlier.resolve(), resolve()),
+              reject: (e) => (earlier.reject(e), reject(e)),
+            },
+      );
       this.active = true;
     });
   }
