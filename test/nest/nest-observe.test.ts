@@ -15,7 +15,6 @@ afterEach(async () => {
 });
 
 interface Outcome {
-  answer: number;
   started: string[];
   finished: string[];
   handled: string[];
@@ -23,12 +22,15 @@ interface Outcome {
 }
 
 test('self-sends, broadcasts with the sender, gathers and to(self) start and end one trace each', async () => {
-  const proc = await Proc.start('nest-observed.js', {
-    OBSERVED_OPTIONS: JSON.stringify({ name: 'observed', dir: dir.path }),
-  });
-  const out = await proc.call<Outcome>('run');
-  await proc.call('close');
-  expect(out.answer).toBe(3);
+  const env = { OBSERVED_OPTIONS: JSON.stringify({ name: 'observed', dir: dir.path }) };
+  const self = await Proc.start('nest-observed.js', env); // peer 1
+  const other = await Proc.start('nest-observed.js', env); // peer 2
+  const out = await self.call<Outcome & { answer: number }>('run');
+  const there = await other.call<Outcome>('report', { count: 2 });
+  await self.call('close');
+  await other.call('close');
+  // The gather had two answers; to(self) and send() without a target (peer 1's turn) one each.
+  expect(out.answer).toBe(4);
   expect([...out.handled].sort()).toEqual([
     'noted broadcast',
     'noted to-self',
@@ -36,12 +38,20 @@ test('self-sends, broadcasts with the sender, gathers and to(self) start and end
     'ping gather',
     'ping to-self',
   ]);
+  expect([...there.handled].sort()).toEqual(['noted broadcast', 'ping gather']);
   expect(out.problems).toEqual([]);
+  expect(there.problems).toEqual([]);
   expect([...out.finished].sort()).toEqual(['noted', 'noted', 'ping', 'ping', 'ping', 'start']);
-  // 'start' came from outside a trace and got a new id; what it sent itself got that id with a
-  // number appended, one each.
+  expect([...there.finished].sort()).toEqual(['noted', 'ping']);
+  // 'start' came from outside a trace and got a new id; what it sent its own process got that
+  // id with a number appended, one each.
   const [first, ...own] = out.started;
   expect(own).toHaveLength(5);
   expect(new Set(own).size).toBe(5);
   for (const id of own) expect(id).toMatch(new RegExp(`^${first}\\.[0-9a-z]+$`));
+  // The other process adopts the sender's id, unless a handler of its own still holds it (the
+  // event was still being handled when the request arrived): then it gets one derived from it.
+  expect(there.started).toHaveLength(2);
+  expect(there.started[0]).toBe(first);
+  expect(there.started[1]).toMatch(new RegExp(`^${first}(\\.[0-9a-z]+)?$`));
 });

@@ -12,6 +12,7 @@ import { type IncomingPacket, NestServerBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
 import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
 import type { MessageSink } from '../shared/message-sink.js';
+import type { IpcContext } from './ipc.context.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 
 /** Handler lookups are cached per pattern string; a bound keeps hostile input from growing it. */
@@ -42,8 +43,10 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   private detachChannel: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private readonly handlerCache = new Map<string, MessageHandler | null>();
-  /** Numbers the trace ids of messages this process sent itself (see ownTrace). */
+  /** Numbers the trace ids this process gives messages (see ownTrace). */
   private ownTraces = 0;
+  /** Trace ids adopted from other processes by handlers running here (one handler each). */
+  private readonly tracesInUse = new Set<string>();
   messageRoutes: string[] = [];
   eventRoutes: string[] = [];
 
@@ -120,6 +123,26 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     return this.shared.channel as T;
   }
 
+  /**
+   * Tracing (@nestjs/observe) sets this hook; each handler runs inside it. The context it is
+   * given may carry a trace id of its own instead of the sender's (see ownTrace).
+   */
+  override setOnProcessingStartHook(
+    hook: (transportId: symbol, context: unknown, done: () => Promise<unknown>) => unknown,
+  ): void {
+    super.setOnProcessingStartHook((transportId, ctx, done) =>
+      hook(transportId as symbol, this.ownTrace(ctx as IpcContext), done),
+    );
+  }
+
+  /** Tracing sets this hook; it runs once per handler, when the handler is done. */
+  override setOnProcessingEndHook(hook: (transportId: symbol, context: unknown) => void): void {
+    super.setOnProcessingEndHook((transportId, ctx) => {
+      hook(transportId as symbol, ctx);
+      this.releaseTrace(ctx as IpcContext);
+    });
+  }
+
   /** Resolves each pattern once: Nest's lookup parses every string pattern as JSON first. */
   override getHandlerByPattern(pattern: string): MessageHandler | null {
     let handler = this.handlerCache.get(pattern);
@@ -133,13 +156,13 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   /** @internal A request arrived from `sender`. */
   onRequest(sender: number, id: string, raw: unknown, whole = false): void {
     if (!this.customDeserializer && this.incoming.idle) {
-      this.serveRequest(this.shared?.channel, sender, id, this.ownTrace(sender, raw), whole);
+      this.serveRequest(this.shared?.channel, sender, id, raw as IncomingPacket, whole);
       return;
     }
     this.incoming.run(
       () => (this.customDeserializer ? this.deserialize(raw, { id }) : (raw as ReadPacket)),
       (packet) =>
-        this.serveRequest(this.shared?.channel, sender, id, this.ownTrace(sender, packet), whole),
+        this.serveRequest(this.shared?.channel, sender, id, packet as IncomingPacket, whole),
       (error) => this.respond(sender, id, { err: errorPayload(error), isDisposed: true }),
     );
   }
@@ -148,13 +171,13 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   onEvent(sender: number, raw: unknown, broadcast: boolean): void {
     // The common case (no custom deserializer, nothing async queued) skips the closures below.
     if (!this.customDeserializer && this.incoming.idle) {
-      this.serveEvent(this.shared?.channel, sender, this.ownTrace(sender, raw), broadcast);
+      this.serveEvent(this.shared?.channel, sender, raw as IncomingPacket, broadcast);
       return;
     }
     this.incoming.run(
       () => (this.customDeserializer ? this.deserialize(raw) : (raw as ReadPacket)),
       (packet) =>
-        this.serveEvent(this.shared?.channel, sender, this.ownTrace(sender, packet), broadcast),
+        this.serveEvent(this.shared?.channel, sender, packet as IncomingPacket, broadcast),
       (error) => this.logError(error),
     );
   }
@@ -222,18 +245,34 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /**
-   * A message this process sent itself carries the trace id of the operation that sent it, which
-   * is still open here (or is a sibling's, sent from the same operation). @nestjs/observe keeps
-   * one trace per id in a process: adopting it would overwrite the sender's trace and end it
-   * twice. Such a message gets its own id, the sender's with a number appended, so each one is
-   * traced once and still reads as the sender's child. Messages from other processes keep theirs.
+   * @nestjs/observe sends the sender's trace id as `x-request-id`, and the receiver adopts it as
+   * the id of the trace it starts; it keeps one trace per id in a process. So a message must not
+   * adopt an id that is open here: the sender's own (a message this process sent itself: to its
+   * own id, a broadcast, a gather), or one a handler running here adopted (an operation that sent
+   * this process an event and then a request). Adopting it would overwrite that trace and end it
+   * twice. Such a message gets its own id, the sender's with a number appended, so each is
+   * traced once and still reads as the sender's child. Any other keeps the sender's id.
    */
-  private ownTrace(sender: number, raw: unknown): IncomingPacket {
-    const packet = raw as IncomingPacket;
-    const traceId = packet?.metadata?.[TRACE_ID_KEY];
-    if (traceId === undefined || sender !== this.shared?.channel.id) return packet;
-    const own = `${traceId}.${(++this.ownTraces).toString(36)}`;
-    return { ...packet, metadata: { ...packet.metadata, [TRACE_ID_KEY]: own } };
+  private ownTrace(ctx: IpcContext): IpcContext {
+    const metadata = ctx.getMetadata();
+    const traceId = metadata[TRACE_ID_KEY];
+    if (traceId === undefined) return ctx;
+    if (ctx.getSender() === this.shared?.channel.id || this.tracesInUse.has(traceId)) {
+      metadata[TRACE_ID_KEY] = `${traceId}.${(++this.ownTraces).toString(36)}`;
+    } else {
+      this.tracesInUse.add(traceId);
+    }
+    return ctx;
+  }
+
+  /**
+   * A handler that adopted another process's trace id is done. The tracer ends that trace in a
+   * timer it has just set; the id is free for the next message after it.
+   */
+  private releaseTrace(ctx: IpcContext): void {
+    const traceId = ctx.getMetadata()[TRACE_ID_KEY];
+    if (traceId === undefined || !this.tracesInUse.has(traceId)) return;
+    setTimeout(() => this.tracesInUse.delete(traceId), 0);
   }
 
   /** Reads the registered handlers' routes afresh, forgetting cached lookups. */
