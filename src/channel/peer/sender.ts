@@ -71,7 +71,6 @@ export class Sender extends PeerPart {
     if (phase === 'closing' || phase === 'closed') {
       throw new ChannelClosedError(event === null ? 'send' : `emit '${String(event)}'`);
     }
-    if (phase === 'new') this.queuedWhileNew?.();
     const name = event === null ? undefined : this.names.encode(event);
     let encoded: Uint8Array | string;
     try {
@@ -116,6 +115,7 @@ export class Sender extends PeerPart {
     );
     if (name !== undefined) copyName(name, frame);
     outbox.add(seq, frame, code);
+    if (phase === 'new') this.queuedWhileNew?.();
     if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
     else this.scheduleFlush();
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
