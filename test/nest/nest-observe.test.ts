@@ -55,3 +55,28 @@ test('self-sends, broadcasts with the sender, gathers and to(self) start and end
   expect(there.started[0]).toBe(first);
   expect(there.started[1]).toMatch(new RegExp(`^${first}(\\.[0-9a-z]+)?$`));
 });
+
+test('in a hybrid app, the same messages sent from an HTTP handler each get one trace too', async () => {
+  const options = { OBSERVED_OPTIONS: JSON.stringify({ name: 'observed', dir: dir.path }) };
+  const self = await Proc.start('nest-observed.js', { ...options, OBSERVED_MODE: 'hybrid' });
+  const other = await Proc.start('nest-observed.js', options);
+  const out = await self.call<Outcome & { answer: number }>('run');
+  const there = await other.call<Outcome>('report', { count: 2 });
+  await self.call('close');
+  await other.call('close');
+  expect(out.answer).toBe(4);
+  expect(out.handled).toHaveLength(5);
+  expect(out.problems).toEqual([]);
+  expect(there.problems).toEqual([]);
+  // The HTTP request's trace, and one per message this process sent itself.
+  expect(out.finished.filter((op) => op !== 'noted' && op !== 'ping')).toHaveLength(1);
+  expect([...out.finished.filter((op) => op === 'noted' || op === 'ping')].sort()).toEqual([
+    'noted',
+    'noted',
+    'ping',
+    'ping',
+    'ping',
+  ]);
+  expect(new Set(out.started).size).toBe(out.started.length);
+  expect([...there.finished].sort()).toEqual(['noted', 'ping']);
+});
