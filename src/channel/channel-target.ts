@@ -1,5 +1,5 @@
 import type { Channel } from './channel.js';
-import { InvalidTargetError } from './errors.js';
+import { InvalidTargetError, TooManyArgumentsError } from './errors.js';
 import { FrameFlag, MAX_PEER_ID, TARGET_ALL, TARGET_OTHERS } from './wire/frame.js';
 
 /** Who a send goes to: one peer id, every peer (`'all'`, self included) or `'others'`. */
@@ -54,8 +54,11 @@ export class ChannelTarget {
   /**
    * Sends one message, received by `on('message', (sender, msg) => ...)`. Returns false when
    * the caller should wait for `'drain'` before sending more; the message is accepted either way.
+   * More than one argument throws TooManyArgumentsError: send one value that holds them all.
    */
-  send(message: unknown): boolean {
+  send(message: unknown): boolean;
+  send(message: unknown, ...extra: unknown[]): boolean {
+    if (extra.length !== 0) throw new TooManyArgumentsError('send', extra.length + 1);
     return this.channel._enqueue(this.code, this.flags, null, message);
   }
 
@@ -65,5 +68,27 @@ export class ChannelTarget {
    */
   emit(event: string, ...args: unknown[]): boolean {
     return this.channel._enqueue(this.code, this.flags, event, args);
+  }
+
+  /**
+   * Sends one message like `send`, and resolves once its target has read it (the hub confirmed
+   * it). Rejects with UndeliverableError when no process received it, DeliveryUncertainError
+   * when its target may have read it but went away unconfirmed (see docs/guarantees.md), or at
+   * once with the error `send` would throw. A message held for an absent peer resolves when
+   * that id's next process reads it. The failure goes to this promise only, not to `'error'`.
+   */
+  sendConfirmed(message: unknown): Promise<void>;
+  sendConfirmed(message: unknown, ...extra: unknown[]): Promise<void> {
+    if (extra.length !== 0)
+      return Promise.reject(new TooManyArgumentsError('sendConfirmed', extra.length + 1));
+    return this.channel._enqueueConfirmed(this.code, this.flags, null, message);
+  }
+
+  /**
+   * Emits an event like `emit`, and resolves once every target has read it (for `'all'` and
+   * `'others'`: every peer the hub routed it to). Rejects as `sendConfirmed` does.
+   */
+  emitConfirmed(event: string, ...args: unknown[]): Promise<void> {
+    return this.channel._enqueueConfirmed(this.code, this.flags, event, args);
   }
 }

@@ -104,7 +104,7 @@ export class Channel extends EventEmitter {
     this.transport = hubAddress.kind;
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
-    this.errors = new ErrorReporter(this, log, codec);
+    this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations);
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
@@ -268,6 +268,17 @@ export class Channel extends EventEmitter {
     return this.lifecycle.shutDown(true);
   }
 
+  /**
+   * Resolves once every message accepted so far (by `send`, `emit` and their confirmed forms)
+   * has been read by its targets: the moment to exit or report "saved" after a batch. Rejects
+   * with the first UndeliverableError or DeliveryUncertainError among them; each failure is
+   * still reported as usual (`'error'`, or its own `sendConfirmed` promise). Messages sent
+   * after the call are not waited for. Resolves at once when nothing is unconfirmed.
+   */
+  allConfirmed(): Promise<void> {
+    return this.outbox.confirmations.watchAll(this.outbox.last, this.outbox.oldest);
+  }
+
   /** Replaces this process's `meta`; other peers get a `'meta'` event. */
   setMeta(meta: unknown): void {
     checkMeta(meta, 'setMeta(meta)');
@@ -298,6 +309,29 @@ export class Channel extends EventEmitter {
    */
   _enqueue(code: number, flags: number, event: string | null, value: unknown): boolean {
     return this.sender.enqueue(code, flags, event, value);
+  }
+
+  /**
+   * @internal Accepts one message or event (see _enqueue) and returns a promise for its
+   * verdict; what `_enqueue` would throw is the rejection.
+   */
+  _enqueueConfirmed(
+    code: number,
+    flags: number,
+    event: string | null,
+    value: unknown,
+  ): Promise<void> {
+    try {
+      this.sender.enqueue(code, flags, event, value);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.outbox.confirmations.watch(this.outbox.last);
+  }
+
+  /** @internal A promise for the verdict on the message with this sequence number. */
+  _confirmation(seq: number): Promise<void> {
+    return this.outbox.has(seq) ? this.outbox.confirmations.watch(seq) : Promise.resolve();
   }
 
   /** @internal The sequence number of the last message accepted by send/emit. */

@@ -41,6 +41,16 @@ export class InvalidTargetError extends IpcChannelError {
   }
 }
 
+/** `send()` given more than its one message: the rest would be lost. */
+export class TooManyArgumentsError extends IpcChannelError {
+  constructor(method: string, count: number) {
+    super(
+      'ERR_IPC_TOO_MANY_ARGUMENTS',
+      `${method}() takes one message but was given ${count} arguments, and would send only the first. Send one value that holds them all (an array or an object), or use emit(event, ...args) to send several arguments.`,
+    );
+  }
+}
+
 /** `emit()` with an event name the channel uses for itself, or an unusable one. */
 export class InvalidEventNameError extends IpcChannelError {
   constructor(name: unknown, why: string) {

@@ -17,6 +17,13 @@ export interface IpcServerOptions extends ChannelOptions {
 export interface IpcClientOptions extends ChannelOptions {
   /** Fails a request with RequestTimeoutError when no response came within this many ms. */
   timeout?: number;
+  /**
+   * `emit` completes only once every peer the event went to has read it and one of them handles
+   * its pattern, and errors with UndeliverableError, DeliveryUncertainError or
+   * NoEventHandlerError otherwise. Off by default: `emit` completes once the event is accepted,
+   * and a pattern no peer handles is logged as a warning.
+   */
+  confirmEvents?: boolean;
   /** Transforms each outgoing request or event packet (may return a Promise). */
   serializer?: Serializer;
   /** Transforms each incoming response packet (may return a Promise). */

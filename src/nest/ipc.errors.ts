@@ -77,3 +77,28 @@ export class InvalidMessageError extends IpcChannelError {
     super('ERR_IPC_INVALID_MESSAGE', 'The invalid data or message pattern (undefined/null)');
   }
 }
+
+/**
+ * An event no peer it went to handles: each of them has announced its handlers, and none has an
+ * `@EventPattern` for this pattern (or a peer that announced nothing did not within graceMs).
+ * A plain `emit` logs this as a warning; one with `confirmEvents` errors with it.
+ */
+export class NoEventHandlerError extends IpcChannelError {
+  constructor(
+    readonly pattern: string,
+    channel: string,
+    /** Where the event went: a peer id, `'all'` or `'others'`. */
+    readonly target: number | 'all' | 'others',
+  ) {
+    const where =
+      target === 'all'
+        ? 'every peer'
+        : target === 'others'
+          ? 'every other peer'
+          : `peer ${String(target)}`;
+    super(
+      'ERR_IPC_NO_EVENT_HANDLER',
+      `No peer of channel '${channel}' handles event '${pattern}': it went to ${where}, and nothing ran for it. Check the pattern, and that the process with its @EventPattern(${JSON.stringify(pattern)}) handler starts an IpcServer on this channel (same name and dir).`,
+    );
+  }
+}

@@ -108,17 +108,18 @@ test('processing hooks run once per request, with the handler inside the start h
     packet.metadata = { 'x-request-id': 'trace-7' };
   });
   const answer = await firstValueFrom(client.send('ctx', {}));
+  // A message to this same process gets a trace id of its own, derived from the sender's.
   expect(answer).toEqual({
     pattern: 'ctx',
     sender: 1,
-    metadata: { 'x-request-id': 'trace-7' },
-    store: { trace: 'trace-7' },
+    metadata: { 'x-request-id': 'trace-7.1' },
+    store: { trace: 'trace-7.1' },
   });
   expect(await lastValueFrom(client.send('count', 4).pipe(toArray()))).toEqual([0, 1, 2, 3]);
   expect(starts).toEqual(['ctx', 'count']);
   expect(ends).toEqual([
-    { pattern: 'ctx', store: { trace: 'trace-7' } },
-    { pattern: 'count', store: { trace: 'trace-7' } },
+    { pattern: 'ctx', store: { trace: 'trace-7.1' } },
+    { pattern: 'count', store: { trace: 'trace-7.2' } },
   ]);
 });
 

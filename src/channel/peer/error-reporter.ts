@@ -8,7 +8,8 @@ import {
 } from '../errors.js';
 import type { Log } from '../logger.js';
 import type { Codec } from '../wire/codec.js';
-import { FrameType, HEADER_SIZE, OFF_AUX, OFF_TYPE, readTarget } from '../wire/frame.js';
+import { FrameType, HEADER_SIZE, OFF_AUX, OFF_TYPE, readSeq, readTarget } from '../wire/frame.js';
+import type { Confirmations } from './confirmations.js';
 
 /** Errors nobody listens to are printed at most once per code in this long. */
 const UNHEARD_WARNING_MS = 5000;
@@ -28,6 +29,8 @@ export class ErrorReporter {
     private readonly channel: EventEmitter,
     private readonly log: Log,
     private readonly codec: Codec,
+    /** A message someone awaits the verdict on fails that promise, and nothing else. */
+    private readonly confirmations: Confirmations,
   ) {}
 
   report(error: IpcChannelError): void {
@@ -64,6 +67,7 @@ export class ErrorReporter {
     const error = mayHaveBeenRead
       ? new DeliveryUncertainError(target, reason, event, data)
       : new UndeliverableError(target, reason, event, data);
+    if (this.confirmations.active && this.confirmations.failed(readSeq(frame), error)) return;
     const claimant = this.claims.get(event);
     if (claimant !== undefined) claimant(error);
     else this.report(error);

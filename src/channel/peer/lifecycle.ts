@@ -7,6 +7,15 @@ import type { Presence } from './presence.js';
 import type { Sender } from './sender.js';
 
 /**
+ * How long after the first send queued before connect() the channel says that connect() was
+ * never called. A program that means to connect does so as part of its startup, which ends well
+ * within this (a Nest app boots in well under a second to a few seconds); one that forgot would
+ * otherwise queue silently forever, and 5 s is soon enough to be seen while trying things out.
+ * A later connect() still sends everything queued, so the warning is never wrong, only early.
+ */
+const UNCONNECTED_WARNING_MS = 5000;
+
+/**
  * A channel's life: joining (connect), taking nothing new (retire), and leaving (close), each
  * started once; a second call gets the first one's promise.
  */
@@ -14,6 +23,9 @@ export class Lifecycle extends PeerPart {
   private connecting: Promise<void> | undefined;
   private retirement: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** Runs out UNCONNECTED_WARNING_MS after the first send queued before connect(). */
+  private unconnectedTimer: NodeJS.Timeout | undefined;
+  private unconnectedWarned = false;
 
   constructor(
     ctx: PeerContext,
@@ -24,6 +36,7 @@ export class Lifecycle extends PeerPart {
     private readonly leadership: Leadership,
   ) {
     super(ctx);
+    sender.queuedWhileNew = () => this.expectConnect();
   }
 
   /** See Channel.connect. */
@@ -33,6 +46,7 @@ export class Lifecycle extends PeerPart {
       return Promise.reject(new ChannelClosedError('connect'));
     }
     if (this.connecting !== undefined) return this.connecting;
+    this.stopExpectingConnect();
     state.phase = 'connecting';
     this.connecting = new Promise<void>((resolve, reject) => {
       const timeoutMs = this.options.connectTimeoutMs;
@@ -65,6 +79,33 @@ export class Lifecycle extends PeerPart {
         });
     });
     return this.connecting;
+  }
+
+  /**
+   * A send was queued before connect() was called: if connect() still has not been called
+   * UNCONNECTED_WARNING_MS later, says so, once (through the logger, or as a process warning).
+   */
+  private expectConnect(): void {
+    if (this.unconnectedTimer !== undefined || this.unconnectedWarned) return;
+    this.unconnectedTimer = setTimeout(() => {
+      this.unconnectedTimer = undefined;
+      this.unconnectedWarned = true;
+      const queued = this.outbox.size;
+      const message =
+        `Channel '${this.options.name}' has ${queued} message${queued === 1 ? '' : 's'} queued, ` +
+        `and connect() was not called ${UNCONNECTED_WARNING_MS / 1000} s after the first. ` +
+        'Nothing is sent before it: call (and await) channel.connect(), or close() the channel.';
+      if (this.log.enabled) this.log.warn(message);
+      else process.emitWarning(message, { type: 'IpcChannelWarning', code: 'IPC_NOT_CONNECTED' });
+    }, UNCONNECTED_WARNING_MS);
+    // A warning must not keep a process alive that would otherwise exit.
+    this.unconnectedTimer.unref();
+  }
+
+  private stopExpectingConnect(): void {
+    clearTimeout(this.unconnectedTimer);
+    this.unconnectedTimer = undefined;
+    this.unconnectedWarned = true;
   }
 
   /** The link gave up joining (`initial`: before this process ever joined). */
@@ -119,6 +160,7 @@ export class Lifecycle extends PeerPart {
     const state = this.state;
     const wasOpen = state.phase === 'open' || state.phase === 'retiring';
     const hostedHub = this.hubLink.hub !== undefined;
+    this.stopExpectingConnect();
     this.leadership.resign();
     this.closing = (async () => {
       const started = Date.now();
@@ -145,6 +187,13 @@ export class Lifecycle extends PeerPart {
       for (const lost of this.outbox.takeAll(hostedHub)) {
         this.errors.failed(lost.frame, 'channel-closed', lost.mayHaveBeenRead);
       }
+      // What the hub still holds for an absent peer is no longer this process's to confirm.
+      this.outbox.confirmations.abandon(
+        new ChannelClosedError(
+          'learn whether the message was delivered',
+          'the channel closed while the hub held it for a peer id nobody held; it is delivered if that id is taken within graceMs.',
+        ),
+      );
       state.connectWaiter?.(new ChannelClosedError('join the channel'));
       state.phase = 'closed';
       this.log.info(`closed channel '${this.options.name}' in ${Date.now() - started} ms`);

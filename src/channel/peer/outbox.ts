@@ -1,6 +1,7 @@
 import type { DirectRoutes, RoutedFrame } from '../direct/direct-routes.js';
 import { MAX_PEER_ID, readTarget } from '../wire/frame.js';
 import { Queue } from '../util/queue.js';
+import { Confirmations } from './confirmations.js';
 import { PathCounts } from './path-counts.js';
 
 /** Where an accepted frame stands. */
@@ -74,6 +75,8 @@ export class Outbox {
   private lastSeq = 0;
   /** Entries written and not yet confirmed, per path and target. */
   private readonly paths = new PathCounts();
+  /** Who waits for a verdict (told of each confirmation only while someone does). */
+  readonly confirmations = new Confirmations();
 
   constructor(
     private readonly windowFrames: number,
@@ -88,6 +91,11 @@ export class Outbox {
   /** The sequence number of the last accepted frame. */
   get last(): number {
     return this.lastSeq;
+  }
+
+  /** The sequence number of the oldest unconfirmed frame (the next one's when there is none). */
+  get oldest(): number {
+    return this.live === 0 ? this.lastSeq + 1 : this.slots[this.first]!.seq;
   }
 
   /** Whether the frame with this sequence is still waiting for the hub's ack or nack. */
@@ -184,6 +192,7 @@ export class Outbox {
     if (entry.state === EntryState.Settled) return false;
     this.settleEntry(entry);
     entry.frame = RELEASED; // a settled entry may linger in `slots`: it must not pin a slab
+    if (this.confirmations.active) this.confirmations.confirmed(entry.seq);
     return true;
   }
 

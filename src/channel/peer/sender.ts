@@ -38,6 +38,8 @@ export class Sender extends PeerPart {
   private receiptScheduled = false;
   /** A send returned false: 'drain' is due once the outbox is half empty. */
   private needDrain = false;
+  /** Told of each send accepted before connect() was called (see Lifecycle.expectConnect). */
+  queuedWhileNew: (() => void) | undefined;
   /** close() waits until the outbox has settled (see waitUntilSettled). */
   private settleWaiter: (() => void) | undefined;
   private readonly names = new EventNameEncoder();
@@ -113,6 +115,7 @@ export class Sender extends PeerPart {
     );
     if (name !== undefined) copyName(name, frame);
     outbox.add(seq, frame, code);
+    if (phase === 'new') this.queuedWhileNew?.();
     if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
     else this.scheduleFlush();
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
@@ -173,6 +176,8 @@ export class Sender extends PeerPart {
   /** Entries were confirmed or given up on: the window reopens, and 'drain' may be due. */
   afterSettle(): void {
     this.scheduleFlush();
+    const confirmations = this.outbox.confirmations;
+    if (confirmations.active) confirmations.settled(this.outbox.oldest);
     if (this.needDrain && this.outbox.pendingBytes <= this.options.highWaterMark / 2) {
       this.needDrain = false;
       this.channel.emit('drain');

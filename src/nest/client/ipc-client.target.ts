@@ -26,7 +26,10 @@ export class IpcClientTarget<T extends TargetSpec> {
     return this.client.request(this.target, pattern, data) as Observable<IpcSendResult<T, TResult>>;
   }
 
-  /** Emits an event to this target. Completes once accepted (after 'drain' if the queue is full). */
+  /**
+   * Emits an event to this target. Completes once accepted (after 'drain' if the queue is full),
+   * or with the client's `confirmEvents` option once read and handled (see IpcClient.emit).
+   */
   emit<TInput = any>(pattern: any, data: TInput): Observable<undefined> {
     return this.client.event(this.target, pattern, data);
   }

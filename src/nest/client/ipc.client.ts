@@ -13,6 +13,7 @@ import { InOrder } from '../protocol/in-order.js';
 import { sendEvent } from '../protocol/nest-wire.js';
 import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
+import { whenConfirmed, whenWritable } from './emit-outcome.js';
 import { IpcClientTarget } from './ipc-client.target.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
@@ -47,6 +48,8 @@ export class IpcClient extends NestClientBase {
   private readonly incoming = new InOrder();
   private readonly options: IpcClientOptions;
   private readonly timeoutMs: number | undefined;
+  /** `emit` completes once the event is confirmed read and handled (see the option). */
+  private readonly confirmEvents: boolean;
   private readonly targets = new Map<TargetSpec, IpcClientTarget<TargetSpec>>();
   private detachChannel: (() => void) | undefined;
   private readonly log = new Logger('IpcClient');
@@ -58,6 +61,7 @@ export class IpcClient extends NestClientBase {
     const timeout = options?.timeout;
     this.timeoutMs = timeout === undefined ? undefined : duration('timeout', timeout, timeout);
     this.options = options ?? {};
+    this.confirmEvents = options?.confirmEvents === true;
     this.pipes = {
       owner: this,
       customSerializer: this.customSerializer,
@@ -163,7 +167,12 @@ export class IpcClient extends NestClientBase {
     return this.request(undefined, pattern, data) as Observable<TResult>;
   }
 
-  /** Emits an event to every peer, this one included. Completes once accepted (after 'drain' if the queue is full). */
+  /**
+   * Emits an event to every peer, this one included. Completes once accepted (after 'drain' if
+   * the queue is full); with the `confirmEvents` option, once every peer has read it and one of
+   * them handles its pattern. A pattern no peer handles is logged as a warning (see
+   * NoEventHandlerError), or, with `confirmEvents`, is this emit's error.
+   */
   override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
     return this.event('all', pattern, data) as Observable<TResult>;
   }
@@ -210,7 +219,8 @@ export class IpcClient extends NestClientBase {
     }
     if (shared === undefined)
       return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
-    const packet = this.packet(this.routeOf(pattern), data, undefined);
+    const route = this.routeOf(pattern);
+    const packet = this.packet(route, data, undefined);
     const broadcast = target === 'all' || target === 'others' ? 1 : 0;
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
@@ -226,7 +236,11 @@ export class IpcClient extends NestClientBase {
       (raw) => {
         try {
           const accepted = sendEvent(shared.channel, target, raw, this.customSerializer, broadcast);
-          finish(accepted ? SENT : this.whenWritable(shared));
+          if (this.confirmEvents) finish(whenConfirmed(shared, route, target, this.log));
+          else {
+            shared.directory.noteEvent(route, target);
+            finish(accepted ? SENT : whenWritable(shared.channel));
+          }
         } catch (e) {
           fail(e);
         }
@@ -255,7 +269,13 @@ export class IpcClient extends NestClientBase {
 
   /** Takes this process's channel for these options; synchronous, so bad options throw here. */
   private take(): SharedChannel {
-    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
+    const {
+      serializer: _s,
+      deserializer: _d,
+      timeout: _t,
+      confirmEvents: _c,
+      ...channelOptions
+    } = this.options;
     const shared = acquireSharedChannel(channelOptions);
     this.shared = shared;
     this.detachChannel = shared.status.watch(this.emitter, this.statusSink);
@@ -368,17 +388,6 @@ export class IpcClient extends NestClientBase {
         });
       });
       return () => subs.forEach((s) => s.unsubscribe());
-    });
-  }
-
-  private whenWritable(shared: SharedChannel): Observable<undefined> {
-    return new Observable<undefined>((subscriber) => {
-      const done = () => {
-        subscriber.next(undefined);
-        subscriber.complete();
-      };
-      shared.channel.once('drain', done);
-      return () => shared.channel.off('drain', done);
     });
   }
 }

@@ -12,10 +12,17 @@ import { type IncomingPacket, NestServerBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
 import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
 import type { MessageSink } from '../shared/message-sink.js';
+import type { IpcContext } from './ipc.context.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 
 /** Handler lookups are cached per pattern string; a bound keeps hostile input from growing it. */
 const MAX_CACHED_PATTERNS = 10_000;
+
+/**
+ * The metadata key under which @nestjs/observe's dispatch hook sends the sender's trace id, and
+ * from which its receiving side adopts the id of the trace it starts.
+ */
+const TRACE_ID_KEY = 'x-request-id';
 
 /**
  * A NestJS microservice transport over the self-hosting channel: every worker runs
@@ -36,6 +43,10 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   private detachChannel: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private readonly handlerCache = new Map<string, MessageHandler | null>();
+  /** Numbers the trace ids this process gives messages (see ownTrace). */
+  private ownTraces = 0;
+  /** Trace ids adopted from other processes by handlers running here (one handler each). */
+  private readonly tracesInUse = new Set<string>();
   messageRoutes: string[] = [];
   eventRoutes: string[] = [];
 
@@ -110,6 +121,26 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     if (this.shared === undefined)
       throw new Error('IpcServer is not listening: call listen() (app.listen()) first.');
     return this.shared.channel as T;
+  }
+
+  /**
+   * Tracing (@nestjs/observe) sets this hook; each handler runs inside it. The context it is
+   * given may carry a trace id of its own instead of the sender's (see ownTrace).
+   */
+  override setOnProcessingStartHook(
+    hook: (transportId: symbol, context: unknown, done: () => Promise<unknown>) => unknown,
+  ): void {
+    super.setOnProcessingStartHook((transportId, ctx, done) =>
+      hook(transportId as symbol, this.ownTrace(ctx as IpcContext), done),
+    );
+  }
+
+  /** Tracing sets this hook; it runs once per handler, when the handler is done. */
+  override setOnProcessingEndHook(hook: (transportId: symbol, context: unknown) => void): void {
+    super.setOnProcessingEndHook((transportId, ctx) => {
+      hook(transportId as symbol, ctx);
+      this.releaseTrace(ctx as IpcContext);
+    });
   }
 
   /** Resolves each pattern once: Nest's lookup parses every string pattern as JSON first. */
@@ -211,6 +242,37 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     this.stopResponse(sender, id);
     const message = `The handler's answer could not be sent: ${error.message}`;
     void this.respond(sender, id, { err: { status: 'error', message }, isDisposed: true });
+  }
+
+  /**
+   * @nestjs/observe sends the sender's trace id as `x-request-id`, and the receiver adopts it as
+   * the id of the trace it starts; it keeps one trace per id in a process. So a message must not
+   * adopt an id that is open here: the sender's own (a message this process sent itself: to its
+   * own id, a broadcast, a gather), or one a handler running here adopted (an operation that sent
+   * this process an event and then a request). Adopting it would overwrite that trace and end it
+   * twice. Such a message gets its own id, the sender's with a number appended, so each is
+   * traced once and still reads as the sender's child. Any other keeps the sender's id.
+   */
+  private ownTrace(ctx: IpcContext): IpcContext {
+    const metadata = ctx.getMetadata();
+    const traceId = metadata[TRACE_ID_KEY];
+    if (traceId === undefined) return ctx;
+    if (ctx.getSender() === this.shared?.channel.id || this.tracesInUse.has(traceId)) {
+      metadata[TRACE_ID_KEY] = `${traceId}.${(++this.ownTraces).toString(36)}`;
+    } else {
+      this.tracesInUse.add(traceId);
+    }
+    return ctx;
+  }
+
+  /**
+   * A handler that adopted another process's trace id is done. The tracer ends that trace in a
+   * timer it has just set; the id is free for the next message after it.
+   */
+  private releaseTrace(ctx: IpcContext): void {
+    const traceId = ctx.getMetadata()[TRACE_ID_KEY];
+    if (traceId === undefined || !this.tracesInUse.has(traceId)) return;
+    setTimeout(() => this.tracesInUse.delete(traceId), 0);
   }
 
   /** Reads the registered handlers' routes afresh, forgetting cached lookups. */

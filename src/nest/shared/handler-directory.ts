@@ -1,5 +1,7 @@
 import type { Channel } from '../../channel/channel.js';
+import type { TargetSpec } from '../../channel/channel-target.js';
 import type { MessageSink } from './message-sink.js';
+import { Coverage, UnhandledEvents } from './unhandled-events.js';
 
 /** What peers announce in their channel meta so clients know who handles what. */
 interface NestMeta {
@@ -8,17 +10,36 @@ interface NestMeta {
 
 /**
  * Which peers handle which patterns: each process announces its IpcServer's routes in its
- * channel meta, and clients pick among the peers that announced a route, in turn.
+ * channel meta, and clients pick among the peers that announced a route, in turn. It also tells
+ * the sender of an event that no peer handles (see UnhandledEvents).
  */
 export class HandlerDirectory {
   /** Peers handling each message route, rebuilt when membership or meta changes. */
   private handlers = new Map<string, number[]>();
+  /** Per event route, the targets a handler is known among (cleared like `handlers`). */
+  private readonly handledEvents = new Map<string, Set<TargetSpec>>();
   private readonly roundRobin = new Map<string, number>();
+  private readonly unhandled: UnhandledEvents;
 
-  constructor(private readonly channel: Channel) {
+  constructor(
+    private readonly channel: Channel,
+    /** How long a peer that announced nothing may still attach an IpcServer (graceMs). */
+    announceWaitMs: number,
+  ) {
+    this.unhandled = new UnhandledEvents(channel, announceWaitMs, (route, target, final) =>
+      this.eventCoverage(route, target, final),
+    );
     for (const event of ['join', 'leave', 'meta', 'connect', 'retiring'] as const) {
-      channel.on(event, () => this.handlers.clear());
+      channel.on(event, () => this.changed());
     }
+    channel.on('close', () => this.unhandled.stop());
+  }
+
+  /** Membership or meta changed: what was looked up is stale, and what waits may be settled. */
+  private changed(): void {
+    this.handlers.clear();
+    this.handledEvents.clear();
+    this.unhandled.recheck();
   }
 
   /** Announces the routes the attached IpcServers handle (none when no server is attached). */
@@ -30,6 +51,8 @@ export class HandlerDirectory {
       sink.eventRoutes.forEach((r) => e.add(r));
     }
     this.channel.setMeta({ nest: { m: [...m], e: [...e] } });
+    // The channel emits no 'meta' for this process's own.
+    this.changed();
   }
 
   /** Peers whose IpcServer handles a message route, ascending. */
@@ -58,5 +81,62 @@ export class HandlerDirectory {
     const turn = this.roundRobin.get(route) ?? 0;
     this.roundRobin.set(route, turn + 1);
     return peers[turn % peers.length];
+  }
+
+  /**
+   * An event was just sent to `target`: when no peer it went to is known to handle it, the
+   * sender hears of it (a warning, once per pattern a minute). One Map and one Set lookup when
+   * a handler is known.
+   */
+  noteEvent(route: string, target: TargetSpec): void {
+    if (this.handledEvents.get(route)?.has(target) === true) return;
+    const coverage = this.eventCoverage(route, target, false);
+    if (coverage !== Coverage.Handled) this.unhandled.watch(route, target, coverage);
+  }
+
+  /**
+   * Resolves once a peer the event just sent to `target` went to is known to handle it; rejects
+   * with NoEventHandlerError when none does (see UnhandledEvents for when that is known).
+   */
+  eventVerdict(route: string, target: TargetSpec): Promise<void> {
+    if (this.handledEvents.get(route)?.has(target) === true) return Promise.resolve();
+    const coverage = this.eventCoverage(route, target, false);
+    if (coverage === Coverage.Handled) return Promise.resolve();
+    return new Promise<void>((resolve, reject) =>
+      this.unhandled.watch(route, target, coverage, { resolve, reject }),
+    );
+  }
+
+  /**
+   * Whether a peer `target` reaches handles event `route`, as far as announcements tell now.
+   * `final`: the wait for announcements is over, so a present peer that announced nothing is
+   * taken to handle nothing.
+   */
+  private eventCoverage(route: string, target: TargetSpec, final: boolean): Coverage {
+    const self = this.channel.id;
+    if (self === undefined) return Coverage.Unknown; // not joined: who it goes to is not known
+    const ids =
+      typeof target === 'number'
+        ? [target]
+        : target === 'all'
+          ? this.channel.peers
+          : this.channel.peers.filter((id) => id !== self);
+    let unknown = false;
+    for (const id of ids) {
+      const info = this.channel.peerInfo(id);
+      if (info === undefined) {
+        unknown = true; // held for the id's next process, whose handlers are not known yet
+        continue;
+      }
+      const nest = (info.meta as NestMeta | null)?.nest;
+      if (nest?.e?.includes(route) === true) {
+        let targets = this.handledEvents.get(route);
+        if (targets === undefined) this.handledEvents.set(route, (targets = new Set()));
+        targets.add(target);
+        return Coverage.Handled;
+      }
+      if (nest === undefined && !final) unknown = true;
+    }
+    return unknown ? Coverage.Unknown : Coverage.Unhandled;
   }
 }

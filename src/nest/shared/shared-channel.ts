@@ -39,7 +39,7 @@ export class SharedChannel implements ServerSide {
   ) {
     this.channel = channel;
     this.requests = new PendingRequests(channel);
-    this.directory = new HandlerDirectory(channel);
+    this.directory = new HandlerDirectory(channel, earlyWaitMs);
     this.status = new StatusForwarder(channel);
     this.inbox = new EarlyInbox(channel.name, earlyWaitMs, (sender, id, packet) => {
       this.sendResponse(sender, id, packet);
