@@ -17,6 +17,13 @@ export interface IpcServerOptions extends ChannelOptions {
 export interface IpcClientOptions extends ChannelOptions {
   /** Fails a request with RequestTimeoutError when no response came within this many ms. */
   timeout?: number;
+  /**
+   * A request to one peer (`to(id).send`, and each peer of a gather) that finds it restarting
+   * waits for the process that takes its id back, then goes to it, instead of failing at once
+   * with PeerUnavailableError. Only requests that provably did not run are sent again. The wait
+   * ends at `timeout`, or graceMs after the peer left. Default false.
+   */
+  waitForRestart?: boolean;
   /** Transforms each outgoing request or event packet (may return a Promise). */
   serializer?: Serializer;
   /** Transforms each incoming response packet (may return a Promise). */

@@ -14,7 +14,7 @@ import { sendEvent } from '../protocol/nest-wire.js';
 import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { IpcClientTarget } from './ipc-client.target.js';
-import type { IpcReply } from './ipc-reply.interface.js';
+import { gather } from './gather.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
 
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
@@ -65,6 +65,7 @@ export class IpcClient extends NestClientBase {
       outgoing: this.outgoing,
       incoming: this.incoming,
       timeoutMs: this.timeoutMs,
+      waitForRestart: options?.waitForRestart === true,
       serialize: (packet) => this.serialize(packet),
       deserialize: (raw) => this.deserialize(raw),
       closedError: () => (this.closed ? new ChannelClosedError('send', CLOSED_REMEDY) : undefined),
@@ -188,10 +189,10 @@ export class IpcClient extends NestClientBase {
     data: unknown,
   ): Observable<unknown> {
     return target === 'all' || target === 'others'
-      ? this.gather(shared, target, route, data)
+      ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, true))
       : target === undefined
         ? this.anyPeer(shared, route, data)
-        : this.single(shared, target, route, data);
+        : this.single(shared, target, route, data, true);
   }
 
   /** @internal */
@@ -255,7 +256,13 @@ export class IpcClient extends NestClientBase {
 
   /** Takes this process's channel for these options; synchronous, so bad options throw here. */
   private take(): SharedChannel {
-    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
+    const {
+      serializer: _s,
+      deserializer: _d,
+      timeout: _t,
+      waitForRestart: _w,
+      ...channelOptions
+    } = this.options;
     const shared = acquireSharedChannel(channelOptions);
     this.shared = shared;
     this.detachChannel = shared.status.watch(this.emitter, this.statusSink);
@@ -310,11 +317,13 @@ export class IpcClient extends NestClientBase {
     });
   }
 
+  /** `mayWait`: a request aimed at this peer, which may wait for it to restart. */
   private single(
     shared: SharedChannel,
     peer: number,
     route: string,
     data: unknown,
+    mayWait = false,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const id = shared.requests.newId();
@@ -325,49 +334,10 @@ export class IpcClient extends NestClientBase {
         route,
         id,
         this.responseObserver(observer),
+        mayWait,
       );
       call.start(this.packet(route, data, id) as ReadPacket & { id: string });
       return call;
-    });
-  }
-
-  private gather(
-    shared: SharedChannel,
-    target: 'all' | 'others',
-    route: string,
-    data: unknown,
-  ): Observable<IpcReply> {
-    return new Observable<IpcReply>((observer) => {
-      const self = shared.channel.id;
-      const peers = shared.directory
-        .peersHandling(route)
-        .filter((p) => target === 'all' || p !== self);
-      let open = peers.length;
-      if (open === 0) {
-        observer.complete();
-        return;
-      }
-      const finish = () => {
-        if (--open === 0) observer.complete();
-      };
-      const subs = peers.map((peer) => {
-        let responded = false;
-        return this.single(shared, peer, route, data).subscribe({
-          next: (value) => {
-            responded = true;
-            observer.next({ peer, data: value });
-          },
-          error: (error: unknown) => {
-            observer.next({ peer, error });
-            finish();
-          },
-          complete: () => {
-            if (!responded) observer.next({ peer });
-            finish();
-          },
-        });
-      });
-      return () => subs.forEach((s) => s.unsubscribe());
     });
   }
 

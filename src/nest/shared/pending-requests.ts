@@ -3,6 +3,7 @@ import type { Channel } from '../../channel/channel.js';
 import { type DeliveryFailure, DeliveryUncertainError } from '../../channel/errors.js';
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
+import { IdHistory } from './id-history.js';
 
 /** A request waiting for its responses. */
 export interface PendingRequest {
@@ -31,8 +32,15 @@ export class PendingRequests implements ClientSide {
    * with the same number.
    */
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
+  /** Which ids came and went: whether an absent one is restarting, and when it is back. */
+  readonly history: IdHistory;
 
-  constructor(private readonly channel: Channel) {
+  constructor(
+    private readonly channel: Channel,
+    /** The channel's graceMs: how long an id whose holder left counts as restarting. */
+    private readonly graceMs = 5000,
+  ) {
+    this.history = new IdHistory(channel, graceMs);
     channel.on('leave', (peer) => this.peerLeft(peer));
   }
 
@@ -132,15 +140,49 @@ export class PendingRequests implements ClientSide {
       return;
     }
     // No process received it: it did not run, and the caller may send it again.
-    request.onFailure(
-      error.reason === 'channel-closed'
-        ? new PeerLeftError(request.target, request.pattern)
-        : new PeerUnavailableError(
-            request.target,
-            request.pattern,
-            error.reason === 'peer-retiring',
-          ),
-    );
+    if (error.reason === 'channel-closed') {
+      request.onFailure(new PeerLeftError(request.target, request.pattern));
+      return;
+    }
+    const retiring = error.reason === 'peer-retiring';
+    let absent = retiring ? undefined : this.history.absent(request.target);
+    // Written to its holder, which closed before reading it: that process left just now.
+    if (error.reason === 'peer-left' && absent?.kind === 'unknown')
+      absent = { kind: 'restarting', leftMsAgo: 0 };
+    request.onFailure(new PeerUnavailableError(request.target, request.pattern, retiring, absent));
+  }
+
+  /**
+   * Calls `back` once a process that takes new requests holds `peer` (at once if one does now),
+   * or `expired` when it is not back by the time it stops counting as restarting. Without
+   * `now`, a process holding it now does not count: only one that joins from here on. Returns
+   * a function that stops waiting.
+   */
+  whenBack(peer: number, back: () => void, expired: () => void, now = true): () => void {
+    const holds = () => {
+      const info = this.channel.peerInfo(peer);
+      return info !== undefined && !info.retiring;
+    };
+    if (now && holds()) {
+      back();
+      return () => {};
+    }
+    const onJoin = (id: number) => {
+      if (id !== peer || !holds()) return;
+      stop();
+      back();
+    };
+    const deadline = Math.max(this.history.restartDeadline(peer), Date.now() + 1);
+    const timer = setTimeout(() => {
+      stop();
+      expired();
+    }, deadline - Date.now());
+    const stop = () => {
+      clearTimeout(timer);
+      this.channel.off('join', onJoin);
+    };
+    this.channel.on('join', onJoin);
+    return stop;
   }
 
   /**
