@@ -7,7 +7,7 @@ import {
   PeerUnavailableError,
   RequestTimeoutError,
 } from '../../src/index.js';
-import { type Proc, killAll, tempDir, until } from '../helpers/processes.js';
+import { killAll, tempDir, until } from '../helpers/processes.js';
 import { channelOptions, startApp, worker } from './http-app.js';
 
 let dir: ReturnType<typeof tempDir>;
