@@ -107,7 +107,7 @@ export class Channel extends EventEmitter {
     this.highWaterMark = opts.highWaterMark;
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
-    this.errors = new ErrorReporter(this, log, codec);
+    this.errors = new ErrorReporter(this, log, codec, opts.graceMs);
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
