@@ -40,8 +40,13 @@ class CallsController {
 
   @Get('health')
   @HealthCheck()
-  check(@Query('maxQueuedBytes') max?: string, @Query('channel') channel?: string) {
+  check(
+    @Query('maxQueuedBytes') max?: string,
+    @Query('channel') channel?: string,
+    @Query('maxElectionMs') maxElectionMs?: string,
+  ) {
     const options = {
+      ...(maxElectionMs === undefined ? {} : { maxElectionMs: Number(maxElectionMs) }),
       ...(max === undefined ? {} : { maxQueuedBytes: Number(max) }),
       ...(channel === undefined ? {} : { channel }),
     };
@@ -84,12 +89,16 @@ export function channelOptions(dir: string, extra: Record<string, unknown> = {})
   return { name: 'http', dir, graceMs: 3000, ...extra };
 }
 
-/** Starts the HTTP app as peer 1 (so it hosts the hub), joined, listening on a free port. */
+/**
+ * Starts the HTTP app as peer `id` (1 by default: started first, it hosts the hub), joined,
+ * listening on a free port.
+ */
 export async function startApp(
   dir: string,
   clientOptions: Record<string, unknown> = {},
+  id = 1,
 ): Promise<INestApplication> {
-  const options = channelOptions(dir, { id: 1 });
+  const options = channelOptions(dir, { id });
   @Module({
     imports: [
       TerminusModule,

@@ -1,8 +1,10 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Channel } from '../../src/index.js';
 import type { IpcClient } from '../../src/index.js';
 import { type Proc, killAll, tempDir, until } from '../helpers/processes.js';
-import { get, startApp, worker } from './http-app.js';
+import { type HttpReply, get, startApp, worker } from './http-app.js';
 
 let dir: ReturnType<typeof tempDir>;
 let app: INestApplication | undefined;
@@ -99,5 +101,56 @@ test('down for a channel this process has not joined, with what to do', async ()
     status: 503,
     retryAfter: null,
     body: { status: 'error', info: {}, error: { ipc }, details: { ipc } },
+  });
+});
+
+test('down once the channel has had no hub for longer than maxElectionMs, up when one is elected again', async () => {
+  const w1 = await worker(dir.path, 1);
+  app = await startApp(dir.path, {}, 2);
+  await joined(app, [1, 2]);
+  const channel = channelOf(app);
+  expect((await get(app, '/health?maxElectionMs=300')).body).toMatchObject({
+    status: 'ok',
+    info: { ipc: { status: 'up', peer: 2, role: 'peer', peers: [1, 2], leader: 1 } },
+  });
+  // A file where the socket directory was: no process can host the next hub.
+  const socketDir = dirname(channel.endpoint);
+  renameSync(socketDir, `${socketDir}.away`);
+  writeFileSync(socketDir, '');
+  await w1.kill();
+  await until(() => !channel.connected, 10_000);
+  const down = (await until(async () => {
+    const reply = await get(app!, '/health?maxElectionMs=300');
+    return reply.status === 503 ? reply : undefined;
+  }, 10_000)) as HttpReply;
+  const ipc = {
+    status: 'down',
+    channel: 'http',
+    peer: 2,
+    role: 'peer',
+    peers: [2],
+    leader: null,
+    epoch: channel.epoch,
+    queuedBytes: 0,
+    unconfirmed: 0,
+    electingMs: expect.any(Number),
+    message: expect.stringMatching(
+      /^No hub for \d+ ms \(over maxElectionMs, 300 ms\): the processes cannot elect one\. Check that the socket directory is writable and that no process of the channel is stopped or blocked\.$/,
+    ),
+  };
+  expect(down.body).toEqual({ status: 'error', info: {}, error: { ipc }, details: { ipc } });
+  expect(
+    (down.body as { error: { ipc: { electingMs: number } } }).error.ipc.electingMs,
+  ).toBeGreaterThan(300);
+
+  rmSync(socketDir);
+  renameSync(`${socketDir}.away`, socketDir);
+  const up = (await until(async () => {
+    const reply = await get(app!, '/health?maxElectionMs=300');
+    return reply.status === 200 ? reply : undefined;
+  }, 20_000)) as HttpReply;
+  expect(up.body).toMatchObject({
+    status: 'ok',
+    info: { ipc: { status: 'up', peer: 2, role: 'hub', peers: [2], leader: 2 } },
   });
 });
