@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { lastValueFrom, toArray } from 'rxjs';
 import {
   type Channel,
+  ChannelClosedError,
   IpcClient,
   type IpcReply,
   PeerUnavailableError,
@@ -134,4 +135,24 @@ test('a gather with waitForRestart gets the answer of the restarting peer once i
     { peer: 2, data: 4 },
     { peer: 3, data: 4 },
   ]);
+});
+
+test('closing a client fails its requests that wait for a restart, at once', async () => {
+  const w2 = await worker(dir.path, 2);
+  await peersAre([1, 2]);
+  await w2.kill();
+  await peersAre([1]);
+  const waiting = await client({ waitForRestart: true });
+  const outcome = lastValueFrom(waiting.to(2).send('echo', 'x')).catch((e: unknown) => e);
+  // Once the hub has refused it, the request waits for peer 2 (no timeout, graceMs 3 s).
+  const shared = (waiting as unknown as { shared: { requests: unknown } }).shared;
+  const waits = () => (shared.requests as { waiting: Map<unknown, unknown> }).waiting.size;
+  await until(() => waits() === 1, 5000);
+  await waiting.close();
+  expect(waits()).toBe(0);
+  const error = await outcome;
+  expect(error).toBeInstanceOf(ChannelClosedError);
+  expect((error as Error).message).toBe(
+    'Cannot receive the answer: this IpcClient was closed while the request was in flight.',
+  );
 });

@@ -40,8 +40,8 @@ class FakeLedger implements RequestLedger {
   }
   /** The wait a request asked for last: the test calls `back` or `expired` itself. */
   waiting: { back: () => void; expired: () => void; stopped: boolean } | undefined;
-  whenBack(peer: number, back: () => void, expired: () => void, now = true) {
-    this.calls.push(['whenBack', peer, now]);
+  whenBack(request: PendingRequest, back: () => void, expired: () => void, now = true) {
+    this.calls.push(['whenBack', request.target, now]);
     const waiting = { back, expired, stopped: false };
     this.waiting = waiting;
     return () => {

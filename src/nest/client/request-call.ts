@@ -117,7 +117,7 @@ export class RequestCall implements PendingRequest {
   private waitForTarget(err: PeerUnavailableError): void {
     let waiting = true;
     const stop = this.requests.whenBack(
-      this.target,
+      this,
       () => {
         waiting = false;
         this.stopWaiting = undefined;

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../channel/channel.js';
-import { type DeliveryFailure, DeliveryUncertainError } from '../../channel/errors.js';
+import {
+  ChannelClosedError,
+  type DeliveryFailure,
+  DeliveryUncertainError,
+} from '../../channel/errors.js';
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
 import { IdHistory } from './id-history.js';
@@ -34,6 +38,8 @@ export class PendingRequests implements ClientSide {
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   /** Which ids came and went: whether an absent one is restarting, and when it is back. */
   readonly history: IdHistory;
+  /** Requests waiting for their target to restart (see whenBack), and how to stop each wait. */
+  private readonly waiting = new Map<PendingRequest, () => void>();
 
   constructor(
     private readonly channel: Channel,
@@ -113,6 +119,11 @@ export class PendingRequests implements ClientSide {
       this.cancel(id);
       request.onFailure(error);
     }
+    for (const [request, stop] of [...this.waiting]) {
+      if (request.owner !== owner) continue;
+      stop();
+      request.onFailure(error);
+    }
   }
 
   /** The channel closed: no request can get its response any more. */
@@ -120,6 +131,16 @@ export class PendingRequests implements ClientSide {
     for (const [id, request] of this.requests) {
       this.requests.delete(id);
       request.onFailure(new PeerLeftError(request.target, request.pattern));
+    }
+    // Those waiting for a restart were never delivered: they did not run.
+    for (const [request, stop] of [...this.waiting]) {
+      stop();
+      request.onFailure(
+        new ChannelClosedError(
+          `send '${request.pattern}' to peer ${request.target}`,
+          'the channel closed while the request waited for that peer to restart; it did not run.',
+        ),
+      );
     }
   }
 
@@ -153,12 +174,14 @@ export class PendingRequests implements ClientSide {
   }
 
   /**
-   * Calls `back` once a process that takes new requests holds `peer` (at once if one does now),
+   * Calls `back` once a process that takes new requests holds the request's target (at once if
+   * one does now),
    * or `expired` when it is not back by the time it stops counting as restarting. Without
    * `now`, a process holding it now does not count: only one that joins from here on. Returns
    * a function that stops waiting.
    */
-  whenBack(peer: number, back: () => void, expired: () => void, now = true): () => void {
+  whenBack(request: PendingRequest, back: () => void, expired: () => void, now = true): () => void {
+    const peer = request.target;
     const holds = () => {
       const info = this.channel.peerInfo(peer);
       return info !== undefined && !info.retiring;
@@ -180,8 +203,10 @@ export class PendingRequests implements ClientSide {
     const stop = () => {
       clearTimeout(timer);
       this.channel.off('join', onJoin);
+      this.waiting.delete(request);
     };
     this.channel.on('join', onJoin);
+    this.waiting.set(request, stop);
     return stop;
   }
 
