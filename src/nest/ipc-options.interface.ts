@@ -21,7 +21,7 @@ export interface IpcClientOptions extends ChannelOptions {
    * A request to one peer (`to(id).send`, and each peer of a gather) that finds it restarting
    * waits for the process that takes its id back, then goes to it, instead of failing at once
    * with PeerUnavailableError. Only requests that provably did not run are sent again. The wait
-   * ends at `timeout`, or graceMs after the peer left. Default false.
+   * ends at `timeout`, or without one graceMs after the peer left. Default false.
    */
   waitForRestart?: boolean;
   /** Transforms each outgoing request or event packet (may return a Promise). */

@@ -156,3 +156,44 @@ test('closing a client fails its requests that wait for a restart, at once', asy
     'Cannot receive the answer: this IpcClient was closed while the request was in flight.',
   );
 });
+
+describe('as a PM2 worker (the variables PM2 gives its workers, set in this process)', () => {
+  const pm2Env = { pm_id: '0', NODE_APP_INSTANCE: '0', instances: '3' };
+  let saved: Record<string, string | undefined>;
+  beforeAll(() => {
+    saved = Object.fromEntries(Object.keys(pm2Env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, pm2Env);
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  test('an instance that has not joined yet is expected: a gather names it, a request may wait for it', async () => {
+    await worker(dir.path, 2);
+    await peersAre([1, 2]);
+    const pm2App = await client({}); // made after the variables were set, like a PM2 worker's
+    const replies = byPeer(
+      await lastValueFrom(pm2App.to('all').send('sum', [1, 2]).pipe(toArray())),
+    );
+    expect(replies.map((r) => [r.peer, r.data])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, undefined],
+    ]);
+    expect(replies[2]!.error).toBeInstanceOf(PeerUnavailableError);
+    expect((replies[2]!.error as PeerUnavailableError).message).toBe(
+      "Peer 3 has not joined yet: it is one of the 3 instances of this PM2 app, starting or restarting, so 'sum' did not run. Retry shortly, or set the client's 'waitForRestart' option to have requests wait for it.",
+    );
+    // An id beyond the instances is nobody's.
+    const nobody = await lastValueFrom(pm2App.to(4).send('sum', [1, 2])).catch((e: unknown) => e);
+    expect(nobody).toMatchObject({ peer: 4, restarting: false });
+
+    const waiting = await client({ waitForRestart: true, timeout: 20_000 });
+    const answer = lastValueFrom(waiting.to(3).send('sum', [4, 5]));
+    await worker(dir.path, 3);
+    expect(await answer).toBe(9);
+  });
+});

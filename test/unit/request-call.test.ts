@@ -40,8 +40,14 @@ class FakeLedger implements RequestLedger {
   }
   /** The wait a request asked for last: the test calls `back` or `expired` itself. */
   waiting: { back: () => void; expired: () => void; stopped: boolean } | undefined;
-  whenBack(request: PendingRequest, back: () => void, expired: () => void, now = true) {
-    this.calls.push(['whenBack', request.target, now]);
+  whenBack(
+    request: PendingRequest,
+    back: () => void,
+    expired: () => void,
+    now = true,
+    timed = false,
+  ) {
+    this.calls.push(['whenBack', request.target, now, timed]);
     const waiting = { back, expired, stopped: false };
     this.waiting = waiting;
     return () => {
@@ -313,9 +319,9 @@ test('with waitForRestart, a request refused by a restarting peer goes again, as
   expect(seen).toEqual([{ response: 3, isDisposed: true }]);
   expect(ledger.calls).toEqual([
     ['send', 3, 'r.1', packet, false],
-    ['whenBack', 3, true],
+    ['whenBack', 3, true, false],
     ['send', 3, 'r.1', packet, false],
-    ['whenBack', 3, false],
+    ['whenBack', 3, false, false],
     ['send', 3, 'r.1', packet, false],
     ['settle', 'r.1'],
   ]);
@@ -355,6 +361,8 @@ test('a peer not back in time fails the request with the refusal; a timeout whil
   const timed = setup({ waitForRestart: true, mayWait: true, timeoutMs: 100 });
   timed.call.start(timed.packet);
   timed.call.onFailure(restarting());
+  // Its own timeout ends the wait, not the restart window.
+  expect(timed.ledger.calls.at(-1)).toEqual(['whenBack', 3, true, true]);
   jest.advanceTimersByTime(100);
   expect(timed.ledger.waiting!.stopped).toBe(true);
   const err = timed.seen[0].err as RequestTimeoutError;

@@ -131,6 +131,7 @@ export class RequestCall implements PendingRequest {
       // A target this process still lists was refused: its leave is on the way, so the second
       // time the request waits for the id to join again rather than going round at once.
       this.waits++ === 0,
+      this.timer !== undefined,
     );
     if (waiting) this.stopWaiting = stop;
   }

@@ -176,11 +176,19 @@ export class PendingRequests implements ClientSide {
   /**
    * Calls `back` once a process that takes new requests holds the request's target (at once if
    * one does now),
-   * or `expired` when it is not back by the time it stops counting as restarting. Without
+   * or `expired` when it is not back by the time it stops counting as restarting (unless the
+   * request is `timed`: its own timeout ends the wait then). Without
    * `now`, a process holding it now does not count: only one that joins from here on. Returns
    * a function that stops waiting.
    */
-  whenBack(request: PendingRequest, back: () => void, expired: () => void, now = true): () => void {
+  whenBack(
+    request: PendingRequest,
+    back: () => void,
+    expired: () => void,
+    now = true,
+    /** The request has a timeout of its own, which ends the wait: no deadline here. */
+    timed = false,
+  ): () => void {
     const peer = request.target;
     const holds = () => {
       const info = this.channel.peerInfo(peer);
@@ -196,10 +204,12 @@ export class PendingRequests implements ClientSide {
       back();
     };
     const deadline = Math.max(this.history.restartDeadline(peer), Date.now() + 1);
-    const timer = setTimeout(() => {
-      stop();
-      expired();
-    }, deadline - Date.now());
+    const timer = timed
+      ? undefined
+      : setTimeout(() => {
+          stop();
+          expired();
+        }, deadline - Date.now());
     const stop = () => {
       clearTimeout(timer);
       this.channel.off('join', onJoin);
