@@ -82,6 +82,12 @@ class CallsController {
   sum(@Payload() xs: number[]): number {
     return xs.reduce((a, b) => a + b, 0);
   }
+
+  /** A request handler that itself asks peer `to`: its error goes through the app's filters. */
+  @MessagePattern('relay')
+  relay(@Payload() to: number) {
+    return this.ipc.to(to).send('sum', [1, 2]);
+  }
 }
 
 /** Channel options shared by the app and its workers. */
@@ -112,7 +118,7 @@ export async function startApp(
   class HttpAppModule {}
   const app = await NestFactory.create(HttpAppModule, { logger: false });
   app.useGlobalFilters(new IpcExceptionFilter(app.get(HttpAdapterHost)));
-  app.connectMicroservice({ strategy: new IpcServer(options) });
+  app.connectMicroservice({ strategy: new IpcServer(options) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   await app.listen(0, '127.0.0.1');
   return app;

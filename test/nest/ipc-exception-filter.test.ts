@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { type Proc, killAll, tempDir, until } from '../helpers/processes.js';
+import { type Proc, RemoteError, killAll, tempDir, until } from '../helpers/processes.js';
 import type { Channel, IpcClient } from '../../src/index.js';
 import { get, startApp, worker } from './http-app.js';
 
@@ -131,5 +131,16 @@ test('other errors are left to Nest', async () => {
     status: 500,
     retryAfter: null,
     body: { statusCode: 500, message: 'Internal server error' },
+  });
+});
+
+test("in the app's microservice (inheritAppConfig), a caught error is answered as Nest would without the filter", async () => {
+  // Peer 1's 'relay' handler asks peer 40, nobody: its PeerUnavailableError goes through the
+  // app's global filters, in an RPC context.
+  const error = await w2.call('send', { target: 1, pattern: 'relay', data: 40 }).catch((e) => e);
+  expect(error).toBeInstanceOf(RemoteError);
+  expect((error as RemoteError).payload).toEqual({
+    status: 'error',
+    message: 'Internal server error',
   });
 });

@@ -7,6 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { BaseRpcExceptionFilter } from '@nestjs/microservices';
 import { type Observable, throwError } from 'rxjs';
 import type { IpcChannelError } from '../../channel/errors.js';
 import { HTTP_MAPPED_ERRORS, httpStatusOf } from './http-status-of.js';
@@ -44,8 +45,8 @@ const REASONS: Record<number, string> = {
  * Nest's `500 Internal server error`: a peer that is unavailable (restarting, shutting down)
  * or left → 503 with `Retry-After`; a request timeout → 504; an invalid target or message →
  * 400; no peer handles the pattern → 501. The body keeps the error's code and message.
- * Other exceptions are not caught. Outside HTTP (a hybrid app's microservice, with
- * `inheritAppConfig`) it passes the error on unchanged.
+ * Other exceptions are not caught. In a hybrid app's microservice (with `inheritAppConfig`)
+ * the errors it catches are handled as they would be without it (Nest's RPC default).
  *
  * ```ts
  * app.useGlobalFilters(new IpcExceptionFilter(app.get(HttpAdapterHost)));
@@ -56,6 +57,8 @@ const REASONS: Record<number, string> = {
 @Injectable()
 export class IpcExceptionFilter implements ExceptionFilter<IpcChannelError> {
   private readonly retryAfter: string;
+  /** What a microservice handler's error gets without this filter: Nest's default for RPC. */
+  private readonly rpc = new BaseRpcExceptionFilter();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -65,8 +68,10 @@ export class IpcExceptionFilter implements ExceptionFilter<IpcChannelError> {
     this.retryAfter = String(Math.max(0, Math.ceil(seconds)));
   }
 
-  catch(error: IpcChannelError, host: ArgumentsHost): void | Observable<never> {
-    if (host.getType() !== 'http') return throwError(() => error);
+  catch(error: IpcChannelError, host: ArgumentsHost): void | Observable<unknown> {
+    const type = host.getType();
+    if (type === 'rpc') return this.rpc.catch(error, host);
+    if (type !== 'http') return throwError(() => error);
     const adapter = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     const { status, retry } = httpStatusOf(error);
