@@ -1,15 +1,21 @@
 /**
  * A real HTTP Nest app in the test process for the health and HTTP error suites: Terminus'
  * /health with IpcHealthIndicator, routes that call peers over the channel, and
- * IpcExceptionFilter as a global filter. Workers are nest-worker.js processes.
+ * IpcExceptionFilter as a global filter (through APP_FILTER, with Retry-After set to 2 s).
+ * Workers are nest-worker.js processes.
  */
 import 'reflect-metadata';
 import { Controller, Get, Inject, type INestApplication, Module, Query } from '@nestjs/common';
-import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { ClientsModule, MessagePattern, Payload } from '@nestjs/microservices';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { IpcClient, IpcExceptionFilter, IpcServer } from '../../src/index.js';
+import {
+  IPC_EXCEPTION_FILTER_OPTIONS,
+  IpcClient,
+  IpcExceptionFilter,
+  IpcServer,
+} from '../../src/index.js';
 import { IpcHealthIndicator } from '../../src/terminus/index.js';
 import { Proc } from '../helpers/processes.js';
 
@@ -113,11 +119,14 @@ export async function startApp(
       ]),
     ],
     controllers: [CallsController],
-    providers: [IpcHealthIndicator],
+    providers: [
+      IpcHealthIndicator,
+      { provide: APP_FILTER, useClass: IpcExceptionFilter },
+      { provide: IPC_EXCEPTION_FILTER_OPTIONS, useValue: { retryAfterSeconds: 2 } },
+    ],
   })
   class HttpAppModule {}
   const app = await NestFactory.create(HttpAppModule, { logger: false });
-  app.useGlobalFilters(new IpcExceptionFilter(app.get(HttpAdapterHost)));
   app.connectMicroservice({ strategy: new IpcServer(options) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   await app.listen(0, '127.0.0.1');

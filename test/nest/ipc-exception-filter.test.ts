@@ -34,7 +34,7 @@ test('a restarting peer → 503 with Retry-After, and a message that says it is 
   await until(() => channel.peers.length === 1, 10_000);
   const reply = await get(app, '/call?to=2&pattern=sum');
   expect(reply.status).toBe(503);
-  expect(reply.retryAfter).toBe('1');
+  expect(reply.retryAfter).toBe('2');
   expect(reply.body).toEqual({
     statusCode: 503,
     error: 'Service Unavailable',
@@ -48,7 +48,7 @@ test('a restarting peer → 503 with Retry-After, and a message that says it is 
 test('an id nobody held → 503 whose message blames the id, not a restart', async () => {
   expect(await get(app, '/call?to=40&pattern=sum')).toEqual({
     status: 503,
-    retryAfter: '1',
+    retryAfter: '2',
     body: {
       statusCode: 503,
       error: 'Service Unavailable',
@@ -62,7 +62,7 @@ test('an id nobody held → 503 whose message blames the id, not a restart', asy
 test('a peer that dies while handling the request → 503 PeerLeftError', async () => {
   expect(await get(app, '/call?to=2&pattern=die')).toEqual({
     status: 503,
-    retryAfter: '1',
+    retryAfter: '2',
     body: {
       statusCode: 503,
       error: 'Service Unavailable',
