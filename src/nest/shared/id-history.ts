@@ -59,13 +59,16 @@ export class IdHistory {
     const now = Date.now();
     if (left !== undefined && now - left < this.graceMs)
       return { kind: 'restarting', leftMsAgo: now - left };
-    // A PM2 instance whose id left longer ago than graceMs is gone (pm2 scale, pm2 stop).
-    if (this.isInstance(id) && left === undefined)
-      return { kind: 'pm2-instance', instances: this.instances };
+    // Only an instance never seen: one whose process left longer ago than graceMs is gone
+    // (pm2 scale down, pm2 stop).
+    if (this.isInstance(id)) return { kind: 'pm2-instance', instances: this.instances };
     return { kind: 'unknown' };
   }
 
-  /** When an absent id stops counting as restarting (its holder left + graceMs); now + graceMs if never held. */
+  /**
+   * When an absent id stops counting as restarting: graceMs after its holder left, or from now
+   * for an id nobody held yet.
+   */
   restartDeadline(id: number): number {
     const left = this.leftAt.get(id);
     return (left ?? Date.now()) + this.graceMs;
