@@ -79,6 +79,8 @@ export class Channel extends EventEmitter {
   readonly endpoint: string;
   /** The endpoint kind in use: `'unix'`, `'pipe'` or `'tcp'` (see the `transport` option). */
   readonly transport: TransportKind;
+  /** The `highWaterMark` in effect: above it in pendingBytes, send/emit return false. */
+  readonly highWaterMark: number;
 
   // The parts in peer/, each created once here and wired to the others it calls.
   private readonly state: PeerState;
@@ -102,9 +104,10 @@ export class Channel extends EventEmitter {
     const hubAddress = resolveEndpoint(opts.name, { dir: opts.dir, transport: opts.transport });
     this.endpoint = hubAddress.path;
     this.transport = hubAddress.kind;
+    this.highWaterMark = opts.highWaterMark;
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
-    this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations);
+    this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations, opts.graceMs);
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
@@ -234,6 +237,11 @@ export class Channel extends EventEmitter {
   /** Bytes accepted by send/emit and not yet confirmed delivered. */
   get pendingBytes(): number {
     return this.outbox.pendingBytes;
+  }
+
+  /** Messages accepted by send/emit and not yet confirmed delivered. */
+  get pendingMessages(): number {
+    return this.outbox.size;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------

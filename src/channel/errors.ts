@@ -143,9 +143,20 @@ export class UndeliverableError extends IpcChannelError {
     readonly event: string,
     /** The message (for `send`) or the array of event arguments (for `emit`), decoded. */
     readonly data: unknown,
+    /** What the sender knew of the target id, for the message (see IdRecord). */
+    record?: IdRecord,
   ) {
-    super('ERR_IPC_UNDELIVERABLE', undeliverableText(target, reason, event));
+    super('ERR_IPC_UNDELIVERABLE', undeliverableText(target, reason, event, record));
   }
+}
+
+/**
+ * What a sender knew of an id nobody held: whether a process held it since this one joined,
+ * and how long ago that one left if it was within graceMs (it is restarting).
+ */
+export interface IdRecord {
+  readonly everHeld: boolean;
+  readonly leftMsAgo?: number;
 }
 
 /**
@@ -308,7 +319,12 @@ export class ProtocolError extends IpcChannelError {
   }
 }
 
-function undeliverableText(target: number, reason: UndeliverableReason, event: string): string {
+function undeliverableText(
+  target: number,
+  reason: UndeliverableReason,
+  event: string,
+  record?: IdRecord,
+): string {
   const who =
     target === TARGET_ALL
       ? 'every peer'
@@ -318,10 +334,18 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
   const what = `${event === 'message' ? 'A message' : `An '${event}' event`} to ${who}`;
   switch (reason) {
     case 'grace-expired':
+      if (record?.everHeld === true)
+        return `${what} was not delivered: the process holding id ${target} left and no process took the id back within graceMs. Raise graceMs if its restarts take longer.`;
+      if (record?.everHeld === false)
+        return `${what} was not delivered: no process held id ${target} within the grace period, nor at any time since this process joined. Check the id against peers.`;
       return `${what} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
     case 'hold-full':
       return `${what} was not delivered: too many messages are already held for that absent peer.`;
     case 'peer-absent':
+      if (record?.leftMsAgo !== undefined)
+        return `${what} was not delivered: peer ${target} is restarting (the process holding id ${target} left ${record.leftMsAgo} ms ago, and none has taken the id back yet). Retry shortly; without { hold: false } a message waits graceMs for its id.`;
+      if (record?.everHeld === false)
+        return `${what} was not delivered: no peer holds id ${target}, nor has any since this process joined. Check the id against peers.`;
       return `${what} was not delivered: no peer holds id ${target}. Check the id against peers; without { hold: false } a message waits graceMs for its id.`;
     case 'peer-retiring':
       return `${what} was not delivered: that peer is shutting down and takes nothing new. Retry; its successor will take the id.`;

@@ -19,3 +19,9 @@ export {
   leadership,
   runOnLeader,
 } from './leadership/run-on-leader.js';
+export {
+  IPC_EXCEPTION_FILTER_OPTIONS,
+  type IpcErrorBody,
+  IpcExceptionFilter,
+  type IpcExceptionFilterOptions,
+} from './http/ipc-exception.filter.js';

@@ -24,6 +24,13 @@ export interface IpcClientOptions extends ChannelOptions {
    * and a pattern no peer handles is logged as a warning.
    */
   confirmEvents?: boolean;
+  /**
+   * A request to one peer (`to(id).send`, and each peer of a gather) that finds it restarting
+   * waits for the process that takes its id back, then goes to it, instead of failing at once
+   * with PeerUnavailableError. Only requests that provably did not run are sent again. The wait
+   * ends at `timeout`, or without one graceMs after the peer left. Default false.
+   */
+  waitForRestart?: boolean;
   /** Transforms each outgoing request or event packet (may return a Promise). */
   serializer?: Serializer;
   /** Transforms each incoming response packet (may return a Promise). */

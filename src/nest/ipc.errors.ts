@@ -1,4 +1,5 @@
 import { IpcChannelError } from '../channel/errors.js';
+import type { AbsentId } from './shared/id-history.js';
 
 /** `send()` without a target, or a gather, for a pattern no peer has announced a handler for. */
 export class NoHandlerPeerError extends IpcChannelError {
@@ -27,23 +28,46 @@ export class PeerLeftError extends IpcChannelError {
 }
 
 /**
- * The request was not delivered, so it did not run: nobody holds that id, or the peer is
- * shutting down (retiring). Safe to retry; `send()` without a target retries another peer itself.
+ * The request was not delivered, so it did not run: the peer is restarting (its process left
+ * moments ago, or under PM2 it is an instance of the app that has not joined yet), it is shutting
+ * down (retiring), or nobody holds that id. Safe to retry; `send()` without a target retries
+ * another peer itself, and a client with `waitForRestart` waits for a restarting peer instead.
  */
 export class PeerUnavailableError extends IpcChannelError {
+  /**
+   * The id is expected back soon: its holder is shutting down or left within graceMs, or under
+   * PM2 it is an instance of the app. False when nobody holds it and nobody is expected to.
+   */
+  readonly restarting: boolean;
+
   constructor(
     readonly peer: number,
     readonly pattern: string,
     /** The peer exists but is shutting down (a PM2 reload, app.close()). */
     readonly retiring = false,
+    /** What the requester knows of the absent id (see IdHistory); undefined: never held. */
+    absent?: AbsentId,
   ) {
-    super(
-      'ERR_IPC_PEER_UNAVAILABLE',
-      retiring
-        ? `Peer ${peer} is shutting down and takes no new requests, so '${pattern}' did not run there. Retry: the process that takes id ${peer} next will answer.`
-        : `No peer holds id ${peer}, so '${pattern}' was not sent. Check the id against client.peers.`,
-    );
+    super('ERR_IPC_PEER_UNAVAILABLE', unavailableText(peer, pattern, retiring, absent));
+    this.restarting = retiring || (absent !== undefined && absent.kind !== 'unknown');
   }
+}
+
+const WAIT_HINT = "or set the client's 'waitForRestart' option to have requests wait for it";
+
+function unavailableText(
+  peer: number,
+  pattern: string,
+  retiring: boolean,
+  absent: AbsentId | undefined,
+): string {
+  if (retiring)
+    return `Peer ${peer} is shutting down and takes no new requests, so '${pattern}' did not run there. Retry: the process that takes id ${peer} next will answer (${WAIT_HINT}).`;
+  if (absent?.kind === 'restarting')
+    return `Peer ${peer} is restarting: the process holding id ${peer} left ${absent.leftMsAgo} ms ago and no process has taken the id back yet, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
+  if (absent?.kind === 'pm2-instance')
+    return `Peer ${peer} has not joined yet: it is one of the ${absent.instances} instances of this PM2 app, starting or restarting, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
+  return `No process holds id ${peer}, and none left it within graceMs, so '${pattern}' was not sent. Check the id against client.peers.`;
 }
 
 /**
@@ -59,14 +83,18 @@ export class RequestTimeoutError extends IpcChannelError {
     readonly ms: number,
     readonly read: boolean,
     hubId?: number,
+    /** The request was waiting for the peer to restart (`waitForRestart`); it did not run. */
+    readonly waitedForRestart = false,
   ) {
     const hub =
       hubId !== undefined && hubId !== peer ? ` (or that of the hub's process, peer ${hubId})` : '';
     super(
       'ERR_IPC_REQUEST_TIMEOUT',
-      read
-        ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
-        : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
+      waitedForRestart
+        ? `Peer ${peer} did not come back within ${ms} ms: '${pattern}' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.`
+        : read
+          ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
+          : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
     );
   }
 }

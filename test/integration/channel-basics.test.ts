@@ -104,7 +104,7 @@ test('with no error listener and no logger, a lost message becomes a process war
     code: 'ERR_IPC_UNDELIVERABLE',
   });
   expect(warnings[0]!.message).toMatch(
-    /^A message to peer 9 was not delivered: no peer holds id 9\..*\(listen with channel\.on\('error'\) or pass a logger/,
+    /^A message to peer 9 was not delivered: no peer holds id 9, nor has any since this process joined\. Check the id against peers\. \(listen with channel\.on\('error'\) or pass a logger/,
   );
   await proc.call('close');
 });

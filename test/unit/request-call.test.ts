@@ -6,7 +6,11 @@ import {
   type RequestLedger,
   type RequestPipes,
 } from '../../src/nest/client/request-call.js';
-import { RequestTimeoutError } from '../../src/nest/ipc.errors.js';
+import {
+  PeerLeftError,
+  PeerUnavailableError,
+  RequestTimeoutError,
+} from '../../src/nest/ipc.errors.js';
 import { InOrder } from '../../src/nest/protocol/in-order.js';
 import type { PendingRequest } from '../../src/nest/shared/pending-requests.js';
 
@@ -34,6 +38,22 @@ class FakeLedger implements RequestLedger {
   settle(id: string) {
     this.calls.push(['settle', id]);
   }
+  /** The wait a request asked for last: the test calls `back` or `expired` itself. */
+  waiting: { back: () => void; expired: () => void; stopped: boolean } | undefined;
+  whenBack(
+    request: PendingRequest,
+    back: () => void,
+    expired: () => void,
+    now = true,
+    timed = false,
+  ) {
+    this.calls.push(['whenBack', request.target, now, timed]);
+    const waiting = { back, expired, stopped: false };
+    this.waiting = waiting;
+    return () => {
+      waiting.stopped = true;
+    };
+  }
 }
 
 interface Setup {
@@ -47,8 +67,11 @@ interface Setup {
 
 const owner = {};
 
-function setup(options: Partial<RequestPipes> & { closed?: boolean } = {}, id = 'r.1'): Setup {
-  const { closed = false, ...overrides } = options;
+function setup(
+  options: Partial<RequestPipes> & { closed?: boolean; mayWait?: boolean } = {},
+  id = 'r.1',
+): Setup {
+  const { closed = false, mayWait = false, ...overrides } = options;
   const pipes: RequestPipes = {
     owner,
     customSerializer: false,
@@ -56,6 +79,7 @@ function setup(options: Partial<RequestPipes> & { closed?: boolean } = {}, id = 
     outgoing: new InOrder(),
     incoming: new InOrder(),
     timeoutMs: undefined,
+    waitForRestart: false,
     serialize: (packet) => ({ serialized: packet }),
     deserialize: (raw) => raw as WritePacket,
     closedError: () => (closed ? new ChannelClosedError('send', 'closed.') : undefined),
@@ -63,7 +87,7 @@ function setup(options: Partial<RequestPipes> & { closed?: boolean } = {}, id = 
   };
   const ledger = new FakeLedger();
   const seen: WritePacket[] = [];
-  const call = new RequestCall(pipes, ledger, 3, 'sum', id, (p) => void seen.push(p));
+  const call = new RequestCall(pipes, ledger, 3, 'sum', id, (p) => void seen.push(p), mayWait);
   return { call, ledger, seen, pipes, packet: { id, pattern: 'sum', data: [1, 2] } };
 }
 
@@ -278,4 +302,73 @@ test('a request that failed while being sent starts no timer', () => {
   const { call, packet } = setup({ timeoutMs: 100, closed: true });
   call.start(packet);
   expect(jest.getTimerCount()).toBe(0);
+});
+
+const restarting = () =>
+  new PeerUnavailableError(3, 'sum', false, { kind: 'restarting', leftMsAgo: 5 });
+
+test('with waitForRestart, a request refused by a restarting peer goes again, as it was, once the peer is back', () => {
+  const { call, ledger, seen, packet } = setup({ waitForRestart: true, mayWait: true });
+  call.start(packet);
+  call.onFailure(restarting());
+  expect(seen).toEqual([]);
+  ledger.waiting!.back();
+  call.onFailure(restarting()); // refused again: this time only a new join counts
+  ledger.waiting!.back();
+  call.onResponse({ response: 3, isDisposed: true });
+  expect(seen).toEqual([{ response: 3, isDisposed: true }]);
+  expect(ledger.calls).toEqual([
+    ['send', 3, 'r.1', packet, false],
+    ['whenBack', 3, true, false],
+    ['send', 3, 'r.1', packet, false],
+    ['whenBack', 3, false, false],
+    ['send', 3, 'r.1', packet, false],
+    ['settle', 'r.1'],
+  ]);
+});
+
+test('only a request that provably did not run waits: a left peer, an unknown id, or no opt-in fail at once', () => {
+  const cases: [Error, Partial<RequestPipes> & { mayWait?: boolean }][] = [
+    [new PeerLeftError(3, 'sum'), { waitForRestart: true, mayWait: true }],
+    [
+      new PeerUnavailableError(3, 'sum', false, { kind: 'unknown' }),
+      { waitForRestart: true, mayWait: true },
+    ],
+    [restarting(), { waitForRestart: false, mayWait: true }],
+    [restarting(), { waitForRestart: true, mayWait: false }],
+  ];
+  for (const [error, options] of cases) {
+    const { call, ledger, seen, packet } = setup(options);
+    call.start(packet);
+    call.onFailure(error);
+    expect(seen).toEqual([{ err: error, isDisposed: true }]);
+    expect(ledger.calls).toEqual([
+      ['send', 3, 'r.1', packet, false],
+      ['settle', 'r.1'],
+    ]);
+  }
+});
+
+test('a peer not back in time fails the request with the refusal; a timeout while waiting says it waited', () => {
+  const late = setup({ waitForRestart: true, mayWait: true });
+  late.call.start(late.packet);
+  const refusal = restarting();
+  late.call.onFailure(refusal);
+  late.ledger.waiting!.expired();
+  expect(late.seen).toEqual([{ err: refusal, isDisposed: true }]);
+
+  jest.useFakeTimers();
+  const timed = setup({ waitForRestart: true, mayWait: true, timeoutMs: 100 });
+  timed.call.start(timed.packet);
+  timed.call.onFailure(restarting());
+  // Its own timeout ends the wait, not the restart window.
+  expect(timed.ledger.calls.at(-1)).toEqual(['whenBack', 3, true, true]);
+  jest.advanceTimersByTime(100);
+  expect(timed.ledger.waiting!.stopped).toBe(true);
+  const err = timed.seen[0].err as RequestTimeoutError;
+  expect(err).toBeInstanceOf(RequestTimeoutError);
+  expect([err.peer, err.read, err.waitedForRestart]).toEqual([3, false, true]);
+  expect(err.message).toBe(
+    "Peer 3 did not come back within 100 ms: 'sum' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.",
+  );
 });

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import {
   type DeliveryFailure,
   DeliveryUncertainError,
+  type IdRecord,
   type IpcChannelError,
   UndeliverableError,
   type UndeliverableReason,
@@ -24,6 +25,10 @@ export class ErrorReporter {
   private readonly claims = new Map<string, (error: DeliveryFailure) => void>();
   /** When each error code was last printed as a process warning (see warnUnheard). */
   private readonly unheardWarnedAt = new Map<string, number>();
+  /** Ids a process held since this one joined. */
+  private readonly held = new Set<number>();
+  /** When each id's holder left, until a process holds it again. */
+  private readonly leftAt = new Map<number, number>();
 
   constructor(
     private readonly channel: EventEmitter,
@@ -31,7 +36,17 @@ export class ErrorReporter {
     private readonly codec: Codec,
     /** A message someone awaits the verdict on fails that promise, and nothing else. */
     private readonly confirmations: Confirmations,
-  ) {}
+    /** How long an id whose holder left counts as restarting (the channel's graceMs). */
+    private readonly graceMs = 5000,
+  ) {
+    // Whether an absent id was ever held, and how long ago it left, tell a restart from a
+    // wrong id in the verdicts below.
+    channel.on('join', (id: number) => {
+      this.held.add(id);
+      this.leftAt.delete(id);
+    });
+    channel.on('leave', (id: number) => this.leftAt.set(id, Date.now()));
+  }
 
   report(error: IpcChannelError): void {
     if (this.channel.listenerCount('error') > 0) this.channel.emit('error', error);
@@ -66,11 +81,20 @@ export class ErrorReporter {
     }
     const error = mayHaveBeenRead
       ? new DeliveryUncertainError(target, reason, event, data)
-      : new UndeliverableError(target, reason, event, data);
+      : new UndeliverableError(target, reason, event, data, this.record(target));
     if (this.confirmations.active && this.confirmations.failed(readSeq(frame), error)) return;
     const claimant = this.claims.get(event);
     if (claimant !== undefined) claimant(error);
     else this.report(error);
+  }
+
+  /** What this process knows of `target`, which nobody holds (see IdRecord). */
+  private record(target: number): IdRecord {
+    const left = this.leftAt.get(target);
+    const ago = left === undefined ? undefined : Date.now() - left;
+    return ago !== undefined && ago < this.graceMs
+      ? { everHeld: true, leftMsAgo: ago }
+      : { everHeld: this.held.has(target) };
   }
 
   /**

@@ -15,7 +15,7 @@ import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-re
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { whenConfirmed, whenWritable } from './emit-outcome.js';
 import { IpcClientTarget } from './ipc-client.target.js';
-import type { IpcReply } from './ipc-reply.interface.js';
+import { gather } from './gather.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
 
 const CLOSED_REMEDY = 'this IpcClient was closed. Call connect() to open it again.';
@@ -69,6 +69,7 @@ export class IpcClient extends NestClientBase {
       outgoing: this.outgoing,
       incoming: this.incoming,
       timeoutMs: this.timeoutMs,
+      waitForRestart: options?.waitForRestart === true,
       serialize: (packet) => this.serialize(packet),
       deserialize: (raw) => this.deserialize(raw),
       closedError: () => (this.closed ? new ChannelClosedError('send', CLOSED_REMEDY) : undefined),
@@ -197,10 +198,10 @@ export class IpcClient extends NestClientBase {
     data: unknown,
   ): Observable<unknown> {
     return target === 'all' || target === 'others'
-      ? this.gather(shared, target, route, data)
+      ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, true))
       : target === undefined
         ? this.anyPeer(shared, route, data)
-        : this.single(shared, target, route, data);
+        : this.single(shared, target, route, data, true);
   }
 
   /** @internal */
@@ -274,6 +275,7 @@ export class IpcClient extends NestClientBase {
       deserializer: _d,
       timeout: _t,
       confirmEvents: _c,
+      waitForRestart: _w,
       ...channelOptions
     } = this.options;
     const shared = acquireSharedChannel(channelOptions);
@@ -330,11 +332,13 @@ export class IpcClient extends NestClientBase {
     });
   }
 
+  /** `mayWait`: a request aimed at this peer, which may wait for it to restart. */
   private single(
     shared: SharedChannel,
     peer: number,
     route: string,
     data: unknown,
+    mayWait = false,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const id = shared.requests.newId();
@@ -345,49 +349,10 @@ export class IpcClient extends NestClientBase {
         route,
         id,
         this.responseObserver(observer),
+        mayWait,
       );
       call.start(this.packet(route, data, id) as ReadPacket & { id: string });
       return call;
-    });
-  }
-
-  private gather(
-    shared: SharedChannel,
-    target: 'all' | 'others',
-    route: string,
-    data: unknown,
-  ): Observable<IpcReply> {
-    return new Observable<IpcReply>((observer) => {
-      const self = shared.channel.id;
-      const peers = shared.directory
-        .peersHandling(route)
-        .filter((p) => target === 'all' || p !== self);
-      let open = peers.length;
-      if (open === 0) {
-        observer.complete();
-        return;
-      }
-      const finish = () => {
-        if (--open === 0) observer.complete();
-      };
-      const subs = peers.map((peer) => {
-        let responded = false;
-        return this.single(shared, peer, route, data).subscribe({
-          next: (value) => {
-            responded = true;
-            observer.next({ peer, data: value });
-          },
-          error: (error: unknown) => {
-            observer.next({ peer, error });
-            finish();
-          },
-          complete: () => {
-            if (!responded) observer.next({ peer });
-            finish();
-          },
-        });
-      });
-      return () => subs.forEach((s) => s.unsubscribe());
     });
   }
 }

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../channel/channel.js';
-import { type DeliveryFailure, DeliveryUncertainError } from '../../channel/errors.js';
+import {
+  ChannelClosedError,
+  type DeliveryFailure,
+  DeliveryUncertainError,
+} from '../../channel/errors.js';
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
+import { IdHistory } from './id-history.js';
 
 /** A request waiting for its responses. */
 export interface PendingRequest {
@@ -31,8 +36,17 @@ export class PendingRequests implements ClientSide {
    * with the same number.
    */
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
+  /** Which ids came and went: whether an absent one is restarting, and when it is back. */
+  readonly history: IdHistory;
+  /** Requests waiting for their target to restart (see whenBack), and how to stop each wait. */
+  private readonly waiting = new Map<PendingRequest, () => void>();
 
-  constructor(private readonly channel: Channel) {
+  constructor(
+    private readonly channel: Channel,
+    /** The channel's graceMs: how long an id whose holder left counts as restarting. */
+    private readonly graceMs = 5000,
+  ) {
+    this.history = new IdHistory(channel, graceMs);
     channel.on('leave', (peer) => this.peerLeft(peer));
   }
 
@@ -105,6 +119,11 @@ export class PendingRequests implements ClientSide {
       this.cancel(id);
       request.onFailure(error);
     }
+    for (const [request, stop] of [...this.waiting]) {
+      if (request.owner !== owner) continue;
+      stop();
+      request.onFailure(error);
+    }
   }
 
   /** The channel closed: no request can get its response any more. */
@@ -112,6 +131,16 @@ export class PendingRequests implements ClientSide {
     for (const [id, request] of this.requests) {
       this.requests.delete(id);
       request.onFailure(new PeerLeftError(request.target, request.pattern));
+    }
+    // Those waiting for a restart were never delivered: they did not run.
+    for (const [request, stop] of [...this.waiting]) {
+      stop();
+      request.onFailure(
+        new ChannelClosedError(
+          `send '${request.pattern}' to peer ${request.target}`,
+          'the channel closed while the request waited for that peer to restart; it did not run.',
+        ),
+      );
     }
   }
 
@@ -132,15 +161,63 @@ export class PendingRequests implements ClientSide {
       return;
     }
     // No process received it: it did not run, and the caller may send it again.
-    request.onFailure(
-      error.reason === 'channel-closed'
-        ? new PeerLeftError(request.target, request.pattern)
-        : new PeerUnavailableError(
-            request.target,
-            request.pattern,
-            error.reason === 'peer-retiring',
-          ),
-    );
+    if (error.reason === 'channel-closed') {
+      request.onFailure(new PeerLeftError(request.target, request.pattern));
+      return;
+    }
+    const retiring = error.reason === 'peer-retiring';
+    let absent = retiring ? undefined : this.history.absent(request.target);
+    // Written to its holder, which closed before reading it: that process left just now.
+    if (error.reason === 'peer-left' && absent?.kind === 'unknown')
+      absent = { kind: 'restarting', leftMsAgo: 0 };
+    request.onFailure(new PeerUnavailableError(request.target, request.pattern, retiring, absent));
+  }
+
+  /**
+   * Calls `back` once a process that takes new requests holds the request's target (at once if
+   * one does now),
+   * or `expired` when it is not back by the time it stops counting as restarting (unless the
+   * request is `timed`: its own timeout ends the wait then). Without
+   * `now`, a process holding it now does not count: only one that joins from here on. Returns
+   * a function that stops waiting.
+   */
+  whenBack(
+    request: PendingRequest,
+    back: () => void,
+    expired: () => void,
+    now = true,
+    /** The request has a timeout of its own, which ends the wait: no deadline here. */
+    timed = false,
+  ): () => void {
+    const peer = request.target;
+    const holds = () => {
+      const info = this.channel.peerInfo(peer);
+      return info !== undefined && !info.retiring;
+    };
+    if (now && holds()) {
+      back();
+      return () => {};
+    }
+    const onJoin = (id: number) => {
+      if (id !== peer || !holds()) return;
+      stop();
+      back();
+    };
+    const deadline = Math.max(this.history.restartDeadline(peer), Date.now() + 1);
+    const timer = timed
+      ? undefined
+      : setTimeout(() => {
+          stop();
+          expired();
+        }, deadline - Date.now());
+    const stop = () => {
+      clearTimeout(timer);
+      this.channel.off('join', onJoin);
+      this.waiting.delete(request);
+    };
+    this.channel.on('join', onJoin);
+    this.waiting.set(request, stop);
+    return stop;
   }
 
   /**

@@ -38,7 +38,7 @@ export class SharedChannel implements ServerSide {
     earlyWaitMs: number,
   ) {
     this.channel = channel;
-    this.requests = new PendingRequests(channel);
+    this.requests = new PendingRequests(channel, earlyWaitMs);
     this.directory = new HandlerDirectory(channel, earlyWaitMs);
     this.status = new StatusForwarder(channel);
     this.inbox = new EarlyInbox(channel.name, earlyWaitMs, (sender, id, packet) => {
