@@ -11,8 +11,14 @@ import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
 import { NestClientBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
 import { sendEvent } from '../protocol/nest-wire.js';
-import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
+import {
+  acquireSharedChannel,
+  declareChannelUser,
+  releaseSharedChannel,
+  withdrawChannelUser,
+} from '../shared/channel-registry.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
+import { StatusForwarder } from '../shared/status-forwarder.js';
 import { IpcClientTarget } from './ipc-client.target.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
@@ -58,6 +64,7 @@ export class IpcClient extends NestClientBase {
     const timeout = options?.timeout;
     this.timeoutMs = timeout === undefined ? undefined : duration('timeout', timeout, timeout);
     this.options = options ?? {};
+    declareChannelUser(this, 'IpcClient', this.channelOptions());
     this.pipes = {
       owner: this,
       customSerializer: this.customSerializer,
@@ -89,6 +96,7 @@ export class IpcClient extends NestClientBase {
    * `close()`, only an explicit call reopens the client.
    */
   connect(): Promise<void> {
+    if (this.closed) declareChannelUser(this, 'IpcClient', this.channelOptions());
     this.closed = false;
     return this.ensureConnected();
   }
@@ -106,6 +114,7 @@ export class IpcClient extends NestClientBase {
   /** Leaves; pending requests of this client fail. Nest calls it on application shutdown. */
   async close(): Promise<void> {
     this.closed = true;
+    withdrawChannelUser(this);
     this.connection = undefined;
     this.ready = false;
     const closed = new ChannelClosedError(
@@ -118,9 +127,10 @@ export class IpcClient extends NestClientBase {
     this.emitter.emit('disconnected');
   }
 
-  /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
+  /** Listens to status events (see IpcServer.on): connected, reconnecting, hub, join, ... */
   override on<K extends keyof IpcEvents = keyof IpcEvents>(event: K, callback: IpcEvents[K]): void {
     this.emitter.on(event as string, callback);
+    StatusForwarder.replayConnected(event as string, callback, this.shared?.channel);
   }
 
   /**
@@ -255,11 +265,15 @@ export class IpcClient extends NestClientBase {
 
   /** Takes this process's channel for these options; synchronous, so bad options throw here. */
   private take(): SharedChannel {
-    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
-    const shared = acquireSharedChannel(channelOptions);
+    const shared = acquireSharedChannel(this.channelOptions());
     this.shared = shared;
     this.detachChannel = shared.status.watch(this.emitter, this.statusSink);
     return shared;
+  }
+
+  private channelOptions(): IpcClientOptions {
+    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
+    return channelOptions;
   }
 
   private async open(): Promise<void> {
