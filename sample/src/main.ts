@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type IpcClient, IpcServer } from 'nestjs-ipc-channel';
+import { IpcClient, IpcServer } from 'nestjs-ipc-channel';
 import { AppModule } from './app.module.js';
-import { IPC, ipcOptions } from './ipc.options.js';
 
 const logger = new Logger('Bootstrap');
 
@@ -13,7 +12,7 @@ const logger = new Logger('Bootstrap');
  */
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn', 'log'] });
-  app.connectMicroservice({ strategy: new IpcServer(ipcOptions()) }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: app.get(IpcServer) }, { inheritAppConfig: true });
   // PM2 stops a worker with SIGINT (reload, restart, stop): close gracefully, so the worker leaves
   // the channel, hands the hub over if it has it, and its peer id passes to its successor.
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
@@ -30,7 +29,7 @@ async function bootstrap(): Promise<void> {
   process.send?.('ready');
 
   await app.startAllMicroservices();
-  const ipc = app.get<IpcClient>(IPC);
+  const ipc = app.get(IpcClient);
   await ipc.connect();
   logger.log(`worker ${ipc.id} (pid ${process.pid}) serves http://${host}:${port}`);
 }
