@@ -233,3 +233,25 @@ test("on('connected') agrees with status for a client that attaches after the se
   expect(heard.at(-1)).toBe('status disconnected');
   expect(heard.filter((h) => h.endsWith(': 1'))).toHaveLength(3); // no repeats
 });
+
+test("forRoot's server and client options reach only their side", async () => {
+  const calls: string[] = [];
+  const { fleet } = await start(
+    IpcModule.forRoot({
+      name: 'mod',
+      dir: dir.path,
+      server: {
+        serializer: {
+          serialize: (packet: unknown) => (calls.push('server.serialize'), packet),
+        },
+      },
+      client: {
+        serializer: {
+          serialize: (packet: unknown) => (calls.push('client.serialize'), packet),
+        },
+      },
+    }),
+  );
+  expect(await firstValueFrom(fleet.ipc.send<number>('sum', [2, 3]))).toBe(5);
+  expect(calls).toEqual(['client.serialize', 'server.serialize']);
+});

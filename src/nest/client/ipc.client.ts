@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../../channel/channel.js';
-import { duration } from '../../channel/channel-options.js';
+import { type ChannelOptions, duration } from '../../channel/channel-options.js';
 import { ChannelClosedError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
@@ -17,6 +17,7 @@ import {
   releaseSharedChannel,
   withdrawChannelUser,
 } from '../shared/channel-registry.js';
+import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { StatusForwarder } from '../shared/status-forwarder.js';
 import { IpcClientTarget } from './ipc-client.target.js';
@@ -271,9 +272,8 @@ export class IpcClient extends NestClientBase {
     return shared;
   }
 
-  private channelOptions(): IpcClientOptions {
-    const { serializer: _s, deserializer: _d, timeout: _t, ...channelOptions } = this.options;
-    return channelOptions;
+  private channelOptions(): ChannelOptions {
+    return pickChannelOptions(this.options);
   }
 
   private async open(): Promise<void> {

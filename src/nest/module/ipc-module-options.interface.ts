@@ -1,6 +1,6 @@
-import type { Deserializer, Serializer } from '@nestjs/microservices';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { ChannelOptions } from '../../channel/channel-options.js';
+import type { IpcClientOptions, IpcServerOptions } from '../ipc-options.interface.js';
 
 /**
  * The options of `IpcModule.forRoot()`: the channel options, given once for the process's
@@ -9,10 +9,10 @@ import type { ChannelOptions } from '../../channel/channel-options.js';
 export interface IpcModuleOptions extends ChannelOptions {
   /** The IpcClient fails a request with RequestTimeoutError after this many ms without an answer. */
   timeout?: number;
-  /** Nest serializer hooks of the IpcServer (responses out, requests and events in). */
-  server?: { serializer?: Serializer; deserializer?: Deserializer };
-  /** Nest serializer hooks of the IpcClient (requests and events out, responses in). */
-  client?: { serializer?: Serializer; deserializer?: Deserializer };
+  /** What only the IpcServer takes: Nest's serializer hooks (responses out, requests in). */
+  server?: Omit<IpcServerOptions, keyof ChannelOptions>;
+  /** What only the IpcClient takes: its serializer hooks (requests out, responses in), ... */
+  client?: Omit<IpcClientOptions, keyof ChannelOptions>;
 }
 
 /** The options of `IpcModule.forRootAsync()`: a factory for IpcModuleOptions and what it needs. */

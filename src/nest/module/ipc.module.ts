@@ -5,11 +5,12 @@ import {
   type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
-import { resolveOptions } from '../../channel/channel-options.js';
+import { type ChannelOptions, resolveOptions } from '../../channel/channel-options.js';
 import { IpcClient } from '../client/ipc.client.js';
 import { IPC_MODULE_OPTIONS } from '../ipc.constants.js';
 import { IpcLeadership } from '../leadership/ipc-leadership.service.js';
 import { IpcServer } from '../server/ipc.server.js';
+import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { IpcModuleAsyncOptions, IpcModuleOptions } from './ipc-module-options.interface.js';
 
 /**
@@ -90,7 +91,6 @@ export class IpcModule implements OnApplicationShutdown {
 }
 
 /** The options that are the channel's, without those of the server or client alone. */
-function channelOptions(options: IpcModuleOptions) {
-  const { timeout: _t, server: _s, client: _c, ...channel } = options;
-  return channel;
+function channelOptions(options: IpcModuleOptions): ChannelOptions {
+  return pickChannelOptions(options);
 }

@@ -7,6 +7,7 @@ import type {
   WritePacket,
 } from '@nestjs/microservices';
 import type { Channel } from '../../channel/channel.js';
+import type { ChannelOptions } from '../../channel/channel-options.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import type { IpcEvents, IpcServerOptions } from '../ipc-options.interface.js';
 import { type IncomingPacket, NestServerBase } from '../nest-internals.js';
@@ -18,6 +19,7 @@ import {
   withdrawChannelUser,
 } from '../shared/channel-registry.js';
 import type { MessageSink } from '../shared/message-sink.js';
+import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { StatusForwarder } from '../shared/status-forwarder.js';
 
@@ -51,9 +53,8 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     declareChannelUser(this, 'IpcServer', this.channelOptions());
   }
 
-  private channelOptions(): IpcServerOptions {
-    const { serializer: _s, deserializer: _d, ...channelOptions } = this.options;
-    return channelOptions;
+  private channelOptions(): ChannelOptions {
+    return pickChannelOptions(this.options);
   }
 
   /** This process's peer id (undefined until joined). Same as every IpcClient's of this process. */

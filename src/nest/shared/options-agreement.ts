@@ -28,9 +28,22 @@ const COMPARED = [
 
 type Compared = (typeof COMPARED)[number];
 
+/** Every key of ChannelOptions. */
+const CHANNEL_KEYS: ReadonlySet<string> = new Set<keyof ChannelOptions>([...COMPARED, 'logger']);
+
+/**
+ * Only the channel's options, without what belongs to an IpcServer or IpcClient alone
+ * (`timeout`, serializers, and any option of theirs to come).
+ */
+export function pickChannelOptions(options: object): ChannelOptions {
+  return Object.fromEntries(
+    Object.entries(options).filter(([k, v]) => CHANNEL_KEYS.has(k) && v !== undefined),
+  ) as ChannelOptions;
+}
+
 /** Whether any channel option is given (an IpcClient without one uses its process's server's). */
 export function givesChannelOptions(options: ChannelOptions): boolean {
-  return Object.values(options).some((v) => v !== undefined);
+  return Object.keys(pickChannelOptions(options)).length > 0;
 }
 
 /**
