@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type IpcClient, IpcServer } from 'nestjs-ipc-channel';
+import { IpcClient, IpcServer } from 'nestjs-ipc-channel';
 import { IpcIoAdapter } from 'nestjs-ipc-channel/socket.io/nest';
 import { AppModule } from './app.module.js';
-import { IPC, ipcOptions } from './ipc.options.js';
+import { ipcOptions } from './ipc.options.js';
 
 const logger = new Logger('Bootstrap');
 
@@ -14,7 +14,7 @@ const logger = new Logger('Bootstrap');
  */
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn', 'log'] });
-  app.connectMicroservice({ strategy: new IpcServer(ipcOptions()) }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: app.get(IpcServer) }, { inheritAppConfig: true });
   // socket.io rooms span the workers, over the IpcServer's connection (see src/socket-io).
   app.useWebSocketAdapter(new IpcIoAdapter(app, ipcOptions()));
   // PM2 stops a worker with SIGINT (reload, restart, stop): close gracefully, so the worker leaves
@@ -33,7 +33,7 @@ async function bootstrap(): Promise<void> {
   process.send?.('ready');
 
   await app.startAllMicroservices();
-  const ipc = app.get<IpcClient>(IPC);
+  const ipc = app.get(IpcClient);
   await ipc.connect();
   logger.log(`worker ${ipc.id} (pid ${process.pid}) serves http://${host}:${port}`);
 }

@@ -21,8 +21,14 @@
 import 'reflect-metadata';
 import { Controller, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ClientsModule, Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { IpcClient, type IpcContext, IpcServer, PeerUnavailableError } from 'nestjs-ipc-channel';
+import { ClientsModule, Ctx, Payload } from '@nestjs/microservices';
+import {
+  IpcClient,
+  type IpcContext,
+  IpcEventPattern,
+  IpcServer,
+  PeerUnavailableError,
+} from 'nestjs-ipc-channel';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import type { Invalidate, Invalidated } from './cache/cache.service.js';
 import type { Pong, WorkerInfo } from './workers/workers.types.js';
@@ -151,7 +157,7 @@ class Tally {
 class Confirmations {
   constructor(private readonly tally: Tally) {}
 
-  @EventPattern('cache.invalidated')
+  @IpcEventPattern('cache.invalidated')
   invalidated(@Payload() ack: Invalidated, @Ctx() ctx: IpcContext): void {
     this.tally.confirmed(ack, ctx.getSender());
   }

@@ -4,3 +4,6 @@
  * copies of this package get loaded.
  */
 export const IPC_TRANSPORT: unique symbol = Symbol.for('nestjs-ipc-channel');
+
+/** The injection token of the options given to `IpcModule.forRoot()` / `forRootAsync()`. */
+export const IPC_MODULE_OPTIONS: unique symbol = Symbol.for('nestjs-ipc-channel:module-options');

@@ -1,6 +1,5 @@
-import { Body, Controller, Delete, Get, Inject, Param, Post } from '@nestjs/common';
-import type { IpcClient } from 'nestjs-ipc-channel';
-import { IPC } from '../ipc.options.js';
+import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
+import { IpcClient } from 'nestjs-ipc-channel';
 import { CacheService } from './cache.service.js';
 
 /** The HTTP API. PM2 hands each connection to any worker; the answer says which one it was. */
@@ -8,7 +7,7 @@ import { CacheService } from './cache.service.js';
 export class CacheController {
   constructor(
     private readonly cache: CacheService,
-    @Inject(IPC) private readonly ipc: IpcClient,
+    private readonly ipc: IpcClient,
   ) {}
 
   /** Stores `{ "value": ... }` in this worker's memory. */

@@ -1,7 +1,6 @@
-import { Controller, Inject } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import type { IpcClient, IpcContext } from 'nestjs-ipc-channel';
-import { IPC } from '../ipc.options.js';
+import { Controller } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { IpcClient, type IpcContext, IpcEventPattern } from 'nestjs-ipc-channel';
 import { CacheService, type Invalidate, type Invalidated } from './cache.service.js';
 
 /** What other workers (and other processes on the channel) ask of this worker's cache. */
@@ -9,11 +8,11 @@ import { CacheService, type Invalidate, type Invalidated } from './cache.service
 export class CacheHandlers {
   constructor(
     private readonly cache: CacheService,
-    @Inject(IPC) private readonly ipc: IpcClient,
+    private readonly ipc: IpcClient,
   ) {}
 
   /** Drops the key and confirms to whoever sent the invalidation. */
-  @EventPattern('cache.invalidate')
+  @IpcEventPattern('cache.invalidate')
   invalidate(@Payload() event: Invalidate, @Ctx() ctx: IpcContext): void {
     const had = this.cache.drop(event.key);
     const ack: Invalidated = {
@@ -26,7 +25,7 @@ export class CacheHandlers {
     this.ipc.to(ctx.getSender()).emit('cache.invalidated', ack);
   }
 
-  @EventPattern('cache.invalidated')
+  @IpcEventPattern('cache.invalidated')
   invalidated(@Payload() ack: Invalidated, @Ctx() ctx: IpcContext): void {
     this.cache.confirmed(ack, ctx.getSender());
   }

@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { IpcClient } from 'nestjs-ipc-channel';
+import { Injectable } from '@nestjs/common';
+import { IpcClient } from 'nestjs-ipc-channel';
 import { lastValueFrom } from 'rxjs';
-import { IPC } from '../ipc.options.js';
 
 /** `cache.invalidate` tells a worker to drop a key; `ref` identifies the invalidation. */
 export interface Invalidate {
@@ -46,7 +45,7 @@ export class CacheService {
   /** Invalidations this worker received (from any worker, itself included). */
   invalidations = 0;
 
-  constructor(@Inject(IPC) private readonly ipc: IpcClient) {}
+  constructor(private readonly ipc: IpcClient) {}
 
   get size(): number {
     return this.entries.size;

@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
-import { type IpcClient, IpcLeadership, LeaderOnly } from 'nestjs-ipc-channel';
-import { IPC } from '../ipc.options.js';
+import { IpcClient, IpcLeadership, LeaderOnly } from 'nestjs-ipc-channel';
 import type { WarmUp } from './warm-up.types.js';
 
 /** How often the cluster warms its caches (WARM_UP_MS, default 2 s). */
@@ -22,7 +21,7 @@ export class CacheWarmUp {
   readonly received: WarmUp[] = [];
 
   constructor(
-    @Inject(IPC) private readonly ipc: IpcClient,
+    private readonly ipc: IpcClient,
     private readonly leadership: IpcLeadership,
   ) {}
 

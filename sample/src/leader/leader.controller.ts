@@ -1,14 +1,13 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import { type Channel, type IpcClient, IpcLeadership } from 'nestjs-ipc-channel';
-import { IPC } from '../ipc.options.js';
+import { Controller, Get } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { type Channel, IpcClient, IpcEventPattern, IpcLeadership } from 'nestjs-ipc-channel';
 import { CacheWarmUp } from './cache-warm-up.job.js';
 import type { WarmUp } from './warm-up.types.js';
 
 @Controller()
 export class LeaderController {
   constructor(
-    @Inject(IPC) private readonly ipc: IpcClient,
+    private readonly ipc: IpcClient,
     private readonly leadership: IpcLeadership,
     private readonly warmUps: CacheWarmUp,
   ) {}
@@ -29,7 +28,7 @@ export class LeaderController {
   }
 
   /** The leader's warm-up reaches every worker, which keeps the warm data. */
-  @EventPattern('cache.warm')
+  @IpcEventPattern('cache.warm')
   warm(@Payload() warm: WarmUp): void {
     this.warmUps.receive(warm);
   }

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { IpcLeadership } from 'nestjs-ipc-channel';
 import { CacheWarmUp } from './cache-warm-up.job.js';
 import { LeaderController } from './leader.controller.js';
 
@@ -8,6 +7,6 @@ import { LeaderController } from './leader.controller.js';
 @Module({
   imports: [ScheduleModule.forRoot()],
   controllers: [LeaderController],
-  providers: [CacheWarmUp, IpcLeadership],
+  providers: [CacheWarmUp], // IpcLeadership comes from IpcModule
 })
 export class LeaderModule {}

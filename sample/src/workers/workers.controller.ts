@@ -2,26 +2,24 @@ import {
   Controller,
   Get,
   GatewayTimeoutException,
-  Inject,
   NotFoundException,
   Param,
   ParseIntPipe,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import {
-  type IpcClient,
+  IpcClient,
   type IpcReply,
   PeerLeftError,
   PeerUnavailableError,
   RequestTimeoutError,
 } from 'nestjs-ipc-channel';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { IPC } from '../ipc.options.js';
 import type { Pong, WorkerInfo } from './workers.types.js';
 
 @Controller('workers')
 export class WorkersController {
-  constructor(@Inject(IPC) private readonly ipc: IpcClient) {}
+  constructor(private readonly ipc: IpcClient) {}
 
   /** Asks every worker for its stats (one request to each, answers gathered). */
   @Get()

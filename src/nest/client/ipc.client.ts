@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../../channel/channel.js';
-import { duration } from '../../channel/channel-options.js';
+import { type ChannelOptions, duration } from '../../channel/channel-options.js';
 import { ChannelClosedError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
@@ -11,9 +11,16 @@ import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
 import { NestClientBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
 import { sendEvent } from '../protocol/nest-wire.js';
-import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
+import {
+  acquireSharedChannel,
+  declareChannelUser,
+  releaseSharedChannel,
+  withdrawChannelUser,
+} from '../shared/channel-registry.js';
+import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { whenConfirmed, whenWritable } from './emit-outcome.js';
+import { StatusForwarder } from '../shared/status-forwarder.js';
 import { IpcClientTarget } from './ipc-client.target.js';
 import { gather } from './gather.js';
 import { RequestCall, type RequestPipes } from './request-call.js';
@@ -62,6 +69,7 @@ export class IpcClient extends NestClientBase {
     this.timeoutMs = timeout === undefined ? undefined : duration('timeout', timeout, timeout);
     this.options = options ?? {};
     this.confirmEvents = options?.confirmEvents === true;
+    declareChannelUser(this, 'IpcClient', this.channelOptions());
     this.pipes = {
       owner: this,
       customSerializer: this.customSerializer,
@@ -94,6 +102,7 @@ export class IpcClient extends NestClientBase {
    * `close()`, only an explicit call reopens the client.
    */
   connect(): Promise<void> {
+    if (this.closed) declareChannelUser(this, 'IpcClient', this.channelOptions());
     this.closed = false;
     return this.ensureConnected();
   }
@@ -111,6 +120,7 @@ export class IpcClient extends NestClientBase {
   /** Leaves; pending requests of this client fail. Nest calls it on application shutdown. */
   async close(): Promise<void> {
     this.closed = true;
+    withdrawChannelUser(this);
     this.connection = undefined;
     this.ready = false;
     const closed = new ChannelClosedError(
@@ -123,9 +133,10 @@ export class IpcClient extends NestClientBase {
     this.emitter.emit('disconnected');
   }
 
-  /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
+  /** Listens to status events (see IpcServer.on): connected, reconnecting, hub, join, ... */
   override on<K extends keyof IpcEvents = keyof IpcEvents>(event: K, callback: IpcEvents[K]): void {
     this.emitter.on(event as string, callback);
+    StatusForwarder.replayConnected(event as string, callback, this.shared?.channel);
   }
 
   /**
@@ -270,18 +281,14 @@ export class IpcClient extends NestClientBase {
 
   /** Takes this process's channel for these options; synchronous, so bad options throw here. */
   private take(): SharedChannel {
-    const {
-      serializer: _s,
-      deserializer: _d,
-      timeout: _t,
-      confirmEvents: _c,
-      waitForRestart: _w,
-      ...channelOptions
-    } = this.options;
-    const shared = acquireSharedChannel(channelOptions);
+    const shared = acquireSharedChannel(this.channelOptions());
     this.shared = shared;
     this.detachChannel = shared.status.watch(this.emitter, this.statusSink);
     return shared;
+  }
+
+  private channelOptions(): ChannelOptions {
+    return pickChannelOptions(this.options);
   }
 
   private async open(): Promise<void> {

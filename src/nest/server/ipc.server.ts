@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
 import type {
   CustomTransportStrategy,
   MessageHandler,
@@ -6,14 +7,22 @@ import type {
   WritePacket,
 } from '@nestjs/microservices';
 import type { Channel } from '../../channel/channel.js';
+import type { ChannelOptions } from '../../channel/channel-options.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import type { IpcEvents, IpcServerOptions } from '../ipc-options.interface.js';
 import { type IncomingPacket, NestServerBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
-import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
+import {
+  acquireSharedChannel,
+  declareChannelUser,
+  releaseSharedChannel,
+  withdrawChannelUser,
+} from '../shared/channel-registry.js';
 import type { MessageSink } from '../shared/message-sink.js';
 import type { IpcContext } from './ipc.context.js';
+import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
+import { StatusForwarder } from '../shared/status-forwarder.js';
 
 /** Handler lookups are cached per pattern string; a bound keeps hostile input from growing it. */
 const MAX_CACHED_PATTERNS = 10_000;
@@ -52,6 +61,11 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
 
   constructor(private readonly options: IpcServerOptions = {}) {
     super(options);
+    declareChannelUser(this, 'IpcServer', this.channelOptions());
+  }
+
+  private channelOptions(): ChannelOptions {
+    return pickChannelOptions(this.options);
   }
 
   /** This process's peer id (undefined until joined). Same as every IpcClient's of this process. */
@@ -63,13 +77,15 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   async listen(callback: (error?: unknown) => void): Promise<void> {
     this.closing = undefined;
     try {
-      const { serializer: _s, deserializer: _d, ...channelOptions } = this.options;
-      this.shared = acquireSharedChannel(channelOptions);
+      const channelOptions = this.channelOptions();
+      declareChannelUser(this, 'IpcServer', channelOptions);
+      this.shared = acquireSharedChannel(channelOptions, 'IpcServer');
       this.collectRoutes();
       this.shared.attach(this);
       this.detachChannel = this.shared.status.watch(this.emitter, this.statusSink);
       await this.shared.connect();
       this.statusSink.next('connected');
+      logJoin(this.shared.channel);
       callback();
     } catch (e) {
       await this.close();
@@ -90,6 +106,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   private async shutDown(): Promise<void> {
+    withdrawChannelUser(this);
     const shared = this.shared;
     if (shared === undefined) return;
     await shared.retire();
@@ -98,7 +115,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     shared.detach(this);
     this.stopAllResponses();
     this.detachChannel?.();
-    await releaseSharedChannel(shared);
+    await releaseSharedChannel(shared, 'IpcServer');
     this.statusSink.next('disconnected');
     this.emitter.emit('disconnected');
   }
@@ -111,9 +128,13 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
     }
   }
 
-  /** Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error. */
+  /**
+   * Listens to status events: connected, reconnecting, disconnected, hub, join, leave, error.
+   * A `'connected'` listener added while joined is called once at once with this process's id.
+   */
   on<K extends keyof IpcEvents = keyof IpcEvents>(event: K, callback: IpcEvents[K]): void {
     this.emitter.on(event as string, callback);
+    StatusForwarder.replayConnected(event as string, callback, this.shared?.channel);
   }
 
   /** The underlying Channel (for `to(...).emit`, `peers`, ...). */
@@ -284,6 +305,12 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
       (handler.isEventHandler ? this.eventRoutes : this.messageRoutes).push(route);
     }
   }
+}
+
+/** One line on join, so an operator sees which channel and id a worker got, and who routes. */
+function logJoin(channel: Channel): void {
+  const hub = channel.isHub ? 'this process hosts the hub' : `peer ${channel.hubId} hosts the hub`;
+  new Logger('IpcServer').log(`Joined channel '${channel.name}' as peer ${channel.id}; ${hub}.`);
 }
 
 /**

@@ -54,10 +54,28 @@ export class StatusForwarder {
     };
     for (const [event, listener] of Object.entries(on)) ch.on(event, listener);
     this.errorListeners.add(onError);
+    // Attaching to a channel this process had already joined (the IpcServer joined first): the
+    // channel's 'connect' is past, and listeners registered before the attach must still hear it.
+    if (ch.connected) on.connect!(ch.id);
     return () => {
       for (const [event, listener] of Object.entries(on)) ch.off(event, listener);
       this.errorListeners.delete(onError);
     };
+  }
+
+  /**
+   * `on('connected', cb)` registered while the channel is joined calls `cb(id)` once at once
+   * (on the next microtask), as `status` replays `'connected'` to a late subscriber.
+   */
+  static replayConnected(
+    event: string,
+    callback: (...args: any[]) => void,
+    channel: Channel | undefined,
+  ): void {
+    if (event !== 'connected' || channel?.connected !== true) return;
+    queueMicrotask(() => {
+      if (channel.connected) callback(channel.id);
+    });
   }
 
   /** An error that belongs to no request: logged, and given to 'error' listeners. */
