@@ -75,7 +75,8 @@ test('an event sent before the IpcServer of its only handler attached is not rep
 
 test('a peer that has announced nothing gets until graceMs to do so; a late announcement settles it at once', async () => {
   const { client } = await boot({ graceMs: 1000 }, { graceMs: 1000 });
-  const confirming = new IpcClient({ name: 'inproc', dir: dir.path, confirmEvents: true });
+  // Without channel options of its own: it shares the server's channel, graceMs included.
+  const confirming = new IpcClient({ confirmEvents: true });
   const late = new Channel({ name: 'inproc', dir: dir.path, id: 2 });
   const silent = new Channel({ name: 'inproc', dir: dir.path, id: 3 });
   try {
