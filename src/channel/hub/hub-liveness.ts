@@ -58,18 +58,25 @@ export class HubLiveness {
    */
   mayWrite(): boolean {
     if (this.isFenced) return false;
-    const ticker = this.ticker;
-    if (!ticker.overdue() || this.checkedAfter === ticker.lastTick) return true;
-    this.checkedAfter = ticker.lastTick;
+    return !this.ticker.overdue() || !this.fencedAfterPause();
+  }
+
+  /** Whether another hub took the public name; looked at once per pause of this process. */
+  private fencedAfterPause(): boolean {
+    if (this.isFenced) return true;
+    if (this.checkedAfter === this.ticker.lastTick) return false;
+    this.checkedAfter = this.ticker.lastTick;
     const pub = this.options.publication;
-    if (pub === undefined || !pub.watched || pub.isOurs()) return true;
+    if (pub === undefined || !pub.watched || pub.isOurs()) return false;
     this.isFenced = true;
     this.options.fenced();
-    return false;
+    return true;
   }
 
   private tick(now: number, resumed: boolean): void {
     const { conns, output, heartbeatTimeoutMs, stallTimeoutMs } = this.options;
+    // Timers can run before I/O callbacks too: the first tick after a pause looks first.
+    if (resumed && this.fencedAfterPause()) return;
     const cuts: [HubConnection, string][] = [];
     for (const conn of conns) {
       if (conn.local || conn.state === ConnectionState.Closed) continue;
