@@ -67,14 +67,18 @@ test('a SIGSTOPped reader no longer holds back four peers broadcasting: their ra
     'broadcasts to flow',
   );
 
-  const baseline = await receivedIn(p1, [2, 3], WINDOW_MS);
+  // The slower of two windows: other processes on the machine make the rate swing a little.
+  const baseline = Math.min(
+    await receivedIn(p1, [2, 3], WINDOW_MS),
+    await receivedIn(p1, [2, 3], WINDOW_MS),
+  );
   p4.child.kill('SIGSTOP');
   const stoppedAt = Date.now();
   // Within stallTimeoutMs the broadcasters' windows fill (every broadcast waits for 4 to read
   // it); then the hub cuts 4 off and they run again.
   await sleep(Math.max(0, stoppedAt + STALL_MS + 1000 - Date.now()));
-  const during = await receivedIn(p1, [2, 3], WINDOW_MS);
-  expect(during).toBeGreaterThanOrEqual(baseline / 2);
+  const afterCut = await receivedIn(p1, [2, 3], WINDOW_MS);
+  expect(afterCut).toBeGreaterThanOrEqual(baseline / 2);
   await p1.waitEvent((e) => e.ev === 'leave' && e.id === 4);
 
   p4.child.kill('SIGCONT');
