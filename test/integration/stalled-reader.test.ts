@@ -1,5 +1,5 @@
-import { type PeerState, received, settled } from '../helpers/peer-fixture.js';
-import { type Proc, startMany } from '../helpers/processes.js';
+import { type PeerState, expectNumbers, received, settled } from '../helpers/peer-fixture.js';
+import { Proc, startMany } from '../helpers/processes.js';
 import { range } from '../helpers/range.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -127,3 +127,44 @@ test('a SIGSTOPped reader no longer holds back four peers broadcasting: their ra
     expect(resumeAt).toBeLessThanOrEqual(sent.get(sender)!);
   }
 }, 120_000);
+
+test('an idle peer SIGSTOPped past heartbeatTimeoutMs is cut off; its id is kept and what is sent to it meanwhile arrives once when it runs', async () => {
+  const env = (id?: number) =>
+    box.peerEnv({
+      ...(id === undefined ? {} : { id }),
+      heartbeatTimeoutMs: 1000,
+      stallTimeoutMs: 4000,
+    });
+  const procs = await startMany(3, 'peer.js', (i) => env(i + 1));
+  const [p1, p2, p3] = procs as [Proc, Proc, Proc];
+  await p1.call('connect');
+  await Promise.all([p2, p3].map((p) => p.call('connect')));
+  await settled(procs);
+
+  p3.child.kill('SIGSTOP');
+  // Nothing is pending for it: the hub cuts it off because it stopped sending heartbeats.
+  await p1.waitEvent((e) => e.ev === 'leave' && e.id === 3);
+  // While it is out: messages to it are held, a request to it fails at once, and a newcomer
+  // does not get its id.
+  await p2.call('stream', { to: 3, count: 100 });
+  await p2.call('sendNoHold', { to: 3, message: 'request-like' });
+  const newcomer = await Proc.start('peer.js', env());
+  expect((await newcomer.call<PeerState>('connect')).id).toBe(4);
+
+  p3.child.kill('SIGCONT');
+  const states = await settled([...procs, newcomer]);
+  expect(states.map((s) => s.id)).toEqual([1, 2, 3, 4]);
+  await expectNumbers(p3, 2, range(0, 100));
+  expect((await received(p2)).errors).toEqual([
+    {
+      name: 'UndeliverableError',
+      code: 'ERR_IPC_UNDELIVERABLE',
+      message: expect.any(String),
+      target: 3,
+      reason: 'peer-absent',
+      event: 'message',
+      data: 'request-like',
+    },
+  ]);
+  expect((await received(p3)).messages).toEqual([]);
+}, 60_000);
