@@ -62,6 +62,25 @@ export interface ChannelOptions {
    * off). Elsewhere, and with `false`, everything goes through the hub.
    */
   directLinks?: boolean;
+  /**
+   * How long a connection to or from the hub may carry nothing before its sender adds a 24-byte
+   * heartbeat; traffic counts as one, so a busy channel sends none. Default 1000 ms.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long a peer waits without hearing from its hub (data or heartbeat) before it deposes it
+   * and elects another, and the hub waits without hearing from a peer before it cuts it off as
+   * stalled. Must exceed `heartbeatIntervalMs`; give every process the same value. Default 5000
+   * ms: far above a full GC pause or the event-loop lag of a loaded machine, so a healthy but
+   * slow hub is not replaced.
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * How long a peer may leave what it was sent unread (no receipt, no direct-link ack) before it
+   * is cut off, so that it holds back no one else: its unicasts are then held for it for
+   * `graceMs`, broadcasts sent while it is out are not. Default 5000 ms.
+   */
+  stallTimeoutMs?: number;
   /** Small JSON-able data other peers see as `peerMeta(id)`; change it with `setMeta`. */
   meta?: unknown;
   /** A Nest `LoggerService` (or `console`). The channel logs nothing without one. */
@@ -85,6 +104,9 @@ export interface ResolvedOptions {
   readonly preferredIdWaitMs: number;
   readonly maxHeldBytes: number;
   readonly directLinks: boolean;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly stallTimeoutMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -245,6 +267,13 @@ export function resolveOptions(
   if (maxQueueBytes < highWaterMark) {
     throw new InvalidOptionError(`Option 'maxQueueBytes' must not be below 'highWaterMark'.`);
   }
+  const heartbeatIntervalMs = duration('heartbeatIntervalMs', options.heartbeatIntervalMs, 1000);
+  const heartbeatTimeoutMs = duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 5000);
+  if (heartbeatTimeoutMs < 2 * heartbeatIntervalMs) {
+    throw new InvalidOptionError(
+      `Option 'heartbeatTimeoutMs' (${heartbeatTimeoutMs}) must be at least twice 'heartbeatIntervalMs' (${heartbeatIntervalMs}), or one late heartbeat would look like a hung process.`,
+    );
+  }
   return {
     name,
     id,
@@ -261,5 +290,8 @@ export function resolveOptions(
     preferredIdWaitMs: duration('preferredIdWaitMs', options.preferredIdWaitMs, 10_000),
     maxHeldBytes: positive('maxHeldBytes', options.maxHeldBytes, 64 * MiB),
     directLinks: directLinksOption(options.directLinks),
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    stallTimeoutMs: duration('stallTimeoutMs', options.stallTimeoutMs, 5000),
   };
 }

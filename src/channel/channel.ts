@@ -121,6 +121,9 @@ export class Channel extends EventEmitter {
           preferredIdWaitMs: opts.preferredIdWaitMs,
           maxHeldBytes: opts.maxHeldBytes,
           handshakeTimeoutMs: 10_000,
+          heartbeatIntervalMs: opts.heartbeatIntervalMs,
+          heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+          stallTimeoutMs: opts.stallTimeoutMs,
           onFault: (error) => this.errors.report(error),
           firstEpoch: () => this.leadership.firstHubEpoch(),
           onStop: () => this.leadership.update(),
@@ -156,7 +159,7 @@ export class Channel extends EventEmitter {
     this.receiver = new Receiver(ctx, dedup, this.sender, control);
     if (opts.directLinks && DirectLinks.supported(hubAddress.kind)) {
       const adapter = new DirectAdapter(ctx, this.sender, this.receiver);
-      state.direct = new DirectLinks(adapter, opts.maxFrameBytes, log);
+      state.direct = new DirectLinks(adapter, opts.maxFrameBytes, log, opts);
     }
     this.lifecycle = new Lifecycle(ctx, hubAddress, this.sender, this.presence, this.leadership);
   }

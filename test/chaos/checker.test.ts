@@ -201,3 +201,25 @@ test('an unterminated last line is no message', () => {
   expect(log.received.map((e) => e.k)).toEqual([1]);
   expect(parseLog(2, 200, true, 'J 2 1000\nT 1 100 ').received).toEqual([]);
 });
+
+test('a reader hung past stallTimeoutMs may miss broadcasts from a second before it stopped until it joined again; not others', () => {
+  // Pid 200 was stopped from 5000 to 8000 and joined again at 8200; pid 300 was not stopped.
+  const logs = [
+    parseLog(1, 100, false, joined(1) + [1, 2, 3, 4, 5].map((k) => `B 1 100 ${k}\n`).join('')),
+    parseLog(2, 200, false, joined(2) + 'B 1 100 1\nJ 2 8200\nB 1 100 5\n'),
+    parseLog(3, 300, false, joined(3) + 'B 1 100 1\nB 1 100 5\n'),
+  ];
+  const broadcasts = [2000, 4500, 6000, 8200, 9000];
+  const v = check(
+    logs,
+    [sender(1, 100, { broadcasts, peers: [1, 2, 3] })],
+    [1, 2, 3],
+    [{ pid: 200, from: 5000, to: 8000 }],
+  );
+  expect(v.violations).toEqual([
+    'lost: broadcast #2 from slot 1 (pid 100) never reached pid 300 (slot 3), joined 3500 ms before it',
+    'lost: broadcast #3 from slot 1 (pid 100) never reached pid 300 (slot 3), joined 5000 ms before it',
+    'lost: broadcast #4 from slot 1 (pid 100) never reached pid 300 (slot 3), joined 7200 ms before it',
+  ]);
+  expect(v.stats.missedWhileCutOff).toBe(3);
+});

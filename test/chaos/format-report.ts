@@ -8,10 +8,10 @@ export function formatReport(r: ChaosReport): string {
   return [
     `seed: ${r.seed}`,
     `rounds: ${r.rounds} (${r.seconds} s)`,
-    `faults: hub kill -9 ${r.faults.killHub}, peer kill -9 ${r.faults.killPeer}, peer SIGSTOP ${r.faults.stopPeer}, hub SIGSTOP ${r.faults.stopHub}, extra peers ${r.faults.addPeer}, quiet ${r.faults.none}`,
+    `faults: hub kill -9 ${r.faults.killHub}, peer kill -9 ${r.faults.killPeer}, peer SIGSTOP ${r.faults.stopPeer}, hub SIGSTOP ${r.faults.stopHub}, reader hung past stallTimeoutMs ${r.faults.hangReader}, hub hung past heartbeatTimeoutMs ${r.faults.hangHub}, extra peers ${r.faults.addPeer}, quiet ${r.faults.none}`,
     `overlapping: hub killed twice in one failover ${r.faults.killHubTwice}, hub and peer killed together ${r.faults.killHubAndPeer}, hub killed while a peer is stopped ${r.faults.stopPeerKillHub}`,
     `kills: ${Object.entries(r.faults).reduce((sum, [f, count]) => sum + KILLS[f as Fault] * count, 0)}`,
-    `messages: ${s.targeted} targeted + ${s.broadcasts} broadcasts (${s.broadcastDeliveriesChecked} deliveries checked) + ${s.requests} requests from senders alive at the end; ${s.received} received in all`,
+    `messages: ${s.targeted} targeted + ${s.broadcasts} broadcasts (${s.broadcastDeliveriesChecked} deliveries checked, ${s.missedWhileCutOff} missed by hung readers while cut off) + ${s.requests} requests from senders alive at the end; ${s.received} received in all`,
     `requests: ${s.requestsAnswered} answered, failed typed: ${failed || 'none'}`,
     `lost: ${s.lost}, duplicated: ${s.duplicated}, redelivered after a crash (allowed): ${s.redeliveredAfterCrash}`,
     `verdicts on targeted messages: undeliverable ${s.reportedUndeliverable}, delivery uncertain ${s.reportedUncertain} (${s.uncertainHandled} of them handled by the process that died); on Nest frames: ${nest || 'none'}`,

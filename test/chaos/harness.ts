@@ -2,17 +2,23 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { Proc, sleep, tempDir, until } from '../helpers/processes.js';
 import { between, seededRandom } from '../fixtures/seeded-random.js';
 import {
+  type Hang,
   type IncarnationLog,
   type SenderReport,
   type Verdict,
   check,
   parseLog,
 } from './checker.js';
+import { type Fault, LIVENESS, pickFault } from './faults.js';
+
+export { type Fault, KILLS } from './faults.js';
 
 /**
  * The chaos run: N peers with mixed traffic, and at moments drawn from the seed, one fault per
  * round: kill -9 the hub, kill -9 an ordinary peer (restarted at once under its slot), SIGSTOP a
- * peer or the hub for a few seconds, or start an extra peer. Some rounds overlap two faults:
+ * peer or the hub for less than the heartbeat and stall timeouts (nothing may change), SIGSTOP
+ * them for longer (a hung hub is deposed and fenced, a hung reader cut off), or start an extra
+ * peer. Some rounds overlap two faults:
  * the hub elected after a kill is killed too while the survivors are still rejoining it, the
  * hub and a peer die at the same moment, or the hub dies while a peer is stopped (that peer
  * wakes to a hub it has never met). Then traffic stops, the run settles, and the checker (see
@@ -71,51 +77,6 @@ export interface ChaosReport extends Verdict {
   resources: ResourceTrend[];
 }
 
-export type Fault =
-  | 'killHub'
-  | 'killPeer'
-  | 'stopPeer'
-  | 'stopHub'
-  | 'addPeer'
-  | 'killHubTwice'
-  | 'killHubAndPeer'
-  | 'stopPeerKillHub'
-  | 'none';
-
-/** Each fault's share of the rounds, in the order the seed's roll picks them. */
-const FAULT_ODDS: [Fault, number][] = [
-  ['killHub', 0.15],
-  ['killPeer', 0.2],
-  ['stopPeer', 0.12],
-  ['stopHub', 0.08],
-  ['addPeer', 0.1],
-  ['killHubTwice', 0.08],
-  ['killHubAndPeer', 0.08],
-  ['stopPeerKillHub', 0.08],
-];
-
-/** How many processes each fault kills with SIGKILL. */
-export const KILLS: Record<Fault, number> = {
-  killHub: 1,
-  killPeer: 1,
-  stopPeer: 0,
-  stopHub: 0,
-  addPeer: 0,
-  killHubTwice: 2,
-  killHubAndPeer: 2,
-  stopPeerKillHub: 1,
-  none: 0,
-};
-
-function pickFault(roll: number): Fault {
-  let edge = 0;
-  for (const [fault, odds] of FAULT_ODDS) {
-    edge += odds;
-    if (roll < edge) return fault;
-  }
-  return 'none';
-}
-
 const TRAFFIC = { tickMs: 20, burst: 3, largeEvery: 150, broadcastEvery: 4, requestEvery: 6 };
 
 /** A process's state once it stopped sending and waited for its confirmations. */
@@ -145,6 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     killPeer: 0,
     stopPeer: 0,
     stopHub: 0,
+    hangReader: 0,
+    hangHub: 0,
     addPeer: 0,
     killHubTwice: 0,
     killHubAndPeer: 0,
@@ -153,6 +116,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   const live = new Map<number, Slot>();
   const killedPids = new Set<number>();
+  const hangs: Hang[] = [];
   const everyone: Proc[] = [];
   const slots = () => [...live.keys()].sort((a, b) => a - b);
   const soak = options.soakFailoverEveryMs;
@@ -185,7 +149,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const launch = (slot: number) => {
     const proc = Proc.launch('chaos-peer.js', {
-      CHAOS_PEER: JSON.stringify({ name: 'chaos', dir: dir.path, slot, seed, logDir, graceMs }),
+      CHAOS_PEER: JSON.stringify({
+        name: 'chaos',
+        dir: dir.path,
+        slot,
+        seed,
+        logDir,
+        graceMs,
+        liveness: LIVENESS,
+      }),
       // PM2's instance variables: the channel's preferred id is instance + 1 = slot.
       pm_id: String(slot - 1),
       NODE_APP_INSTANCE: String(slot - 1),
@@ -252,7 +224,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // when overlapping faults finish in another order.
       const restartDelay = between(rand, 0, 500);
       const secondDelay = between(rand, 0, 500);
-      const stopMs = between(rand, 1000, 3000);
+      // Below the timeouts, and above them.
+      const stopMs = between(rand, 200, 800);
+      const hangMs = LIVENESS.heartbeatTimeoutMs + between(rand, 500, 1500);
       const overlapMs = between(rand, 0, 150);
       let second = 0;
       switch (fault) {
@@ -266,7 +240,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await pause(victim, stopMs);
           break;
         case 'stopHub':
-          await pause(hub, between(rand, 500, 2000));
+          await pause(hub, stopMs);
+          break;
+        case 'hangReader': {
+          // Cut off by the hub; it joins again when it runs, having missed some broadcasts.
+          const from = Date.now();
+          await pause(victim, hangMs);
+          hangs.push({ pid: live.get(victim)!.proc.pid, from, to: Date.now() });
+          break;
+        }
+        case 'hangHub':
+          // Deposed: the others elect a new hub; woken, it steps down and its peer rejoins.
+          await pause(hub, hangMs);
           break;
         case 'killHubTwice': {
           // The survivors are still electing or rejoining when their new hub dies as well.
@@ -282,7 +267,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         case 'stopPeerKillHub':
           // The stopped peer misses the hub's death and the election; it wakes to a new hub.
-          await pause(victim, stopMs, async () => {
+          await pause(victim, 1000 + stopMs, async () => {
             await sleep(overlapMs);
             await restart(hub, restartDelay);
           });
@@ -306,7 +291,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           ? ''
           : fault === 'addPeer'
             ? `slot ${Math.max(...slots())}`
-            : fault === 'stopPeer' || fault === 'killPeer'
+            : fault === 'stopPeer' || fault === 'killPeer' || fault === 'hangReader'
               ? `slot ${victim}`
               : fault === 'stopPeerKillHub'
                 ? `hub slot ${hub}, stopped slot ${victim}`
@@ -342,7 +327,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         parseLog(slot, pid, killedPids.has(pid), readFileSync(`${logDir}/${file}`, 'utf8')),
       );
     }
-    const verdict = check(logs, reports, slots());
+    const verdict = check(logs, reports, slots(), hangs);
     for (const p of settled) {
       if (p.pendingBytes > 0 || p.inflight > 0)
         verdict.violations.push(

@@ -51,6 +51,9 @@ test('the defaults suit a PM2 cluster and are exactly these', () => {
     preferredIdWaitMs: 10_000,
     maxHeldBytes: 64 * MiB,
     directLinks: true,
+    heartbeatIntervalMs: 1000,
+    heartbeatTimeoutMs: 5000,
+    stallTimeoutMs: 5000,
   });
 });
 
@@ -69,6 +72,9 @@ test('values given are kept; a relative dir is made absolute; a string secret be
     preferredIdWaitMs: 3,
     maxHeldBytes: 4,
     directLinks: false,
+    heartbeatIntervalMs: 5,
+    heartbeatTimeoutMs: 10,
+    stallTimeoutMs: 6,
   };
   expect(resolveOptions(given, linux)).toEqual({
     ...given,
@@ -182,6 +188,12 @@ test('each bad option is an InvalidOptionError whose message names the option an
     ],
     [{ directLinks: 'no' }, `Option 'directLinks' must be true or false, not "no" (a string).`],
     [{ directLinks: 0 }, `Option 'directLinks' must be true or false, not 0.`],
+    [{ heartbeatIntervalMs: 0 }, `Option 'heartbeatIntervalMs' must be a positive number, got 0.`],
+    [
+      { heartbeatIntervalMs: 3000 },
+      `Option 'heartbeatTimeoutMs' (5000) must be at least twice 'heartbeatIntervalMs' (3000), or one late heartbeat would look like a hung process.`,
+    ],
+    [{ stallTimeoutMs: -5 }, `Option 'stallTimeoutMs' must be a positive number, got -5.`],
   ];
   for (const [options, message] of cases) {
     const err = thrown<InvalidOptionError>(() =>

@@ -275,3 +275,42 @@ test('during the rejoin window rejoiners are served first, then newcomers in ord
   // The newcomer that preferred id 1 waits for it, as outside the window.
   expect(h.ids.isWanted(1)).toBe(true);
 });
+
+test('the id of a peer the hub cut off is kept for its process for graceMs: others get other ids, it gets its own back', () => {
+  h = new Harness();
+  const stalled = h.claim(conn(1), 'none');
+  h.claim(conn(2), 'none');
+  h.ids.keep(stalled.id, stalled.incarnation);
+  h.close(stalled);
+  // A newcomer skips it; an explicit claim of it is refused; the same process rejoins.
+  h.claim(conn(3), 'none');
+  h.claim(conn(4), 'explicit', 1);
+  const back = h.claim(conn(1), 'rejoin', 1);
+  expect(h.granted).toEqual([
+    [1, 1],
+    [2, 2],
+    [3, 3],
+    [1, 1],
+  ]);
+  expect(h.rejected).toEqual([[4, 'id-taken']]);
+  // Kept once only: after its process leaves again, the id is free to anyone.
+  h.close(back);
+  h.claim(conn(5), 'none');
+  expect(h.granted.at(-1)).toEqual([5, 1]);
+});
+
+test('a kept id is free to anyone once graceMs has passed', () => {
+  h = new Harness();
+  const stalled = h.claim(conn(1), 'none');
+  h.ids.keep(stalled.id, stalled.incarnation);
+  h.close(stalled);
+  jest.advanceTimersByTime(999);
+  h.claim(conn(2), 'none');
+  jest.advanceTimersByTime(1);
+  h.claim(conn(3), 'none');
+  expect(h.granted).toEqual([
+    [1, 1],
+    [2, 2],
+    [3, 1],
+  ]);
+});

@@ -10,6 +10,7 @@ import type { DirectAddress } from '../wire/handshake.js';
 import { InboundLink, InboundState } from './direct-inbound.js';
 import { OutboundLink, OutboundState } from './direct-outbound.js';
 import type { Log } from '../logger.js';
+import { Ticker } from '../util/ticker.js';
 import type { DirectRoutes, RoutedFrame } from './direct-routes.js';
 
 /** What the direct links need from the channel that owns them. */
@@ -33,6 +34,12 @@ export interface DirectLinksOwner {
 
 /** Inbound connections that have not proved themselves yet, at most (the oldest goes first). */
 const MAX_UNPROVEN = 32;
+
+/** When a link's receiver counts as stalled, and how often that is checked. */
+export interface DirectLiveness {
+  readonly heartbeatIntervalMs: number;
+  readonly stallTimeoutMs: number;
+}
 
 /**
  * Direct links between peers: each process listens on a Linux abstract socket (no file to leave
@@ -61,6 +68,8 @@ export class DirectLinks implements DirectRoutes {
   private closed = false;
   /** stopReceiving() ran: this process takes no links any more, even if it never listened. */
   private stopped = false;
+  /** Looks for stalled receivers, once the first link is made. */
+  private ticker: Ticker | undefined;
 
   /** Whether this platform and endpoint kind can have direct links. */
   static supported(kind: string): boolean {
@@ -71,6 +80,7 @@ export class DirectLinks implements DirectRoutes {
     private readonly owner: DirectLinksOwner,
     private readonly maxFrameBytes: number,
     private readonly log: Log,
+    private readonly liveness: DirectLiveness,
   ) {
     const pair = generateKeyPairSync('x25519');
     this.privateKey = pair.privateKey;
@@ -190,6 +200,7 @@ export class DirectLinks implements DirectRoutes {
   /** Closes every link and the listener. */
   close(): void {
     this.closed = true;
+    this.ticker?.stop();
     this.stopReceiving();
     for (const link of this.outbound.values()) link.end();
     this.outbound.clear();
@@ -242,6 +253,28 @@ export class DirectLinks implements DirectRoutes {
         this.linkClosed(closed, unconfirmed, mayHaveRead),
     });
     this.outbound.set(target, link);
+    this.ticker ??= new Ticker(this.liveness.heartbeatIntervalMs, (now, resumed) =>
+      this.dropStalled(now, resumed),
+    );
+  }
+
+  /**
+   * A link's acks are its heartbeat: a receiver reading what it is sent acks within a
+   * millisecond, and an idle link holds nobody back. A receiver that has confirmed none of its
+   * frames for stallTimeoutMs (stopped, or its event loop blocked) loses its link; what it did
+   * not confirm goes through the hub, which cuts it off by the same rule, so this sender's
+   * broadcasts and other messages no longer wait behind it. No new link opens to the same
+   * process until it has joined again.
+   */
+  private dropStalled(now: number, resumed: boolean): void {
+    for (const link of this.outbound.values()) {
+      const stalledMs = link.stalledFor(now, resumed);
+      if (stalledMs < this.liveness.stallTimeoutMs) continue;
+      this.log.warn(
+        `direct link to peer ${link.peer}: it confirmed nothing for ${stalledMs} ms; its messages go through the hub`,
+      );
+      link.destroy();
+    }
   }
 
   private linkClosed(link: OutboundLink, unconfirmed: RoutedFrame[], mayHaveRead: boolean): void {

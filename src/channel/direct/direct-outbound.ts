@@ -52,6 +52,10 @@ export class OutboundLink extends DirectLinkEnd {
   /** Frames routed here since the last flush. */
   private batch: Buffer[] = [];
   private saidBye = false;
+  /** Confirmations so far, and as the last stall check saw them (see stalledFor). */
+  private confirmations = 0;
+  private confirmationsAtCheck = 0;
+  private stalledSince = Date.now();
 
   /**
    * `secret`: what this process and the peer alone can derive (from each one's key pair and the
@@ -175,11 +179,30 @@ export class OutboundLink extends DirectLinkEnd {
     this.owner.opened(this);
   }
 
+  /**
+   * For how long the receiver has had frames unconfirmed and confirmed none (0 if it has not).
+   * Called once per heartbeat tick; `resumed`: this process itself was not running.
+   */
+  stalledFor(now: number, resumed: boolean): number {
+    if (
+      this.unconfirmed.length === 0 ||
+      this.confirmations !== this.confirmationsAtCheck ||
+      resumed
+    ) {
+      this.confirmationsAtCheck = this.confirmations;
+      this.stalledSince = now;
+      return 0;
+    }
+    return now - this.stalledSince;
+  }
+
   private confirmUpTo(seq: number): void {
     const queue = this.unconfirmed;
     let count = 0;
     while (count < queue.length && queue.at(count)!.seq <= seq) count++;
-    if (count > 0) this.owner.confirmed(queue.take(count));
+    if (count === 0) return;
+    this.confirmations++;
+    this.owner.confirmed(queue.take(count));
   }
 
   protected finish(): void {

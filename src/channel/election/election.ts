@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { ElectionLock } from './election-lock.js';
 import {
   type Endpoint,
+  type EndpointConnectOutcome,
   type Hosted,
   type HubListener,
   rivalEndpoints,
@@ -27,7 +28,16 @@ export interface ElectionOptions {
    * setting would otherwise form a second channel of the same name without a word.
    */
   readonly checkRivals?: boolean;
+  /**
+   * Whether the public name still belongs to a hub this process deposed (it stopped answering
+   * heartbeats). It counts as stale, as a dead hub's does, without connecting: a stopped
+   * process's socket still accepts connections.
+   */
+  readonly deposed?: () => boolean;
 }
+
+/** What connecting to a deposed hub's name counts as: a refused connect, a stale file. */
+const DEPOSED: EndpointConnectOutcome = { code: 'ECONNREFUSED' };
 
 const RACE_CODES = new Set(['ENOENT', 'ECONNREFUSED']);
 const BUSY_CODES = new Set(['EAGAIN', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
@@ -55,7 +65,7 @@ export async function elect(
     if (attempt > 0 || !options.eager) await pause(attempt, options.signal);
     checkAborted(options.signal);
 
-    const first = await endpoint.connect();
+    const first = options.deposed?.() ? DEPOSED : await endpoint.connect();
     if (first.socket) return { role: 'peer', socket: first.socket };
     if (first.fatal) throw first.fatal;
     if (BUSY_CODES.has(first.code)) continue;
@@ -70,7 +80,7 @@ export async function elect(
     if (!lock.tryAcquire()) continue;
     try {
       checkAborted(options.signal);
-      const again = await endpoint.connect();
+      const again = options.deposed?.() ? DEPOSED : await endpoint.connect();
       if (again.socket) return { role: 'peer', socket: again.socket };
       if (again.fatal) throw again.fatal;
       if (!RACE_CODES.has(again.code)) {

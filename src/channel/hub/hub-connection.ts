@@ -55,6 +55,17 @@ export class HubConnection {
   /** Sequence numbers given up on, by reason. */
   nacks: Map<string, number[]> | undefined;
   dirty = false;
+  // Liveness, looked at on each of the hub's heartbeat ticks (see HubLiveness).
+  /** Something arrived from the peer since the last tick. */
+  heard = false;
+  /** Something was written to the peer since the last tick. */
+  spoke = false;
+  /** Since when nothing arrived from the peer (ms since the epoch). */
+  silentSince = Date.now();
+  /** The receipt count at the last tick. */
+  receiptedAtTick = 0;
+  /** Since when the peer has had frames pending and confirmed none of them. */
+  stalledSince = this.silentSince;
   /** The handshake timeout, then (while Waiting) the wait for the preferred id. */
   timer: NodeJS.Timeout | undefined;
 

@@ -12,6 +12,12 @@ export interface HubOptions {
   readonly preferredIdWaitMs: number;
   readonly maxHeldBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** A connection the hub wrote nothing to for this long gets a heartbeat. */
+  readonly heartbeatIntervalMs: number;
+  /** A joined peer the hub heard nothing from for this long is cut off (see HubLiveness). */
+  readonly heartbeatTimeoutMs: number;
+  /** A joined peer that read none of what it was written for this long is cut off. */
+  readonly stallTimeoutMs: number;
   /** Survivors of the previous hub: their ids are reserved, and broadcasts held, for graceMs. */
   readonly expected: readonly ExpectedPeer[];
   /**

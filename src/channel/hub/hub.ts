@@ -10,6 +10,7 @@ import { type Fault, newNonce } from '../wire/handshake.js';
 import { Admission } from './admission.js';
 import { ConnectionState, HubConnection } from './hub-connection.js';
 import { HubHandover } from './hub-handover.js';
+import { HubLiveness } from './hub-liveness.js';
 import { IdAllocator } from './id-allocator.js';
 import { OutputBatcher } from './output-batcher.js';
 import { Roster } from './roster.js';
@@ -45,6 +46,7 @@ export class Hub {
   private readonly router: Router;
   private readonly admission: Admission;
   private readonly handover: HubHandover;
+  private readonly liveness: HubLiveness;
   /** Sockets accepted before the hub's own peer has joined; served right after. */
   private backlog: Socket[] | undefined = [];
   private watchdog: NodeJS.Timeout | undefined;
@@ -105,6 +107,22 @@ export class Hub {
       onLocalJoin: () => this.openToSockets(),
     });
     this.handover = new HubHandover(this.output, this.roster, log);
+    this.liveness = new HubLiveness({
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      stallTimeoutMs: options.stallTimeoutMs,
+      conns: this.conns,
+      output: this.output,
+      publication,
+      cut: (conn, why) => this.cut(conn, why),
+      fenced: () => {
+        options.log.warn(
+          `this hub was deposed while its process was not running (another hub serves ${publication!.path}); it steps down without routing what it held`,
+        );
+        void this.shutDown(false).then(this.onStepDown);
+      },
+    });
+    this.output.mayWrite = () => this.liveness.mayWrite();
     if (server) {
       server.on('connection', (socket) => this.accept(socket));
       server.on('error', (e) => log.error('hub server error', e));
@@ -153,6 +171,7 @@ export class Hub {
     this.closed = true;
     this.options.onStop?.();
     clearInterval(this.watchdog);
+    this.liveness.stop();
     this.output.close();
     this.ids.stop();
     this.router.clear();
@@ -228,6 +247,7 @@ export class Hub {
       return;
     }
     const router = this.router;
+    conn.heard = true;
     for (let i = 0; i < frames.length; i++) {
       if (conn.state === ConnectionState.Closed) break;
       const frame = frames[i]!;
@@ -263,6 +283,8 @@ export class Hub {
           break;
         case FrameType.HandoverDone:
           break; // only meaningful while closing
+        case FrameType.Heartbeat:
+          break; // counted above: anything that arrives is proof of life
         default:
           this.fault(conn, new MalformedFrameError(`unexpected frame type ${type}`));
       }
@@ -318,6 +340,21 @@ export class Hub {
     );
     if (was === ConnectionState.Joined || was === ConnectionState.Left) this.ids.release(conn.id);
     this.output.scheduleFlush();
+  }
+
+  /**
+   * Cuts off a peer that stopped reading or went silent, so that it holds nobody back: as for
+   * a peer that crashed, what it was written and did not confirm is held for its id with
+   * everything sent to it meanwhile (broadcasts excepted), and its id is kept for its process
+   * for graceMs. When it runs again it finds the connection closed and joins again.
+   */
+  private cut(conn: HubConnection, why: string): void {
+    this.options.log.warn(
+      `hub: cut off peer ${conn.id} (pid ${conn.pid}): ${why}; messages to it are held for graceMs`,
+    );
+    this.ids.keep(conn.id, conn.incarnation);
+    this.drop(conn);
+    conn.duplex.destroy();
   }
 
   /** Closes one connection for what it sent; everyone else is unaffected. */

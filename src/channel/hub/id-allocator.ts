@@ -66,6 +66,8 @@ export class IdAllocator {
   private readonly waiting = new Set<HubConnection>();
   /** Ids of peers that said Leave but whose connection is still open: not yet free. */
   private readonly leaving = new Set<number>();
+  /** Ids of peers the hub cut off (stalled), kept for their process's rejoin until a deadline. */
+  private readonly kept = new Map<number, { incarnation: number; until: number }>();
   /** Newcomers' claims deferred during the rejoin window (undefined once it is over). */
   private newcomers: DeferredClaim[] | undefined;
   private rejoinTimer: NodeJS.Timeout | undefined;
@@ -157,6 +159,14 @@ export class IdAllocator {
     this.waiting.delete(conn);
   }
 
+  /**
+   * The hub cut off the holder of `id` (it stalled): for graceMs nobody else gets the id, so the
+   * process finds it, and what was held for it, when it joins again.
+   */
+  keep(id: number, incarnation: number): void {
+    this.kept.set(id, { incarnation, until: Date.now() + this.options.graceMs });
+  }
+
   /** `conn` is no longer joined: its id is not held (but see markLeaving and release). */
   vacate(conn: HubConnection): void {
     if (this.byId.get(conn.id) === conn) this.byId.delete(conn.id);
@@ -202,6 +212,11 @@ export class IdAllocator {
 
   private isTaken(id: number, conn: HubConnection): boolean {
     if (this.byId.has(id) || this.leaving.has(id)) return true;
+    const kept = this.kept.get(id);
+    if (kept !== undefined && kept.incarnation !== conn.incarnation) {
+      if (Date.now() < kept.until) return true;
+      this.kept.delete(id);
+    }
     const reservation = this.reserved.get(id);
     if (reservation === undefined || reservation.incarnation === conn.incarnation) return false;
     if (this.isAlive(reservation.pid)) return true;
@@ -224,6 +239,7 @@ export class IdAllocator {
     clearTimeout(conn.timer);
     conn.wantedId = 0;
     this.reserved.delete(id);
+    this.kept.delete(id);
     conn.id = id;
     conn.state = ConnectionState.Joined;
     this.byId.set(id, conn);

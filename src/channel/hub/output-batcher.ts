@@ -16,6 +16,11 @@ export class OutputBatcher {
   private ackTimer: NodeJS.Timeout | undefined;
   /** The hub is closing (see close). */
   closing = false;
+  /**
+   * Asked before each flush: false once the hub must write nothing more (it was deposed while
+   * its process was not running), and what is queued is dropped.
+   */
+  mayWrite: () => boolean = () => true;
   private readonly flushNow = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -55,6 +60,10 @@ export class OutputBatcher {
   flush(forceAcks = false): void {
     const dirty = this.dirty;
     this.dirty = [];
+    if (!this.mayWrite()) {
+      for (const conn of dirty) conn.dirty = false;
+      return;
+    }
     for (const conn of dirty) {
       conn.dirty = false;
       if (conn.duplex.closed) continue;
@@ -85,7 +94,10 @@ export class OutputBatcher {
         conn.nacks = undefined;
       }
       if (control.length > 0) frames = frames.length === 0 ? control : control.concat(frames);
-      if (frames.length > 0) conn.duplex.write(frames);
+      if (frames.length > 0) {
+        conn.duplex.write(frames);
+        conn.spoke = true;
+      }
     }
   }
 

@@ -22,6 +22,9 @@ import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
 import type { Log } from '../logger.js';
 import type { FrameDuplex } from '../io/frame-duplex.js';
 import { SocketDuplex } from '../io/socket-duplex.js';
+import { HubWatch } from './hub-watch.js';
+
+const HEARTBEAT = controlFrame(FrameType.Heartbeat);
 
 /** The states of a peer's link to its hub. */
 export enum HubLinkState {
@@ -106,11 +109,19 @@ export class HubLink {
   private hadHub = false;
   /** The largest frame the hub reads, from its HubHello. */
   private hubMaxFrameBytes = 0;
+  /** Heartbeats with a hub in another process, and its deposition when it stops answering. */
+  private readonly watch: HubWatch;
 
   constructor(
     private readonly options: HubLinkOptions,
     private readonly owner: HubLinkOwner,
-  ) {}
+  ) {
+    const { endpoint, hub } = options;
+    this.watch = new HubWatch(endpoint.path, hub.heartbeatIntervalMs, hub.heartbeatTimeoutMs, {
+      heartbeat: () => this.write([HEARTBEAT]),
+      depose: (silentMs) => this.depose(silentMs),
+    });
+  }
 
   get joined(): boolean {
     return this.state === HubLinkState.Joined;
@@ -122,8 +133,10 @@ export class HubLink {
   }
 
   write(frames: Buffer[]): void {
-    if (this.state === HubLinkState.Joined || this.state === HubLinkState.Leaving)
+    if (this.state === HubLinkState.Joined || this.state === HubLinkState.Leaving) {
       this.duplex?.write(frames);
+      this.watch.spoke = true;
+    }
   }
 
   /** Bytes written to the hub connection but not yet handed to the OS. */
@@ -166,6 +179,7 @@ export class HubLink {
   async close(): Promise<void> {
     if (this.state === HubLinkState.Closed) return;
     this.state = HubLinkState.Closed;
+    this.watch.stop();
     this.abort.abort();
     clearTimeout(this.retryTimer);
     // An aborted election stops at its next step (and withdraws a hub it won meanwhile).
@@ -222,6 +236,7 @@ export class HubLink {
         // a member electing after a failover must not fail because a misconfigured newcomer
         // showed up at that moment (the newcomer looks, and fails, itself).
         checkRivals: !this.everJoined,
+        deposed: this.watch.isDeposed,
       });
     } catch (e) {
       if (this.isClosed() || e instanceof ChannelClosedError) return;
@@ -239,6 +254,7 @@ export class HubLink {
       return;
     }
     this.retryMs = RETRY_MIN_MS;
+    this.watch.elected();
     if (result.role === 'hub') {
       log.info(`hosting the hub of channel '${this.options.name}' at ${endpoint.path}`);
       const hub: Hub = new Hub(
@@ -263,6 +279,7 @@ export class HubLink {
       this.attach(hub.attachLocal());
     } else {
       this.attach(new SocketDuplex(result.socket, this.options.maxFrameBytes));
+      this.watch.start(endpoint.lockPath !== undefined);
     }
   }
 
@@ -277,6 +294,7 @@ export class HubLink {
 
   private receive(duplex: FrameDuplex, frames: Buffer[]): void {
     if (duplex !== this.duplex) return;
+    this.watch.heard = true;
     if (this.state !== HubLinkState.Handshaking) {
       this.owner.frames(frames);
       return;
@@ -325,10 +343,18 @@ export class HubLink {
     this.owner.joined(welcome, this.hubMaxFrameBytes);
   }
 
+  /** The hub went silent for the heartbeat timeout: it is deposed, and another elected. */
+  private depose(silentMs: number): void {
+    const message = `The hub of channel '${this.options.name}' sent nothing for ${silentMs} ms (over heartbeatTimeoutMs): its process is stopped or its event loop blocked. It is deposed and another elected; nothing unconfirmed is lost.`;
+    this.options.log.warn(message);
+    this.duplex?.destroy(new ProtocolError('ERR_IPC_HUB_UNRESPONSIVE', message));
+  }
+
   private fail(error: IpcChannelError): void {
     const initial = !this.everJoined;
     const duplex = this.duplex;
     this.duplex = undefined;
+    this.watch.stop();
     duplex?.destroy();
     if (initial) {
       this.owner.failed(error, true);
@@ -349,6 +375,7 @@ export class HubLink {
   private lost(duplex: FrameDuplex, error: Error | undefined): void {
     if (duplex !== this.duplex) return;
     this.duplex = undefined;
+    this.watch.stop();
     if (this.state === HubLinkState.Closed || this.state === HubLinkState.Leaving) return;
     const wasJoined = this.state === HubLinkState.Joined;
     const handover = this.successor !== 0;

@@ -65,6 +65,11 @@ export enum FrameType {
    * the id's next holder, or given up on; whatever their fate, a failure is no longer certain.
    */
   Unconfirmed = 22,
+  /**
+   * Either way between a peer and its hub: I am alive. Sent only on a connection that carried
+   * nothing else from its sender for a heartbeat interval (any frame is proof of life).
+   */
+  Heartbeat = 23,
   // peer → hub
   Join = 16,
   Receipt = 17,
