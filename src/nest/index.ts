@@ -19,3 +19,10 @@ export {
   leadership,
   runOnLeader,
 } from './leadership/run-on-leader.js';
+export {
+  type IpcMessageHooks,
+  type IpcOutgoingMessage,
+  type IpcReceiveScope,
+  type IpcSendScope,
+  registerIpcMessageHooks,
+} from './ipc-message-hooks.js';

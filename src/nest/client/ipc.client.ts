@@ -8,9 +8,10 @@ import { ChannelClosedError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
+import { eventMessage, messageHooks, requestMessage, withSendScope } from '../ipc-message-hooks.js';
 import { NestClientBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
-import { sendEvent } from '../protocol/nest-wire.js';
+import { type IpcMetadata, sendEvent } from '../protocol/nest-wire.js';
 import { acquireSharedChannel, releaseSharedChannel } from '../shared/channel-registry.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import { IpcClientTarget } from './ipc-client.target.js';
@@ -175,9 +176,22 @@ export class IpcClient extends NestClientBase {
     }
     if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
     const route = this.routeOf(pattern);
-    if (this.ready && this.shared !== undefined) return this.aim(this.shared, target, route, data);
+    const send = messageHooks?.send;
+    if (send === undefined) return this.requestWith(target, route, data, undefined);
+    const message = requestMessage(target, this.options.name, route, this.shared?.channel.id);
+    return withSendScope(send, message, (meta) => this.requestWith(target, route, data, meta));
+  }
+
+  private requestWith(
+    target: TargetSpec | undefined,
+    route: string,
+    data: unknown,
+    meta: IpcMetadata | undefined,
+  ): Observable<unknown> {
+    if (this.ready && this.shared !== undefined)
+      return this.aim(this.shared, target, route, data, meta);
     return defer(() => this.ensureConnected()).pipe(
-      mergeMap(() => this.aim(this.shared!, target, route, data)),
+      mergeMap(() => this.aim(this.shared!, target, route, data, meta)),
     );
   }
 
@@ -186,12 +200,13 @@ export class IpcClient extends NestClientBase {
     target: TargetSpec | undefined,
     route: string,
     data: unknown,
+    meta: IpcMetadata | undefined,
   ): Observable<unknown> {
     return target === 'all' || target === 'others'
-      ? this.gather(shared, target, route, data)
+      ? this.gather(shared, target, route, data, meta)
       : target === undefined
-        ? this.anyPeer(shared, route, data)
-        : this.single(shared, target, route, data);
+        ? this.anyPeer(shared, route, data, meta)
+        : this.single(shared, target, route, data, meta);
   }
 
   /** @internal */
@@ -210,7 +225,9 @@ export class IpcClient extends NestClientBase {
     }
     if (shared === undefined)
       return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
-    const packet = this.packet(this.routeOf(pattern), data, undefined);
+    const route = this.routeOf(pattern);
+    const scope = messageHooks?.send?.(eventMessage(shared.channel, route, target));
+    const packet = this.packet(route, data, undefined, scope?.metadata);
     const broadcast = target === 'all' || target === 'others' ? 1 : 0;
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
@@ -218,6 +235,7 @@ export class IpcClient extends NestClientBase {
     let notify: ((o: Observable<undefined>) => void) | undefined;
     const finish = (o: Observable<undefined>) => (notify ? notify(o) : (outcome = o));
     const fail = (error: unknown) => {
+      scope?.end(error);
       this.log.warn(`emit '${packet.pattern}' failed: ${(error as Error).message}`);
       finish(throwError(() => error));
     };
@@ -226,6 +244,7 @@ export class IpcClient extends NestClientBase {
       (raw) => {
         try {
           const accepted = sendEvent(shared.channel, target, raw, this.customSerializer, broadcast);
+          scope?.end();
           finish(accepted ? SENT : this.whenWritable(shared));
         } catch (e) {
           fail(e);
@@ -281,7 +300,12 @@ export class IpcClient extends NestClientBase {
    * One peer that handles the pattern, in turn. A request refused before it ran (the peer is
    * shutting down, or just left) is offered to the next peer; anything else is the response.
    */
-  private anyPeer(shared: SharedChannel, route: string, data: unknown): Observable<unknown> {
+  private anyPeer(
+    shared: SharedChannel,
+    route: string,
+    data: unknown,
+    meta: IpcMetadata | undefined,
+  ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const tried = new Set<number>();
       let current: { unsubscribe(): void } | undefined;
@@ -293,7 +317,7 @@ export class IpcClient extends NestClientBase {
           return;
         }
         tried.add(peer);
-        current = this.single(shared, peer, route, data).subscribe({
+        current = this.single(shared, peer, route, data, meta).subscribe({
           next: (value) => {
             responded = true;
             observer.next(value);
@@ -315,6 +339,7 @@ export class IpcClient extends NestClientBase {
     peer: number,
     route: string,
     data: unknown,
+    meta: IpcMetadata | undefined,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
       const id = shared.requests.newId();
@@ -326,7 +351,7 @@ export class IpcClient extends NestClientBase {
         id,
         this.responseObserver(observer),
       );
-      call.start(this.packet(route, data, id) as ReadPacket & { id: string });
+      call.start(this.packet(route, data, id, meta) as ReadPacket & { id: string });
       return call;
     });
   }
@@ -336,6 +361,7 @@ export class IpcClient extends NestClientBase {
     target: 'all' | 'others',
     route: string,
     data: unknown,
+    meta: IpcMetadata | undefined,
   ): Observable<IpcReply> {
     return new Observable<IpcReply>((observer) => {
       const self = shared.channel.id;
@@ -352,7 +378,7 @@ export class IpcClient extends NestClientBase {
       };
       const subs = peers.map((peer) => {
         let responded = false;
-        return this.single(shared, peer, route, data).subscribe({
+        return this.single(shared, peer, route, data, meta).subscribe({
           next: (value) => {
             responded = true;
             observer.next({ peer, data: value });
