@@ -124,13 +124,17 @@ export function eventMessage(
   return { kind: 'event', channel: channel.name, pattern, target, self: channel.id };
 }
 
-/** A request to `target` (a gather for `'all'` and `'others'`) on the channel named `name`. */
+/**
+ * A request to `target` (a gather for `'all'` and `'others'`) on `channel`, or before this
+ * client has taken its channel, on the one its options name.
+ */
 export function requestMessage(
   target: TargetSpec | undefined,
+  channel: Channel | undefined,
   name: string | undefined,
   pattern: string,
-  self: number | undefined,
 ): IpcOutgoingMessage {
   const kind = target === 'all' || target === 'others' ? 'gather' : 'request';
-  return { kind, channel: name ?? defaultChannelName(), pattern, target, self };
+  const channelName = channel?.name ?? name ?? defaultChannelName();
+  return { kind, channel: channelName, pattern, target, self: channel?.id };
 }

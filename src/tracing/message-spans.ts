@@ -40,6 +40,9 @@ import {
   OPERATION_TYPE_SEND,
 } from './attributes.js';
 
+const PRODUCER = { kind: SpanKind.PRODUCER };
+const CONSUMER = { kind: SpanKind.CONSUMER };
+
 /** The Nest method behind each kind of outgoing message (messaging.operation.name). */
 const OPERATION_NAME = { event: 'emit', request: 'send', gather: 'gather' } as const;
 
@@ -54,11 +57,7 @@ export function tracingHooks(tracer: Tracer, propagator?: TextMapPropagator): Ip
     send(message: IpcOutgoingMessage): IpcSendScope | undefined {
       const parent = context.active();
       const operation = OPERATION_NAME[message.kind];
-      const span = tracer.startSpan(
-        `${operation} ${message.pattern}`,
-        { kind: SpanKind.PRODUCER },
-        parent,
-      );
+      const span = tracer.startSpan(`${operation} ${message.pattern}`, PRODUCER, parent);
       // Nothing to record and nothing to pass on (no SDK, no incoming trace): the message goes
       // out as if tracing were off.
       if (
@@ -77,7 +76,7 @@ export function tracingHooks(tracer: Tracer, propagator?: TextMapPropagator): Ip
       const parent = propagators().extract(ROOT_CONTEXT, ctx.getMetadata(), defaultTextMapGetter);
       const span = tracer.startSpan(
         `${OPERATION_TYPE_PROCESS} ${ctx.getPattern()}`,
-        { kind: SpanKind.CONSUMER },
+        CONSUMER,
         parent,
       );
       // Nothing came with the message and nothing records: the handler runs as if untraced.

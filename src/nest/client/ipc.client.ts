@@ -178,7 +178,7 @@ export class IpcClient extends NestClientBase {
     const route = this.routeOf(pattern);
     const send = messageHooks?.send;
     if (send === undefined) return this.requestWith(target, route, data, undefined);
-    const message = requestMessage(target, this.options.name, route, this.shared?.channel.id);
+    const message = requestMessage(target, this.shared?.channel, this.options.name, route);
     return withSendScope(send, message, (meta) => this.requestWith(target, route, data, meta));
   }
 
