@@ -14,15 +14,7 @@ import {
   Server,
   type WritePacket,
 } from '@nestjs/microservices';
-import {
-  type Observer,
-  Subject,
-  type Subscription,
-  connectable,
-  finalize,
-  isObservable,
-  tap,
-} from 'rxjs';
+import { type Observer, type Subscription, finalize, isObservable, tap } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT } from './ipc.constants.js';
 import type { IpcEvents, IpcStatus } from './ipc-options.interface.js';
@@ -30,6 +22,7 @@ import { type IpcReceiveScope, messageHooks } from './ipc-message-hooks.js';
 import { isPromiseLike } from './protocol/in-order.js';
 import { patternToRoute } from './protocol/pattern.js';
 import { type IpcMetadata, NO_MESSAGE_HANDLER } from './protocol/nest-wire.js';
+import { connectResult } from './server/connect-result.js';
 import { IpcContext } from './server/ipc.context.js';
 import type { StatusSink } from './shared/status-forwarder.js';
 
@@ -271,7 +264,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
     );
   }
 
-  private eventDone(result: unknown, end: () => void): void {
+  private eventDone(result: unknown, end: (error?: unknown) => void): void {
     this.activeEvents--;
     connectResult(result, end);
   }
@@ -388,19 +381,6 @@ export abstract class NestClientBase extends ClientProxy<IpcEvents> {
   protected responseObserver(observer: Observer<unknown>): (packet: WritePacket) => void {
     return this.createObserver(observer);
   }
-}
-
-/** Ends the processing of a handler's result: a returned stream runs to its end first. */
-function connectResult(result: unknown, end: () => void): void {
-  if (!isObservable(result)) {
-    end();
-    return;
-  }
-  const source = connectable(result.pipe(finalize(end)), {
-    connector: () => new Subject(),
-    resetOnDisconnect: false,
-  });
-  source.connect();
 }
 
 function errorText(e: unknown): string {

@@ -127,7 +127,7 @@ test("a request's handler runs in a consumer span under the producer span, which
   ]);
 });
 
-test('a gather is one producer span; a failed request marks both spans as errors', async () => {
+test("a gather is one producer span; a failed request marks both spans as errors, a failed event its handler's", async () => {
   app = await startTracedApp('traced', dir.path, 1);
   const caller = await inCallerSpan('caller', 'acme', () =>
     lastValueFrom(app!.client.to('all').send('traced.request', 1).pipe(toArray())),
@@ -157,6 +157,20 @@ test('a gather is one producer span; a failed request marks both spans as errors
   expect(handled.status).toEqual({ code: SpanStatusCode.ERROR, message: 'the handler refused' });
   expect(handled.attributes['error.type']).toBe('_OTHER');
   expect(handled.parentSpanId).toBe(sent.spanId);
+
+  sdk.reset();
+  await inCallerSpan('caller', 'acme', () =>
+    firstValueFrom(app!.client.to(1).emit('traced.event-fails', 1), { defaultValue: undefined }),
+  );
+  await until(() => sdk.spans().some((s) => s.name === 'process traced.event-fails'));
+  const eventHandled = only(sdk.spans(), 'process traced.event-fails');
+  expect(only(sdk.spans(), 'emit traced.event-fails').status).toEqual(UNSET);
+  // What Nest's exception filter made of the TypeError.
+  expect(eventHandled.status).toEqual({
+    code: SpanStatusCode.ERROR,
+    message: 'Internal server error',
+  });
+  expect(eventHandled.attributes['error.type']).toBe('_OTHER');
 });
 
 test('a message sent outside any trace starts one; with no SDK nothing travels and no span is made', async () => {

@@ -177,17 +177,12 @@ export class IpcClient extends NestClientBase {
     if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
     const route = this.routeOf(pattern);
     const send = messageHooks?.send;
-    if (send === undefined) return this.requestWith(target, route, data, undefined);
+    if (send === undefined) return this.reach(target, route, data);
     const message = requestMessage(target, this.shared?.channel, this.options.name, route);
-    return withSendScope(send, message, (meta) => this.requestWith(target, route, data, meta));
+    return withSendScope(send, message, (meta) => this.reach(target, route, data, meta));
   }
 
-  private requestWith(
-    target: TargetSpec | undefined,
-    route: string,
-    data: unknown,
-    meta: IpcMetadata | undefined,
-  ): Observable<unknown> {
+  private reach(target: TargetSpec | undefined, route: string, data: unknown, meta?: IpcMetadata) {
     if (this.ready && this.shared !== undefined)
       return this.aim(this.shared, target, route, data, meta);
     return defer(() => this.ensureConnected()).pipe(
@@ -300,12 +295,7 @@ export class IpcClient extends NestClientBase {
    * One peer that handles the pattern, in turn. A request refused before it ran (the peer is
    * shutting down, or just left) is offered to the next peer; anything else is the response.
    */
-  private anyPeer(
-    shared: SharedChannel,
-    route: string,
-    data: unknown,
-    meta: IpcMetadata | undefined,
-  ): Observable<unknown> {
+  private anyPeer(shared: SharedChannel, route: string, data: unknown, meta?: IpcMetadata) {
     return new Observable<unknown>((observer) => {
       const tried = new Set<number>();
       let current: { unsubscribe(): void } | undefined;
