@@ -30,7 +30,5 @@ export interface IpcTracingOptions {
  */
 export function enableIpcTracing(options: IpcTracingOptions = {}): () => void {
   const provider = options.tracerProvider ?? trace.getTracerProvider();
-  return registerIpcMessageHooks(
-    tracingHooks(provider.getTracer(IPC_TRACER_NAME), options.propagator),
-  );
+  return registerIpcMessageHooks(tracingHooks(provider, IPC_TRACER_NAME, options.propagator));
 }

@@ -5,7 +5,8 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapPropagator,
-  type Tracer,
+  type TracerProvider,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   context,
   defaultTextMapGetter,
@@ -46,16 +47,40 @@ const CONSUMER = { kind: SpanKind.CONSUMER };
 /** The Nest method behind each kind of outgoing message (messaging.operation.name). */
 const OPERATION_NAME = { event: 'emit', request: 'send', gather: 'gather' } as const;
 
+/** The API's no-op provider: the one a ProxyTracerProvider delegates to until an SDK registers. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether no span of `provider` can record: the API alone, no SDK. A message from no trace
+ * then needs no span at all, not even a no-op one.
+ */
+function recordsNothing(provider: TracerProvider): boolean {
+  const actual = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  return actual === NOOP_PROVIDER;
+}
+
 /**
  * Message hooks that make a producer span for each message sent and a consumer span around
  * each handler, and carry the producer's context (and baggage) in the message's metadata.
  * `propagator` undefined: the global one, read per message (it may be set after this).
  */
-export function tracingHooks(tracer: Tracer, propagator?: TextMapPropagator): IpcMessageHooks {
+export function tracingHooks(
+  provider: TracerProvider,
+  tracerName: string,
+  propagator?: TextMapPropagator,
+): IpcMessageHooks {
+  const tracer = provider.getTracer(tracerName);
   const propagators = () => propagator ?? propagation;
   return {
     send(message: IpcOutgoingMessage): IpcSendScope | undefined {
       const parent = context.active();
+      if (
+        recordsNothing(provider) &&
+        trace.getSpanContext(parent) === undefined &&
+        propagation.getBaggage(parent) === undefined
+      ) {
+        return undefined;
+      }
       const operation = OPERATION_NAME[message.kind];
       const span = tracer.startSpan(`${operation} ${message.pattern}`, PRODUCER, parent);
       // Nothing to record and nothing to pass on (no SDK, no incoming trace): the message goes
@@ -73,7 +98,9 @@ export function tracingHooks(tracer: Tracer, propagator?: TextMapPropagator): Ip
       return new SendScope(span, parent, hasKeys(carrier) ? carrier : undefined);
     },
     receive(ctx: IpcContext): IpcReceiveScope | undefined {
-      const parent = propagators().extract(ROOT_CONTEXT, ctx.getMetadata(), defaultTextMapGetter);
+      const metadata = ctx.getMetadata();
+      if (recordsNothing(provider) && !hasKeys(metadata)) return undefined;
+      const parent = propagators().extract(ROOT_CONTEXT, metadata, defaultTextMapGetter);
       const span = tracer.startSpan(
         `${OPERATION_TYPE_PROCESS} ${ctx.getPattern()}`,
         CONSUMER,
