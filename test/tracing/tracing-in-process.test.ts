@@ -1,7 +1,13 @@
 import { ProxyTracerProvider, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import * as semconv from '@opentelemetry/semantic-conventions/incubating';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { InvalidOptionError, type IpcReply, registerIpcMessageHooks } from '../../src/index.js';
+import {
+  InvalidOptionError,
+  IpcClient,
+  type IpcReply,
+  RequestTimeoutError,
+  registerIpcMessageHooks,
+} from '../../src/index.js';
 import * as tracing from '../../src/tracing/index.js';
 import { handledEvents, startTracedApp, type TracedApp } from '../fixtures/traced-app.js';
 import { type HandlerView, inCallerSpan, startTracingSdk } from '../fixtures/tracing-sdk.js';
@@ -171,6 +177,35 @@ test("a gather is one producer span; a failed request marks both spans as errors
     message: 'Internal server error',
   });
   expect(eventHandled.attributes['error.type']).toBe('_OTHER');
+});
+
+test('a request that times out ends its span with the timeout; one unsubscribed from ends it without error', async () => {
+  app = await startTracedApp('traced', dir.path, 1);
+  const impatient = new IpcClient({ name: 'traced', dir: dir.path, id: 1, timeout: 50 });
+  try {
+    const caller = await inCallerSpan('caller', 'acme', () =>
+      firstValueFrom(impatient.send('traced.never', 1)).then(
+        () => 'answered',
+        (e: unknown) => e,
+      ),
+    );
+    expect(caller.result).toBeInstanceOf(RequestTimeoutError);
+    const sent = only(sdk.spans(), 'send traced.never');
+    expect(sent.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: (caller.result as Error).message,
+    });
+    expect(sent.attributes['error.type']).toBe('RequestTimeoutError');
+    expect(sent.parentSpanId).toBe(caller.spanId);
+  } finally {
+    await impatient.close();
+  }
+
+  sdk.reset();
+  const sub = app.client.send('traced.never', 2).subscribe(); // sent at once: the client has joined
+  expect(sdk.spans()).toEqual([]);
+  sub.unsubscribe();
+  expect(only(sdk.spans(), 'send traced.never').status).toEqual(UNSET);
 });
 
 test('a message sent outside any trace starts one; with no SDK nothing travels and no span is made', async () => {
