@@ -32,3 +32,10 @@ export {
   IpcExceptionFilter,
   type IpcExceptionFilterOptions,
 } from './http/ipc-exception.filter.js';
+export {
+  type IpcMessageHooks,
+  type IpcOutgoingMessage,
+  type IpcReceiveScope,
+  type IpcSendScope,
+  registerIpcMessageHooks,
+} from './ipc-message-hooks.js';

@@ -14,20 +14,15 @@ import {
   Server,
   type WritePacket,
 } from '@nestjs/microservices';
-import {
-  type Observer,
-  Subject,
-  type Subscription,
-  connectable,
-  finalize,
-  isObservable,
-} from 'rxjs';
+import { type Observer, type Subscription, finalize, isObservable, tap } from 'rxjs';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT } from './ipc.constants.js';
 import type { IpcEvents, IpcStatus } from './ipc-options.interface.js';
+import { type IpcReceiveScope, messageHooks } from './ipc-message-hooks.js';
 import { isPromiseLike } from './protocol/in-order.js';
 import { patternToRoute } from './protocol/pattern.js';
 import { type IpcMetadata, NO_MESSAGE_HANDLER } from './protocol/nest-wire.js';
+import { connectResult } from './server/connect-result.js';
 import { IpcContext } from './server/ipc.context.js';
 import type { StatusSink } from './shared/status-forwarder.js';
 
@@ -139,7 +134,8 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
     const ctx = new IpcContext([route, packet.metadata ?? {}, sender, id, channel]);
     const key = `${sender}:${id}`;
     this.inflight.set(key, 'starting');
-    const end = this.endHookOnce(ctx);
+    const scope = messageHooks?.receive?.(ctx);
+    const end = this.endHookOnce(ctx, scope);
     const produced = (result: unknown) => {
       if (this.inflight.get(key) !== 'starting') {
         end(); // cancelled while the handler ran
@@ -153,7 +149,8 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
         end();
         return;
       }
-      const sub = this.send(result.pipe(finalize(end)), (out) => this.respond(sender, id, out));
+      const stream = scope === undefined ? result : result.pipe(tap({ error: end }));
+      const sub = this.send(stream.pipe(finalize(end)), (out) => this.respond(sender, id, out));
       if (sub.closed) this.inflight.delete(key);
       else {
         this.inflight.set(key, sub);
@@ -164,7 +161,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
     };
     const failed = (e: unknown) => {
       this.inflight.delete(key);
-      end();
+      end(e);
       throw e;
     };
     const done = (): Promise<void> => {
@@ -182,7 +179,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
         }
       }, failed);
     };
-    const ret = this.inStartHook(ctx, done);
+    const ret = scope ? scope.run(() => this.inStartHook(ctx, done)) : this.inStartHook(ctx, done);
     if (isPromiseLike(ret)) ret.then(undefined, (e: unknown) => this.handleError(errorText(e)));
   }
 
@@ -208,7 +205,18 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
       this.track(this.handleEvent(route, packet, ctx));
       return;
     }
-    const end = this.endHookOnce(ctx);
+    const scope = messageHooks?.receive?.(ctx);
+    if (scope === undefined) this.runEvent(handler, packet, ctx, this.endHookOnce(ctx));
+    else scope.run(() => this.runEvent(handler, packet, ctx, this.endHookOnce(ctx, scope)));
+  }
+
+  /** Runs an event's handler, inside the processing start hook if an application set one. */
+  private runEvent(
+    handler: MessageHandler,
+    packet: IncomingPacket,
+    ctx: IpcContext,
+    end: (error?: unknown) => void,
+  ): void {
     if (this.hasStartHook()) {
       this.track(this.inStartHook(ctx, () => this.runEventHandler(handler, packet, ctx, end)));
       return;
@@ -238,32 +246,32 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
     handler: MessageHandler,
     packet: ReadPacket,
     ctx: IpcContext,
-    end: () => void,
+    end: (error?: unknown) => void,
   ): Promise<void> {
     let out: unknown;
     try {
       out = handler(packet.data, ctx);
     } catch (e) {
-      end();
+      end(e);
       return Promise.reject(e);
     }
     return Promise.resolve(out).then(
       (result) => connectResult(result, end),
       (e: unknown) => {
-        end();
+        end(e);
         throw e;
       },
     );
   }
 
-  private eventDone(result: unknown, end: () => void): void {
+  private eventDone(result: unknown, end: (error?: unknown) => void): void {
     this.activeEvents--;
     connectResult(result, end);
   }
 
-  private eventFailed(e: unknown, end: () => void): void {
+  private eventFailed(e: unknown, end: (error?: unknown) => void): void {
     this.activeEvents--;
-    end();
+    end(e);
     this.handleError(errorText(e));
   }
 
@@ -294,13 +302,17 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
     return (this.onProcessingStartHook as StartHook).call(this, this.transportId, ctx, work);
   }
 
-  /** Nest's processing end hook for `ctx`, called at most once however the handler ends. */
-  private endHookOnce(ctx: IpcContext): () => void {
+  /**
+   * Nest's processing end hook for `ctx`, and the end of the message hooks' `scope`, called at
+   * most once however the handler ends.
+   */
+  private endHookOnce(ctx: IpcContext, scope?: IpcReceiveScope): (error?: unknown) => void {
     let ended = false;
-    return () => {
+    return (error?: unknown) => {
       if (ended) return;
       ended = true;
       this.onProcessingEndHook?.(this.transportId, ctx);
+      scope?.end(error);
     };
   }
 }
@@ -348,14 +360,19 @@ export abstract class NestClientBase extends ClientProxy<IpcEvents> {
     return this.normalizePattern(pattern as string);
   }
 
-  /** Builds the packet Nest's serializer and the handler see; the dispatch hook adds metadata. */
+  /**
+   * Builds the packet Nest's serializer and the handler see, with `metadata` (a message hook's);
+   * the dispatch hook may add more.
+   */
   protected packet(
     route: string,
     data: unknown,
     id: string | undefined,
-  ): ReadPacket & { id?: string } {
-    const packet: ReadPacket & { id?: string } =
+    metadata?: IpcMetadata,
+  ): IncomingPacket & { id?: string } {
+    const packet: IncomingPacket & { id?: string } =
       id === undefined ? { pattern: route, data } : { id, pattern: route, data };
+    if (metadata !== undefined) packet.metadata = { ...metadata };
     this.dispatchHook?.(packet);
     return packet;
   }
@@ -364,19 +381,6 @@ export abstract class NestClientBase extends ClientProxy<IpcEvents> {
   protected responseObserver(observer: Observer<unknown>): (packet: WritePacket) => void {
     return this.createObserver(observer);
   }
-}
-
-/** Ends the processing of a handler's result: a returned stream runs to its end first. */
-function connectResult(result: unknown, end: () => void): void {
-  if (!isObservable(result)) {
-    end();
-    return;
-  }
-  const source = connectable(result.pipe(finalize(end)), {
-    connector: () => new Subject(),
-    resetOnDisconnect: false,
-  });
-  source.connect();
 }
 
 function errorText(e: unknown): string {

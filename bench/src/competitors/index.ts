@@ -1,6 +1,7 @@
 import { channelOneHop, channelRelayed, channelViaHub } from './channel.js';
 import type { Competitor } from './competitor.js';
 import { nestIpcOneHop, nestIpcRelayed, nestIpcViaHub } from './nest-ipc.js';
+import { nestIpcTracedApi, nestIpcTracedSdk } from './nest-ipc-traced.js';
 import { childIpc, nestRedis, nestTcp, rawUds, rawUdsRelayed } from './references.js';
 
 /** Every row of the table, in the order printed. Add a competitor here and it runs everywhere. */
@@ -11,6 +12,8 @@ export const COMPETITORS: Competitor[] = [
   nestIpcRelayed,
   channelViaHub,
   nestIpcViaHub,
+  nestIpcTracedApi,
+  nestIpcTracedSdk,
   rawUds,
   rawUdsRelayed,
   nestTcp,
@@ -25,6 +28,7 @@ export const COMPETITORS: Competitor[] = [
  * tens of percent over tens of seconds; in table order Nest TCP ran about 20 s after Nest IPC.
  */
 const MEASURED_FIRST = [
+  'nest-ipc-traced-api',
   'nest-ipc-1hop',
   'nest-tcp',
   'nest-ipc-relayed',

@@ -1,5 +1,6 @@
 import { FAILOVER_KEY } from '../scenarios/failover.js';
 import { type BenchResults, failoverSummary, medianOf, quietRuns } from './results.js';
+import { tracingTargets } from './tracing-targets.js';
 
 export type TargetStatus = 'pass' | 'miss' | 'n/a';
 
@@ -9,7 +10,7 @@ export interface TargetResult {
   detail: string;
 }
 
-interface Side {
+export interface Side {
   competitor: string;
   scenario: string;
   metric: string;
@@ -19,7 +20,7 @@ interface Side {
  * `ours / theirs >= factor` (or, for latency, `ours <= theirs * factor`), both medians from
  * this same run, so the machine's speed cancels out.
  */
-function ratio(
+export function ratio(
   r: BenchResults,
   label: string,
   ours: Side,
@@ -128,6 +129,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       ),
     );
   }
+  out.push(...tracingTargets(r));
   const f = failoverSummary(r, 'channel', FAILOVER_KEY);
   out.push(
     f.kills === 0

@@ -6,6 +6,7 @@ import { PACKAGE_ENTRY } from '../shared/paths.js';
 import type { WorkerBoot } from '../shared/protocol.js';
 import type { ChannelOptions } from './channel.js';
 import { EVENT_PATTERN, REQUEST_PATTERN, startMicroservice } from './nest-app.js';
+import type { TracingMode } from './tracing-setup.js';
 import type { Endpoint, Handlers, Transport } from './types.js';
 
 /**
@@ -40,7 +41,8 @@ async function loadLib(): Promise<Lib> {
 }
 
 async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
-  const o = boot.spec.options as unknown as ChannelOptions;
+  const o = boot.spec.options as unknown as ChannelOptions & { tracing?: TracingMode };
+  if (o.tracing !== undefined) await (await import('./tracing-setup.js')).setUpTracing(o.tracing);
   const { IpcServer, IpcClient } = await loadLib();
   const options = {
     name: o.name,

@@ -8,9 +8,10 @@ import { ChannelClosedError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
+import { eventMessage, messageHooks, requestMessage, withSendScope } from '../ipc-message-hooks.js';
 import { NestClientBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
-import { sendEvent } from '../protocol/nest-wire.js';
+import { type IpcMetadata, sendEvent } from '../protocol/nest-wire.js';
 import {
   acquireSharedChannel,
   declareChannelUser,
@@ -196,9 +197,17 @@ export class IpcClient extends NestClientBase {
     }
     if (this.closed) return throwError(() => new ChannelClosedError('send', CLOSED_REMEDY));
     const route = this.routeOf(pattern);
-    if (this.ready && this.shared !== undefined) return this.aim(this.shared, target, route, data);
+    const send = messageHooks?.send;
+    if (send === undefined) return this.reach(target, route, data);
+    const message = requestMessage(target, this.shared?.channel, this.options.name, route);
+    return withSendScope(send, message, (meta) => this.reach(target, route, data, meta));
+  }
+
+  private reach(target: TargetSpec | undefined, route: string, data: unknown, meta?: IpcMetadata) {
+    if (this.ready && this.shared !== undefined)
+      return this.aim(this.shared, target, route, data, meta);
     return defer(() => this.ensureConnected()).pipe(
-      mergeMap(() => this.aim(this.shared!, target, route, data)),
+      mergeMap(() => this.aim(this.shared!, target, route, data, meta)),
     );
   }
 
@@ -207,12 +216,13 @@ export class IpcClient extends NestClientBase {
     target: TargetSpec | undefined,
     route: string,
     data: unknown,
+    meta: IpcMetadata | undefined,
   ): Observable<unknown> {
     return target === 'all' || target === 'others'
-      ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, true))
+      ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, meta, true))
       : target === undefined
-        ? this.anyPeer(shared, route, data)
-        : this.single(shared, target, route, data, true);
+        ? this.anyPeer(shared, route, data, meta)
+        : this.single(shared, target, route, data, meta, true);
   }
 
   /** @internal */
@@ -232,7 +242,8 @@ export class IpcClient extends NestClientBase {
     if (shared === undefined)
       return throwError(() => new ChannelClosedError('emit', CLOSED_REMEDY));
     const route = this.routeOf(pattern);
-    const packet = this.packet(route, data, undefined);
+    const scope = messageHooks?.send?.(eventMessage(shared.channel, route, target));
+    const packet = this.packet(route, data, undefined, scope?.metadata);
     const broadcast = target === 'all' || target === 'others' ? 1 : 0;
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
@@ -240,6 +251,7 @@ export class IpcClient extends NestClientBase {
     let notify: ((o: Observable<undefined>) => void) | undefined;
     const finish = (o: Observable<undefined>) => (notify ? notify(o) : (outcome = o));
     const fail = (error: unknown) => {
+      scope?.end(error);
       this.log.warn(`emit '${packet.pattern}' failed: ${(error as Error).message}`);
       finish(throwError(() => error));
     };
@@ -248,6 +260,7 @@ export class IpcClient extends NestClientBase {
       (raw) => {
         try {
           const accepted = sendEvent(shared.channel, target, raw, this.customSerializer, broadcast);
+          scope?.end();
           if (this.confirmEvents) finish(whenConfirmed(shared, route, target, this.log));
           else {
             shared.directory.noteEvent(route, target);
@@ -310,7 +323,7 @@ export class IpcClient extends NestClientBase {
    * One peer that handles the pattern, in turn. A request refused before it ran (the peer is
    * shutting down, or just left) is offered to the next peer; anything else is the response.
    */
-  private anyPeer(shared: SharedChannel, route: string, data: unknown): Observable<unknown> {
+  private anyPeer(shared: SharedChannel, route: string, data: unknown, meta?: IpcMetadata) {
     return new Observable<unknown>((observer) => {
       const tried = new Set<number>();
       let current: { unsubscribe(): void } | undefined;
@@ -322,7 +335,7 @@ export class IpcClient extends NestClientBase {
           return;
         }
         tried.add(peer);
-        current = this.single(shared, peer, route, data).subscribe({
+        current = this.single(shared, peer, route, data, meta).subscribe({
           next: (value) => {
             responded = true;
             observer.next(value);
@@ -345,6 +358,7 @@ export class IpcClient extends NestClientBase {
     peer: number,
     route: string,
     data: unknown,
+    meta: IpcMetadata | undefined,
     mayWait = false,
   ): Observable<unknown> {
     return new Observable<unknown>((observer) => {
@@ -358,7 +372,7 @@ export class IpcClient extends NestClientBase {
         this.responseObserver(observer),
         mayWait,
       );
-      call.start(this.packet(route, data, id) as ReadPacket & { id: string });
+      call.start(this.packet(route, data, id, meta) as ReadPacket & { id: string });
       return call;
     });
   }
