@@ -27,6 +27,7 @@ import { PeerState } from './peer/peer-state.js';
 import { Presence } from './peer/presence.js';
 import { Receiver } from './peer/receiver.js';
 import { Sender } from './peer/sender.js';
+import type { ChannelStats } from './peer/stats.js';
 import { resolveCodec } from './wire/codec.js';
 
 /** Frames in flight to the hub before the sender waits for acks. */
@@ -234,6 +235,14 @@ export class Channel extends EventEmitter {
   /** Bytes accepted by send/emit and not yet confirmed delivered. */
   get pendingBytes(): number {
     return this.outbox.pendingBytes;
+  }
+
+  /**
+   * What this process's side of the channel has sent, received and lived through, and what it
+   * holds now, as plain numbers: cheap enough to read on every metrics scrape.
+   */
+  stats(): ChannelStats {
+    return this.state.counters.snapshot(this.outbox);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------

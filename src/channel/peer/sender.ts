@@ -113,6 +113,7 @@ export class Sender extends PeerPart {
     );
     if (name !== undefined) copyName(name, frame);
     outbox.add(seq, frame, code);
+    this.state.counters.sent(frame.length);
     if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
     else this.scheduleFlush();
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
