@@ -4,6 +4,7 @@ import { IpcClient } from 'nestjs-ipc-channel';
 import { CacheModule } from './cache/cache.module.js';
 import { IPC, ipcOptions } from './ipc.options.js';
 import { LeaderModule } from './leader/leader.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 @Module({
@@ -16,6 +17,7 @@ import { WorkersModule } from './workers/workers.module.js';
     CacheModule,
     WorkersModule,
     LeaderModule,
+    MetricsModule,
   ],
 })
 export class AppModule {}

@@ -53,6 +53,19 @@ class Round {
   }
 }
 
+/**
+ * JSON carries NaN (a gauge never set, a mean of nothing) as null, which sums as 0: a value is
+ * never null, so each null is put back as the NaN it was.
+ */
+function restoreNaN(registries: object[][]): object[][] {
+  for (const metrics of registries) {
+    for (const metric of metrics as { values?: { value: number | null }[] }[]) {
+      for (const v of metric.values ?? []) if (v.value === null) v.value = NaN;
+    }
+  }
+  return registries;
+}
+
 /** The exchange of each channel, made on first use: a channel reads each event name once. */
 const exchanges = new WeakMap<Channel, MetricsExchange>();
 
@@ -81,7 +94,7 @@ export class MetricsExchange {
     channel._read(METRICS_WIRE.request, (sender, [round]) => this.answer(sender, round));
     channel._read(METRICS_WIRE.response, (sender, [round, metrics, error]) => {
       const answer: PeerAnswer = Array.isArray(metrics)
-        ? { peer: sender, up: true, metrics: metrics as object[][] }
+        ? { peer: sender, up: true, metrics: restoreNaN(metrics as object[][]) }
         : { peer: sender, up: false, reason: typeof error === 'string' ? error : 'no metrics' };
       this.rounds.get(round as number)?.settle(answer);
     });

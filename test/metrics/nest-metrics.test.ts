@@ -24,12 +24,12 @@ async function startWorkers(n: number, env: Record<string, string> = {}): Promis
       const all = await Promise.all(
         procs.map((p) => p.call<{ id?: number; peers: number[]; port: number }>('state')),
       );
-      return all.every((s) => s.id !== undefined && s.peers.length === n) && all;
+      return all.every((s) => s.id !== undefined && s.peers.length === n) ? all : undefined;
     },
     undefined,
     'every worker to join',
   );
-  return procs.map((proc, i) => ({ proc, id: states[i]!.id!, port: states[i]!.port }));
+  return procs.map((proc, i) => ({ proc, id: states![i]!.id!, port: states![i]!.port }));
 }
 
 async function get(port: number, path: string, method = 'GET'): Promise<Response> {
