@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { metricsScenario } from './demo-metrics.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLE = join(ROOT, 'sample');
@@ -580,6 +581,7 @@ async function main() {
   await startCluster(port);
   let ok = await cacheScenario(port);
   await statsScenario(port);
+  ok = (await metricsScenario(port, { step, say, dim, green, red })) && ok;
   const first = await leaderScenario(
     port,
     "5) GET /leader: a @LeaderOnly() warm-up job runs on one worker only (the hub's)",
