@@ -2,6 +2,7 @@ import type {
   DynamicModule,
   MiddlewareConsumer,
   NestModule,
+  OnApplicationBootstrap,
   OnModuleDestroy,
 } from '@nestjs/common';
 import { ClusterMetrics } from '../cluster-metrics.js';
@@ -26,10 +27,14 @@ export class IpcMetricsModule {
     const mount = new MetricsMount(options);
     // The module class of this app: Nest makes one instance of it, which mounts the path and
     // releases the channel when the app closes.
-    class IpcMetricsHost implements NestModule, OnModuleDestroy {
+    class IpcMetricsHost implements NestModule, OnApplicationBootstrap, OnModuleDestroy {
       configure(consumer: MiddlewareConsumer): void {
         if (options.path !== false)
           consumer.apply(mount.serve).forRoutes(options.path ?? 'metrics');
+      }
+
+      onApplicationBootstrap(): void {
+        mount.join();
       }
 
       onModuleDestroy(): Promise<void> {

@@ -24,6 +24,7 @@ export interface IpcMetricsModuleOptions extends ClusterMetricsOptions {
 export class MetricsMount {
   private metrics: ClusterMetrics | undefined;
   private release: (() => Promise<void>) | undefined;
+  private connect: (() => Promise<void>) | undefined;
   /** Why joining the channel failed, when it did: scrapes say so. */
   private joinError: Error | undefined;
 
@@ -31,9 +32,7 @@ export class MetricsMount {
 
   /**
    * Takes a share of the process's connection to the channel (made now if no IpcServer or
-   * IpcClient made it yet) and starts answering collections. Joining starts without being
-   * waited for: an app whose peer id is still held by the process it replaces must not wait
-   * for it to boot.
+   * IpcClient made it yet) and starts answering collections, from the join on.
    */
   async start(): Promise<ClusterMetrics> {
     // Loaded here, not at the top: it brings Nest, which a framework-free user of
@@ -47,10 +46,21 @@ export class MetricsMount {
       throw e;
     }
     this.release = () => registry.releaseSharedChannel(shared);
-    shared.connect().catch((e: unknown) => {
+    this.connect = () => shared.connect();
+    return this.metrics;
+  }
+
+  /**
+   * Joins the channel, if the app's IpcServer or IpcClient has not started to, once the app
+   * is bootstrapped: not while its modules load. A PM2 instance waits only so long for the
+   * process it replaces to release its peer id, and that wait starts with the join; joining
+   * before the app is ready would spend it while PM2 has not yet stopped that process. The
+   * join is not waited for: the IpcServer waits for it, and reports its errors too.
+   */
+  join(): void {
+    this.connect?.().catch((e: unknown) => {
       this.joinError = e as Error;
     });
-    return this.metrics;
   }
 
   /** The metrics path's handler, as Nest middleware (Express and Fastify alike). */
