@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Proc } from '../helpers/processes.js';
 import { PromText } from '../helpers/prom-text.js';
 import { sandbox } from '../helpers/sandbox.js';
@@ -33,9 +35,9 @@ const scrape = async (p: Proc): Promise<PromText> => new PromText(await p.call<s
 
 /** What each process records: latencies per route, its in-flight gauge and its highest value. */
 const RECORDED = [
-  { a: [0.05, 0.3], b: [], inFlight: 1, highest: 5 },
-  { a: [0.7], b: [2], inFlight: 2, highest: 9 },
-  { a: [], b: [0.05, 0.05, 0.6], inFlight: 3, highest: 7 },
+  { a: [0.05, 0.3], b: [], inFlight: 1, highest: 5, ratio: 'NaN' },
+  { a: [0.7], b: [2], inFlight: 2, highest: 9, ratio: '1' },
+  { a: [], b: [0.05, 0.05, 0.6], inFlight: 3, highest: 7, ratio: '2' },
 ];
 
 async function record(peers: Started[]): Promise<void> {
@@ -47,6 +49,7 @@ async function record(peers: Started[]): Promise<void> {
         seconds: r[route],
         inFlight: r.inFlight,
         highest: r.highest,
+        ratio: r.ratio,
       });
     }
   }
@@ -82,6 +85,8 @@ describe('ClusterMetrics across processes', () => {
       expect(text.value('app_latency_seconds_sum', { route: 'b' })).toBeCloseTo(2.7, 10);
       expect(text.value('app_in_flight')).toBe(6); // gauges sum unless told otherwise
       expect(text.value('app_highest_seen')).toBe(9); // aggregator: 'max'
+      // A NaN from another process stays NaN (JSON carries it as null, which would sum as 0).
+      expect(text.value('app_ratio')).toBeNaN();
       const up = Object.fromEntries(peers.map((p) => [String(p.id), 1]));
       expect(text.by('ipc_metrics_peer_up', 'peer')).toEqual(up);
       // The channel's own series stay one per process: one hub, elected once.
@@ -134,11 +139,15 @@ describe('ClusterMetrics across processes', () => {
   });
 
   it('marks a process that never set metrics up, and one that hangs, as down after the timeout', async () => {
-    const timeout = { METRICS_TIMEOUT_MS: '500' };
+    // Long enough for a loaded machine's live peers; the two below never answer in time.
+    const timeout = { METRICS_TIMEOUT_MS: '5000' };
     const [a, b, c, bare] = await start([timeout, timeout, timeout, { METRICS: '0' }]);
     await record([a!, b!, c!]);
-    await c!.proc.call('hang', { ms: 3000 });
+    const release = join(box.dir, 'release-c');
+    await c!.proc.call('hang', { until: release });
+    await c!.proc.waitEvent((e) => e.ev === 'hanging');
     const text = await scrape(a!.proc);
+    writeFileSync(release, '');
     expect(text.by('ipc_metrics_peer_up', 'peer')).toEqual({
       [a!.id]: 1,
       [b!.id]: 1,
@@ -149,7 +158,7 @@ describe('ClusterMetrics across processes', () => {
     expect(text.value('app_requests_total', { route: 'a' })).toBe(3);
     expect(text.value('app_requests_total', { route: 'b' })).toBe(1);
     // c answers again once it runs; its late answer to the last round changes nothing.
-    await until(async () => (await c!.proc.call('state')) !== undefined, undefined, 'c to run');
+    await c!.proc.call('state');
     const again = await scrape(a!.proc);
     expect(again.value(`ipc_metrics_peer_up`, { peer: String(c!.id) })).toBe(1);
     expect(again.value('app_requests_total', { route: 'b' })).toBe(4);
