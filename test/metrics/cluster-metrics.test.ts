@@ -218,4 +218,27 @@ describe('ClusterMetrics across processes', () => {
       Object.fromEntries(ids.map((id) => [id, 1])),
     );
   });
+
+  it('counts a handover, not a failover, when the hub closes gracefully', async () => {
+    const peers = await start([{}, {}, {}]);
+    const states = await Promise.all(peers.map((p) => p.proc.call<{ isHub: boolean }>('state')));
+    const hub = peers[states.findIndex((s) => s.isHub)]!;
+    const survivors = peers.filter((p) => p !== hub);
+    await hub.proc.call('close');
+    await until(
+      async () => {
+        const now = await Promise.all(
+          survivors.map((p) =>
+            p.proc.call<{ connected: boolean; peers: number[]; isHub: boolean }>('state'),
+          ),
+        );
+        return now.every((s) => s.connected && s.peers.length === 2) && now.some((s) => s.isHub);
+      },
+      undefined,
+      'the survivors to settle on the next hub',
+    );
+    const text = await scrape(survivors[0]!.proc);
+    expect(Object.values(text.by('ipc_channel_handovers_total', 'peer'))).toEqual([1, 1]);
+    expect(Object.values(text.by('ipc_channel_failovers_total', 'peer'))).toEqual([0, 0]);
+  });
 });
