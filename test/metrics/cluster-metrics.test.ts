@@ -12,12 +12,16 @@ interface Started {
   id: number;
 }
 
-/** Starts one metrics-peer process per env and waits until all are joined to one hub. */
+/**
+ * Starts one metrics-peer process per env and waits until all are joined to one hub. The
+ * first joins first, so it hosts the hub.
+ */
 async function start(envs: Record<string, string>[]): Promise<Started[]> {
   const procs = await Promise.all(
     envs.map((env) => Proc.start('metrics-peer.js', { ...box.peerEnv(), ...env })),
   );
-  const ids = await Promise.all(procs.map((p) => p.call<number>('connect')));
+  const first = await procs[0]!.call<number>('connect');
+  const ids = [first, ...(await Promise.all(procs.slice(1).map((p) => p.call<number>('connect'))))];
   await until(
     async () => {
       const states = await Promise.all(
@@ -139,7 +143,8 @@ describe('ClusterMetrics across processes', () => {
   });
 
   it('marks a process that never set metrics up, and one that hangs, as down after the timeout', async () => {
-    // Long enough for a loaded machine's live peers; the two below never answer in time.
+    // Long enough for a loaded machine's live peers; the two below never answer in time. The
+    // collector a hosts the hub: a hung hub would hold up every peer's answer (see docs).
     const timeout = { METRICS_TIMEOUT_MS: '5000' };
     const [a, b, c, bare] = await start([timeout, timeout, timeout, { METRICS: '0' }]);
     await record([a!, b!, c!]);
