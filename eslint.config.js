@@ -123,6 +123,25 @@ export default tseslint.config(
     },
   },
   {
+    // prom-client is an optional peer: only the metrics entry point loads it. (A rule of its
+    // own, so that the layer bans above, which use no-restricted-imports, stay as they are.)
+    files: ['src/**/*.ts'],
+    ignores: ['src/metrics/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['prom-client', 'prom-client/*'],
+              message: 'Only src/metrics (nestjs-ipc-channel/metrics) may load prom-client.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The ipchannel examples the compat tests run as CommonJS applications.
     files: ['test/compat/examples/**/*.cjs', 'test/compat/examples/readme/index.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },

@@ -21,6 +21,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketIoScenario } from './demo-socket-io.mjs';
+import { metricsScenario } from './demo-metrics.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLE = join(ROOT, 'sample');
@@ -588,6 +589,7 @@ async function main() {
       { NESTJS_IPC_DIR: ipcDir, IPC_CHANNEL: `pm2:${APP}` },
       { step, say, table, green, red, dim },
     )) && ok;
+  ok = (await metricsScenario(port, { step, say, dim, green, red })) && ok;
   const first = await leaderScenario(
     port,
     "5) GET /leader: a @LeaderOnly() warm-up job runs on one worker only (the hub's)",

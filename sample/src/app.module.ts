@@ -4,6 +4,7 @@ import { CacheModule } from './cache/cache.module.js';
 import { ipcOptions } from './ipc.options.js';
 import { LeaderModule } from './leader/leader.module.js';
 import { RoomsModule } from './socket-io/rooms.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 @Module({
@@ -14,6 +15,7 @@ import { WorkersModule } from './workers/workers.module.js';
     WorkersModule,
     LeaderModule,
     RoomsModule,
+    MetricsModule,
   ],
 })
 export class AppModule {}

@@ -295,3 +295,16 @@ export function resolveOptions(
     stallTimeoutMs: duration('stallTimeoutMs', options.stallTimeoutMs, 5000),
   };
 }
+
+/** The options the hub this process may host takes from the channel's. */
+export function hubLimits(opts: ResolvedOptions) {
+  return {
+    graceMs: opts.graceMs,
+    preferredIdWaitMs: opts.preferredIdWaitMs,
+    maxHeldBytes: opts.maxHeldBytes,
+    handshakeTimeoutMs: 10_000,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+    stallTimeoutMs: opts.stallTimeoutMs,
+  };
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type ChannelOptions, checkMeta, resolveOptions } from './channel-options.js';
+import { type ChannelOptions, checkMeta, hubLimits, resolveOptions } from './channel-options.js';
 import {
   ChannelTarget,
   type SendOptions,
@@ -27,6 +27,7 @@ import { PeerState } from './peer/peer-state.js';
 import { Presence } from './peer/presence.js';
 import { Receiver } from './peer/receiver.js';
 import { Sender } from './peer/sender.js';
+import type { ChannelStats } from './peer/stats.js';
 import { resolveCodec } from './wire/codec.js';
 
 /** Frames in flight to the hub before the sender waits for acks. */
@@ -117,13 +118,7 @@ export class Channel extends EventEmitter {
         secret: opts.secret,
         maxFrameBytes: opts.maxFrameBytes,
         hub: {
-          graceMs: opts.graceMs,
-          preferredIdWaitMs: opts.preferredIdWaitMs,
-          maxHeldBytes: opts.maxHeldBytes,
-          handshakeTimeoutMs: 10_000,
-          heartbeatIntervalMs: opts.heartbeatIntervalMs,
-          heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
-          stallTimeoutMs: opts.stallTimeoutMs,
+          ...hubLimits(opts),
           onFault: (error) => this.errors.report(error),
           firstEpoch: () => this.leadership.firstHubEpoch(),
           onStop: () => this.leadership.update(),
@@ -247,6 +242,14 @@ export class Channel extends EventEmitter {
     return this.outbox.size;
   }
 
+  /**
+   * What this process's side of the channel has sent, received and lived through, and what it
+   * holds now, as plain numbers: cheap enough to read on every metrics scrape.
+   */
+  stats(): ChannelStats {
+    return this.state.counters.snapshot(this.outbox);
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------------
 
   /**
@@ -332,12 +335,7 @@ export class Channel extends EventEmitter {
     event: string | null,
     value: unknown,
   ): Promise<void> {
-    try {
-      this.sender.enqueue(code, flags, event, value);
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
-    return this.outbox.confirmations.watch(this.outbox.last);
+    return this.sender.enqueueConfirmed(code, flags, event, value);
   }
 
   /** @internal A promise for the verdict on the message with this sequence number. */

@@ -1,5 +1,6 @@
 export { Channel, type ChannelEventMap } from './channel.js';
 export { type ChannelOptions, defaultChannelName } from './channel-options.js';
+export type { ChannelStats } from './peer/stats.js';
 export type { TransportKind, TransportOption } from './endpoint/endpoint-choice.js';
 export { type Codec, type CodecName, jsonCodec, v8Codec } from './wire/codec.js';
 export * from './errors.js';

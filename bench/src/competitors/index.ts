@@ -1,4 +1,5 @@
 import { channelOneHop, channelRelayed, channelViaHub } from './channel.js';
+import { channelMetricsOneHop } from './channel-metrics.js';
 import type { Competitor } from './competitor.js';
 import { nestIpcOneHop, nestIpcRelayed, nestIpcViaHub } from './nest-ipc.js';
 import { nestIpcTracedApi, nestIpcTracedSdk } from './nest-ipc-traced.js';
@@ -19,6 +20,7 @@ export const COMPETITORS: Competitor[] = [
   nestTcp,
   nestRedis,
   childIpc,
+  channelMetricsOneHop,
 ];
 
 /**
@@ -33,6 +35,7 @@ const MEASURED_FIRST = [
   'nest-tcp',
   'nest-ipc-relayed',
   'channel-1hop',
+  'channel-metrics',
   'raw-uds',
   'channel-relayed',
 ];

@@ -130,6 +130,15 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     );
   }
   out.push(...tracingTargets(r));
+  out.push(
+    ratio(
+      r,
+      'Channel one-way events/s with cluster metrics (scraped every second) >= 0.95x without',
+      { competitor: 'channel-metrics', scenario: 'one-way', metric: 'perSec' },
+      { competitor: 'channel-1hop', scenario: 'one-way', metric: 'perSec' },
+      0.95,
+    ),
+  );
   const f = failoverSummary(r, 'channel', FAILOVER_KEY);
   out.push(
     f.kills === 0

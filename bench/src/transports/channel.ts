@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { BenchPayload } from '../shared/payload.js';
 import { CHANNEL_ENTRY } from '../shared/paths.js';
+import { startClusterMetrics } from './channel-metrics.js';
 import type { WorkerBoot } from '../shared/protocol.js';
 import type { Endpoint, Handlers, Transport } from './types.js';
 
@@ -37,6 +38,8 @@ export interface ChannelOptions {
   expectPeers: number[];
   /** The channel's directLinks option, when a row sets it. */
   directLinks?: boolean;
+  /** Cluster metrics on: this process answers collections, the driver scrapes every second. */
+  metrics?: boolean;
 }
 
 async function loadChannel(): Promise<ChannelCtor> {
@@ -78,6 +81,7 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
     );
   }
   const out = o.target === undefined ? undefined : ch.to(o.target);
+  if (o.metrics === true) await startClusterMetrics(ch, out !== undefined);
 
   return {
     info: { id: ch.id, isHub: ch.isHub },

@@ -1,13 +1,12 @@
-import { Body, Controller, Get, Inject, Param, Post } from '@nestjs/common';
-import type { IpcClient } from 'nestjs-ipc-channel';
-import { IPC } from '../ipc.options.js';
+import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { IpcClient } from 'nestjs-ipc-channel';
 import { RoomsGateway } from './rooms.gateway.js';
 
 @Controller('rooms')
 export class RoomsController {
   constructor(
     private readonly rooms: RoomsGateway,
-    @Inject(IPC) private readonly ipc: IpcClient,
+    private readonly ipc: IpcClient,
   ) {}
 
   /** The room's sockets on every worker (socket.io's fetchSockets(), across the cluster). */

@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -7,9 +6,8 @@ import {
   WebSocketGateway,
   WebSocketServer,
 } from '@nestjs/websockets';
-import type { IpcClient } from 'nestjs-ipc-channel';
+import { IpcClient } from 'nestjs-ipc-channel';
 import type { Server, Socket } from 'socket.io';
-import { IPC } from '../ipc.options.js';
 
 /** What a chat message carries to the room's clients. */
 export interface Said {
@@ -28,7 +26,7 @@ export interface Said {
 export class RoomsGateway implements OnGatewayConnection {
   @WebSocketServer() server!: Server;
 
-  constructor(@Inject(IPC) private readonly ipc: IpcClient) {}
+  constructor(private readonly ipc: IpcClient) {}
 
   handleConnection(socket: Socket): void {
     socket.data = { worker: this.ipc.id };

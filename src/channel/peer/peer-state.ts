@@ -1,5 +1,6 @@
 import type { DirectLinks } from '../direct/direct-links.js';
 import type { IpcChannelError } from '../errors.js';
+import { ChannelCounters } from './stats.js';
 
 /**
  * Where a channel is in its life. `retiring`: it takes nothing new and still sends (replies)
@@ -34,6 +35,8 @@ export class PeerState {
   connectWaiter: ((error?: IpcChannelError) => void) | undefined;
   /** Resolves the retire() under way once the hub confirms it. */
   retireWaiter: (() => void) | undefined;
+  /** What this process has sent, received and lived through (see Channel.stats). */
+  readonly counters = new ChannelCounters();
 
   constructor(
     /** This process's random incarnation: a restarted process is a new stream to receivers. */

@@ -92,6 +92,7 @@ export class Presence extends PeerPart {
       welcome.hubId !== state.hubId || (epochKnown && welcome.epoch !== state.epoch);
     state.hubId = welcome.hubId;
     if (epochKnown) state.epoch = welcome.epoch;
+    if (hubChanged && this.hubLink.hub !== undefined) state.counters.hubsHosted++;
 
     this.log.info(
       `${first ? 'joined' : 'rejoined'} channel '${this.options.name}' as peer ${welcome.id}` +
@@ -123,6 +124,7 @@ export class Presence extends PeerPart {
   /** The connection to the hub is gone (`handover`: the hub announced it); already electing. */
   disconnected(error: Error | undefined, handover: boolean): void {
     if (!handover) this.state.hubDied = true;
+    this.state.counters.hubLost(handover);
     this.leadership.update();
     const name = this.options.name;
     if (handover) {

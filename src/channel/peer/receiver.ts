@@ -56,6 +56,7 @@ export class Receiver extends PeerPart {
         if (fromHub) this.sender.received++;
         data++;
         if (!this.dedup.accept(frame.readUInt32LE(OFF_INC), readSeq(frame))) continue;
+        this.state.counters.received(frame.length);
         try {
           this.dispatch(type, frame);
         } catch (e) {

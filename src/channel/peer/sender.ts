@@ -63,6 +63,24 @@ export class Sender extends PeerPart {
   }
 
   /**
+   * Accepts one message or event (see enqueue) and returns a promise for its verdict; what
+   * `enqueue` would throw is the rejection.
+   */
+  enqueueConfirmed(
+    code: number,
+    flags: number,
+    event: string | null,
+    value: unknown,
+  ): Promise<void> {
+    try {
+      this.enqueue(code, flags, event, value);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.outbox.confirmations.watch(this.outbox.last);
+  }
+
+  /**
    * Accepts one message (`event` null, from send) or event for delivery: encodes it into a frame
    * in the outbox. Returns false when the caller should wait for 'drain'.
    */
@@ -116,6 +134,7 @@ export class Sender extends PeerPart {
     if (name !== undefined) copyName(name, frame);
     outbox.add(seq, frame, code);
     if (phase === 'new') this.queuedWhileNew?.();
+    this.state.counters.sent(frame.length);
     if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
     else this.scheduleFlush();
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
