@@ -72,6 +72,8 @@ test('a SIGSTOPped hub is deposed and replaced; woken, it routes nothing stale, 
   await flowing([b, c], [2, 3]);
   for (const p of [b, c]) {
     expect(p.events.some((e) => e.ev === 'disconnect')).toBe(true);
+    // Each of them deposed the silent hub once, and its metrics say so.
+    expect((await p.call<{ heartbeatsMissed: number }>('stats')).heartbeatsMissed).toBe(1);
   }
 
   hub.child.kill('SIGCONT');

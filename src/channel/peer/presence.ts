@@ -125,6 +125,10 @@ export class Presence extends PeerPart {
   disconnected(error: Error | undefined, handover: boolean): void {
     if (!handover) this.state.hubDied = true;
     this.state.counters.hubLost(handover);
+    // A hub this process deposed for its silence: what ipc_channel_heartbeats_missed_total counts.
+    if ((error as { code?: string } | undefined)?.code === 'ERR_IPC_HUB_UNRESPONSIVE') {
+      this.state.counters.heartbeatsMissed++;
+    }
     this.leadership.update();
     const name = this.options.name;
     if (handover) {
