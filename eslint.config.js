@@ -122,25 +122,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: channelBans() }],
     },
   },
-  {
-    // prom-client is an optional peer: only the metrics entry point loads it. (A rule of its
-    // own, so that the layer bans above, which use no-restricted-imports, stay as they are.)
-    files: ['src/**/*.ts'],
-    ignores: ['src/metrics/**'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['prom-client', 'prom-client/*'],
-              message: 'Only src/metrics (nestjs-ipc-channel/metrics) may load prom-client.',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  ...optionalPeerBlocks(),
   {
     // The ipchannel examples the compat tests run as CommonJS applications.
     files: ['test/compat/examples/**/*.cjs', 'test/compat/examples/readme/index.js'],
@@ -158,4 +140,45 @@ function channelBans(extra) {
     },
   ];
   return extra === undefined ? bans : [...bans, extra];
+}
+
+/**
+ * Integrations are optional peers: each is loaded only by its own entry point, so that an app
+ * that does not import that entry point needs none of them installed. (A rule of its own, so
+ * that the layer bans above, which use no-restricted-imports, stay as they are.)
+ */
+function optionalPeerBlocks() {
+  const peers = [
+    { dir: 'src/metrics', entry: 'nestjs-ipc-channel/metrics', packages: ['prom-client'] },
+    { dir: 'src/terminus', entry: 'nestjs-ipc-channel/terminus', packages: ['@nestjs/terminus'] },
+    { dir: 'src/tracing', entry: 'nestjs-ipc-channel/tracing', packages: ['@opentelemetry/*'] },
+    {
+      dir: 'src/socket-io',
+      entry: 'nestjs-ipc-channel/socket.io',
+      packages: [
+        'socket.io',
+        'socket.io-adapter',
+        '@nestjs/platform-socket.io',
+        '@nestjs/websockets',
+      ],
+    },
+  ];
+  const bans = (except) =>
+    peers
+      .filter((p) => p !== except)
+      .map((p) => ({
+        group: p.packages.flatMap((name) => [name, `${name}/*`]),
+        message: `Only ${p.dir} (${p.entry}) may load ${p.packages.join(', ')}.`,
+      }));
+  const rule = (except) => ({
+    '@typescript-eslint/no-restricted-imports': ['error', { patterns: bans(except) }],
+  });
+  return [
+    {
+      files: ['src/**/*.ts'],
+      ignores: peers.map((p) => `${p.dir}/**`),
+      rules: rule(undefined),
+    },
+    ...peers.map((p) => ({ files: [`${p.dir}/**/*.ts`], rules: rule(p) })),
+  ];
 }
