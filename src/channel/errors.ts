@@ -81,12 +81,14 @@ export class DecodeError extends IpcChannelError {
 
 /** A frame larger than `maxFrameBytes`, sent or received. */
 export class FrameTooLargeError extends IpcChannelError {
-  constructor(size: number, limit: number, direction: 'send' | 'receive') {
+  constructor(size: number, limit: number, direction: 'send' | 'receive' | 'before-join') {
     super(
       'ERR_IPC_FRAME_TOO_LARGE',
       direction === 'send'
         ? `This message encodes to ${size} bytes, over maxFrameBytes (${limit}). Split it, or raise maxFrameBytes on every process of the channel.`
-        : `A peer sent a frame of ${size} bytes, over maxFrameBytes (${limit}); its connection was closed. Raise maxFrameBytes on every process if such messages are expected.`,
+        : direction === 'receive'
+          ? `A peer sent a frame of ${size} bytes, over maxFrameBytes (${limit}); its connection was closed. Raise maxFrameBytes on every process if such messages are expected.`
+          : `A connection that has not joined sent a frame of ${size} bytes, over the ${limit} bytes allowed before a Join; it was closed. A process whose Join is this large has too large a 'meta' option: keep it small.`,
     );
   }
 }
