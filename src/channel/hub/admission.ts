@@ -74,7 +74,9 @@ export class Admission {
    */
   refusedBeforeJoin(conn: HubConnection, type: number): boolean {
     if (conn.state !== ConnectionState.Greeting || type === FrameType.Join) return false;
-    const name = FrameType[type] ?? `type ${type}`;
+    // A type this protocol lacks is malformed, whenever it comes (the hub says so).
+    const name = FrameType[type];
+    if (name === undefined) return false;
     this.options.fault(
       conn,
       new ProtocolError('ERR_IPC_PROTOCOL', `a ${name} frame before Join; a peer must join first`),
