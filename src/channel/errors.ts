@@ -312,7 +312,7 @@ function undeliverableText(target: number, reason: UndeliverableReason, event: s
     case 'grace-expired':
       return `${what} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
     case 'hold-full':
-      return `${what} was not delivered: too many messages are already held for that absent peer.`;
+      return `${what} was not delivered: the hub already holds maxHeldBytes of messages for absent peers. Send to ids that are held (see peers), or raise maxHeldBytes on every process.`;
     case 'peer-absent':
       return `${what} was not delivered: no peer holds id ${target}. Check the id against peers; without { hold: false } a message waits graceMs for its id.`;
     case 'peer-retiring':
@@ -335,7 +335,7 @@ function uncertainText(target: number, reason: UndeliverableReason, event: strin
     reason === 'grace-expired'
       ? `no process took id ${target} again within graceMs`
       : reason === 'hold-full'
-        ? `too many messages were already held for id ${target}`
+        ? `the hub already held maxHeldBytes of messages for absent peers`
         : `it could not be delivered again (${reason})`;
   return `${what} may have been read by the process holding id ${target}, which went away (or lost its hub) before confirming it; then ${then}, so no other process received it. ${retry}`;
 }

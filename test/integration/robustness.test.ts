@@ -136,6 +136,26 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
   await stillTalking();
 });
 
+test('a Join stating epoch 2^53 − 1 is refused; the epoch still rises past what a peer saw', async () => {
+  const liar = await openRaw();
+  await liar.hello();
+  liar.join({ incarnation: 0xe90c, epoch: Number.MAX_SAFE_INTEGER });
+  await liar.ended;
+  const reject = readJson<{ reason: string; message: string }>(liar.ofType(FrameType.Reject)!);
+  expect(reject.reason).toBe('invalid-epoch');
+  expect(reject.message).toContain('(the clock in ms plus 2^32)');
+
+  const epoch = (await hub.call<PeerState>('state')).epoch;
+  const lagging = await openRaw();
+  await lagging.hello();
+  lagging.join({ incarnation: 0xe90d, epoch: epoch + 1000 });
+  expect((await lagging.welcome()).epoch).toBe(epoch + 1001);
+  await until(async () => (await hub.call<PeerState>('state')).epoch === epoch + 1001);
+  lagging.socket.destroy();
+  await lagging.ended;
+  await stillTalking();
+});
+
 test('50 clients that crash mid-frame at once do not disturb the hub', async () => {
   await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {

@@ -17,8 +17,11 @@ interface TargetQueue {
 export interface HoldQueuesOptions {
   /** How long a frame is held before it expires. */
   readonly graceMs: number;
-  /** The most frame bytes held for one id: a frame that does not fit is refused. */
-  readonly maxBytesPerTarget: number;
+  /**
+   * The most frame bytes held for all absent ids together: a frame that does not fit is refused
+   * (its sender is nacked), so frames to ids nobody holds cannot grow the hub without bound.
+   */
+  readonly maxBytes: number;
   /** A frame was held graceMs and nobody took its id. */
   readonly onExpire: (record: DeliveryRecord, target: number) => void;
 }
@@ -30,6 +33,8 @@ export interface HoldQueuesOptions {
  */
 export class HoldQueues {
   private readonly queues = new Map<number, TargetQueue>();
+  /** Frame bytes held, for all ids together. */
+  private total = 0;
 
   constructor(private readonly options: HoldQueuesOptions) {}
 
@@ -47,8 +52,8 @@ export class HoldQueues {
   }
 
   private add(target: number, record: DeliveryRecord, front: boolean): boolean {
+    if (this.total + record.frame.length > this.options.maxBytes) return false;
     let queue = this.queues.get(target);
-    if ((queue?.bytes ?? 0) + record.frame.length > this.options.maxBytesPerTarget) return false;
     if (!record.copied) {
       // The frame is a view of a socket read; a private copy lets that chunk be freed.
       record.frame = Buffer.from(record.frame);
@@ -62,6 +67,7 @@ export class HoldQueues {
     if (front) queue.items.unshift(held);
     else queue.items.push(held);
     queue.bytes += record.frame.length;
+    this.total += record.frame.length;
     if (queue.timer === undefined) this.arm(target, queue);
     return true;
   }
@@ -72,6 +78,7 @@ export class HoldQueues {
     if (queue === undefined) return [];
     this.queues.delete(target);
     clearTimeout(queue.timer);
+    this.total -= queue.bytes;
     return queue.items.takeAll().map((h) => h.record);
   }
 
@@ -80,7 +87,10 @@ export class HoldQueues {
     const queue = this.queues.get(target);
     if (queue === undefined) return [];
     const removed = queue.items.removeWhere((held) => drop(held.record)).map((h) => h.record);
-    for (const record of removed) queue.bytes -= record.frame.length;
+    for (const record of removed) {
+      queue.bytes -= record.frame.length;
+      this.total -= record.frame.length;
+    }
     if (queue.items.length === 0) {
       clearTimeout(queue.timer);
       this.queues.delete(target);
@@ -97,6 +107,12 @@ export class HoldQueues {
   clear(): void {
     for (const queue of this.queues.values()) clearTimeout(queue.timer);
     this.queues.clear();
+    this.total = 0;
+  }
+
+  /** Frame bytes held, for all ids together. */
+  get bytes(): number {
+    return this.total;
   }
 
   /** How many frames are held, for all ids together. */
@@ -122,6 +138,7 @@ export class HoldQueues {
     for (let front = queue.items.peek(); front !== undefined && front.deadline <= now;) {
       queue.items.shift();
       queue.bytes -= front.record.frame.length;
+      this.total -= front.record.frame.length;
       this.options.onExpire(front.record, target);
       front = queue.items.peek();
     }

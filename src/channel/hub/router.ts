@@ -56,7 +56,7 @@ export class Router {
     this.ids = options.ids;
     this.holds = new HoldQueues({
       graceMs: options.graceMs,
-      maxBytesPerTarget: options.maxHeldBytes,
+      maxBytes: options.maxHeldBytes,
       onExpire: (record) => this.expire(record),
     });
   }
