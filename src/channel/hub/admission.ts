@@ -9,7 +9,7 @@ import {
   isDirectAddress,
   welcomeProof,
 } from '../wire/handshake.js';
-import { type ChannelTerms, joinRefusal, readJoin } from '../wire/join-validation.js';
+import { type ChannelTerms, joinRefusal, readJoin, readPidNs } from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
 import type { IdAllocator } from './id-allocator.js';
 import type { OutputBatcher } from './output-batcher.js';
@@ -133,6 +133,7 @@ export class Admission {
       });
     }
     conn.pid = Number(req.pid) || 0;
+    conn.pidNs = readPidNs(req.pidNs);
     // A process that was retiring when its hub went away stays retiring here, from the start:
     // what the hub holds for its id is for its successor.
     conn.retiring = req.retiring === true;

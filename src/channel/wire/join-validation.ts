@@ -52,6 +52,11 @@ export function isEpoch(value: unknown, now = Date.now()): value is number {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= maxEpoch(now);
 }
 
+/** A stated PID namespace: a short string (a Linux one reads 'pid:[4026531836]'), or none. */
+export function readPidNs(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= 64 ? value : undefined;
+}
+
 /** Whether `value` is a peer id: an integer from 1 to MAX_PEER_ID. */
 export function isPeerId(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PEER_ID;
