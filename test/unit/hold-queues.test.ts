@@ -158,3 +158,32 @@ test('clear forgets everything, and nothing expires afterwards', () => {
   jest.advanceTimersByTime(2000);
   expect(expired).toEqual([]);
 });
+
+test('while the successor of an id is starting, its frames outlive graceMs, up to startingMs more', () => {
+  let starting = true;
+  const kept: number[] = [];
+  const q = new HoldQueues({
+    graceMs: 1000,
+    maxBytes: 1000,
+    onExpire: (r) => kept.push(r.seq),
+    successorStarting: (id) => id === 7 && starting,
+    startingMs: 5000,
+  });
+  q.hold(7, record(1));
+  q.hold(8, record(2, 10, 8));
+  jest.advanceTimersByTime(1000);
+  expect(kept).toEqual([2]); // id 8 has no successor starting
+  jest.advanceTimersByTime(3000);
+  expect(kept).toEqual([2]);
+  expect(q.size).toBe(1);
+  // The successor took another id (it waited too long): the frame expires at the next look.
+  starting = false;
+  jest.advanceTimersByTime(250);
+  expect(kept).toEqual([2, 1]);
+
+  starting = true;
+  q.hold(7, record(3));
+  jest.advanceTimersByTime(1000 + 5000);
+  expect(kept).toEqual([2, 1, 3]); // never past graceMs + startingMs
+  q.clear();
+});

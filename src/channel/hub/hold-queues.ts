@@ -4,7 +4,12 @@ import type { DeliveryRecord } from './delivery-record.js';
 interface Held {
   readonly record: DeliveryRecord;
   readonly deadline: number;
+  /** The latest it may be kept past its deadline while its id's successor is starting. */
+  readonly bound: number;
 }
+
+/** How often a frame kept past its deadline for a starting successor is looked at again. */
+const RECHECK_MS = 250;
 
 /** What is held for one id. */
 interface TargetQueue {
@@ -24,6 +29,14 @@ export interface HoldQueuesOptions {
   readonly maxBytes: number;
   /** A frame was held graceMs and nobody took its id. */
   readonly onExpire: (record: DeliveryRecord, target: number) => void;
+  /**
+   * Whether the process to take `target` next is known to be starting (it has connected and
+   * waits for the id): what is held for the id is then kept past graceMs, up to `startingMs`
+   * more, rather than failed while its receiver is already there.
+   */
+  readonly successorStarting?: (target: number) => boolean;
+  /** The longest a frame is kept past graceMs for a starting successor. */
+  readonly startingMs?: number;
 }
 
 /**
@@ -63,7 +76,8 @@ export class HoldQueues {
       queue = { items: new Queue(), bytes: 0, timer: undefined };
       this.queues.set(target, queue);
     }
-    const held: Held = { record, deadline: Date.now() + this.options.graceMs };
+    const deadline = Date.now() + this.options.graceMs;
+    const held: Held = { record, deadline, bound: deadline + (this.options.startingMs ?? 0) };
     if (front) queue.items.unshift(held);
     else queue.items.push(held);
     queue.bytes += record.frame.length;
@@ -122,12 +136,12 @@ export class HoldQueues {
     return n;
   }
 
-  private arm(target: number, queue: TargetQueue): void {
+  private arm(target: number, queue: TargetQueue, at?: number): void {
     const first = queue.items.peek();
     if (first === undefined) return;
     queue.timer = setTimeout(
       () => this.expire(target, queue),
-      Math.max(0, first.deadline - Date.now()),
+      Math.max(0, (at ?? first.deadline) - Date.now()),
     );
     queue.timer.unref();
   }
@@ -136,6 +150,11 @@ export class HoldQueues {
     queue.timer = undefined;
     const now = Date.now();
     for (let front = queue.items.peek(); front !== undefined && front.deadline <= now;) {
+      if (front.bound > now && this.options.successorStarting?.(target) === true) {
+        // Frames behind it are younger: keep them all, and look again shortly.
+        this.arm(target, queue, Math.min(now + RECHECK_MS, front.bound));
+        return;
+      }
       queue.items.shift();
       queue.bytes -= front.record.frame.length;
       this.total -= front.record.frame.length;

@@ -86,6 +86,7 @@ export class Hub {
       ids: this.ids,
       graceMs: options.graceMs,
       maxHeldBytes: options.maxHeldBytes,
+      preferredIdWaitMs: options.preferredIdWaitMs,
       log,
       fault,
     });
