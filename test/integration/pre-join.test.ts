@@ -116,9 +116,14 @@ test('8 connections announcing 64 MiB frames before Join are refused on the head
       return raw;
     }),
   );
-  await until(async () => (await hubBufferBytes()) - before >= MAX_UNJOINED * (MAX_JOIN_BYTES - 1));
+  // A peer joining after them: the hub has read what they wrote before it answers this one.
+  const barrier = await openRaw();
+  await barrier.hello();
+  barrier.join({ incarnation: 0xba55 });
+  await barrier.welcome();
   const held = (await hubBufferBytes()) - before;
   expect(held).toBeLessThan(MAX_UNJOINED * MAX_JOIN_BYTES + 2 * MiB);
+  await barrier.close();
   // One byte past the limit before Join, for a frame that is not a Join, is refused.
   const over = await openRaw();
   await over.hello();
@@ -134,19 +139,23 @@ test('1,200 silent connections: the hub keeps at most 64 open, a new peer still 
   const fdsBefore = readdirSync(`/proc/${hub.child.pid}/fd`).length;
   const hostile: Socket[] = [];
   let open = 0;
-  for (let batch = 0; batch < 24; batch++) {
-    const sockets = await Promise.all(
-      Array.from({ length: 50 }, () => openHubSocket('prejoin', box.dir)),
-    );
-    for (const s of sockets) {
+  let refused = 0;
+  const attempt = async () => {
+    try {
+      const s = await openHubSocket('prejoin', box.dir);
       open++;
       s.on('error', () => {});
       s.on('close', () => open--);
       s.resume();
       hostile.push(s);
+    } catch {
+      refused++; // the listen backlog was full (EAGAIN): the kernel turned it away
     }
+  };
+  for (let batch = 0; batch < 24; batch++) {
+    await Promise.all(Array.from({ length: 50 }, attempt));
   }
-  expect(hostile).toHaveLength(1200);
+  expect(hostile.length + refused).toBe(1200);
   await until(() => open === MAX_UNJOINED, 20_000, `${MAX_UNJOINED} hostile connections open`);
   const fdsDuring = readdirSync(`/proc/${hub.child.pid}/fd`).length;
   expect(fdsDuring - fdsBefore).toBeLessThanOrEqual(MAX_UNJOINED);
