@@ -10,11 +10,9 @@ import {
   ChannelClosedError,
   ConnectTimeoutError,
   ElectionError,
-  ElectionLockHeldError,
-  ForeignEndpointError,
-  HubSilentError,
   TransportMismatchError,
 } from '../errors.js';
+import { ForeignEndpointError, ElectionLockHeldError, HubSilentError } from '../endpoint-errors.js';
 import type { Publication } from '../endpoint/publication.js';
 import { describeSent, probeGreeting } from './greeting-probe.js';
 import { pidNamespace } from '../util/liveness.js';

@@ -1,6 +1,7 @@
 import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, parse, sep } from 'node:path';
-import { DirectoryReplacedError, UnsafeDirectoryError } from '../errors.js';
+import { UnsafeDirectoryError } from '../errors.js';
+import { DirectoryReplacedError } from '../endpoint-errors.js';
 
 const STICKY = 0o1000;
 

@@ -5,7 +5,8 @@ import { type AddressInfo, type Server, type Socket, createServer } from 'node:n
 import { isAlive, pidNamespace } from '../util/liveness.js';
 import type { EndpointConnectOutcome, Hosted, HubListener } from './endpoint.js';
 import { type EndpointRecord, readEndpointFile, writeEndpointFile } from './endpoint-file.js';
-import { AuthenticationError, EndpointUnavailableError, ForeignEndpointError } from '../errors.js';
+import { AuthenticationError, EndpointUnavailableError } from '../errors.js';
+import { ForeignEndpointError } from '../endpoint-errors.js';
 import { unlinkQuietly } from '../util/files.js';
 import { FileEndpoint, channelStem } from './file-endpoint.js';
 import { LinkedPublication } from './publication.js';
