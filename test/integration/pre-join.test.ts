@@ -95,7 +95,9 @@ test('8 connections announcing 64 MiB frames before Join are refused on the head
       const raw = await openRaw();
       await raw.hello();
       const type = i % 2 === 0 ? FrameType.Message : FrameType.Join;
-      raw.socket.write(frameHead(type, 64 * MiB - 1, MiB));
+      // The header alone: bytes after it that the hub never reads would turn its close into a
+      // reset on loopback TCP, and the Fault could be lost with it.
+      raw.socket.write(frameHead(type, 64 * MiB - 1));
       await raw.ended;
       return raw;
     }),
@@ -166,7 +168,7 @@ test('1,200 silent connections: the hub keeps at most 64 open, a new peer still 
   await until(async () => (await hub.call<PeerState>('state')).peers.length === 3);
   expect((await hub.call<PeerState>('state')).peers).toEqual([1, 2, 3]);
   // The newcomer's connection took the oldest hostile one's place.
-  expect(open).toBe(MAX_UNJOINED - 1);
+  await until(() => open === MAX_UNJOINED - 1, 20_000, 'the oldest hostile connection closed');
   for (const s of hostile) s.destroy();
   await until(() => open === 0);
   await newcomer.close();
