@@ -529,6 +529,13 @@ async function reloadScenario(port) {
         sent: w.sent,
         confirmed: w.confirmed,
         lost: w.lost ? red(w.lost) : w.lost,
+        undeliverable: w.undeliverable
+          ? red(
+              `${w.undeliverable} (${Object.entries(w.reasons)
+                .map(([r, n]) => `${r}: ${n}`)
+                .join(', ')})`,
+            )
+          : (w.undeliverable ?? 0),
         duplicated: w.duplicated ? red(w.duplicated) : w.duplicated,
       };
     }),
@@ -539,6 +546,7 @@ async function reloadScenario(port) {
       ['sent', 'events sent'],
       ['confirmed', 'confirmed'],
       ['lost', 'lost'],
+      ['undeliverable', 'undeliverable (reported)'],
       ['duplicated', 'twice'],
     ],
   );
@@ -558,6 +566,12 @@ async function reloadScenario(port) {
   say(
     `   peer ids after the reload: ${workers.map((w) => w.peer).join(', ')} = PM2 instances + 1 ${stable ? green('✔') : red('✘')}`,
   );
+  if (summary.events.undeliverable > 0)
+    say(
+      red(
+        `   ${summary.events.undeliverable} event(s) could not be delivered; the channel told the traffic process why (the reasons above): not lost in silence.`,
+      ),
+    );
   if (summary.ok && stable)
     say(green('   ✔ Nothing lost, nothing delivered twice, every request answered.'));
   else say(red('   ✘ Something went missing: see the numbers above.'));

@@ -28,6 +28,7 @@ import {
   IpcEventPattern,
   IpcServer,
   PeerUnavailableError,
+  UndeliverableError,
 } from 'nestjs-ipc-channel';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import type { Invalidate, Invalidated } from './cache/cache.service.js';
@@ -52,7 +53,15 @@ class Tally {
    */
   readonly events = new Map<
     number,
-    { sent: number; acks: Uint8Array; pids: number[]; ranges: Map<number, [number, number]> }
+    {
+      sent: number;
+      acks: Uint8Array;
+      /** Events the channel reported undeliverable (UndeliverableError): failed, not lost. */
+      failed: Uint8Array;
+      reasons: Map<string, number>;
+      pids: number[];
+      ranges: Map<number, [number, number]>;
+    }
   >();
   /** Confirmations from a peer other than the one the event was sent to. */
   misrouted = 0;
@@ -66,6 +75,8 @@ class Tally {
     this.events.set(worker, {
       sent: 0,
       acks: new Uint8Array(1 << 20),
+      failed: new Uint8Array(1 << 20),
+      reasons: new Map(),
       pids: [],
       ranges: new Map(),
     });
@@ -86,11 +97,20 @@ class Tally {
     else this.outOfOrder++;
   }
 
+  /** The channel told this process an event did not reach its worker, and why. */
+  undeliverable(error: UndeliverableError): void {
+    const ref = /"ref":"t:(\d+):(\d+)"/.exec(JSON.stringify(error.data) ?? '');
+    const entry = ref === null ? undefined : this.events.get(Number(ref[1]));
+    if (entry === undefined) return;
+    entry.failed[Number(ref![2])] = 1;
+    entry.reasons.set(error.reason, (entry.reasons.get(error.reason) ?? 0) + 1);
+  }
+
   get settled(): boolean {
     const r = this.requests;
     if (r.answered + r.wrong + r.failed < r.sent) return false;
     for (const e of this.events.values()) {
-      for (let n = 0; n < e.sent; n++) if (e.acks[n] === 0) return false;
+      for (let n = 0; n < e.sent; n++) if (e.acks[n] === 0 && e.failed[n] === 0) return false;
     }
     return true;
   }
@@ -101,13 +121,16 @@ class Tally {
     let confirmed = 0;
     let lost = 0;
     let duplicated = 0;
+    let undeliverable = 0;
     for (const [worker, e] of this.events) {
       let once = 0;
       let none = 0;
       let more = 0;
+      let failed = 0;
       for (let n = 0; n < e.sent; n++) {
         const acks = e.acks[n]!;
-        if (acks === 0) none++;
+        if (acks === 0 && e.failed[n] !== 0) failed++;
+        else if (acks === 0) none++;
         else if (acks === 1) once++;
         else more++;
       }
@@ -115,10 +138,13 @@ class Tally {
       confirmed += once + more;
       lost += none;
       duplicated += more;
+      undeliverable += failed;
       workers[worker] = {
         sent: e.sent,
         confirmed: once + more,
         lost: none,
+        undeliverable: failed,
+        reasons: Object.fromEntries(e.reasons),
         duplicated: more,
         pids: e.pids,
         /** [pid, first, last] event number each process confirmed, in order of appearance. */
@@ -138,6 +164,7 @@ class Tally {
         sent,
         confirmed,
         lost,
+        undeliverable,
         duplicated,
         misrouted: this.misrouted,
         outOfOrder: this.outOfOrder,
@@ -180,6 +207,9 @@ async function main(): Promise<void> {
   await app.listen();
   const ipc = app.get<IpcClient>(IPC);
   const tally = app.get(Tally);
+  ipc.on('error', (error: unknown) => {
+    if (error instanceof UndeliverableError) tally.undeliverable(error);
+  });
   await ipc.connect();
 
   // The workers are the peers that answer `stats`.

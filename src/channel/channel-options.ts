@@ -53,7 +53,10 @@ export interface ChannelOptions {
   closeTimeoutMs?: number;
   /** How long a PM2 instance waits for its previous process to release its id. Default 10000 ms. */
   preferredIdWaitMs?: number;
-  /** Bytes the hub holds for one absent peer id before refusing more. Default 64 MiB. */
+  /**
+   * Bytes the hub holds for absent peer ids, all together, before refusing more (the sender gets
+   * UndeliverableError, reason `hold-full`). Default 64 MiB.
+   */
   maxHeldBytes?: number;
   /**
    * Whether peers send to each other over direct links (Linux, `'unix'` transport): one socket

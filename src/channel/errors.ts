@@ -91,12 +91,14 @@ export class DecodeError extends IpcChannelError {
 
 /** A frame larger than `maxFrameBytes`, sent or received. */
 export class FrameTooLargeError extends IpcChannelError {
-  constructor(size: number, limit: number, direction: 'send' | 'receive') {
+  constructor(size: number, limit: number, direction: 'send' | 'receive' | 'before-join') {
     super(
       'ERR_IPC_FRAME_TOO_LARGE',
       direction === 'send'
         ? `This message encodes to ${size} bytes, over maxFrameBytes (${limit}). Split it, or raise maxFrameBytes on every process of the channel.`
-        : `A peer sent a frame of ${size} bytes, over maxFrameBytes (${limit}); its connection was closed. Raise maxFrameBytes on every process if such messages are expected.`,
+        : direction === 'receive'
+          ? `A peer sent a frame of ${size} bytes, over maxFrameBytes (${limit}); its connection was closed. Raise maxFrameBytes on every process if such messages are expected.`
+          : `A connection that has not joined sent a frame of ${size} bytes, over the ${limit} bytes allowed before a Join; it was closed. A process whose Join is this large has too large a 'meta' option: keep it small.`,
     );
   }
 }
@@ -242,10 +244,13 @@ export class HandshakeError extends JoinRejectedError {
 
 /** `connect()` did not join within `connectTimeoutMs`. */
 export class ConnectTimeoutError extends IpcChannelError {
-  constructor(ms: number, endpoint: string) {
+  /** `why`: what the election found in the way, when it knows (see its subclasses). */
+  constructor(ms: number, endpoint: string, why?: { code: string; message: string }) {
     super(
-      'ERR_IPC_CONNECT_TIMEOUT',
-      `Could not join the channel at ${endpoint} within ${ms} ms. Is the hub process blocked, or is its preferred id still held? Raise connectTimeoutMs if startup is slow.`,
+      why?.code ?? 'ERR_IPC_CONNECT_TIMEOUT',
+      why === undefined
+        ? `Could not join the channel at ${endpoint} within ${ms} ms. Is the hub process blocked, or is its preferred id still held? Raise connectTimeoutMs if startup is slow.`
+        : `Could not join the channel at ${endpoint} within ${ms} ms: ${why.message}`,
     );
   }
 }
@@ -277,12 +282,16 @@ export class EndpointUnavailableError extends IpcChannelError {
     readonly dir: string,
     what: string,
     cause: unknown,
+    /** A subclass's own code and message. */
+    own?: { code: string; message: string },
   ) {
     super(
-      'ERR_IPC_NO_ENDPOINT',
-      dir === ''
-        ? `Cannot create the channel endpoint: ${what} (${errorText(cause)}).`
-        : `Cannot create the channel endpoint in ${dir}: ${what} (${errorText(cause)}). Make the directory writable by this user, or point NESTJS_IPC_DIR or the 'dir' option at a directory this user can write to.`,
+      own?.code ?? 'ERR_IPC_NO_ENDPOINT',
+      own !== undefined
+        ? own.message
+        : dir === ''
+          ? `Cannot create the channel endpoint: ${what} (${errorText(cause)}).`
+          : `Cannot create the channel endpoint in ${dir}: ${what} (${errorText(cause)}). Make the directory writable by this user, or point NESTJS_IPC_DIR or the 'dir' option at a directory this user can write to.`,
       { cause },
     );
   }
@@ -340,7 +349,7 @@ function undeliverableText(
         return `${what} was not delivered: no process held id ${target} within the grace period, nor at any time since this process joined. Check the id against peers.`;
       return `${what} was not delivered: no process held id ${target} within the grace period. Check the id, or raise graceMs.`;
     case 'hold-full':
-      return `${what} was not delivered: too many messages are already held for that absent peer.`;
+      return `${what} was not delivered: the hub already holds maxHeldBytes of messages for absent peers. Send to ids that are held (see peers), or raise maxHeldBytes on every process.`;
     case 'peer-absent':
       if (record?.leftMsAgo !== undefined)
         return `${what} was not delivered: peer ${target} is restarting (the process holding id ${target} left ${record.leftMsAgo} ms ago, and none has taken the id back yet). Retry shortly; without { hold: false } a message waits graceMs for its id.`;
@@ -367,7 +376,7 @@ function uncertainText(target: number, reason: UndeliverableReason, event: strin
     reason === 'grace-expired'
       ? `no process took id ${target} again within graceMs`
       : reason === 'hold-full'
-        ? `too many messages were already held for id ${target}`
+        ? `the hub already held maxHeldBytes of messages for absent peers`
         : `it could not be delivered again (${reason})`;
   return `${what} may have been read by the process holding id ${target}, which went away (or lost its hub) before confirming it; then ${then}, so no other process received it. ${retry}`;
 }

@@ -4,5 +4,6 @@ export type { ChannelStats } from './peer/stats.js';
 export type { TransportKind, TransportOption } from './endpoint/endpoint-choice.js';
 export { type Codec, type CodecName, jsonCodec, v8Codec } from './wire/codec.js';
 export * from './errors.js';
+export * from './endpoint-errors.js';
 export type { ChannelLogger } from './logger.js';
 export { ChannelTarget, type SendOptions, type TargetSpec } from './channel-target.js';

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { type AddressInfo, type Socket, createConnection, createServer } from 'node:net';
 import { AuthenticationError } from '../../src/index.js';
+import { pidNamespace } from '../../src/channel/util/liveness.js';
 import { resolveEndpoint } from '../../src/channel/endpoint/endpoint.js';
 import { PEER_PROOF_BYTES } from '../../src/channel/endpoint/token-gate.js';
 import { type TcpEndpointRecord, readTcpEndpoint, tcpEndpointPath } from '../helpers/endpoint.js';
@@ -74,6 +75,7 @@ test('the hub publishes port, pid and token in a 0600 endpoint file and listens 
     port: expect.any(Number),
     token: expect.stringMatching(/^[0-9a-f]{64}$/),
     pid: process.pid,
+    pidNs: pidNamespace() || undefined,
   });
   // Only the loopback address listens on that port (0100007F is 127.0.0.1 in /proc/net/tcp).
   if (process.platform === 'linux') expect(listenersOn(record.port)).toEqual(['0100007F']);

@@ -37,6 +37,8 @@ export interface TcpEndpointRecord {
   port: number;
   token: string;
   pid: number;
+  /** The hub's PID namespace (Linux). */
+  pidNs?: string;
 }
 
 /** The endpoint file of the one tcp channel in `dir` (whatever transport this run uses). */

@@ -75,17 +75,30 @@ export class Proc {
     });
   }
 
-  /** Starts `fixture` (a file in test/fixtures, compiled) and waits until it is ready. */
-  static async start(fixture: string, env: Record<string, string> = {}): Promise<Proc> {
-    const proc = Proc.launch(fixture, env);
+  /**
+   * Starts `fixture` (a file in test/fixtures, compiled) and waits until it is ready.
+   * `launcher`: a command that runs node for it (e.g. `unshare --pid --fork`), ending with node.
+   */
+  static async start(
+    fixture: string,
+    env: Record<string, string> = {},
+    launcher?: readonly string[],
+  ): Promise<Proc> {
+    const proc = Proc.launch(fixture, env, launcher);
     await proc.waitEvent((e) => e.ev === 'ready', 20_000);
     return proc;
   }
 
   /** Starts `fixture` without waiting for it to be ready. */
-  static launch(fixture: string, env: Record<string, string> = {}): Proc {
+  static launch(
+    fixture: string,
+    env: Record<string, string> = {},
+    launcher?: readonly string[],
+  ): Proc {
     const child = fork(join(FIXTURES, fixture), [], {
-      execArgv: [],
+      ...(launcher === undefined
+        ? { execArgv: [] }
+        : { execPath: launcher[0], execArgv: [...launcher.slice(1), process.execPath] }),
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });

@@ -15,7 +15,7 @@ import { type PeerState, TwoWayStream, received } from '../helpers/peer-fixture.
 import { Proc, startMany } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { sandbox } from '../helpers/sandbox.js';
-import { until, within } from '../helpers/wait.js';
+import { sleep, until, within } from '../helpers/wait.js';
 
 /**
  * Hostile clients on a live hub: forged identities, frames out of order, random and truncated
@@ -133,6 +133,8 @@ type Attack =
   | { kind: 'truncated'; cut: number }
   | { kind: 'oversized'; length: number }
   | { kind: 'before-join'; type: number }
+  | { kind: 'leave-first' }
+  | { kind: 'slow-join'; pieces: number[]; pauseMs: number }
   | { kind: 'after-join'; frames: FuzzFrame[] };
 interface FuzzFrame {
   type: number;
@@ -188,11 +190,32 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
       FrameType.Welcome,
     ),
   }),
+  fc.record({ kind: fc.constant('leave-first' as const) }),
+  fc.record({
+    kind: fc.constant('slow-join' as const),
+    pieces: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }),
+    pauseMs: fc.integer({ min: 0, max: 40 }),
+  }),
   fc.record({
     kind: fc.constant('after-join' as const),
     frames: fc.array(fuzzFrame, { minLength: 1, maxLength: 8 }),
   }),
 );
+
+/** A Join as RawPeer.join writes it, as bytes. */
+function joinBytes(incarnation: number): Buffer {
+  return jsonFrame(FrameType.Join, {
+    protocol: PROTOCOL_VERSION,
+    name: 'fuzz',
+    codec: 'json',
+    pid: process.pid,
+    claim: 0,
+    kind: 'none',
+    meta: null,
+    nonce: 'n',
+    incarnation,
+  });
+}
 
 /**
  * Plays one hostile session, then goes. It ends its side rather than vanish, and waits for the
@@ -220,6 +243,34 @@ async function run(a: Attack, incarnation: number): Promise<void> {
     case 'before-join':
       raw.socket.write(forged(a.type, 1, 0, 0, 1, Buffer.from('[1]')));
       break;
+    case 'leave-first':
+      // A Leave must not stop the handshake timer, nor let a Join after it in.
+      raw.socket.write(
+        Buffer.concat([
+          forged(FrameType.Leave, 0, 0, 0, 0, Buffer.alloc(0)),
+          joinBytes(incarnation),
+        ]),
+      );
+      await within(raw.ended, 'the hub to close the connection');
+      expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(
+        'ERR_IPC_PROTOCOL',
+      );
+      expect(raw.ofType(FrameType.Welcome)).toBeUndefined();
+      return;
+    case 'slow-join': {
+      // The Join in pieces, split anywhere (inside its length and type too), with pauses.
+      const join = joinBytes(incarnation);
+      let off = 0;
+      for (const n of a.pieces) {
+        if (off >= join.length) break;
+        raw.socket.write(join.subarray(off, off + n));
+        off += n;
+        await sleep(a.pauseMs);
+      }
+      if (off < join.length) raw.socket.write(join.subarray(off));
+      expect((await raw.welcome()).id).toBeGreaterThanOrEqual(3);
+      break;
+    }
     case 'after-join':
       raw.join({ incarnation });
       for (const f of a.frames) {
@@ -234,8 +285,18 @@ async function run(a: Attack, incarnation: number): Promise<void> {
   await within(raw.ended, 'the hub to close the connection');
 }
 
-test('200 seeded hostile sessions (random, truncated, oversized, mis-ordered, forged frames) leave the hub and the honest peers untouched', async () => {
+test('200 seeded hostile sessions (random, truncated, oversized, mis-ordered, forged frames, Leave-first and slow Joins) leave the hub and the honest peers untouched', async () => {
   const attacks = fc.sample(attack, { seed: 0xfa22, numRuns: 200 });
+  const kinds = new Set(attacks.map((a) => a.kind));
+  expect([...kinds].sort()).toEqual([
+    'after-join',
+    'before-join',
+    'bytes',
+    'leave-first',
+    'oversized',
+    'slow-join',
+    'truncated',
+  ]);
   for (let i = 0; i < attacks.length; i += 10) {
     await Promise.all(attacks.slice(i, i + 10).map((a, k) => run(a, 0x10000 + i + k)));
   }

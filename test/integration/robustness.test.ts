@@ -58,18 +58,31 @@ test('a length below the header size is a malformed frame', async () => {
   await stillTalking();
 });
 
-test('an oversized length is refused before any allocation', async () => {
+test('an oversized length is refused before any allocation, before Join and after it', async () => {
   const raw = await openRaw();
   const hello = await raw.hello();
   expect(hello.maxFrameBytes).toBe(1024 * 1024);
   const header = Buffer.alloc(HEADER_SIZE);
   writeHeader(header, FrameType.Join, 0, 0, 0, 0, 0);
-  header.writeUInt32LE(2 * 1024 * 1024, 0); // claims 2 MiB, over the 1 MiB limit
+  header.writeUInt32LE(2 * 1024 * 1024, 0); // claims 2 MiB, over every limit
   raw.socket.write(header);
   await raw.ended;
   const fault = readJson<{ code: string; message: string }>(raw.ofType(FrameType.Fault)!);
   expect(fault.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
-  expect(fault.message).toContain('maxFrameBytes');
+  expect(fault.message).toContain('over the 65536 bytes allowed before a Join');
+
+  const joined = await openRaw();
+  await joined.hello();
+  joined.join({ incarnation: 0x5eed });
+  await joined.welcome();
+  const data = Buffer.alloc(HEADER_SIZE);
+  writeHeader(data, FrameType.Message, 0, 1, 0, 0, 1);
+  data.writeUInt32LE(2 * 1024 * 1024, 0); // over the 1 MiB maxFrameBytes
+  joined.socket.write(data);
+  await joined.ended;
+  const after = readJson<{ code: string; message: string }>(joined.ofType(FrameType.Fault)!);
+  expect(after.code).toBe('ERR_IPC_FRAME_TOO_LARGE');
+  expect(after.message).toContain('maxFrameBytes (1048576)');
   await stillTalking();
 });
 
@@ -120,6 +133,26 @@ test('data before joining, a Join that is not JSON, and an unknown frame type ea
     await raw.ended;
     expect(readJson<{ code: string }>(raw.ofType(FrameType.Fault)!).code).toBe(code);
   }
+  await stillTalking();
+});
+
+test('a Join stating epoch 2^53 − 1 is refused; the epoch still rises past what a peer saw', async () => {
+  const liar = await openRaw();
+  await liar.hello();
+  liar.join({ incarnation: 0xe90c, epoch: Number.MAX_SAFE_INTEGER });
+  await liar.ended;
+  const reject = readJson<{ reason: string; message: string }>(liar.ofType(FrameType.Reject)!);
+  expect(reject.reason).toBe('invalid-epoch');
+  expect(reject.message).toContain('(the clock in ms plus 2^32)');
+
+  const epoch = (await hub.call<PeerState>('state')).epoch;
+  const lagging = await openRaw();
+  await lagging.hello();
+  lagging.join({ incarnation: 0xe90d, epoch: epoch + 1000 });
+  expect((await lagging.welcome()).epoch).toBe(epoch + 1001);
+  await until(async () => (await hub.call<PeerState>('state')).epoch === epoch + 1001);
+  lagging.socket.destroy();
+  await lagging.ended;
   await stillTalking();
 });
 

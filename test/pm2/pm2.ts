@@ -67,7 +67,7 @@ function processesWith(variable: string): number[] {
 async function reap(pids: number[], graceMs: number): Promise<void> {
   pids = pids.filter((pid) => pid > 0);
   const deadline = Date.now() + graceMs;
-  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50);
+  while (pids.some((pid) => isAlive(pid)) && Date.now() < deadline) await sleep(50);
   for (const pid of pids) {
     if (!isAlive(pid)) continue;
     try {

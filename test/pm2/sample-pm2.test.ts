@@ -69,6 +69,7 @@ function expectExact(summary: TrafficReport): void {
     sent: events.sent,
     confirmed: events.sent,
     lost: 0,
+    undeliverable: 0,
     duplicated: 0,
     misrouted: 0,
     outOfOrder: 0,

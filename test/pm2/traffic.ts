@@ -10,6 +10,8 @@ export interface TrafficReport {
     sent: number;
     confirmed: number;
     lost: number;
+    /** Events the channel reported it could not deliver (UndeliverableError). */
+    undeliverable: number;
     duplicated: number;
     misrouted: number;
     outOfOrder: number;
@@ -30,6 +32,9 @@ export interface TrafficReport {
       sent: number;
       confirmed: number;
       lost: number;
+      undeliverable: number;
+      /** UndeliverableError reasons, with how many events each. */
+      reasons: Record<string, number>;
       duplicated: number;
       pids: number[];
       /** [pid, first, last] event number that process confirmed. */

@@ -3,12 +3,15 @@ import { ElectionLock } from '../../src/channel/election/election-lock.js';
 import { EndpointUnavailableError } from '../../src/channel/errors.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { thrown } from '../helpers/thrown.js';
+import { pidNamespace } from '../../src/channel/util/liveness.js';
 
 const box = sandbox();
 const lockPath = () => `${box.dir}/x.lock`;
 const holder = () => readFileSync(lockPath(), 'utf8');
 /** A pid no process can have: above Linux's largest (2^22) and macOS's. */
 const DEAD_PID = 2 ** 22 + 1;
+/** What this process writes in a lock it takes: its pid and PID namespace. */
+const OWN = `${process.pid} ${pidNamespace()}\n`;
 /** A live process other than this one. */
 const LIVE_PID = process.ppid;
 
@@ -21,7 +24,7 @@ function lockHeldBy(pid: number | string, ageMs = 0): void {
 test('takes a free lock: the file holds this pid, mode 0600, and nothing else is left beside it', () => {
   const lock = new ElectionLock(lockPath());
   expect(lock.tryAcquire()).toBe(true);
-  expect(holder()).toBe(`${process.pid}\n`);
+  expect(holder()).toBe(OWN);
   expect(statSync(lockPath()).mode & 0o777).toBe(0o600);
   expect(readdirSync(box.dir)).toEqual(['x.lock']);
   lock.release();
@@ -45,7 +48,7 @@ test('breaks the lock of a holder that is gone', () => {
     lockHeldBy(gone);
     const lock = new ElectionLock(lockPath());
     expect(lock.tryAcquire()).toBe(true);
-    expect(holder()).toBe(`${process.pid}\n`);
+    expect(holder()).toBe(OWN);
     expect(readdirSync(box.dir)).toEqual(['x.lock']);
     lock.release();
   }
@@ -55,7 +58,7 @@ test('breaks a lock whose content is no pid (a torn or foreign file), which no p
   lockHeldBy('not a pid');
   const lock = new ElectionLock(lockPath());
   expect(lock.tryAcquire()).toBe(true);
-  expect(holder()).toBe(`${process.pid}\n`);
+  expect(holder()).toBe(OWN);
   expect(readdirSync(box.dir)).toEqual(['x.lock']);
   lock.release();
 });
@@ -68,7 +71,7 @@ test('breaks a lock older than STALE_MS even when its pid lives (a stuck or reus
   lockHeldBy(LIVE_PID, ElectionLock.STALE_MS * 10);
   const lock = new ElectionLock(lockPath());
   expect(lock.tryAcquire()).toBe(true);
-  expect(holder()).toBe(`${process.pid}\n`);
+  expect(holder()).toBe(OWN);
   lock.release();
 });
 
@@ -119,4 +122,26 @@ test('a directory it cannot write in is an EndpointUnavailableError that says wh
       `^Cannot create the channel endpoint in ${dir}: cannot create the election lock \\((Error: )?ENOTDIR: not a directory, .*\\)\\. Make the directory writable by this user, or point NESTJS_IPC_DIR or the 'dir' option at a directory this user can write to\\.$`,
     ),
   );
+});
+
+test('a live holder of this namespace blocks, and the lock says who and when it was written', () => {
+  lockHeldBy(`${LIVE_PID} ${pidNamespace()}`, 500);
+  const lock = new ElectionLock(lockPath());
+  expect(lock.tryAcquire()).toBe(false);
+  expect(lock.blockedBy?.pid).toBe(LIVE_PID);
+  expect(lock.blockedBy?.pidNs).toBe(pidNamespace());
+  expect(Date.now() - lock.blockedBy!.refreshedAt).toBeGreaterThanOrEqual(500);
+});
+
+test('a holder of another PID namespace, whose pid says nothing here, holds the lock only as a lease of STALE_MS', () => {
+  // Its pid is dead here, yet it may run in its own namespace: only the lock's age decides.
+  lockHeldBy(`${DEAD_PID} pid:[1]`, 100);
+  const young = new ElectionLock(lockPath());
+  expect(young.tryAcquire()).toBe(false);
+  expect(young.blockedBy?.pidNs).toBe('pid:[1]');
+  lockHeldBy(`${DEAD_PID} pid:[1]`, ElectionLock.STALE_MS + 100);
+  const old = new ElectionLock(lockPath());
+  expect(old.tryAcquire()).toBe(true);
+  expect(holder()).toBe(OWN);
+  old.release();
 });

@@ -22,7 +22,7 @@ beforeEach(() => {
   expired = [];
   holds = new HoldQueues({
     graceMs: 1000,
-    maxBytesPerTarget: 100,
+    maxBytes: 100,
     onExpire: (r, target) => expired.push([r.seq, target]),
   });
 });
@@ -64,19 +64,34 @@ test('a held frame is copied out of the read it came in, once', () => {
   expect(r.frame).toBe(copy);
 });
 
-test('each id holds at most maxBytesPerTarget bytes; what leaves frees its bytes', () => {
+test('all ids together hold at most maxBytes; what leaves frees its bytes', () => {
   expect(holds.hold(7, record(1, 60))).toBe(true);
   expect(holds.hold(7, record(2, 41))).toBe(false);
   expect(holds.holdFront(7, record(3, 41))).toBe(false);
-  expect(holds.hold(7, record(4, 40))).toBe(true); // exactly full
-  expect(holds.hold(8, record(5, 100, 8))).toBe(true); // another id has its own bytes
-  expect(holds.hold(9, record(6, 101, 9))).toBe(false); // larger than the cap: never held
+  expect(holds.hold(8, record(4, 41, 8))).toBe(false); // another id shares the same bytes
+  expect(holds.hold(8, record(5, 40, 8))).toBe(true); // exactly full
+  expect(holds.bytes).toBe(100);
+  expect(holds.hold(9, record(6, 1, 9))).toBe(false);
   expect(holds.targets()).toEqual([7, 8]);
   expect(seqs(holds.remove(7, (r) => r.seq === 1))).toEqual([1]);
-  expect(holds.hold(7, record(7, 60))).toBe(true);
+  expect(holds.bytes).toBe(40);
+  expect(holds.hold(9, record(7, 60, 9))).toBe(true);
   expect(holds.hold(7, record(8, 1))).toBe(false);
-  expect(seqs(holds.release(7))).toEqual([4, 7]);
-  expect(holds.hold(7, record(9, 100))).toBe(true);
+  expect(seqs(holds.release(8))).toEqual([5]);
+  expect(holds.hold(7, record(9, 40))).toBe(true);
+  expect(holds.bytes).toBe(100);
+});
+
+test('600 ids of 1 KiB each under a 64 KiB cap: the first 64 are held, the rest refused, expiry frees them', () => {
+  const big = new HoldQueues({ graceMs: 1000, maxBytes: 64 * 1024, onExpire: () => {} });
+  let held = 0;
+  for (let id = 1; id <= 600; id++) if (big.hold(id, record(id, 1024, id))) held++;
+  expect(held).toBe(64);
+  expect(big.bytes).toBe(64 * 1024);
+  jest.advanceTimersByTime(1000);
+  expect(big.bytes).toBe(0);
+  expect(big.targets()).toEqual([]);
+  big.clear();
 });
 
 test('remove takes the selected frames and keeps the rest in order', () => {
@@ -142,4 +157,33 @@ test('clear forgets everything, and nothing expires afterwards', () => {
   expect(holds.size).toBe(0);
   jest.advanceTimersByTime(2000);
   expect(expired).toEqual([]);
+});
+
+test('while the successor of an id is starting, its frames outlive graceMs, up to startingMs more', () => {
+  let starting = true;
+  const kept: number[] = [];
+  const q = new HoldQueues({
+    graceMs: 1000,
+    maxBytes: 1000,
+    onExpire: (r) => kept.push(r.seq),
+    successorStarting: (id) => id === 7 && starting,
+    startingMs: 5000,
+  });
+  q.hold(7, record(1));
+  q.hold(8, record(2, 10, 8));
+  jest.advanceTimersByTime(1000);
+  expect(kept).toEqual([2]); // id 8 has no successor starting
+  jest.advanceTimersByTime(3000);
+  expect(kept).toEqual([2]);
+  expect(q.size).toBe(1);
+  // The successor took another id (it waited too long): the frame expires at the next look.
+  starting = false;
+  jest.advanceTimersByTime(250);
+  expect(kept).toEqual([2, 1]);
+
+  starting = true;
+  q.hold(7, record(3));
+  jest.advanceTimersByTime(1000 + 5000);
+  expect(kept).toEqual([2, 1, 3]); // never past graceMs + startingMs
+  q.clear();
 });

@@ -20,7 +20,9 @@ import {
 } from '../../src/channel/wire/handshake.js';
 import {
   type ChannelTerms,
+  MAX_EPOCH_AHEAD,
   helloRefusal,
+  isEpoch,
   isPeerId,
   joinRefusal,
   readJoin,
@@ -201,4 +203,19 @@ test("a hub's other refusals become their typed errors", () => {
 test('peer ids are the integers from 1 to MAX_PEER_ID', () => {
   expect([1, 2, MAX_PEER_ID].every(isPeerId)).toBe(true);
   expect([0, -1, 1.5, MAX_PEER_ID + 1, NaN, '3', undefined].some(isPeerId)).toBe(false);
+});
+
+test('a Join stating an epoch outside 0..clock + 2^32 is refused, so no Join can stop the epoch rising', () => {
+  const ahead = Date.now() + MAX_EPOCH_AHEAD;
+  for (const epoch of [2 ** 53 - 1, ahead + 60_000, -1, 1.5, Number.NaN]) {
+    const refusal = joinRefusal(join({ epoch }), open, 'hub-nonce');
+    expect(refusal?.reason).toBe('invalid-epoch');
+    expect(refusal?.message).toContain('(the clock in ms plus 2^32)');
+  }
+  expect(joinRefusal(join({ epoch: Date.now() + 1000 }), open, 'hub-nonce')).toBeUndefined();
+  expect(joinRefusal(join({ epoch: 0 }), open, 'hub-nonce')).toBeUndefined();
+  expect(joinRefusal(join(), open, 'hub-nonce')).toBeUndefined();
+  expect(isEpoch(ahead, ahead - MAX_EPOCH_AHEAD)).toBe(true);
+  expect(isEpoch(ahead + 1, ahead - MAX_EPOCH_AHEAD)).toBe(false);
+  expect(isEpoch(String(7))).toBe(false);
 });

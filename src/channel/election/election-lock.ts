@@ -3,18 +3,34 @@ import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync
 import { dirname } from 'node:path';
 import { EndpointUnavailableError, isUnwritable } from '../errors.js';
 import { unlinkQuietly } from '../util/files.js';
-import { isAlive } from '../util/liveness.js';
+import { isAlive, pidNamespace } from '../util/liveness.js';
+
+/** Who holds a lock, as its file says. */
+export interface LockHolder {
+  /** NaN when the file names no pid. */
+  readonly pid: number;
+  /** The PID namespace of `pid` (absent in a lock written by an older version). */
+  readonly pidNs: string | undefined;
+  /** When the file was last written (its mtime). */
+  readonly refreshedAt: number;
+  /** The file's whole content: two holders with the same pid in two namespaces differ here. */
+  readonly text: string;
+}
 
 /**
  * A lock held only while one process replaces a stale socket file, so two processes that both
- * found the hub dead never both unlink and bind. The file holds the holder's pid; a lock whose
- * holder is dead, or that is older than any election could take, may be broken.
+ * found the hub dead never both unlink and bind. The file holds the holder's pid and PID
+ * namespace. It is a lease: one older than any election could take (STALE_MS) may be broken
+ * whoever holds it, so a holder in another PID namespace (whose pid says nothing here) delays
+ * the others by STALE_MS at most; a holder of this namespace that is dead frees it at once.
  */
 export class ElectionLock {
   /** Elections hold the lock for milliseconds; one this old belongs to a stuck or reused pid. */
   static readonly STALE_MS = 3000;
 
   private held = false;
+  /** The live holder that made the last tryAcquire() fail, if one did. */
+  blockedBy: LockHolder | undefined;
   /** A process that exits while holding the lock (process.exit mid-election) still frees it. */
   private readonly onExit = () => this.release();
 
@@ -39,10 +55,15 @@ export class ElectionLock {
   }
 
   private acquire(): boolean {
+    this.blockedBy = undefined;
     if (this.create()) return true;
     const holder = this.read(this.path);
     if (holder === undefined) return this.create(); // released meanwhile
-    if (isAlive(holder.pid) && Date.now() - holder.mtimeMs < ElectionLock.STALE_MS) return false;
+    const fresh = Date.now() - holder.refreshedAt < ElectionLock.STALE_MS;
+    if (fresh && isAlive(holder.pid, holder.pidNs)) {
+      this.blockedBy = holder;
+      return false;
+    }
 
     // Break it by moving it aside first: rename is atomic, so of several breakers only one gets
     // the file; the others see ENOENT and wait for the next round.
@@ -53,8 +74,7 @@ export class ElectionLock {
       return false;
     }
     const moved = this.read(aside);
-    // Object.is: a lock whose content is no pid (NaN) is still the one we read, not a new one.
-    if (moved !== undefined && !Object.is(moved.pid, holder.pid)) {
+    if (moved !== undefined && moved.text !== holder.text) {
       // Between our read and our rename a live process took the lock: give it back.
       this.restore(aside);
       unlinkQuietly(aside);
@@ -70,7 +90,7 @@ export class ElectionLock {
     process.removeListener('exit', this.onExit);
     try {
       const holder = this.read(this.path);
-      if (holder?.pid === process.pid) unlinkSync(this.path);
+      if (holder?.text === ownText()) unlinkSync(this.path);
     } catch {
       /* gone already */
     }
@@ -83,7 +103,7 @@ export class ElectionLock {
    */
   private create(): boolean {
     const draft = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(draft, `${process.pid}\n`, { mode: 0o600 });
+    writeFileSync(draft, ownText(), { mode: 0o600 });
     try {
       linkSync(draft, this.path);
     } catch (e) {
@@ -106,13 +126,20 @@ export class ElectionLock {
     }
   }
 
-  private read(path: string): { pid: number; mtimeMs: number } | undefined {
+  private read(path: string): LockHolder | undefined {
     try {
       const text = readFileSync(path, 'utf8');
-      const mtimeMs = statSync(path).mtimeMs;
-      return { pid: Number.parseInt(text, 10), mtimeMs };
+      const refreshedAt = statSync(path).mtimeMs;
+      const [pid, pidNs] = text.trim().split(' ');
+      return { pid: Number.parseInt(pid ?? '', 10), pidNs, refreshedAt, text };
     } catch {
       return undefined;
     }
   }
+}
+
+/** What this process writes in a lock: its pid and its PID namespace. */
+function ownText(): string {
+  const ns = pidNamespace();
+  return ns === '' ? `${process.pid}\n` : `${process.pid} ${ns}\n`;
 }

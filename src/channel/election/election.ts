@@ -7,8 +7,16 @@ import {
   type HubListener,
   rivalEndpoints,
 } from '../endpoint/endpoint.js';
-import { ChannelClosedError, ElectionError, TransportMismatchError } from '../errors.js';
+import {
+  ChannelClosedError,
+  ConnectTimeoutError,
+  ElectionError,
+  TransportMismatchError,
+} from '../errors.js';
+import { ForeignEndpointError, ElectionLockHeldError, HubSilentError } from '../endpoint-errors.js';
 import type { Publication } from '../endpoint/publication.js';
+import { describeSent, probeGreeting } from './greeting-probe.js';
+import { pidNamespace } from '../util/liveness.js';
 
 /** Outcome of one election: either a connection to the live hub, or the hub's own server. */
 export type ElectionResult =
@@ -40,6 +48,37 @@ export interface ElectionOptions {
 const DEPOSED: EndpointConnectOutcome = { code: 'ECONNREFUSED' };
 
 const RACE_CODES = new Set(['ENOENT', 'ECONNREFUSED']);
+
+/**
+ * How long a fresh connection waits for the hub's HubHello before it is handed over anyway (a
+ * hub under load may be slow; only a connect timeout gives up on it).
+ */
+const GREETING_WAIT_MS = 2000;
+
+/** What last kept an election from ending, for the error connect() times out with. */
+type Obstacle =
+  | { readonly kind: 'silent' }
+  | { readonly kind: 'lock'; readonly holder: NonNullable<ElectionLock['blockedBy']> };
+
+const obstacles = new WeakMap<Endpoint, Obstacle>();
+
+/**
+ * The error for a connect() that timed out: precise when the election saw what was in the way
+ * (a lock nobody lets go, a socket that never greets), otherwise a plain ConnectTimeoutError.
+ */
+export function connectTimeoutError(ms: number, endpoint: Endpoint): ConnectTimeoutError {
+  const obstacle = obstacles.get(endpoint);
+  if (obstacle?.kind === 'silent') return new HubSilentError(ms, endpoint.path);
+  if (obstacle?.kind === 'lock') {
+    const { pid, pidNs, refreshedAt } = obstacle.holder;
+    return new ElectionLockHeldError(ms, endpoint.path, endpoint.lockPath ?? '', {
+      pid,
+      sameNamespace: pidNs === undefined || pidNs === pidNamespace(),
+      refreshedMsAgo: Date.now() - refreshedAt,
+    });
+  }
+  return new ConnectTimeoutError(ms, endpoint.path);
+}
 const BUSY_CODES = new Set(['EAGAIN', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
 /**
@@ -64,9 +103,14 @@ export async function elect(
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 || !options.eager) await pause(attempt, options.signal);
     checkAborted(options.signal);
+    endpoint.verifyDirectory?.();
 
     const first = options.deposed?.() ? DEPOSED : await endpoint.connect();
-    if (first.socket) return { role: 'peer', socket: first.socket };
+    if (first.socket) {
+      const peer = await asPeer(endpoint, first.socket);
+      if (peer !== undefined) return peer;
+      continue;
+    }
     if (first.fatal) throw first.fatal;
     if (BUSY_CODES.has(first.code)) continue;
     if (!RACE_CODES.has(first.code)) throw new ElectionError(endpoint.path, first.error);
@@ -77,11 +121,19 @@ export async function elect(
       continue;
     }
 
-    if (!lock.tryAcquire()) continue;
+    if (!lock.tryAcquire()) {
+      if (lock.blockedBy !== undefined)
+        obstacles.set(endpoint, { kind: 'lock', holder: lock.blockedBy });
+      continue;
+    }
     try {
       checkAborted(options.signal);
       const again = options.deposed?.() ? DEPOSED : await endpoint.connect();
-      if (again.socket) return { role: 'peer', socket: again.socket };
+      if (again.socket) {
+        const peer = await asPeer(endpoint, again.socket);
+        if (peer !== undefined) return peer;
+        continue;
+      }
       if (again.fatal) throw again.fatal;
       if (!RACE_CODES.has(again.code)) {
         if (BUSY_CODES.has(again.code)) continue;
@@ -92,6 +144,32 @@ export async function elect(
     } finally {
       lock.release();
     }
+  }
+}
+
+/**
+ * A connection to whatever listens at the path: a hub's greets at once. Undefined when it closed
+ * without a word (a hub closing: elect again); another program's fails the election.
+ */
+async function asPeer(endpoint: Endpoint, socket: Socket): Promise<ElectionResult | undefined> {
+  const greeting = await probeGreeting(socket, GREETING_WAIT_MS);
+  switch (greeting.kind) {
+    case 'hub':
+      obstacles.delete(endpoint);
+      return { role: 'peer', socket };
+    case 'silent':
+      // Handed over anyway: a hub under load may greet late, and then it was no obstacle.
+      obstacles.set(endpoint, { kind: 'silent' });
+      socket.once('data', () => {
+        if (obstacles.get(endpoint)?.kind === 'silent') obstacles.delete(endpoint);
+      });
+      return { role: 'peer', socket };
+    case 'closed':
+      socket.destroy();
+      return undefined;
+    case 'foreign':
+      socket.destroy();
+      throw new ForeignEndpointError(endpoint.path, describeSent(greeting.sent));
   }
 }
 

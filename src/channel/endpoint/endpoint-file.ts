@@ -6,6 +6,8 @@ export interface EndpointRecord {
   readonly token: Buffer;
   /** The hub's pid: a file naming a dead process is stale, whoever holds the port now. */
   readonly pid: number;
+  /** The PID namespace of `pid`: only there does the pid tell whether the hub runs. */
+  readonly pidNs?: string | undefined;
 }
 
 const VERSION = 1;
@@ -18,6 +20,7 @@ export function writeEndpointFile(path: string, record: EndpointRecord): void {
     port: record.port,
     token: record.token.toString('hex'),
     pid: record.pid,
+    pidNs: record.pidNs,
   });
   writeFileSync(path, `${text}\n`, { mode: 0o600, flag: 'wx' });
 }
@@ -28,13 +31,13 @@ export function writeEndpointFile(path: string, record: EndpointRecord): void {
  */
 export function readEndpointFile(path: string): EndpointRecord | undefined {
   const text = readFileSync(path, 'utf8');
-  let parsed: { v?: unknown; port?: unknown; token?: unknown; pid?: unknown };
+  let parsed: { v?: unknown; port?: unknown; token?: unknown; pid?: unknown; pidNs?: unknown };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
     return undefined;
   }
-  const { v, port, token, pid } = parsed ?? {};
+  const { v, port, token, pid, pidNs } = parsed ?? {};
   if (
     v !== VERSION ||
     !Number.isInteger(port) ||
@@ -46,5 +49,10 @@ export function readEndpointFile(path: string): EndpointRecord | undefined {
   ) {
     return undefined;
   }
-  return { port: port as number, token: Buffer.from(token, 'hex'), pid: pid as number };
+  return {
+    port: port as number,
+    token: Buffer.from(token, 'hex'),
+    pid: pid as number,
+    pidNs: typeof pidNs === 'string' ? pidNs : undefined,
+  };
 }

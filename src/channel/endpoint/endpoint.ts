@@ -8,6 +8,7 @@ import {
   UnsafeDirectoryError,
   isUnwritable,
 } from '../errors.js';
+import { checkAncestors } from './directory-guard.js';
 import type { Publication } from './publication.js';
 import { PipeEndpoint } from './pipe-endpoint.js';
 import type { ConnectOutcome } from '../io/sockets.js';
@@ -56,6 +57,11 @@ export interface Endpoint {
    * public name belongs to a dead hub (the caller holds the election lock).
    */
   host(replaceStale: boolean): Promise<Hosted | undefined>;
+  /**
+   * Checks, before each election, that the directory is the one this process first elected in
+   * and that nobody else can replace it (see DirectoryPin); throws UnsafeDirectoryError if not.
+   */
+  verifyDirectory?(): void;
 }
 
 /**
@@ -118,6 +124,7 @@ export function ensurePrivateDirectory(dir: string): void {
     }
   }
   const st = lstatSync(dir);
+  checkAncestors(dir);
   if (st.isSymbolicLink()) {
     throw new UnsafeDirectoryError(
       `The channel directory ${dir} is a symbolic link, which another user could have planted. Remove it or pass another 'dir' option.`,

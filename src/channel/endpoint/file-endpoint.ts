@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { linkSync, readdirSync } from 'node:fs';
+import { linkSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../util/liveness.js';
 import { ElectionError, EndpointUnavailableError, isUnwritable } from '../errors.js';
 import { unlinkQuietly } from '../util/files.js';
+import { DirectoryPin } from './directory-guard.js';
 
 /**
  * What the Unix-socket and loopback-TCP endpoints share: files in the private directory.
@@ -14,6 +15,7 @@ import { unlinkQuietly } from '../util/files.js';
 export abstract class FileEndpoint {
   readonly path: string;
   readonly lockPath: string;
+  private readonly pin: DirectoryPin;
 
   constructor(
     readonly name: string,
@@ -23,6 +25,11 @@ export abstract class FileEndpoint {
   ) {
     this.path = join(dir, `${base}.${extension}`);
     this.lockPath = join(dir, `${base}.lock`);
+    this.pin = new DirectoryPin(dir);
+  }
+
+  verifyDirectory(): void {
+    this.pin.verify();
   }
 
   /** A second name for the hub's file, private to the hub process. */
@@ -59,7 +66,9 @@ export abstract class FileEndpoint {
 
   /**
    * Files that crashed processes leave beside the public one: private hub names and lock
-   * drafts. Removed when their pid is dead.
+   * drafts. A private name is removed when its pid is dead; a draft (which lives for a moment
+   * while a lock is taken) when it is older than any election takes, since its pid may be of
+   * another PID namespace, where it says nothing.
    */
   private removeDebris(): void {
     let names: string[];
@@ -70,11 +79,27 @@ export abstract class FileEndpoint {
     }
     for (const name of names) {
       if (!name.startsWith(this.base)) continue;
-      const match = /^\.(?:lock\.)?(\d+)(?:\.hub|\.[0-9a-f]+)$/.exec(name.slice(this.base.length));
+      const match = /^\.(lock\.)?(\d+)(?:\.hub|\.[0-9a-f]+)$/.exec(name.slice(this.base.length));
       if (match === null) continue;
-      const pid = Number(match[1]);
-      if (pid !== process.pid && !isAlive(pid)) unlinkQuietly(join(this.dir, name));
+      const path = join(this.dir, name);
+      const pid = Number(match[2]);
+      if (match[1] !== undefined) {
+        if (olderThan(path, DRAFT_STALE_MS)) unlinkQuietly(path);
+      } else if (pid !== process.pid && !isAlive(pid)) {
+        unlinkQuietly(path);
+      }
     }
+  }
+}
+
+/** A lock draft this old was left by a process that died while taking the lock. */
+const DRAFT_STALE_MS = 3000;
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
   }
 }
 

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lstatSync } from 'node:fs';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { isAlive } from '../util/liveness.js';
+import { isAlive, pidNamespace } from '../util/liveness.js';
 import type { EndpointConnectOutcome, Hosted, HubListener } from './endpoint.js';
 import { type EndpointRecord, readEndpointFile, writeEndpointFile } from './endpoint-file.js';
 import { AuthenticationError, EndpointUnavailableError } from '../errors.js';
+import { ForeignEndpointError } from '../endpoint-errors.js';
 import { unlinkQuietly } from '../util/files.js';
 import { FileEndpoint, channelStem } from './file-endpoint.js';
 import { LinkedPublication } from './publication.js';
@@ -75,6 +76,7 @@ export class TcpEndpoint extends FileEndpoint {
       port: (server.address() as AddressInfo).port,
       token,
       pid: process.pid,
+      pidNs: pidNamespace() || undefined,
     };
     let published: boolean;
     try {
@@ -106,10 +108,14 @@ export class TcpEndpoint extends FileEndpoint {
       record = readEndpointFile(this.path);
     } catch (e) {
       const error = e as NodeJS.ErrnoException;
+      if (error.code === 'EISDIR') {
+        return { code: 'EISDIR', error, fatal: new ForeignEndpointError(this.path, 'a directory') };
+      }
       return { code: error.code ?? 'EUNKNOWN', error };
     }
-    // Unreadable content, or a dead hub's pid (whoever holds its port now): stale.
-    if (record === undefined || !isAlive(record.pid)) return { code: 'ECONNREFUSED' };
+    // Unreadable content, or a dead hub's pid (whoever holds its port now): stale. A pid of
+    // another PID namespace tells nothing here: then the connection attempt decides.
+    if (record === undefined || !isAlive(record.pid, record.pidNs)) return { code: 'ECONNREFUSED' };
     return { record };
   }
 }

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { EndpointConnectOutcome, Hosted } from './endpoint.js';
 import { EndpointPathTooLongError } from '../errors.js';
+import { ForeignEndpointError } from '../endpoint-errors.js';
 import { unlinkQuietly } from '../util/files.js';
 import { FileEndpoint, channelStem } from './file-endpoint.js';
 import { LinkedPublication } from './publication.js';
@@ -25,8 +26,13 @@ export class UnixEndpoint extends FileEndpoint {
     super(name, dir, socketBase(name, dir), 'sock');
   }
 
-  connect(): Promise<EndpointConnectOutcome> {
-    return tryConnect({ path: this.path });
+  async connect(): Promise<EndpointConnectOutcome> {
+    const outcome = await tryConnect({ path: this.path });
+    if (outcome.code !== 'ECONNREFUSED') return outcome;
+    // Refused: a dead hub's socket, or no socket at all. Only a socket may be replaced.
+    const found = nonSocketAt(this.path);
+    if (found === undefined) return outcome;
+    return { ...outcome, fatal: new ForeignEndpointError(this.path, found) };
   }
 
   async host(replaceStale: boolean): Promise<Hosted | undefined> {
@@ -56,6 +62,21 @@ export class UnixEndpoint extends FileEndpoint {
     // The server's close unlinks the private name it bound, so the publication owns no file.
     return { server, publication: new LinkedPublication(hubPath, this.path, ino, false) };
   }
+}
+
+/** What is at `path` if it is not a socket ('a directory', ...); undefined for a socket or nothing. */
+function nonSocketAt(path: string): string | undefined {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (st.isSocket()) return undefined;
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFile()) return 'a regular file';
+  return 'a file that is not a socket';
 }
 
 function socketBase(name: string, directory: string): string {

@@ -9,7 +9,7 @@ import {
   isDirectAddress,
   welcomeProof,
 } from '../wire/handshake.js';
-import { type ChannelTerms, joinRefusal, readJoin } from '../wire/join-validation.js';
+import { type ChannelTerms, joinRefusal, readJoin, readPidNs } from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
 import type { IdAllocator } from './id-allocator.js';
 import type { OutputBatcher } from './output-batcher.js';
@@ -40,6 +40,14 @@ export interface AdmissionOptions {
 }
 
 /**
+ * Connections that have not joined, on any endpoint. A real peer sends its Join within
+ * milliseconds of the HubHello; past this many, the oldest still silent is closed so that a
+ * flood of strangers can use up neither the hub's memory nor its file descriptors, and a real
+ * peer arriving during the flood still gets in.
+ */
+export const MAX_UNJOINED = 64;
+
+/**
  * Lets peers in: reads and checks each Join, claims an id for it from the IdAllocator, and
  * welcomes it when it has one, or refuses it with a Reject.
  */
@@ -52,8 +60,28 @@ export class Admission {
    */
   epoch: number;
 
+  /** Connections greeted and not yet joined, oldest first (closed ones are swept lazily). */
+  private readonly unjoined = new Set<HubConnection>();
+
   constructor(private readonly options: AdmissionOptions) {
     this.epoch = options.firstEpoch;
+  }
+
+  /**
+   * Before its Join, a connection may send nothing else: a Leave or Retire from a stranger
+   * must not reach the roster, where it would stop the handshake timer and keep the connection
+   * open for ever. Returns true when `conn` was closed for it.
+   */
+  refusedBeforeJoin(conn: HubConnection, type: number): boolean {
+    if (conn.state !== ConnectionState.Greeting || type === FrameType.Join) return false;
+    // A type this protocol lacks is malformed, whenever it comes (the hub says so).
+    const name = FrameType[type];
+    if (name === undefined) return false;
+    this.options.fault(
+      conn,
+      new ProtocolError('ERR_IPC_PROTOCOL', `a ${name} frame before Join; a peer must join first`),
+    );
+    return true;
   }
 
   /** Greets a new connection with the HubHello; one that is not local must Join in time. */
@@ -69,6 +97,8 @@ export class Admission {
     };
     this.options.output.send(conn, jsonFrame(FrameType.HubHello, hello));
     if (conn.local) return;
+    this.makeRoom();
+    this.unjoined.add(conn);
     const timeout = new ProtocolError(
       'ERR_IPC_HANDSHAKE_TIMEOUT',
       'no Join within the handshake timeout',
@@ -79,6 +109,7 @@ export class Admission {
 
   join(conn: HubConnection, frame: Buffer): void {
     const { fault, terms } = this.options;
+    this.unjoined.delete(conn);
     if (conn.state !== ConnectionState.Greeting) {
       fault(conn, new ProtocolError('ERR_IPC_PROTOCOL', 'a second Join on one connection'));
       return;
@@ -102,6 +133,7 @@ export class Admission {
       });
     }
     conn.pid = Number(req.pid) || 0;
+    conn.pidNs = readPidNs(req.pidNs);
     // A process that was retiring when its hub went away stays retiring here, from the start:
     // what the hub holds for its id is for its successor.
     conn.retiring = req.retiring === true;
@@ -161,6 +193,25 @@ export class Admission {
     this.options.output.flush();
     conn.state = ConnectionState.Left;
     conn.duplex.end();
+  }
+
+  /** Keeps the unjoined connections under MAX_UNJOINED, closing the oldest if it must. */
+  private makeRoom(): void {
+    if (this.unjoined.size < MAX_UNJOINED) return;
+    for (const conn of this.unjoined) {
+      if (conn.state !== ConnectionState.Greeting) this.unjoined.delete(conn);
+    }
+    for (const conn of this.unjoined) {
+      if (this.unjoined.size < MAX_UNJOINED) break;
+      this.unjoined.delete(conn);
+      this.options.fault(
+        conn,
+        new ProtocolError(
+          'ERR_IPC_HANDSHAKE_TIMEOUT',
+          `no Join while ${MAX_UNJOINED} connections waited to join; the oldest is closed to make room`,
+        ),
+      );
+    }
   }
 
   private incarnationInUse(conn: HubConnection): boolean {

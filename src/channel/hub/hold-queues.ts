@@ -4,7 +4,12 @@ import type { DeliveryRecord } from './delivery-record.js';
 interface Held {
   readonly record: DeliveryRecord;
   readonly deadline: number;
+  /** The latest it may be kept past its deadline while its id's successor is starting. */
+  readonly bound: number;
 }
+
+/** How often a frame kept past its deadline for a starting successor is looked at again. */
+const RECHECK_MS = 250;
 
 /** What is held for one id. */
 interface TargetQueue {
@@ -17,10 +22,21 @@ interface TargetQueue {
 export interface HoldQueuesOptions {
   /** How long a frame is held before it expires. */
   readonly graceMs: number;
-  /** The most frame bytes held for one id: a frame that does not fit is refused. */
-  readonly maxBytesPerTarget: number;
+  /**
+   * The most frame bytes held for all absent ids together: a frame that does not fit is refused
+   * (its sender is nacked), so frames to ids nobody holds cannot grow the hub without bound.
+   */
+  readonly maxBytes: number;
   /** A frame was held graceMs and nobody took its id. */
   readonly onExpire: (record: DeliveryRecord, target: number) => void;
+  /**
+   * Whether the process to take `target` next is known to be starting (it has connected and
+   * waits for the id): what is held for the id is then kept past graceMs, up to `startingMs`
+   * more, rather than failed while its receiver is already there.
+   */
+  readonly successorStarting?: (target: number) => boolean;
+  /** The longest a frame is kept past graceMs for a starting successor. */
+  readonly startingMs?: number;
 }
 
 /**
@@ -30,6 +46,8 @@ export interface HoldQueuesOptions {
  */
 export class HoldQueues {
   private readonly queues = new Map<number, TargetQueue>();
+  /** Frame bytes held, for all ids together. */
+  private total = 0;
 
   constructor(private readonly options: HoldQueuesOptions) {}
 
@@ -47,8 +65,8 @@ export class HoldQueues {
   }
 
   private add(target: number, record: DeliveryRecord, front: boolean): boolean {
+    if (this.total + record.frame.length > this.options.maxBytes) return false;
     let queue = this.queues.get(target);
-    if ((queue?.bytes ?? 0) + record.frame.length > this.options.maxBytesPerTarget) return false;
     if (!record.copied) {
       // The frame is a view of a socket read; a private copy lets that chunk be freed.
       record.frame = Buffer.from(record.frame);
@@ -58,10 +76,12 @@ export class HoldQueues {
       queue = { items: new Queue(), bytes: 0, timer: undefined };
       this.queues.set(target, queue);
     }
-    const held: Held = { record, deadline: Date.now() + this.options.graceMs };
+    const deadline = Date.now() + this.options.graceMs;
+    const held: Held = { record, deadline, bound: deadline + (this.options.startingMs ?? 0) };
     if (front) queue.items.unshift(held);
     else queue.items.push(held);
     queue.bytes += record.frame.length;
+    this.total += record.frame.length;
     if (queue.timer === undefined) this.arm(target, queue);
     return true;
   }
@@ -72,6 +92,7 @@ export class HoldQueues {
     if (queue === undefined) return [];
     this.queues.delete(target);
     clearTimeout(queue.timer);
+    this.total -= queue.bytes;
     return queue.items.takeAll().map((h) => h.record);
   }
 
@@ -80,7 +101,10 @@ export class HoldQueues {
     const queue = this.queues.get(target);
     if (queue === undefined) return [];
     const removed = queue.items.removeWhere((held) => drop(held.record)).map((h) => h.record);
-    for (const record of removed) queue.bytes -= record.frame.length;
+    for (const record of removed) {
+      queue.bytes -= record.frame.length;
+      this.total -= record.frame.length;
+    }
     if (queue.items.length === 0) {
       clearTimeout(queue.timer);
       this.queues.delete(target);
@@ -97,6 +121,12 @@ export class HoldQueues {
   clear(): void {
     for (const queue of this.queues.values()) clearTimeout(queue.timer);
     this.queues.clear();
+    this.total = 0;
+  }
+
+  /** Frame bytes held, for all ids together. */
+  get bytes(): number {
+    return this.total;
   }
 
   /** How many frames are held, for all ids together. */
@@ -106,12 +136,12 @@ export class HoldQueues {
     return n;
   }
 
-  private arm(target: number, queue: TargetQueue): void {
+  private arm(target: number, queue: TargetQueue, at?: number): void {
     const first = queue.items.peek();
     if (first === undefined) return;
     queue.timer = setTimeout(
       () => this.expire(target, queue),
-      Math.max(0, first.deadline - Date.now()),
+      Math.max(0, (at ?? first.deadline) - Date.now()),
     );
     queue.timer.unref();
   }
@@ -120,8 +150,14 @@ export class HoldQueues {
     queue.timer = undefined;
     const now = Date.now();
     for (let front = queue.items.peek(); front !== undefined && front.deadline <= now;) {
+      if (front.bound > now && this.options.successorStarting?.(target) === true) {
+        // Frames behind it are younger: keep them all, and look again shortly.
+        this.arm(target, queue, Math.min(now + RECHECK_MS, front.bound));
+        return;
+      }
       queue.items.shift();
       queue.bytes -= front.record.frame.length;
+      this.total -= front.record.frame.length;
       this.options.onExpire(front.record, target);
       front = queue.items.peek();
     }

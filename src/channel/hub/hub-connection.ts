@@ -23,6 +23,8 @@ export class HubConnection {
   id = 0;
   incarnation = 0;
   pid = 0;
+  /** The PID namespace of `pid`, as the peer stated it (absent from older peers). */
+  pidNs: string | undefined;
   meta: unknown = null;
   direct: DirectAddress | undefined;
   /** The largest frame this peer reads (its maxFrameBytes; unbounded if it did not say). */
@@ -84,6 +86,7 @@ export class HubConnection {
       pid: this.pid,
       meta: this.meta,
     };
+    if (this.pidNs !== undefined) record.pidNs = this.pidNs;
     if (this.retiring) record.retiring = true;
     if (this.direct !== undefined) record.direct = this.direct;
     return record;

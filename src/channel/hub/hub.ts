@@ -7,7 +7,7 @@ import { InProcessDuplex } from '../io/in-process-duplex.js';
 import { SocketDuplex } from '../io/socket-duplex.js';
 import { DATA_MIN, FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
 import { type Fault, newNonce } from '../wire/handshake.js';
-import { Admission } from './admission.js';
+import { Admission, MAX_UNJOINED } from './admission.js';
 import { ConnectionState, HubConnection } from './hub-connection.js';
 import { HubHandover } from './hub-handover.js';
 import { HubLiveness } from './hub-liveness.js';
@@ -88,6 +88,7 @@ export class Hub {
       ids: this.ids,
       graceMs: options.graceMs,
       maxHeldBytes: options.maxHeldBytes,
+      preferredIdWaitMs: options.preferredIdWaitMs,
       log,
       fault,
     });
@@ -216,10 +217,11 @@ export class Hub {
     }
     if (this.backlog !== undefined) {
       socket.on('error', () => {});
+      if (this.backlog.length >= MAX_UNJOINED) this.backlog.shift()!.destroy();
       this.backlog.push(socket);
       return;
     }
-    this.addConnection(new SocketDuplex(socket, this.options.maxFrameBytes), false);
+    this.addConnection(new SocketDuplex(socket, this.options.maxFrameBytes, true), false);
   }
 
   private openToSockets(): void {
@@ -252,6 +254,8 @@ export class Hub {
       if (conn.state === ConnectionState.Closed) break;
       const frame = frames[i]!;
       const type = frame[OFF_TYPE]!;
+      if (conn.state === ConnectionState.Greeting && this.admission.refusedBeforeJoin(conn, type))
+        break;
       if (type >= DATA_MIN) {
         if (type !== FrameType.Message && type !== FrameType.Event) {
           this.fault(conn, new MalformedFrameError(`unknown data frame type ${type}`));

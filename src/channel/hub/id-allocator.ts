@@ -2,13 +2,15 @@ import { isAlive } from '../util/liveness.js';
 import type { Log } from '../logger.js';
 import { MAX_PEER_ID } from '../wire/frame.js';
 import type { ClaimKind, Reject } from '../wire/handshake.js';
-import { isPeerId } from '../wire/join-validation.js';
+import { isPeerId, readPidNs } from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
 
 /** A peer known before a failover, whose id is kept for it while it reconnects. */
 export interface ExpectedPeer {
   readonly id: number;
   readonly pid: number;
+  /** The PID namespace of `pid` (absent: that of this process). */
+  readonly pidNs?: string;
   readonly incarnation: number;
 }
 
@@ -22,8 +24,8 @@ export interface IdAllocatorOptions {
    */
   readonly rejoinWindowMs: number;
   readonly log: Log;
-  /** Whether a process runs (default: election/liveness's isAlive). */
-  readonly isAlive?: (pid: number) => boolean;
+  /** Whether a process runs (default: util/liveness's isAlive). */
+  readonly isAlive?: (pid: number, pidNs?: string) => boolean;
   /** `conn` has its id (conn.id) and is Joined: welcome it. */
   readonly onGrant: (conn: HubConnection) => void;
   /** `conn` gets no id. */
@@ -71,7 +73,7 @@ export class IdAllocator {
   /** Newcomers' claims deferred during the rejoin window (undefined once it is over). */
   private newcomers: DeferredClaim[] | undefined;
   private rejoinTimer: NodeJS.Timeout | undefined;
-  private readonly isAlive: (pid: number) => boolean;
+  private readonly isAlive: (pid: number, pidNs?: string) => boolean;
 
   constructor(private readonly options: IdAllocatorOptions) {
     this.isAlive = options.isAlive ?? isAlive;
@@ -201,10 +203,12 @@ export class IdAllocator {
     for (const e of expected as ExpectedPeer[]) {
       if (e === null || typeof e !== 'object' || !isPeerId(e.id)) continue;
       if (this.byId.has(e.id) || this.reserved.has(e.id) || this.leaving.has(e.id)) continue;
-      if (!this.isAlive(Number(e.pid))) continue;
+      const pidNs = readPidNs(e.pidNs);
+      if (!this.isAlive(Number(e.pid), pidNs)) continue;
       this.reserved.set(e.id, {
         id: e.id,
         pid: Number(e.pid),
+        pidNs,
         incarnation: Number(e.incarnation) >>> 0,
       });
     }
@@ -219,7 +223,7 @@ export class IdAllocator {
     }
     const reservation = this.reserved.get(id);
     if (reservation === undefined || reservation.incarnation === conn.incarnation) return false;
-    if (this.isAlive(reservation.pid)) return true;
+    if (this.isAlive(reservation.pid, reservation.pidNs)) return true;
     this.dropReservation(id);
     return false;
   }
@@ -264,7 +268,7 @@ export class IdAllocator {
     const over = Date.now() >= this.reservationsUntil;
     if (over) clearInterval(this.reservationTimer);
     for (const [id, reservation] of this.reserved) {
-      if (!over && this.isAlive(reservation.pid)) continue;
+      if (!over && this.isAlive(reservation.pid, reservation.pidNs)) continue;
       this.dropReservation(id);
     }
   }

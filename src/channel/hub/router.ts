@@ -24,6 +24,11 @@ export interface RouterOptions {
   readonly ids: IdAllocator;
   readonly graceMs: number;
   readonly maxHeldBytes: number;
+  /**
+   * How long a process that connected to take an id waits for it (see IdAllocator): held
+   * frames for the id are kept that much past graceMs while it waits.
+   */
+  readonly preferredIdWaitMs?: number;
   readonly log: Log;
   /** Closes a connection for what it sent (a data frame with an impossible target). */
   readonly fault: (conn: HubConnection, error: IpcChannelError) => void;
@@ -56,8 +61,10 @@ export class Router {
     this.ids = options.ids;
     this.holds = new HoldQueues({
       graceMs: options.graceMs,
-      maxBytesPerTarget: options.maxHeldBytes,
+      maxBytes: options.maxHeldBytes,
       onExpire: (record) => this.expire(record),
+      successorStarting: (id) => this.ids.isWanted(id),
+      startingMs: options.preferredIdWaitMs ?? 0,
     });
   }
 

@@ -23,11 +23,13 @@ export class SocketDuplex implements FrameDuplex {
   private error: Error | undefined;
   private faulted = false;
 
+  /** `preJoin`: the hub's side of a connection that has not joined (see FrameDecoder). */
   constructor(
     private readonly socket: Socket,
     maxFrameBytes: number,
+    preJoin = false,
   ) {
-    this.decoder = new FrameDecoder(maxFrameBytes);
+    this.decoder = new FrameDecoder(maxFrameBytes, preJoin);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (e) => {
       this.error ??= e;

@@ -1,5 +1,6 @@
 import { type Endpoint, ensurePrivateDirectory } from '../endpoint/endpoint.js';
-import { ChannelClosedError, ConnectTimeoutError, type IpcChannelError } from '../errors.js';
+import { connectTimeoutError } from '../election/election.js';
+import { ChannelClosedError, type IpcChannelError } from '../errors.js';
 import { FrameType, controlFrame } from '../wire/frame.js';
 import type { Leadership } from './leadership.js';
 import { type PeerContext, PeerPart } from './peer-part.js';
@@ -51,7 +52,7 @@ export class Lifecycle extends PeerPart {
     this.connecting = new Promise<void>((resolve, reject) => {
       const timeoutMs = this.options.connectTimeoutMs;
       const timer = setTimeout(() => {
-        settle(new ConnectTimeoutError(timeoutMs, this.hubAddress.path));
+        settle(connectTimeoutError(timeoutMs, this.hubAddress));
       }, timeoutMs);
       const settle = (error?: IpcChannelError) => {
         clearTimeout(timer);

@@ -7,6 +7,8 @@ export interface PeerInfo {
   readonly id: number;
   readonly incarnation: number;
   readonly pid: number;
+  /** The PID namespace of `pid` (absent from older peers). */
+  readonly pidNs: string | undefined;
   meta: unknown;
   /**
    * Known before a failover and not yet seen on the new hub. A presumed peer is still listed:
@@ -53,7 +55,7 @@ export class Membership {
     const left: PeerInfo[] = [];
     for (const peer of this.peers.values()) {
       if (peer.id === selfId) continue;
-      if (!isAlive(peer.pid)) {
+      if (!isAlive(peer.pid, peer.pidNs)) {
         this.remove(peer.id);
         left.push(peer);
       } else {
@@ -65,14 +67,14 @@ export class Membership {
 
   /** Presumed peers that are still alive: the new hub keeps their ids for them. */
   presumedAlive(): PeerInfo[] {
-    return [...this.peers.values()].filter((p) => p.presumed && isAlive(p.pid));
+    return [...this.peers.values()].filter((p) => p.presumed && isAlive(p.pid, p.pidNs));
   }
 
   /** Presumed peers whose process has died since: they leave now. */
   dropDeadPresumed(): PeerInfo[] {
     const left: PeerInfo[] = [];
     for (const peer of [...this.peers.values()]) {
-      if (peer.presumed && !isAlive(peer.pid)) {
+      if (peer.presumed && !isAlive(peer.pid, peer.pidNs)) {
         this.remove(peer.id);
         left.push(peer);
       }
@@ -156,6 +158,7 @@ export class Membership {
       id: record.id,
       incarnation: record.incarnation,
       pid: record.pid,
+      pidNs: typeof record.pidNs === 'string' ? record.pidNs : undefined,
       meta: record.meta,
       presumed: false,
       retiring: record.retiring === true,

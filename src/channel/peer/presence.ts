@@ -1,3 +1,4 @@
+import { pidNamespace } from '../util/liveness.js';
 import type { ExpectedPeer } from '../hub/hub.js';
 import { FrameType, PROTOCOL_VERSION, controlFrame, jsonFrame } from '../wire/frame.js';
 import type {
@@ -45,6 +46,7 @@ export class Presence extends PeerPart {
       codec: this.codec.name,
       incarnation: state.incarnation,
       pid: process.pid,
+      pidNs: pidNamespace() || undefined,
       ...this.claim(),
       waitMs: this.options.preferredIdWaitMs,
       expected: state.selfId !== 0 ? this.expectedPeers() : undefined,
@@ -64,7 +66,7 @@ export class Presence extends PeerPart {
     return this.membership
       .presumedAlive()
       .filter((p) => p.id !== this.state.selfId)
-      .map((p) => ({ id: p.id, pid: p.pid, incarnation: p.incarnation }));
+      .map((p) => ({ id: p.id, pid: p.pid, pidNs: p.pidNs, incarnation: p.incarnation }));
   }
 
   /** What this process has consumed from each known peer (for a retiring rejoin). */

@@ -1,5 +1,16 @@
 import { FrameTooLargeError, MalformedFrameError } from '../errors.js';
-import { MIN_LENGTH } from './frame.js';
+import { FrameType, MIN_LENGTH, OFF_TYPE } from './frame.js';
+
+/**
+ * Before a connection has joined, the only frame it may send is its Join: anything else larger
+ * than this is refused without being buffered, so a stranger costs a few KiB at most.
+ */
+export const PRE_JOIN_FRAME_BYTES = 4 * 1024;
+/**
+ * The largest Join: its `meta`, and on a rejoin the peers it expects back and what it consumed,
+ * grow with the channel. A Join's size is judged by its type byte before anything is allocated.
+ */
+export const MAX_JOIN_BYTES = 64 * 1024;
 
 /** Bytes of a text-looking stream quoted in its MalformedFrameError. */
 const TEXT_SHOWN = 40;
@@ -24,11 +35,32 @@ export class FrameDecoder {
   /** The frame being gathered across chunks, if any. */
   private partial: Buffer | undefined;
   private partialFilled = 0;
-  /** Bytes of a length prefix that was itself split across chunks. */
-  private prefix = Buffer.alloc(4);
+  /** Bytes of a length prefix (and, before Join, the type byte) split across chunks. */
+  private prefix = Buffer.alloc(5);
   private prefixFilled = 0;
+  /** Bytes a frame's size is judged on: its length, and before Join its type too. */
+  private head = 4;
+  /** Until the first Join has passed: frames are judged by the pre-join limits. */
+  private preJoin = false;
 
-  constructor(private maxFrameBytes: number) {}
+  /**
+   * `preJoin`: the connection has not joined yet (a hub's side); until a Join frame has passed,
+   * a Join may be up to MAX_JOIN_BYTES and any other frame up to PRE_JOIN_FRAME_BYTES.
+   */
+  constructor(
+    private maxFrameBytes: number,
+    preJoin = false,
+  ) {
+    if (preJoin) {
+      this.preJoin = true;
+      this.head = 5;
+    }
+  }
+
+  /** Whether the pre-join limits still apply (no Join has passed yet). */
+  get beforeJoin(): boolean {
+    return this.preJoin;
+  }
 
   /** Changes the largest frame accepted from here on (a link raises it once authenticated). */
   setMaxFrameBytes(bytes: number): void {
@@ -66,32 +98,36 @@ export class FrameDecoder {
 
     if (this.prefixFilled > 0) {
       off = this.fillPrefix(chunk, 0);
-      if (this.prefixFilled < 4) return;
+      const filled = this.prefixFilled;
+      if (filled < this.head) return;
       this.prefixFilled = 0;
       const length = this.prefix.readUInt32LE(0);
-      if (!this.fits(length)) {
-        this.refuse(length, Buffer.concat([this.prefix, chunk.subarray(off, off + TEXT_SHOWN)]));
+      if (!this.fits(length, this.prefix[OFF_TYPE]!)) {
+        const head = this.prefix.subarray(0, filled);
+        this.refuse(length, Buffer.concat([head, chunk.subarray(off, off + TEXT_SHOWN)]));
       }
       this.startPartial(length);
-      this.prefix.copy(this.partial!, 0, 0, 4);
-      this.partialFilled = 4;
+      this.prefix.copy(this.partial!, 0, 0, filled);
+      this.partialFilled = filled;
     }
     if (this.partial !== undefined) {
       off = this.fillPartial(chunk, off);
       if (this.partialFilled < this.partial.length) return;
-      frames.push(this.takePartial());
+      this.passed(frames, this.takePartial());
     }
 
     while (off < end) {
-      if (end - off < 4) {
+      if (end - off < this.head) {
         this.fillPrefix(chunk, off);
         return;
       }
       const length = chunk.readUInt32LE(off);
-      if (!this.fits(length)) this.refuse(length, chunk.subarray(off, off + TEXT_SHOWN));
+      if (!this.fits(length, chunk[off + OFF_TYPE]!)) {
+        this.refuse(length, chunk.subarray(off, off + TEXT_SHOWN));
+      }
       const total = 4 + length;
       if (end - off >= total) {
-        frames.push(chunk.subarray(off, off + total));
+        this.passed(frames, chunk.subarray(off, off + total));
         off += total;
       } else {
         this.startPartial(length);
@@ -100,8 +136,26 @@ export class FrameDecoder {
     }
   }
 
-  private fits(length: number): boolean {
-    return length >= MIN_LENGTH && length + 4 <= this.maxFrameBytes;
+  /** Adds a complete frame; the first Join ends the pre-join limits. */
+  private passed(frames: Buffer[], frame: Buffer): void {
+    frames.push(frame);
+    if (this.preJoin && frame[OFF_TYPE] === FrameType.Join) {
+      this.preJoin = false;
+      this.head = 4;
+    }
+  }
+
+  /** The largest frame accepted now, for a frame of this type. */
+  private limit(type: number): number {
+    if (!this.preJoin) return this.maxFrameBytes;
+    return Math.min(
+      this.maxFrameBytes,
+      type === FrameType.Join ? MAX_JOIN_BYTES : PRE_JOIN_FRAME_BYTES,
+    );
+  }
+
+  private fits(length: number, type: number): boolean {
+    return length >= MIN_LENGTH && length + 4 <= this.limit(type);
   }
 
   /** Throws the error for a length that does not fit; `sent` starts at its length prefix. */
@@ -117,6 +171,9 @@ export class FrameDecoder {
       throw new MalformedFrameError(
         `the connection sent text, not frames of this protocol: ${JSON.stringify(sent.toString('latin1'))}`,
       );
+    }
+    if (this.preJoin) {
+      throw new FrameTooLargeError(length + 4, this.limit(sent[OFF_TYPE] ?? 0), 'before-join');
     }
     throw new FrameTooLargeError(length + 4, this.maxFrameBytes, 'receive');
   }
@@ -142,7 +199,7 @@ export class FrameDecoder {
   }
 
   private fillPrefix(chunk: Buffer, off: number): number {
-    const n = Math.min(4 - this.prefixFilled, chunk.length - off);
+    const n = Math.min(this.head - this.prefixFilled, chunk.length - off);
     chunk.copy(this.prefix, this.prefixFilled, off, off + n);
     this.prefixFilled += n;
     return off + n;

@@ -28,6 +28,8 @@ export interface JoinRequest {
   codec: string;
   incarnation: number;
   pid: number;
+  /** The PID namespace `pid` belongs to (see util/liveness.ts); absent from older peers. */
+  pidNs?: string;
   claim: number;
   kind: ClaimKind;
   /** For `preferred`: how long to wait for the id before taking another (the joiner's choice). */
@@ -41,7 +43,7 @@ export interface JoinRequest {
    */
   consumed?: [incarnation: number, seq: number][];
   /** For `rejoin`: the peers this one expects back (id, incarnation, pid), for a hub that did not know them. */
-  expected?: { id: number; incarnation: number; pid: number }[];
+  expected?: { id: number; incarnation: number; pid: number; pidNs?: string }[];
   meta: unknown;
   /** The largest frame this peer reads: the hub refuses to hand it a larger one. */
   maxFrameBytes?: number;
@@ -192,6 +194,8 @@ export interface PeerRecord {
   id: number;
   incarnation: number;
   pid: number;
+  /** The PID namespace of `pid`: only in the same one does the pid tell whether it runs. */
+  pidNs?: string;
   meta: unknown;
   /** Shutting down: takes no new messages (they wait for the id's next holder). */
   retiring?: boolean;

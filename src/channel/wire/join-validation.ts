@@ -34,6 +34,29 @@ interface StatedTerms {
   readonly codec: string;
 }
 
+/**
+ * How far past the wall clock (in ms) a stated leadership epoch may be. A hub that knows no
+ * history starts at the clock and each later one adds one, so a real channel runs ahead of the
+ * clock by its number of leaders at most. The bound keeps one Join stating 2^53 − 1 (where
+ * adding one no longer changes a number) from stopping the fencing token from rising.
+ */
+export const MAX_EPOCH_AHEAD = 2 ** 32;
+
+/** The highest leadership epoch a peer may state now. */
+export function maxEpoch(now = Date.now()): number {
+  return now + MAX_EPOCH_AHEAD;
+}
+
+/** Whether `value` is a leadership epoch a peer may have seen: an integer from 0 to maxEpoch(). */
+export function isEpoch(value: unknown, now = Date.now()): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= maxEpoch(now);
+}
+
+/** A stated PID namespace: a short string (a Linux one reads 'pid:[4026531836]'), or none. */
+export function readPidNs(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= 64 ? value : undefined;
+}
+
 /** Whether `value` is a peer id: an integer from 1 to MAX_PEER_ID. */
 export function isPeerId(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PEER_ID;
@@ -72,6 +95,13 @@ export function joinRefusal(
     return {
       reason: 'auth-failed',
       message: `Channel '${name}' requires a secret, and this process ${req.proof === undefined ? 'gave none' : 'gave a different one'}. Pass the same 'secret' option to every process.`,
+    };
+  }
+  const now = Date.now();
+  if (req.epoch !== undefined && !isEpoch(req.epoch, now)) {
+    return {
+      reason: 'invalid-epoch',
+      message: `The Join states leadership epoch ${String(req.epoch)}, outside 0..${maxEpoch(now)} (the clock in ms plus 2^32): no hub of channel '${name}' gave it. Only nestjs-ipc-channel peers may join; restart this process.`,
     };
   }
   return undefined;
