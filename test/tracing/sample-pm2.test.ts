@@ -86,9 +86,15 @@ function one(list: SpanLine[], name: string, peer: number): SpanLine {
   return found[0]!;
 }
 
-test('all four workers started with tracing on, each under its own pid', () => {
+test('every worker traces: each of the four pids writes spans to the file', async () => {
   expect([...pids.keys()].sort()).toEqual(IDS);
-  expect(new Set(pids.values()).size).toBe(4);
+  // Waiting for the workers gathered `stats` from each, so every worker ran a handler; its span
+  // ends once the handler has answered, so it may land just after the gather completed.
+  const workerPids = JSON.stringify([...pids.values()].sort((a, b) => a - b));
+  const writers = () =>
+    JSON.stringify([...new Set(spans().map((s) => s.pid))].sort((a, b) => a - b));
+  await until(() => writers() === workerPids, 30_000, `spans from pids ${workerPids}`);
+  expect(writers()).toBe(workerPids);
 });
 
 test("a request from one worker to another: the handler's consumer span there is a child of the producer span here", async () => {
