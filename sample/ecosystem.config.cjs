@@ -37,6 +37,7 @@ module.exports = {
         PORT: process.env.PORT || '3000',
         HOST: process.env.HOST,
         NESTJS_IPC_DIR: process.env.NESTJS_IPC_DIR,
+        SAMPLE_TRACE_FILE: process.env.SAMPLE_TRACE_FILE,
       }),
     },
   ],

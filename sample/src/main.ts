@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// First: with SAMPLE_TRACE_FILE set, OpenTelemetry is set up before anything sends.
+import './tracing/trace-if-asked.js';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { IpcClient, IpcServer } from 'nestjs-ipc-channel';
