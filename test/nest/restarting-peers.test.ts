@@ -122,6 +122,24 @@ test('a gather names the peer that was a member and is restarting: its IpcReply 
   );
 });
 
+test('a gather names a peer that is shutting down: its IpcReply is the refusal (it did not run)', async () => {
+  await worker(dir.path, 2);
+  const w3 = await worker(dir.path, 3);
+  await peersAre([1, 2, 3]);
+  await w3.call('retireChannel');
+  await until(() => channel().peerInfo(3)?.retiring === true, 10_000);
+  const replies = byPeer(
+    await lastValueFrom(app.get<IpcClient>('IPC').to('all').send('sum', [1, 2]).pipe(toArray())),
+  );
+  expect(replies.map((r) => [r.peer, r.data])).toEqual([
+    [1, 3],
+    [2, 3],
+    [3, undefined],
+  ]);
+  expect(replies[2]!.error).toBeInstanceOf(PeerUnavailableError);
+  expect(replies[2]!.error).toMatchObject({ peer: 3, retiring: true });
+});
+
 test('a gather with waitForRestart gets the answer of the restarting peer once it is back', async () => {
   await worker(dir.path, 2);
   const w3 = await worker(dir.path, 3);

@@ -6,8 +6,9 @@ import type { IpcReply } from './ipc-reply.interface.js';
 export type SingleRequest = (peer: number) => Observable<unknown>;
 
 /**
- * The peers a gather of `route` expects an answer from: every peer that handles it now, and
- * those expected back (see IdHistory.expectedAbsent): a peer whose process left less than
+ * The peers a gather of `route` expects an answer from: every peer that handles it now, those
+ * shutting down that handled it (each one's reply is the hub's refusal, or with waitForRestart
+ * its successor's answer), and those expected back (see IdHistory.expectedAbsent): a peer whose process left less than
  * graceMs ago, and under PM2 every instance of the app. Ascending.
  */
 export function expectedPeers(
@@ -17,6 +18,7 @@ export function expectedPeers(
 ): number[] {
   const self = shared.channel.id;
   const ids = new Set(shared.directory.peersHandling(route));
+  for (const id of shared.directory.retiringHandling(route)) ids.add(id);
   for (const id of shared.requests.history.expectedAbsent(route)) ids.add(id);
   if (target === 'others' && self !== undefined) ids.delete(self);
   return [...ids].sort((a, b) => a - b);

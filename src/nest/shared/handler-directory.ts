@@ -73,6 +73,19 @@ export class HandlerDirectory {
     return peers;
   }
 
+  /**
+   * Peers shutting down whose IpcServer handled `route`: they take no new request, but a gather
+   * still owes its caller a reply for each of them (the hub's refusal), ascending.
+   */
+  retiringHandling(route: string): number[] {
+    return this.channel.peers.filter((id) => {
+      const info = this.channel.peerInfo(id);
+      return (
+        info?.retiring === true && (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
+      );
+    });
+  }
+
   /** The next peer, in turn, among those that handle `route` (skipping `tried`). */
   pickPeer(route: string, tried?: ReadonlySet<number>): number | undefined {
     const all = this.peersHandling(route);
