@@ -3,30 +3,26 @@
  * worker PM2 hands the connection to returns the whole cluster's metrics.
  */
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { tempDir } from '../helpers/processes.js';
 import { PromText } from '../helpers/prom-text.js';
-import { http, settledWorkers } from '../pm2/http.js';
-import { Pm2, freePort } from '../pm2/pm2.js';
-import { SAMPLE, buildSample } from '../pm2/sample-build.js';
+import { http } from '../pm2/http.js';
+import { Pm2 } from '../pm2/pm2.js';
+import {
+  type SampleCluster,
+  startSampleCluster,
+  stopSampleCluster,
+} from '../pm2/sample-cluster.js';
 
-const IDS = [1, 2, 3, 4];
 let pm2: Pm2;
-let dir: ReturnType<typeof tempDir>;
 let port: number;
+let cluster: SampleCluster | undefined;
 
 beforeAll(async () => {
-  buildSample();
-  dir = tempDir();
-  port = await freePort();
-  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, IDS);
+  cluster = await startSampleCluster();
+  ({ pm2, port } = cluster);
 }, 300_000);
 
 afterAll(async () => {
-  await pm2?.destroy();
-  dir?.remove();
+  await stopSampleCluster(cluster);
 }, 120_000);
 
 /** GET /metrics on a fresh connection, so PM2 hands it to the next worker. */

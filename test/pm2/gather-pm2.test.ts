@@ -3,29 +3,22 @@
  * set is every instance of the app, so a worker that is restarting during a gather shows up as
  * an IpcReply with an error (or with its successor's answer), never as a missing entry.
  */
-import { join } from 'node:path';
-import { tempDir } from '../helpers/processes.js';
 import { http, settledWorkers } from './http.js';
-import { Pm2, freePort } from './pm2.js';
-import { SAMPLE, buildSample } from './sample-build.js';
+import { Pm2 } from './pm2.js';
+import { type SampleCluster, startSampleCluster, stopSampleCluster } from './sample-cluster.js';
 
 const IDS = [1, 2, 3, 4];
 let pm2: Pm2;
-let dir: ReturnType<typeof tempDir>;
 let port: number;
+let cluster: SampleCluster | undefined;
 
 beforeAll(async () => {
-  buildSample();
-  dir = tempDir();
-  port = await freePort();
-  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, IDS);
+  cluster = await startSampleCluster();
+  ({ pm2, port } = cluster);
 }, 300_000);
 
 afterAll(async () => {
-  await pm2?.destroy();
-  dir?.remove();
+  await stopSampleCluster(cluster);
 }, 120_000);
 
 interface Entry {

@@ -4,33 +4,29 @@
  * leaves it with four healthy workers (peer ids 1..4 until the scale test, which runs last but one).
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
 import { isAlive } from '../../src/channel/util/liveness.js';
 import { type WorkerInfo, eventually, http, settledWorkers, workers } from './http.js';
-import { Pm2, freePort } from './pm2.js';
-import { APP, SAMPLE, buildSample } from './sample-build.js';
+import { Pm2 } from './pm2.js';
+import { APP } from './sample-build.js';
 import { killStarted } from './started.js';
 import { Traffic, type TrafficReport } from './traffic.js';
+import { type SampleCluster, startSampleCluster, stopSampleCluster } from './sample-cluster.js';
 
 const IDS = [1, 2, 3, 4];
 let pm2: Pm2;
 let dir: ReturnType<typeof tempDir>;
 let port: number;
+let cluster: SampleCluster | undefined;
 
 beforeAll(async () => {
-  buildSample();
-  dir = tempDir();
-  port = await freePort();
-  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, IDS);
+  cluster = await startSampleCluster();
+  ({ pm2, dir, port } = cluster);
 }, 300_000);
 
 afterAll(async () => {
   await killStarted();
-  await pm2?.destroy();
-  dir?.remove();
+  await stopSampleCluster(cluster);
 }, 120_000);
 
 /** Runs a test body; on failure, adds the workers' logs to the error. */

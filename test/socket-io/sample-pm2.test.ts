@@ -7,30 +7,31 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
 import { until } from '../helpers/wait.js';
 import { http, settledWorkers } from '../pm2/http.js';
-import { Pm2, freePort } from '../pm2/pm2.js';
-import { APP, ROOT, SAMPLE, buildSample } from '../pm2/sample-build.js';
+import { Pm2 } from '../pm2/pm2.js';
+import { APP, ROOT } from '../pm2/sample-build.js';
 import { killStarted, start } from '../pm2/started.js';
 import { type TestClient, closeClients, connectClient, untilEach } from './clients.js';
+import {
+  type SampleCluster,
+  startSampleCluster,
+  stopSampleCluster,
+} from '../pm2/sample-cluster.js';
 
 const IDS = [1, 2, 3, 4];
 let pm2: Pm2;
 let dir: ReturnType<typeof tempDir>;
 let port: number;
+let cluster: SampleCluster | undefined;
 
 beforeAll(async () => {
-  buildSample();
-  dir = tempDir();
-  port = await freePort();
-  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, IDS);
+  cluster = await startSampleCluster();
+  ({ pm2, dir, port } = cluster);
 }, 300_000);
 
 afterAll(async () => {
   closeClients();
   await killStarted();
-  await pm2?.destroy();
-  dir?.remove();
+  await stopSampleCluster(cluster);
 }, 120_000);
 
 /** A client in `lobby`, and the worker that holds it. */

@@ -8,10 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
 import { until } from '../helpers/wait.js';
-import { http, settledWorkers } from '../pm2/http.js';
-import { APP, SAMPLE, buildSample } from '../pm2/sample-build.js';
-import { Pm2, freePort } from '../pm2/pm2.js';
+import { http } from '../pm2/http.js';
+import { APP } from '../pm2/sample-build.js';
+import { Pm2 } from '../pm2/pm2.js';
 import { processAttributes, sendAttributes } from './span-tree.js';
+import {
+  type SampleCluster,
+  startSampleCluster,
+  stopSampleCluster,
+} from '../pm2/sample-cluster.js';
 
 /** A line of the trace file (sample/src/tracing/json-lines-span-processor.ts). */
 interface SpanLine {
@@ -29,28 +34,23 @@ const IDS = [1, 2, 3, 4];
 const CHANNEL = `pm2:${APP}`;
 const UNSET = { code: 0 };
 let pm2: Pm2;
-let dir: ReturnType<typeof tempDir>;
 let traces: ReturnType<typeof tempDir>;
 let traceFile: string;
 let port: number;
+let cluster: SampleCluster | undefined;
 /** Peer id → the pid of the PM2 worker that holds it (peer id = NODE_APP_INSTANCE + 1). */
 let pids: Map<number, number>;
 
 beforeAll(async () => {
-  buildSample();
-  dir = tempDir();
   traces = tempDir();
   traceFile = join(traces.path, 'spans.jsonl');
-  port = await freePort();
-  pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path, SAMPLE_TRACE_FILE: traceFile });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, IDS);
+  cluster = await startSampleCluster({ SAMPLE_TRACE_FILE: traceFile });
+  ({ pm2, port } = cluster);
   pids = new Map([...(await pm2.instances())].map(([instance, pid]) => [instance + 1, pid]));
 }, 300_000);
 
 afterAll(async () => {
-  await pm2?.destroy();
-  dir?.remove();
+  await stopSampleCluster(cluster);
   traces?.remove();
 }, 120_000);
 
