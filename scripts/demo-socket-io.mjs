@@ -6,7 +6,6 @@
  * room's sockets on every worker.
  */
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io } from 'socket.io-client';
@@ -15,37 +14,6 @@ const ROOM = 'lobby';
 const CLIENTS = 4;
 /** Fresh connections tried for clients on at least two workers (PM2 deals them out in turn). */
 const MAX_TRIES = 12;
-
-function json(port, method, path, body) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        agent: false,
-        timeout: 30_000,
-        headers: data ? { 'content-type': 'application/json' } : {},
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 /** A client in ROOM: its socket, the worker holding it, and the texts it received. */
 async function joinRoom(port) {
@@ -73,12 +41,14 @@ async function until(check, what, timeoutMs = 20_000) {
 }
 
 /**
- * Runs the scenario against the cluster on `port`; `out` is the demo's output helpers
- * (`step`, `say`, `table`, `green`, `red`, `dim`) and `env` the environment a process of the
- * app's channel needs (NESTJS_IPC_DIR). Resolves with whether every client got every message.
+ * Runs the scenario against the cluster on `port`; `out` is the demo's helpers (`step`, `say`,
+ * `table`, `green`, `red`, `dim`, and `http`: one request on a fresh connection) and `env` the
+ * environment a process of the app's channel needs (NESTJS_IPC_DIR). Resolves with whether every
+ * client got every message.
  */
 export async function socketIoScenario(port, root, env, out) {
-  const { step, say, table, green, red, dim } = out;
+  const { step, say, table, green, red, dim, http } = out;
+  const json = async (method, path, body) => (await http(port, method, path, body)).body;
   step(`socket.io: one room across the workers (IpcIoAdapter)`);
   const clients = [];
   try {
@@ -93,7 +63,7 @@ export async function socketIoScenario(port, root, env, out) {
     say(
       `   ${clients.length} socket.io clients joined '${ROOM}', on workers ${[...new Set(clients.map((c) => c.worker))].sort().join(', ')}.`,
     );
-    const members = await json(port, 'GET', `/rooms/${ROOM}`);
+    const members = await json('GET', `/rooms/${ROOM}`);
     say(
       `   GET /rooms/${ROOM} (answered by worker ${members.answeredBy}, fetchSockets() across workers): ${members.sockets.length} sockets.`,
     );
@@ -102,7 +72,7 @@ export async function socketIoScenario(port, root, env, out) {
     const first = clients[0];
     await first.socket.timeout(10_000).emitWithAck('say', { room: ROOM, text: 'hi from a client' });
     expected.push('hi from a client');
-    const posted = await json(port, 'POST', `/rooms/${ROOM}`, { text: 'hi from HTTP' });
+    const posted = await json('POST', `/rooms/${ROOM}`, { text: 'hi from HTTP' });
     expected.push('hi from HTTP');
     await new Promise((resolve, reject) =>
       execFile(

@@ -601,7 +601,7 @@ async function main() {
       port,
       ROOT,
       { NESTJS_IPC_DIR: ipcDir, IPC_CHANNEL: `pm2:${APP}` },
-      { step, say, table, green, red, dim },
+      { step, say, table, green, red, dim, http },
     )) && ok;
   ok = (await metricsScenario(port, { step, say, dim, green, red })) && ok;
   const first = await leaderScenario(
