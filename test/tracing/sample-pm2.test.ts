@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/processes.js';
 import { until } from '../helpers/wait.js';
+import type { SpanLine } from '../../sample/src/tracing/json-lines-span-processor.js';
 import { http } from '../pm2/http.js';
 import { APP } from '../pm2/sample-build.js';
 import { Pm2 } from '../pm2/pm2.js';
@@ -17,18 +18,6 @@ import {
   startSampleCluster,
   stopSampleCluster,
 } from '../pm2/sample-cluster.js';
-
-/** A line of the trace file (sample/src/tracing/json-lines-span-processor.ts). */
-interface SpanLine {
-  pid: number;
-  name: string;
-  kind: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | null;
-  attributes: Record<string, unknown>;
-  status: { code: number; message?: string };
-}
 
 const IDS = [1, 2, 3, 4];
 const CHANNEL = `pm2:${APP}`;
