@@ -46,6 +46,13 @@ function byPeer(replies: IpcReply[]): IpcReply[] {
   return [...replies].sort((a, b) => a.peer - b.peer);
 }
 
+/** The app's gather of 'sum' over [1, 2] from every peer, its replies by peer id. */
+async function gatherSum(): Promise<IpcReply[]> {
+  return byPeer(
+    await lastValueFrom(app.get<IpcClient>('IPC').to('all').send('sum', [1, 2]).pipe(toArray())),
+  );
+}
+
 test('waitForRestart: a request to a killed peer waits for its successor, which runs it once', async () => {
   const w2 = await worker(dir.path, 2);
   await peersAre([1, 2]);
@@ -103,9 +110,7 @@ test('a gather names the peer that was a member and is restarting: its IpcReply 
   await peersAre([1, 2, 3]);
   await w3.kill();
   await peersAre([1, 2]);
-  const replies = byPeer(
-    await lastValueFrom(app.get<IpcClient>('IPC').to('all').send('sum', [1, 2]).pipe(toArray())),
-  );
+  const replies = await gatherSum();
   expect(replies.map((r) => [r.peer, r.data])).toEqual([
     [1, 3],
     [2, 3],
@@ -114,12 +119,7 @@ test('a gather names the peer that was a member and is restarting: its IpcReply 
   expect(replies[2]!.error).toBeInstanceOf(PeerUnavailableError);
   expect(replies[2]!.error).toMatchObject({ peer: 3, restarting: true });
   // Once the id is gone for longer than graceMs (3 s here), a gather no longer expects it.
-  await until(
-    async () =>
-      (await lastValueFrom(app.get<IpcClient>('IPC').to('all').send('sum', [1, 2]).pipe(toArray())))
-        .length === 2,
-    10_000,
-  );
+  await until(async () => (await gatherSum()).length === 2, 10_000);
 });
 
 test('a gather names a peer that is shutting down: its IpcReply is the refusal (it did not run)', async () => {
@@ -128,9 +128,7 @@ test('a gather names a peer that is shutting down: its IpcReply is the refusal (
   await peersAre([1, 2, 3]);
   await w3.call('retireChannel');
   await until(() => channel().peerInfo(3)?.retiring === true, 10_000);
-  const replies = byPeer(
-    await lastValueFrom(app.get<IpcClient>('IPC').to('all').send('sum', [1, 2]).pipe(toArray())),
-  );
+  const replies = await gatherSum();
   expect(replies.map((r) => [r.peer, r.data])).toEqual([
     [1, 3],
     [2, 3],
