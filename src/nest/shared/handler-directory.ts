@@ -60,14 +60,7 @@ export class HandlerDirectory {
     let peers = this.handlers.get(route);
     if (peers === undefined) {
       // A peer that is shutting down responds to what it has but takes no new requests.
-      peers = this.channel.peers.filter((id) => {
-        const info = this.channel.peerInfo(id);
-        return (
-          info !== undefined &&
-          !info.retiring &&
-          (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
-        );
-      });
+      peers = this.announcing(route, false);
       this.handlers.set(route, peers);
     }
     return peers;
@@ -78,10 +71,17 @@ export class HandlerDirectory {
    * still owes its caller a reply for each of them (the hub's refusal), ascending.
    */
   retiringHandling(route: string): number[] {
+    return this.announcing(route, true);
+  }
+
+  /** Members whose IpcServer announced the message route, shutting down or not, ascending. */
+  private announcing(route: string, retiring: boolean): number[] {
     return this.channel.peers.filter((id) => {
       const info = this.channel.peerInfo(id);
       return (
-        info?.retiring === true && (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
+        info !== undefined &&
+        info.retiring === retiring &&
+        (info.meta as NestMeta | null)?.nest?.m?.includes(route) === true
       );
     });
   }
