@@ -1,5 +1,6 @@
-import type { Proc } from './processes.js';
+import { type Proc, startMany } from './processes.js';
 import { range } from './range.js';
+import type { Sandbox } from './sandbox.js';
 import { until } from './wait.js';
 
 /** What a peer.js fixture answers to `state`: its Channel's public state. */
@@ -125,4 +126,19 @@ export class TwoWayStream {
     await expectNumbers(this.b.proc, this.a.id, all);
     await expectNumbers(this.a.proc, this.b.id, all);
   }
+}
+
+/**
+ * A hub and one more peer, peer.js processes of `box` (the first hosts the hub, as id 1), and a
+ * TwoWayStream between them: the honest traffic that a test of hostile input checks goes on.
+ */
+export async function hubAndPeerStreaming(
+  box: Sandbox,
+): Promise<{ hub: Proc; other: Proc; hubPid: number; traffic: TwoWayStream }> {
+  const [hub, other] = (await startMany(2, 'peer.js', () => box.peerEnv())) as [Proc, Proc];
+  const hubPid = (await hub.call<PeerState>('connect')).pid;
+  await other.call('connect');
+  expect((await hub.call<PeerState>('state')).isHub).toBe(true);
+  const traffic = new TwoWayStream({ proc: hub, id: 1 }, { proc: other, id: 2 });
+  return { hub, other, hubPid, traffic };
 }

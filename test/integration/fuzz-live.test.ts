@@ -11,8 +11,13 @@ import {
   readJson,
   writeHeader,
 } from '../../src/channel/wire/frame.js';
-import { type PeerState, TwoWayStream, received } from '../helpers/peer-fixture.js';
-import { Proc, startMany } from '../helpers/processes.js';
+import {
+  type PeerState,
+  TwoWayStream,
+  hubAndPeerStreaming,
+  received,
+} from '../helpers/peer-fixture.js';
+import { Proc } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { sleep, until, within } from '../helpers/wait.js';
@@ -30,11 +35,7 @@ let hubPid: number;
 let honest: TwoWayStream;
 
 beforeAll(async () => {
-  [hub, other] = (await startMany(2, 'peer.js', () => box.peerEnv())) as [Proc, Proc];
-  hubPid = (await hub.call<PeerState>('connect')).pid;
-  await other.call('connect');
-  expect((await hub.call<PeerState>('state')).isHub).toBe(true);
-  honest = new TwoWayStream({ proc: hub, id: 1 }, { proc: other, id: 2 });
+  ({ hub, other, hubPid, traffic: honest } = await hubAndPeerStreaming(box));
 });
 
 const openRaw = () => RawPeer.open('fuzz', box.dir);

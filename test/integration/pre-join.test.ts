@@ -10,8 +10,8 @@ import { MAX_UNJOINED } from '../../src/channel/hub/admission.js';
 import { MAX_JOIN_BYTES, PRE_JOIN_FRAME_BYTES } from '../../src/channel/wire/frame-decoder.js';
 import { FrameType, HEADER_SIZE, readJson, writeHeader } from '../../src/channel/wire/frame.js';
 import { openHubSocket } from '../helpers/endpoint.js';
-import { type PeerState, TwoWayStream } from '../helpers/peer-fixture.js';
-import { Proc, startMany } from '../helpers/processes.js';
+import { type PeerState, TwoWayStream, hubAndPeerStreaming } from '../helpers/peer-fixture.js';
+import { Proc } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
@@ -19,15 +19,10 @@ import { until } from '../helpers/wait.js';
 const MiB = 1024 * 1024;
 const box = sandbox({ name: 'prejoin', maxFrameBytes: 64 * MiB }, 'file');
 let hub: Proc;
-let other: Proc;
 let traffic: TwoWayStream;
 
 beforeAll(async () => {
-  [hub, other] = (await startMany(2, 'peer.js', () => box.peerEnv())) as [Proc, Proc];
-  await hub.call('connect');
-  await other.call('connect');
-  expect((await hub.call<PeerState>('state')).isHub).toBe(true);
-  traffic = new TwoWayStream({ proc: hub, id: 1 }, { proc: other, id: 2 });
+  ({ hub, traffic } = await hubAndPeerStreaming(box));
 });
 
 const openRaw = () => RawPeer.open('prejoin', box.dir);

@@ -1,6 +1,12 @@
 import { FrameType, HEADER_SIZE, readJson, writeHeader } from '../../src/channel/wire/frame.js';
-import { type PeerState, TwoWayStream, barrier, received } from '../helpers/peer-fixture.js';
-import { Proc, startMany } from '../helpers/processes.js';
+import {
+  type PeerState,
+  TwoWayStream,
+  hubAndPeerStreaming,
+  barrier,
+  received,
+} from '../helpers/peer-fixture.js';
+import { Proc } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
@@ -11,11 +17,7 @@ let other: Proc;
 let traffic: TwoWayStream;
 
 beforeAll(async () => {
-  [hub, other] = (await startMany(2, 'peer.js', () => box.peerEnv())) as [Proc, Proc];
-  await hub.call('connect');
-  await other.call('connect');
-  expect((await hub.call<PeerState>('state')).isHub).toBe(true);
-  traffic = new TwoWayStream({ proc: hub, id: 1 }, { proc: other, id: 2 });
+  ({ hub, other, traffic } = await hubAndPeerStreaming(box));
 });
 
 const openRaw = () => RawPeer.open('robust', box.dir);
