@@ -90,7 +90,7 @@ test('remote unicasts, broadcasts to all and to the host arrive exactly once, in
   expect(await a1.proc.call('peerInfo', { id: 'B/1' })).toEqual({
     id: 'B/1',
     pid: b1.proc.pid,
-    meta: undefined,
+    meta: null,
     retiring: false,
     host: 'B',
   });

@@ -278,12 +278,27 @@ export async function expectStream(
   timeoutMs = 30_000,
 ): Promise<void> {
   const key = `${nameOf(sender, receiver)}|${label}`;
+  const got = () => streamOf(receiver, sender, label);
   await until(
     async () => ((await receiver.proc.call<HostPeerCounts>('counts')).streams[key] ?? 0) >= count,
     timeoutMs,
     `${count} numbers of ${key} at ${receiver.host}/${receiver.id}`,
-  );
-  expect(await streamOf(receiver, sender, label)).toEqual(
-    Array.from({ length: count }, (_, i) => i),
-  );
+  ).catch(async (e: Error) => {
+    throw new Error(`${e.message}: ${describeGaps(await got(), count)}`);
+  });
+  expect(await got()).toEqual(Array.from({ length: count }, (_, i) => i));
+}
+
+/** What is wrong with `list` as 0..count-1: the missing numbers (as ranges) and the copies. */
+function describeGaps(list: number[], count: number): string {
+  const seen = new Set(list);
+  const missing: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (seen.has(i)) continue;
+    let j = i;
+    while (j + 1 < count && !seen.has(j + 1)) j++;
+    missing.push(i === j ? `${i}` : `${i}-${j}`);
+    i = j;
+  }
+  return `got ${list.length}, missing ${missing.join(',') || 'none'}, copies ${list.length - seen.size}`;
 }
