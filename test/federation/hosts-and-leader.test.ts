@@ -57,7 +57,7 @@ test('a host that vanishes: its peers leave after hostTimeoutMs, a request to it
       await a.proc.waitEvent((e) => e.ev === 'leave' && e.id === id, 30_000);
     }
   }
-  expect(await a1!.proc.call('requestResult', { n: pending }, 30_000)).toEqual({
+  expect(await a1!.proc.call('requestResult', { n: pending }, 30_000)).toMatchObject({
     ok: false,
     name: 'PeerLeftError',
     code: 'ERR_IPC_PEER_LEFT',
