@@ -49,7 +49,7 @@ test('a host that vanishes: its peers leave after hostTimeoutMs, a request to it
     value: { data: 8, by: a2!.proc.pid },
   });
 
-  const pending = await a1!.proc.call<number>('request', { to: 'B/2', pattern: 'hang' });
+  const pending = await a1!.proc.call<number>('request', { to: 'B/2', pattern: 'hang', data: 9 });
   await Promise.all([hosts.kill(b1!), hosts.kill(b2!)]);
 
   for (const a of [a1!, a2!]) {
