@@ -1,12 +1,14 @@
-import { runFederationChaos } from './federation-harness.js';
+import { type FederationFault, runFederationChaos } from './federation-harness.js';
 
 /**
  * The chaos run across two hosts CI does: one fixed seed, a few rounds of kill -9 of either
  * host's hub and Redis crashes under cross-host and local traffic. FED_CHAOS_SEED and
- * FED_CHAOS_ROUNDS run it with other figures.
+ * FED_CHAOS_ROUNDS run it with other figures, FED_CHAOS_FAULTS (killHubA,killHubB,crashRedis)
+ * with only some faults.
  */
 const seed = Number(process.env.FED_CHAOS_SEED ?? 20261207);
 const rounds = Number(process.env.FED_CHAOS_ROUNDS ?? 4);
+const faults = process.env.FED_CHAOS_FAULTS?.split(',') as FederationFault[] | undefined;
 
 test(
   `federation chaos, seed ${seed}, ${rounds} rounds: two hosts, hub kills on both, Redis crashes; lost 0, duplicated 0, order per sender`,
@@ -14,6 +16,7 @@ test(
     const report = await runFederationChaos({
       seed,
       rounds,
+      ...(faults === undefined ? {} : { faults }),
       keepLogs: process.env.CHAOS_KEEP_LOGS === '1',
       log: (line) => process.stdout.write(`${line}\n`),
     });

@@ -39,6 +39,8 @@ export interface FederationChaosOptions {
   graceMs?: number;
   log?: (line: string) => void;
   keepLogs?: boolean;
+  /** The faults to deal (default all three): one alone, to tell which breaks a run. */
+  faults?: FederationFault[];
 }
 
 export interface FederationChaosReport extends Verdict {
@@ -98,7 +100,7 @@ export async function runFederationChaos(
 
     for (let round = 1; round <= rounds; round++) {
       await sleep(between(rand, 300, 1200));
-      if (deck.length === 0) deck.push(...shuffled(FAULTS, rand));
+      if (deck.length === 0) deck.push(...shuffled(options.faults ?? FAULTS, rand));
       const fault = deck.shift()!;
       // Drawn now, in a fixed order, so that a seed replays one schedule.
       const restartDelay = between(rand, 0, 500);
