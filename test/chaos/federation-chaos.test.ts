@@ -1,10 +1,10 @@
 import { type FederationFault, runFederationChaos } from './federation-harness.js';
 
 /**
- * The chaos run across two hosts CI does: one fixed seed, six rounds (each fault twice) of kill -9 of either
- * host's hub and Redis crashes under cross-host and local traffic. FED_CHAOS_SEED and
- * FED_CHAOS_ROUNDS run it with other figures, FED_CHAOS_FAULTS (killHubA,killHubB,crashRedis)
- * with only some faults.
+ * The chaos run across two hosts CI does: one fixed seed, six rounds (each fault twice) of
+ * kill -9 of either host's hub and Redis crashes under cross-host and local traffic.
+ * FED_CHAOS_SEED and FED_CHAOS_ROUNDS run it with other figures, FED_CHAOS_FAULTS
+ * (killHubA,killHubB,crashRedis) with only some faults.
  */
 const seed = Number(process.env.FED_CHAOS_SEED ?? 20261207);
 const rounds = Number(process.env.FED_CHAOS_ROUNDS ?? 6);
