@@ -106,6 +106,8 @@ export async function runFederationChaos(
       const restartDelay = between(rand, 0, 500);
       const outageMs = between(rand, 200, 1500);
       let what: string;
+      // Wall-clock times, to match against the times in the logs and the checker's findings.
+      const began = Date.now();
       switch (fault) {
         case 'killHubA':
           what = `slot ${SLOT_BASE.A! + (await killHub('A', restartDelay))}`;
@@ -121,7 +123,7 @@ export async function runFederationChaos(
           break;
       }
       faults[fault]++;
-      say(`round ${round}: ${fault} (${what})`);
+      say(`round ${round}: ${fault} (${what}), ${began} to ${Date.now()} ms`);
     }
 
     // Half a second more traffic after the last fault; then every process stops sending and
