@@ -154,6 +154,10 @@ export async function runFederationChaos(
     if (membership !== undefined) violations.push(membership);
     const reports = await Promise.all(live.map((p) => p.proc.call<SenderReport>('report')));
     await Promise.all(live.map((p) => p.proc.call('close', {}, 60_000)));
+    for (const host of Object.keys(SLOT_BASE)) {
+      const left = readdirSync(hosts.dir(host));
+      if (left.length > 0) violations.push(`leftovers on host ${host}: ${left.join(', ')}`);
+    }
 
     const logs: IncarnationLog[] = [];
     for (const file of readdirSync(logDir)) {
