@@ -6,6 +6,7 @@ import { InboxReader } from './inbox-reader.js';
 import { checkVersion, createConnection, untilReady } from './redis-connection.js';
 import { INBOX_GROUP, type RedisKeys, redisKeys } from './redis-keys.js';
 import { type ScriptedRedis, withScripts } from './redis-scripts.js';
+import { RedisStoreError } from './redis-store-error.js';
 
 /** Acknowledged entries are trimmed from the inbox after this many acks... */
 const TRIM_EVERY_ACKS = 256;
@@ -62,12 +63,19 @@ export class RedisAdapter implements FederationAdapter {
 
   async connect(): Promise<void> {
     const closed = (): Error | undefined => this.closed;
-    await Promise.all([
-      untilReady(this.commands, closed),
-      untilReady(this.readerConnection, closed),
-    ]);
-    await this.run(() => checkVersion(this.commands));
-    await this.run(() => this.reader.ensureGroup());
+    try {
+      await Promise.all([
+        untilReady(this.commands, closed),
+        untilReady(this.readerConnection, closed),
+      ]);
+      await this.run(() => checkVersion(this.commands));
+      await this.run(() => this.reader.ensureGroup());
+    } catch (e) {
+      // Neither connection keeps retrying what will not work; connect() may be called again.
+      if (e instanceof RedisStoreError)
+        await Promise.all([ended(this.commands), ended(this.readerConnection)]);
+      throw e;
+    }
   }
 
   async append(host: string, batch: Buffer): Promise<void> {

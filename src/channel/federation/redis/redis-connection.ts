@@ -18,7 +18,8 @@ function retryDelay(times: number): number {
  * - commands: calls wait through a reconnect and are resent after it, in order (appends for one
  *   host stay ordered; a resent XADD may store a batch twice, which receivers drop by origin).
  * - reader: the blocking XREADGROUP fails at once when the connection drops, never resent, so
- *   that the reader re-reads its pending entries first and keeps the inbox's order.
+ *   that the reader re-reads its pending entries first and keeps the inbox's order; no command
+ *   or socket timeout applies to it.
  */
 export function createConnection(
   redis: string | Record<string, unknown>,
@@ -38,6 +39,10 @@ export function createConnection(
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
           autoResendUnfulfilledCommands: false,
+          // A blocked read receives nothing for up to its block time, by design: neither may
+          // cut it short (socketTimeout would even drop the connection each time).
+          commandTimeout: undefined,
+          socketTimeout: undefined,
         };
   const defaults: RedisOptions = { retryStrategy: retryDelay, connectionName: name };
   if (typeof redis === 'string') return new Redis(redis, { ...defaults, ...must });
@@ -109,7 +114,13 @@ export function fatalError(e: Error): RedisStoreError | undefined {
 
 /** Rejects unless the server has what the adapter uses: Redis 6.2+ (XTRIM MINID, XAUTOCLAIM). */
 export async function checkVersion(redis: Redis): Promise<void> {
-  const info = String(await redis.call('INFO', 'server'));
+  let info: string;
+  try {
+    info = String(await redis.call('INFO', 'server'));
+  } catch (e) {
+    if (isConnectionError(e)) throw e;
+    return; // INFO denied (an ACL, a managed service): try the server as it is
+  }
   const version = /redis_version:(\d+)\.(\d+)/.exec(info);
   if (version === null) return; // a compatible server that does not say: try it
   const [major, minor] = [Number(version[1]), Number(version[2])];

@@ -8,8 +8,9 @@ const SCRIPTS = {
   /**
    * KEYS: leader, epoch. ARGV: token, ttl ms, the caller's wall clock ms.
    * Renews the lease if `token` holds it (same epoch), takes it if nobody does (a new epoch:
-   * one more than the last, and not below the wall clock, so that epochs rise even after Redis
-   * lost its data), or returns nil when another token holds it.
+   * one more than the last, and below neither the caller's clock nor Redis's, so that epochs
+   * still rise after Redis lost its data: Redis's own clock is the same for every host), or
+   * returns nil when another token holds it.
    */
   ipcLease: {
     numberOfKeys: 2,
@@ -24,10 +25,11 @@ if holder then
   end
 end
 local epoch = redis.call('INCR', KEYS[2])
-local floor = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local floor = math.max(tonumber(ARGV[3]), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if epoch < floor then
   epoch = floor
-  redis.call('SET', KEYS[2], ARGV[3])
+  redis.call('SET', KEYS[2], string.format('%d', floor))
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return epoch`,
