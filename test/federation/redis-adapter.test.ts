@@ -76,7 +76,9 @@ describe('RedisAdapter inbox', () => {
     expect(texts(rest)).toEqual([4, 5]);
     await a.ack([...first, ...rest].map((e) => e.id));
     expect(await a.read(10, 50)).toEqual([]);
-    expect(await raw.xlen(`${PREFIX}:${ch}:inbox:B`)).toBe(0);
+    // Trimmed up to the last delivered entry (kept: the group's position).
+    const inbox = await raw.xrange(`${PREFIX}:${ch}:inbox:A`, '-', '+');
+    expect(inbox.map(([id]) => id)).toEqual([rest[1]!.id]);
   });
 
   it('gives the entries a bridge read and did not ack to the next adapter of the host, first', async () => {
@@ -128,6 +130,18 @@ describe('RedisAdapter inbox', () => {
     await appended;
     expect(await reading).toEqual([]);
     expect(texts(await readAll(a, 1))).toEqual([4]);
+  });
+
+  it('reads its pending entries again, first, after its connection dropped', async () => {
+    const ch = freshChannel();
+    const a = await adapter(ch, 'A');
+    for (let i = 1; i <= 3; i++) await a.append('A', batch(i));
+    expect(texts(await a.read(10, 100))).toEqual([1, 2, 3]); // their acks are "lost"
+    const clients = String(await raw.call('CLIENT', 'LIST'));
+    const reader = clients.split('\n').find((line) => line.includes(`name=ipc-${ch}-A-reader `));
+    await raw.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(reader!)![1]!);
+    await a.append('A', batch(4));
+    expect(texts(await readAll(a, 4))).toEqual([1, 2, 3, 4]);
   });
 
   it('recreates the consumer group when Redis lost it with the stream', async () => {
