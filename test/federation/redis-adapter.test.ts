@@ -17,8 +17,12 @@ let channels = 0;
 /** A channel name no other test uses, so that tests share the server but no keys. */
 const freshChannel = (): string => `rt${++channels}`;
 
-async function adapter(channel: string, host: string, url = server.url): Promise<RedisAdapter> {
-  const a = new RedisAdapter(url, { channel, host, prefix: PREFIX });
+async function adapter(
+  channel: string,
+  host: string,
+  redis: string | Record<string, unknown> = server.url,
+): Promise<RedisAdapter> {
+  const a = new RedisAdapter(redis, { channel, host, prefix: PREFIX });
   adapters.push(a);
   await a.connect();
   return a;
@@ -27,18 +31,27 @@ async function adapter(channel: string, host: string, url = server.url): Promise
 const batch = (i: number): Buffer => Buffer.from([0, 255, i, 10, 13]);
 const texts = (entries: InboxEntry[]): number[] => entries.map((e) => e.batch[2]!);
 
-/** Reads until `count` entries came (each read waits up to 200 ms for more). */
+/**
+ * Reads until `count` entries came (each read waits up to 200 ms for more), through a
+ * reconnect: a read rejects while the connection is not back.
+ */
 async function readAll(a: RedisAdapter, count: number): Promise<InboxEntry[]> {
   const got: InboxEntry[] = [];
   await until(
     async () => {
-      got.push(...(await a.read(100, 200)));
+      got.push(...(await a.read(100, 200).catch(unreachable)));
       return got.length >= count;
     },
     20_000,
     `${count} entries`,
   );
   return got;
+}
+
+/** No entries for a read that failed because Redis is not reachable yet; other errors throw. */
+function unreachable(e: Error): InboxEntry[] {
+  if (/^Redis is unreachable/.test(e.message)) return [];
+  throw e;
 }
 
 beforeAll(async () => {
@@ -113,7 +126,8 @@ describe('RedisAdapter inbox', () => {
   it('loses nothing across a Redis restart and a kill -9, and appends wait for Redis', async () => {
     const ch = freshChannel();
     const a = await adapter(ch, 'A');
-    const b = await adapter(ch, 'B');
+    // Its calls wait for Redis however long it takes to start (by default, 5 reconnects).
+    const b = await adapter(ch, 'B', { port: server.port, maxRetriesPerRequest: null });
     for (let i = 1; i <= 3; i++) await b.append('A', batch(i));
     expect(texts(await a.read(1, 100))).toEqual([1]);
 
@@ -250,6 +264,25 @@ describe('RedisAdapter connection', () => {
       await Promise.all(adapters.splice(0).map((x) => x.close()));
       await secured.stop();
     }
+  });
+
+  it('fails calls while Redis stays away, and works again once it is back', async () => {
+    const ch = freshChannel();
+    // ioredis options pass through: here, fail a call after one reconnect instead of five.
+    const a = new RedisAdapter(
+      { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1 },
+      { channel: ch, host: 'A', prefix: PREFIX },
+    );
+    adapters.push(a);
+    await a.connect();
+    await server.kill();
+    const appendError = await rejection(a.append('A', batch(1)));
+    expect(appendError).not.toBeInstanceOf(ChannelClosedError);
+    expect(appendError.message).toMatch(/retr/i);
+    expect((await rejection(a.read(10, 50))).message).toMatch(/^Redis is unreachable/);
+    await server.start();
+    await a.append('A', batch(2));
+    expect(texts(await readAll(a, 1))).toEqual([2]);
   });
 
   it('rejects pending calls on close, even while Redis is away', async () => {

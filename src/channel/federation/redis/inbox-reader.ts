@@ -17,6 +17,8 @@ export class InboxReader {
   /** The id after which the pending entries are read, or undefined once they all were. */
   private pendingAfter: string | undefined = '0';
   private closedError: Error | undefined;
+  /** The connection's last error, to say why Redis is unreachable. */
+  private lastError: unknown;
   private readonly wakers = new Set<() => void>();
 
   constructor(
@@ -24,6 +26,7 @@ export class InboxReader {
     private readonly key: string,
     private readonly consumer: string,
   ) {
+    redis.on('error', (e: Error) => (this.lastError = e));
     redis.on('ready', () => {
       this.pendingAfter = '0';
       for (const wake of [...this.wakers]) wake();
@@ -39,14 +42,13 @@ export class InboxReader {
     }
   }
 
-  /** See FederationAdapter.read(). Resolves [] after a connection loss, once reconnected. */
+  /**
+   * See FederationAdapter.read(). After a connection loss it resolves [] once reconnected, or
+   * rejects if Redis is still unreachable `blockMs` later (the bridge reports it and retries).
+   */
   async read(max: number, blockMs: number): Promise<InboxEntry[]> {
     this.throwIfClosed();
-    if (this.redis.status !== 'ready') {
-      await this.readyOrAfter(blockMs);
-      this.throwIfClosed();
-      return [];
-    }
+    if (this.redis.status !== 'ready') return this.afterReconnect(blockMs);
     try {
       if (this.pendingAfter !== undefined) {
         const pending = await this.readGroup(max, 0, this.pendingAfter);
@@ -68,10 +70,21 @@ export class InboxReader {
       }
       if (!isConnectionError(e)) throw e;
       this.pendingAfter = '0';
-      await this.readyOrAfter(blockMs);
-      this.throwIfClosed();
-      return [];
+      this.lastError = e;
+      return this.afterReconnect(blockMs);
     }
+  }
+
+  /** [] once the connection is ready again within `blockMs`; rejects if it is not by then. */
+  private async afterReconnect(blockMs: number): Promise<InboxEntry[]> {
+    await this.readyOrAfter(blockMs);
+    this.throwIfClosed();
+    if (this.redis.status === 'ready') return [];
+    const cause = this.lastError;
+    throw new Error(
+      `Redis is unreachable (${cause instanceof Error ? cause.message : 'reconnecting'}); reading this host's inbox resumes when it is back.`,
+      { cause },
+    );
   }
 
   /** Makes every read, waiting or not, reject with `reason`. */

@@ -13,10 +13,19 @@ function retryDelay(times: number): number {
 }
 
 /**
+ * Reconnects a command may wait through before it fails (about 1.5 s with retryDelay): long
+ * enough for a restart of Redis, short enough that an outage is reported (the bridge retries
+ * what failed). The user's own maxRetriesPerRequest wins.
+ */
+const MAX_RETRIES_PER_REQUEST = 5;
+
+/**
  * A lazily connected ioredis client for `redis` (a URL or ioredis options, passed through:
  * username, password, tls, db...), with only what the adapter relies on overridden:
- * - commands: calls wait through a reconnect and are resent after it, in order (appends for one
- *   host stay ordered; a resent XADD may store a batch twice, which receivers drop by origin).
+ * - commands: calls made or in flight while the connection is down wait for a reconnect and are
+ *   sent (again) after it, in order, so appends for one host stay ordered (a resent XADD may
+ *   store a batch twice: receivers drop the copy by origin). Calls made meanwhile fail after
+ *   MAX_RETRIES_PER_REQUEST reconnects.
  * - reader: the blocking XREADGROUP fails at once when the connection drops, never resent, so
  *   that the reader re-reads its pending entries first and keeps the inbox's order; no command
  *   or socket timeout applies to it.
@@ -31,7 +40,6 @@ export function createConnection(
       ? {
           lazyConnect: true,
           enableOfflineQueue: true,
-          maxRetriesPerRequest: null,
           autoResendUnfulfilledCommands: true,
         }
       : {
@@ -44,7 +52,11 @@ export function createConnection(
           commandTimeout: undefined,
           socketTimeout: undefined,
         };
-  const defaults: RedisOptions = { retryStrategy: retryDelay, connectionName: name };
+  const defaults: RedisOptions = {
+    retryStrategy: retryDelay,
+    connectionName: name,
+    ...(role === 'commands' ? { maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST } : {}),
+  };
   if (typeof redis === 'string') return new Redis(redis, { ...defaults, ...must });
   if (typeof redis === 'object' && redis !== null && !Array.isArray(redis))
     return new Redis({ ...defaults, ...(redis as RedisOptions), ...must });
