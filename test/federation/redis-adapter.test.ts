@@ -28,6 +28,10 @@ async function adapter(
   return a;
 }
 
+/** The client name of host A's inbox reader on `channel`. */
+const readerName = (channel: string): string =>
+  `ipc-reader:${encodeURIComponent(`${PREFIX}:${channel}:inbox:A`)}`;
+
 const batch = (i: number): Buffer => Buffer.from([0, 255, i, 10, 13]);
 const texts = (entries: InboxEntry[]): number[] => entries.map((e) => e.batch[2]!);
 
@@ -152,10 +156,48 @@ describe('RedisAdapter inbox', () => {
     for (let i = 1; i <= 3; i++) await a.append('A', batch(i));
     expect(texts(await a.read(10, 100))).toEqual([1, 2, 3]); // their acks are "lost"
     const clients = String(await raw.call('CLIENT', 'LIST'));
-    const reader = clients.split('\n').find((line) => line.includes(`name=ipc-${ch}-A-reader `));
+    const reader = clients.split('\n').find((line) => line.includes(`name=${readerName(ch)} `));
     await raw.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(reader!)![1]!);
     await a.append('A', batch(4));
     expect(texts(await readAll(a, 4))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('ends the blocked read of an earlier reader of the inbox, which would take its entries', async () => {
+    const ch = freshChannel();
+    await (await adapter(ch, 'A')).close(); // creates the group
+    // A hub process of host A that hung in the middle of a blocked read.
+    const hung = new Redis(server.url, {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      connectionName: readerName(ch),
+    });
+    hung.on('error', () => {});
+    await hung.connect();
+    const key = `${PREFIX}:${ch}:inbox:A`;
+    const hungRead = hung.call(
+      'XREADGROUP',
+      'GROUP',
+      'bridge',
+      'A',
+      'BLOCK',
+      0,
+      'STREAMS',
+      key,
+      '>',
+    );
+    await until(
+      async () =>
+        String(await raw.call('CLIENT', 'LIST'))
+          .split('\n')
+          .some((l) => l.includes(`name=${readerName(ch)} `) && l.includes('cmd=xreadgroup')),
+      20_000,
+      'the hung read to block',
+    );
+    const a = await adapter(ch, 'A');
+    expect(await rejection(hungRead)).toBeInstanceOf(Error);
+    await a.append('A', batch(1));
+    expect(texts(await readAll(a, 1))).toEqual([1]);
+    hung.disconnect();
   });
 
   it('recreates the consumer group when Redis lost it with the stream', async () => {

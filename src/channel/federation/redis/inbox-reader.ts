@@ -25,6 +25,8 @@ export class InboxReader {
     private readonly redis: Redis,
     private readonly key: string,
     private readonly consumer: string,
+    /** This reader's client name, the same for every reader of this inbox. */
+    private readonly name: string,
   ) {
     redis.on('error', (e: Error) => (this.lastError = e));
     redis.on('ready', () => {
@@ -39,6 +41,32 @@ export class InboxReader {
       await this.redis.call('XGROUP', 'CREATE', this.key, INBOX_GROUP, '0', 'MKSTREAM');
     } catch (e) {
       if (!(e instanceof Error && e.message.startsWith('BUSYGROUP'))) throw e;
+    }
+  }
+
+  /**
+   * Ends the connections of earlier readers of this inbox (another process of this host that
+   * hosted the hub, now stopped or hung). A blocked XREADGROUP of theirs stays registered in
+   * Redis and would take the next entries; this reader scans the pending ones only at connect,
+   * so those would sit pending, unread, until the host's next bridge. Where an ACL denies
+   * CLIENT LIST or KILL, nothing is ended.
+   */
+  async endEarlierReaders(admin: Redis): Promise<void> {
+    try {
+      const own = String(await this.redis.call('CLIENT', 'ID'));
+      const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'normal'))
+        .split('\n')
+        .map(clientFields);
+      const db = clients.find((c) => c.get('id') === own)?.get('db');
+      for (const c of clients) {
+        if (c.get('name') !== this.name || c.get('id') === own || c.get('db') !== db) continue;
+        // It may be gone already ('No such client'): that is what was wanted.
+        await admin.call('CLIENT', 'KILL', 'ID', c.get('id')!).catch((e: unknown) => {
+          if (isConnectionError(e)) throw e;
+        });
+      }
+    } catch (e) {
+      if (isConnectionError(e)) throw e;
     }
   }
 
@@ -147,6 +175,16 @@ export class InboxReader {
   private throwIfClosed(): void {
     if (this.closedError !== undefined) throw this.closedError;
   }
+}
+
+/** The fields of one line of CLIENT LIST ('id=7 addr=... name=... db=0 ...'). */
+function clientFields(line: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const pair of line.trim().split(' ')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) fields.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return fields;
 }
 
 /**

@@ -52,10 +52,13 @@ export class RedisAdapter implements FederationAdapter {
     private readonly ctx: AdapterContext,
   ) {
     this.keys = redisKeys(ctx);
-    const name = `ipc-${ctx.channel}-${ctx.host}`.replace(/[^\x21-\x7e]/g, '_');
+    const inbox = this.keys.inbox(ctx.host);
+    // Client names (CLIENT LIST) may hold no spaces; encoded, each inbox has its own.
+    const name = `ipc-commands:${encodeURIComponent(inbox)}`;
+    const readerName = `ipc-reader:${encodeURIComponent(inbox)}`;
     this.commands = withScripts(createConnection(redis, 'commands', name));
-    this.readerConnection = createConnection(redis, 'reader', `${name}-reader`);
-    this.reader = new InboxReader(this.readerConnection, this.keys.inbox(ctx.host), ctx.host);
+    this.readerConnection = createConnection(redis, 'reader', readerName);
+    this.reader = new InboxReader(this.readerConnection, inbox, ctx.host, readerName);
     // Connection errors are retried; these listeners keep ioredis from printing each one.
     this.commands.on('error', () => {});
     this.readerConnection.on('error', () => {});
@@ -70,6 +73,7 @@ export class RedisAdapter implements FederationAdapter {
       ]);
       await this.run(() => checkVersion(this.commands));
       await this.run(() => this.reader.ensureGroup());
+      await this.run(() => this.reader.endEarlierReaders(this.commands));
     } catch (e) {
       // Neither connection keeps retrying what will not work; connect() may be called again.
       if (e instanceof RedisStoreError)
