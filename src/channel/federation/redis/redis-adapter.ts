@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ChannelClosedError } from '../../errors.js';
 import type { AdapterContext, FederationAdapter, InboxEntry } from '../federation-adapter.js';
-import { InboxReader } from './inbox-reader.js';
+import { InboxReader, isFenced } from './inbox-reader.js';
 import { checkVersion, createConnection, untilReady } from './redis-connection.js';
 import { INBOX_GROUP, type RedisKeys, redisKeys } from './redis-keys.js';
 import { type ScriptedRedis, withScripts } from './redis-scripts.js';
-import { RedisStoreError } from './redis-store-error.js';
+import { InboxTakenOverError, RedisStoreError } from './redis-store-error.js';
 
+/** Ids acknowledged per call at most (they are a script's arguments). */
+const ACK_CHUNK = 1000;
 /** Acknowledged entries are trimmed from the inbox after this many acks... */
 const TRIM_EVERY_ACKS = 256;
 /** ...or this long after the last trim, whichever comes first. */
@@ -20,19 +22,22 @@ const TRIM_EVERY_MS = 2000;
  * - Each host's inbox is a stream, `${prefix}:${channel}:inbox:${host}`, read through the
  *   consumer group 'bridge' by the consumer named after the host: an entry read and not acked
  *   stays pending and is read again by the host's next bridge. Acknowledged entries are trimmed.
+ *   `…:reader:${host}` holds the token of the adapter reading it: the last one to connect, so
+ *   that a former one (its hub hung, then woke) can neither read nor acknowledge.
  * - Host views are strings with a TTL (`…:host:${host}`), listed by a sorted set (`…:hosts`)
  *   scored by expiry, so that listing them needs no SCAN.
  * - The lease is `…:leader` (a token per adapter, with a TTL) and its fencing epoch `…:epoch`,
  *   both changed by Lua scripts only.
  *
  * Two connections: one for commands, one for the blocking read of the inbox (see InboxReader).
- * Commands wait through a lost connection and are resent once Redis is back, so calls resolve
- * late rather than fail; close() rejects whatever still waits.
+ * A call in flight when the connection drops is resent once Redis is back; calls made while it
+ * is away fail after a few reconnects (see createConnection), and the bridge retries them.
+ * close() rejects whatever still waits.
  */
 export class RedisAdapter implements FederationAdapter {
   private readonly keys: RedisKeys;
   private readonly commands: ScriptedRedis;
-  private readonly readerConnection: Redis;
+  private readonly readerConnection: ScriptedRedis;
   private readonly reader: InboxReader;
   /** Identifies this adapter as the lease's holder. */
   private readonly token = randomBytes(16).toString('hex');
@@ -53,12 +58,12 @@ export class RedisAdapter implements FederationAdapter {
   ) {
     this.keys = redisKeys(ctx);
     const inbox = this.keys.inbox(ctx.host);
-    // Client names (CLIENT LIST) may hold no spaces; encoded, each inbox has its own.
-    const name = `ipc-commands:${encodeURIComponent(inbox)}`;
-    const readerName = `ipc-reader:${encodeURIComponent(inbox)}`;
-    this.commands = withScripts(createConnection(redis, 'commands', name));
-    this.readerConnection = createConnection(redis, 'reader', readerName);
-    this.reader = new InboxReader(this.readerConnection, inbox, ctx.host, readerName);
+    // Client names (CLIENT LIST) may hold no spaces: encoded, they show which inbox is whose.
+    const name = encodeURIComponent(inbox);
+    this.commands = withScripts(createConnection(redis, 'commands', `ipc-commands:${name}`));
+    this.readerConnection = withScripts(createConnection(redis, 'reader', `ipc-reader:${name}`));
+    const readerKeys = { inbox, reader: this.keys.inboxReader(ctx.host) };
+    this.reader = new InboxReader(this.readerConnection, readerKeys, ctx.host, this.token);
     // Connection errors are retried; these listeners keep ioredis from printing each one.
     this.commands.on('error', () => {});
     this.readerConnection.on('error', () => {});
@@ -72,8 +77,7 @@ export class RedisAdapter implements FederationAdapter {
         untilReady(this.readerConnection, closed),
       ]);
       await this.run(() => checkVersion(this.commands));
-      await this.run(() => this.reader.ensureGroup());
-      await this.run(() => this.reader.endEarlierReaders(this.commands));
+      await this.run(() => this.reader.takeOver());
     } catch (e) {
       // Neither connection keeps retrying what will not work; connect() may be called again.
       if (e instanceof RedisStoreError)
@@ -93,7 +97,15 @@ export class RedisAdapter implements FederationAdapter {
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const inbox = this.keys.inbox(this.ctx.host);
-    await this.run(() => this.commands.call('XACK', inbox, INBOX_GROUP, ...ids));
+    const reader = this.keys.inboxReader(this.ctx.host);
+    for (let i = 0; i < ids.length; i += ACK_CHUNK) {
+      const chunk = ids.slice(i, i + ACK_CHUNK);
+      await this.run(() =>
+        this.commands.ipcAckInbox(inbox, reader, this.token, INBOX_GROUP, ...chunk),
+      ).catch((e: unknown) => {
+        throw isFenced(e) ? new InboxTakenOverError(this.ctx.host) : e;
+      });
+    }
     this.acksSinceTrim += ids.length;
     const now = Date.now();
     if (this.acksSinceTrim < TRIM_EVERY_ACKS && now - this.lastTrim < TRIM_EVERY_MS) return;

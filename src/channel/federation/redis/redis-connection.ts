@@ -51,8 +51,6 @@ export function createConnection(
           // cut it short (socketTimeout would even drop the connection each time).
           commandTimeout: undefined,
           socketTimeout: undefined,
-          // Its name finds it again: a later reader of the same inbox ends it (InboxReader).
-          connectionName: name,
         };
   const defaults: RedisOptions = {
     retryStrategy: retryDelay,

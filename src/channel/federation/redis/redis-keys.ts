@@ -4,6 +4,8 @@ import type { AdapterContext } from '../federation-adapter.js';
 export interface RedisKeys {
   /** A host's inbox: a stream that other hosts append batches to. */
   inbox(host: string): string;
+  /** The token of the adapter that reads a host's inbox now: the last one to connect. */
+  inboxReader(host: string): string;
   /** A host's view (its members), a string with a TTL. */
   hostView(host: string): string;
   /** Every host that published a view, scored by the time (ms, Redis clock) its view expires. */
@@ -19,6 +21,7 @@ export function redisKeys(ctx: AdapterContext): RedisKeys {
   const base = `${ctx.prefix}:${ctx.channel}`;
   return {
     inbox: (host) => `${base}:inbox:${host}`,
+    inboxReader: (host) => `${base}:reader:${host}`,
     hostView: (host) => `${base}:host:${host}`,
     hosts: `${base}:hosts`,
     leader: `${base}:leader`,

@@ -34,6 +34,42 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return epoch`,
   },
+  /**
+   * KEYS: inbox, inbox reader. ARGV: token, group, consumer, count, id to read after.
+   * Reads the inbox through the group, unless another adapter took the inbox over since this
+   * one did (error FENCED): a former hub of the host that hung and came back reads nothing, so
+   * it leaves nothing pending unseen. Returns {'', entries}, or, with none, {the stream's last
+   * id, {}} for a blocking XREAD to wait from.
+   */
+  ipcReadInbox: {
+    numberOfKeys: 2,
+    lua: `
+local reader = redis.call('GET', KEYS[2])
+if not reader then
+  redis.call('SET', KEYS[2], ARGV[1])
+elseif reader ~= ARGV[1] then
+  return redis.error_reply('FENCED another adapter reads this inbox now')
+end
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
+if r and #r[1][2] > 0 then return {'', r[1][2]} end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then return {last[1][1], {}} end
+return {'0-0', {}}`,
+  },
+  /**
+   * KEYS: inbox, inbox reader. ARGV: token, group, ids...
+   * Acknowledges entries unless another adapter took the inbox over (error FENCED): what a
+   * superseded reader delivered is read again by the new one, never dropped.
+   */
+  ipcAckInbox: {
+    numberOfKeys: 2,
+    lua: `
+local reader = redis.call('GET', KEYS[2])
+if reader and reader ~= ARGV[1] then
+  return redis.error_reply('FENCED another adapter reads this inbox now')
+end
+return redis.call('XACK', KEYS[1], ARGV[2], unpack(ARGV, 3))`,
+  },
   /** KEYS: leader. ARGV: token. Deletes the lease only if `token` holds it. */
   ipcRelease: {
     numberOfKeys: 1,
@@ -93,6 +129,9 @@ type Arg = string | number | Buffer;
 /** A client with the adapter's scripts defined (run by EVALSHA, loaded again after a restart). */
 export type ScriptedRedis = Redis & {
   readonly [name in ScriptName]: (...keysThenArgs: Arg[]) => Promise<unknown>;
+} & {
+  /** The same, with bulk replies as Buffers (ioredis defines both). */
+  readonly [name in `${ScriptName}Buffer`]: (...keysThenArgs: Arg[]) => Promise<unknown>;
 };
 
 /** Defines the scripts on `redis`; ioredis sends EVAL when the server lost them (NOSCRIPT). */
