@@ -291,6 +291,33 @@ describe('RedisAdapter connection', () => {
     }
   });
 
+  it('passes ioredis options through (db), and says what to fix for a database Redis lacks', async () => {
+    const ch = freshChannel();
+    const a = await adapter(ch, 'A', { host: '127.0.0.1', port: server.port, db: 3 });
+    await a.append('A', batch(1));
+    const db3 = new Redis({ port: server.port, db: 3, lazyConnect: true });
+    await db3.connect();
+    expect(await db3.xlen(`${PREFIX}:${ch}:inbox:A`)).toBe(1);
+    await db3.quit();
+    expect(await raw.exists(`${PREFIX}:${ch}:inbox:A`)).toBe(0);
+
+    const error = await rejection(adapter(ch, 'B', { port: server.port, db: 99 }));
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error.message).toMatch(/no database 99/);
+  });
+
+  it('connects once Redis is up when it was not at first', async () => {
+    const ch = freshChannel();
+    await server.kill();
+    const a = new RedisAdapter(server.url, { channel: ch, host: 'A', prefix: PREFIX });
+    adapters.push(a);
+    const connecting = a.connect();
+    await server.start();
+    await connecting;
+    await a.append('A', batch(1));
+    expect(texts(await readAll(a, 1))).toEqual([1]);
+  });
+
   it('fails calls while Redis stays away, and works again once it is back', async () => {
     const ch = freshChannel();
     // ioredis options pass through: here, fail a call after one reconnect instead of five.

@@ -82,7 +82,7 @@ export function untilReady(redis: Redis, closed: () => Error | undefined): Promi
     };
     const onReady = (): void => done();
     const onError = (e: Error): void => {
-      const fatal = fatalError(e);
+      const fatal = fatalError(e, redis.options.db);
       if (fatal === undefined) return;
       done(fatal);
       redis.disconnect();
@@ -100,7 +100,7 @@ export function untilReady(redis: Redis, closed: () => Error | undefined): Promi
 }
 
 /** The RedisStoreError for an error no reconnect cures, undefined for the others. */
-export function fatalError(e: Error): RedisStoreError | undefined {
+export function fatalError(e: Error, db?: number): RedisStoreError | undefined {
   const text = `${e.message} ${(e as { code?: unknown }).code ?? ''}`;
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|NOPERM/i.test(text))
     return new RedisStoreError(
@@ -109,7 +109,7 @@ export function fatalError(e: Error): RedisStoreError | undefined {
     );
   if (/DB index is out of range|invalid DB index/i.test(text))
     return new RedisStoreError(
-      `Redis has no database ${e.message.match(/\d+/)?.[0] ?? ''} (${e.message}). Set federation.redis's db (or the URL's '/<db>') to one the server has (databases in redis.conf).`,
+      `Redis has no database ${db ?? ''} (${e.message}). Set federation.redis's db (or the URL's '/<db>') to one the server has (databases in redis.conf).`,
       { cause: e },
     );
   if (
