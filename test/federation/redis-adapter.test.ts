@@ -32,8 +32,7 @@ async function adapter(
 }
 
 /** The client name of host A's inbox reader on `channel`. */
-const readerName = (channel: string): string =>
-  `ipc-reader:${encodeURIComponent(`${PREFIX}:${channel}:inbox:A`)}`;
+const readerName = (channel: string): string => `ipc-reader:${PREFIX}:${channel}:inbox:A`;
 
 const batch = (i: number): Buffer => Buffer.from([0, 255, i, 10, 13]);
 const texts = (entries: InboxEntry[]): number[] => entries.map((e) => e.batch[2]!);

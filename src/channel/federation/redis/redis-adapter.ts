@@ -39,7 +39,7 @@ export class RedisAdapter implements FederationAdapter {
   private readonly commands: ScriptedRedis;
   private readonly readerConnection: ScriptedRedis;
   private readonly reader: InboxReader;
-  /** Identifies this adapter as the lease's holder. */
+  /** Identifies this adapter as the lease's holder and as its inbox's reader. */
   private readonly token = randomBytes(16).toString('hex');
   private closed: Error | undefined;
   /** Rejecters of the calls in flight, so that close() ends them even while Redis is away. */
@@ -58,8 +58,8 @@ export class RedisAdapter implements FederationAdapter {
   ) {
     this.keys = redisKeys(ctx);
     const inbox = this.keys.inbox(ctx.host);
-    // Client names (CLIENT LIST) may hold no spaces: encoded, they show which inbox is whose.
-    const name = encodeURIComponent(inbox);
+    // Client names (CLIENT LIST) show which inbox is whose; they may hold no spaces.
+    const name = inbox.replace(/[^\x21-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));
     this.commands = withScripts(createConnection(redis, 'commands', `ipc-commands:${name}`));
     this.readerConnection = withScripts(createConnection(redis, 'reader', `ipc-reader:${name}`));
     const readerKeys = { inbox, reader: this.keys.inboxReader(ctx.host) };
@@ -185,13 +185,15 @@ export class RedisAdapter implements FederationAdapter {
         reject(e);
       };
       this.inFlight.add(fail);
-      call().then(
-        (value) => {
-          this.inFlight.delete(fail);
-          resolve(value);
-        },
-        (e: unknown) => fail(e instanceof Error ? e : new Error(String(e))),
-      );
+      Promise.resolve()
+        .then(call)
+        .then(
+          (value) => {
+            this.inFlight.delete(fail);
+            resolve(value);
+          },
+          (e: unknown) => fail(e instanceof Error ? e : new Error(String(e))),
+        );
     });
   }
 }
