@@ -124,7 +124,7 @@ export function fatalError(e: Error, db?: number): RedisStoreError | undefined {
   return undefined;
 }
 
-/** Rejects unless the server has what the adapter uses: Redis 6.2+ (XTRIM MINID, XAUTOCLAIM). */
+/** Rejects unless the server has what the adapter uses: Redis 6.2+ (XTRIM MINID). */
 export async function checkVersion(redis: Redis): Promise<void> {
   let info: string;
   try {
