@@ -1,6 +1,5 @@
 import type { InboxEntry } from '../federation-adapter.js';
 import { isConnectionError } from './redis-connection.js';
-import { INBOX_GROUP } from './redis-keys.js';
 import type { ScriptedRedis } from './redis-scripts.js';
 import { InboxTakenOverError } from './redis-store-error.js';
 
@@ -11,18 +10,18 @@ interface ReadEntry {
 }
 
 /**
- * Reads one host's inbox through the consumer group, on a connection of its own: a blocking
- * XREAD holds its connection until entries come or the block ends, and every other command on
- * that connection would wait behind it (appends, acks, lease renewals).
+ * Reads one host's inbox through a consumer group of its own, on a connection of its own:
+ * XREADGROUP with BLOCK holds its connection until entries come or the block ends, and every
+ * other command on that connection would wait behind it (appends, acks, lease renewals).
  *
- * After each (re)connect it reads this consumer's pending entries first (from id 0, page by
- * page, until none is left), and only then new ones ('>'). An entry whose reply was lost with
- * the connection is pending, so it is read again, and before anything newer: the inbox's order
+ * After each (re)connect it reads its pending entries first (from id 0, page by page, until
+ * none is left), and only then new ones ('>'). An entry whose reply was lost with the
+ * connection is pending, so it is read again, and before anything newer: the inbox's order
  * holds for the receivers' dedup.
  *
- * The group is read by a script that first checks this reader still owns the inbox (see
- * takeOver()); the wait for new entries is a plain XREAD, which takes nothing, so a hung reader
- * that wakes up later can take no entry from the one that replaced it.
+ * Each adapter reads through its own group, which replaces the previous reader's at connect
+ * (see the ipcClaimInbox script): a hub of this host that hung in the middle of a read, and
+ * wakes up after another took over, finds its group gone and can take nothing more.
  */
 export class InboxReader {
   /** The id after which the pending entries are read, or undefined once they all were. */
@@ -37,8 +36,8 @@ export class InboxReader {
     private readonly keys: { readonly inbox: string; readonly reader: string },
     /** The host: the consumer's name in the group. */
     private readonly host: string,
-    /** This adapter's token, stored as the inbox's reader by takeOver(). */
-    private readonly token: string,
+    /** This adapter's own consumer group. */
+    readonly group: string,
   ) {
     redis.on('error', (e: Error) => (this.lastError = e));
     redis.on('ready', () => {
@@ -48,13 +47,11 @@ export class InboxReader {
   }
 
   /**
-   * Makes this reader the inbox's only one (an earlier reader of the host, a hub that hung, can
-   * no longer read or acknowledge), creating the group (and stream) if need be. Called once, at
-   * connect; the pending entries are read after it, so none an earlier reader took is missed.
+   * Makes this adapter's group the inbox's, replacing an earlier reader's (whose pending
+   * entries it reads again). Called once, at connect.
    */
   async takeOver(): Promise<void> {
-    await this.ensureGroup();
-    await this.redis.call('SET', this.keys.reader, this.token);
+    await this.redis.ipcClaimInbox(this.keys.inbox, this.keys.reader, this.group, 'take');
     this.pendingAfter = '0';
   }
 
@@ -68,39 +65,17 @@ export class InboxReader {
     if (this.redis.status !== 'ready') return this.afterReconnect(blockMs);
     try {
       if (this.pendingAfter !== undefined) {
-        const pending = await this.readGroup(max, this.pendingAfter);
-        if (pending.entries.length > 0) {
-          this.pendingAfter = pending.entries[pending.entries.length - 1]!.id;
-          return await this.dropDeleted(pending.entries);
+        const pending = await this.readGroup(max, 0, this.pendingAfter);
+        if (pending.length > 0) {
+          this.pendingAfter = pending[pending.length - 1]!.id;
+          return await this.dropDeleted(pending);
         }
         this.pendingAfter = undefined;
       }
-      let fresh = await this.readGroup(max, '>');
-      if (fresh.entries.length === 0 && blockMs > 0) {
-        const block = Math.ceil(blockMs);
-        await this.redis.call(
-          'XREAD',
-          'COUNT',
-          1,
-          'BLOCK',
-          block,
-          'STREAMS',
-          this.keys.inbox,
-          fresh.last,
-        );
-        fresh = await this.readGroup(max, '>');
-      }
-      return await this.dropDeleted(fresh.entries);
+      return await this.dropDeleted(await this.readGroup(max, blockMs, '>'));
     } catch (e) {
       this.throwIfClosed();
-      if (isFenced(e)) throw new InboxTakenOverError(this.host);
-      if (e instanceof Error && e.message.includes('NOGROUP')) {
-        // Redis lost the group (a restart without persistence, a FLUSHALL): what is in the
-        // stream now was never delivered here, so it is all read again from the start.
-        await this.ensureGroup();
-        this.pendingAfter = '0';
-        return [];
-      }
+      if (e instanceof Error && e.message.includes('NOGROUP')) return this.recover();
       if (!isConnectionError(e)) throw e;
       this.pendingAfter = '0';
       this.lastError = e;
@@ -114,32 +89,38 @@ export class InboxReader {
     for (const wake of [...this.wakers]) wake();
   }
 
-  /** Creates the consumer group (and the stream) unless it exists, reading from the start. */
-  private async ensureGroup(): Promise<void> {
+  /**
+   * The group is gone: another adapter took the inbox over (InboxTakenOverError), or Redis lost
+   * it (a restart without persistence, a FLUSHALL, the stream deleted); then what is in the
+   * stream now was never delivered here, and the group is made again to read it all.
+   */
+  private async recover(): Promise<InboxEntry[]> {
     try {
-      await this.redis.call('XGROUP', 'CREATE', this.keys.inbox, INBOX_GROUP, '0', 'MKSTREAM');
+      await this.redis.ipcClaimInbox(this.keys.inbox, this.keys.reader, this.group, 'keep');
     } catch (e) {
-      if (!(e instanceof Error && e.message.startsWith('BUSYGROUP'))) throw e;
+      if (e instanceof Error && !isConnectionError(e) && e.message.includes('FENCED'))
+        throw new InboxTakenOverError(this.host);
+      throw e;
     }
+    this.pendingAfter = '0';
+    return [];
   }
 
-  /** One read through the group after `after` ('>': new entries), and the stream's last id. */
-  private async readGroup(
-    max: number,
-    after: string,
-  ): Promise<{ entries: ReadEntry[]; last: string }> {
-    const { inbox, reader } = this.keys;
-    const reply = await this.redis.ipcReadInboxBuffer(
-      inbox,
-      reader,
-      this.token,
-      INBOX_GROUP,
+  private async readGroup(max: number, blockMs: number, after: string): Promise<ReadEntry[]> {
+    const block = blockMs > 0 ? ['BLOCK', Math.ceil(blockMs)] : [];
+    const reply = await this.redis.callBuffer(
+      'XREADGROUP',
+      'GROUP',
+      this.group,
       this.host,
+      'COUNT',
       max,
+      ...block,
+      'STREAMS',
+      this.keys.inbox,
       after,
     );
-    const [last, entries] = reply as [Buffer, unknown[]];
-    return { entries: parseEntries(entries), last: last.length > 0 ? last.toString() : '0-0' };
+    return parseEntries(reply);
   }
 
   /**
@@ -153,10 +134,7 @@ export class InboxReader {
       if (e.batch === null) deleted.push(e.id);
       else kept.push({ id: e.id, batch: e.batch });
     }
-    if (deleted.length > 0) {
-      const { inbox, reader } = this.keys;
-      await this.redis.ipcAckInbox(inbox, reader, this.token, INBOX_GROUP, ...deleted);
-    }
+    if (deleted.length > 0) await this.redis.call('XACK', this.keys.inbox, this.group, ...deleted);
     return kept;
   }
 
@@ -190,13 +168,16 @@ export class InboxReader {
   }
 }
 
-/** True for the FENCED error of the inbox scripts: another adapter took the inbox over. */
-export function isFenced(e: unknown): boolean {
-  return e instanceof Error && !isConnectionError(e) && e.message.includes('FENCED');
-}
-
-/** The entries of an inbox read: each [id, [field, value]], or [id, null] once deleted. */
-function parseEntries(entries: unknown[]): ReadEntry[] {
+/**
+ * The entries of an XREADGROUP reply on one stream: RESP2 gives [[stream, entries]], RESP3 (in
+ * ioredis's legacy mapping) [stream, entries]; no entries is null. Each entry is
+ * [id, [field, value]], or [id, null] when it was deleted.
+ */
+function parseEntries(reply: unknown): ReadEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const stream = (Array.isArray(reply[0]) ? reply[0] : reply) as unknown[];
+  const entries = stream[1];
+  if (!Array.isArray(entries)) return [];
   return entries.map((entry) => {
     const [id, fields] = entry as [Buffer, Buffer[] | null];
     const batch = Array.isArray(fields) && fields.length >= 2 ? fields[1]! : null;

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ChannelClosedError } from '../../errors.js';
 import type { AdapterContext, FederationAdapter, InboxEntry } from '../federation-adapter.js';
-import { InboxReader, isFenced } from './inbox-reader.js';
+import { InboxReader } from './inbox-reader.js';
 import { checkVersion, createConnection, untilReady } from './redis-connection.js';
-import { INBOX_GROUP, type RedisKeys, redisKeys } from './redis-keys.js';
+import { type RedisKeys, redisKeys } from './redis-keys.js';
 import { type ScriptedRedis, withScripts } from './redis-scripts.js';
-import { InboxTakenOverError, RedisStoreError } from './redis-store-error.js';
+import { RedisStoreError } from './redis-store-error.js';
 
-/** Ids acknowledged per call at most (they are a script's arguments). */
+/** Ids acknowledged per XACK at most. */
 const ACK_CHUNK = 1000;
 /** Acknowledged entries are trimmed from the inbox after this many acks... */
 const TRIM_EVERY_ACKS = 256;
@@ -20,10 +20,11 @@ const TRIM_EVERY_MS = 2000;
  * `federation.redis` is set.
  *
  * - Each host's inbox is a stream, `${prefix}:${channel}:inbox:${host}`, read through the
- *   consumer group 'bridge' by the consumer named after the host: an entry read and not acked
- *   stays pending and is read again by the host's next bridge. Acknowledged entries are trimmed.
- *   `…:reader:${host}` holds the token of the adapter reading it: the last one to connect, so
- *   that a former one (its hub hung, then woke) can neither read nor acknowledge.
+ *   consumer group of the adapter reading it (`bridge:<token>`, named in `…:reader:${host}`),
+ *   by the consumer named after the host. The next adapter of the host replaces that group
+ *   with its own, starting where the old one left entries read and not acked, so those are read
+ *   again; a former reader (its hub hung, then woke) has no group left to take entries from.
+ *   Acknowledged entries are trimmed.
  * - Host views are strings with a TTL (`…:host:${host}`), listed by a sorted set (`…:hosts`)
  *   scored by expiry, so that listing them needs no SCAN.
  * - The lease is `…:leader` (a token per adapter, with a TTL) and its fencing epoch `…:epoch`,
@@ -63,7 +64,8 @@ export class RedisAdapter implements FederationAdapter {
     this.commands = withScripts(createConnection(redis, 'commands', `ipc-commands:${name}`));
     this.readerConnection = withScripts(createConnection(redis, 'reader', `ipc-reader:${name}`));
     const readerKeys = { inbox, reader: this.keys.inboxReader(ctx.host) };
-    this.reader = new InboxReader(this.readerConnection, readerKeys, ctx.host, this.token);
+    const group = `bridge:${this.token}`;
+    this.reader = new InboxReader(this.readerConnection, readerKeys, ctx.host, group);
     // Connection errors are retried; these listeners keep ioredis from printing each one.
     this.commands.on('error', () => {});
     this.readerConnection.on('error', () => {});
@@ -97,14 +99,12 @@ export class RedisAdapter implements FederationAdapter {
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const inbox = this.keys.inbox(this.ctx.host);
-    const reader = this.keys.inboxReader(this.ctx.host);
+    const group = this.reader.group;
+    // An adapter whose inbox was taken over acks into a group that no longer is: a no-op, and
+    // the new reader reads those entries again.
     for (let i = 0; i < ids.length; i += ACK_CHUNK) {
       const chunk = ids.slice(i, i + ACK_CHUNK);
-      await this.run(() =>
-        this.commands.ipcAckInbox(inbox, reader, this.token, INBOX_GROUP, ...chunk),
-      ).catch((e: unknown) => {
-        throw isFenced(e) ? new InboxTakenOverError(this.ctx.host) : e;
-      });
+      await this.run(() => this.commands.call('XACK', inbox, group, ...chunk));
     }
     this.acksSinceTrim += ids.length;
     const now = Date.now();
@@ -112,7 +112,7 @@ export class RedisAdapter implements FederationAdapter {
     this.acksSinceTrim = 0;
     this.lastTrim = now;
     // Trimming only saves space: a failure leaves it for the next time.
-    await this.run(() => this.commands.ipcTrimInbox(inbox, INBOX_GROUP)).catch(() => {});
+    await this.run(() => this.commands.ipcTrimInbox(inbox, group)).catch(() => {});
   }
 
   async publishHost(view: Buffer, ttlMs: number): Promise<void> {

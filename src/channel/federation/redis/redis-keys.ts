@@ -4,7 +4,7 @@ import type { AdapterContext } from '../federation-adapter.js';
 export interface RedisKeys {
   /** A host's inbox: a stream that other hosts append batches to. */
   inbox(host: string): string;
-  /** The token of the adapter that reads a host's inbox now: the last one to connect. */
+  /** The consumer group that reads a host's inbox now: the last adapter's to connect. */
   inboxReader(host: string): string;
   /** A host's view (its members), a string with a TTL. */
   hostView(host: string): string;
@@ -28,6 +28,3 @@ export function redisKeys(ctx: AdapterContext): RedisKeys {
     epoch: `${base}:epoch`,
   };
 }
-
-/** The consumer group every inbox is read through; the consumer is the host's name. */
-export const INBOX_GROUP = 'bridge';

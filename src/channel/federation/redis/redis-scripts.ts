@@ -35,40 +35,48 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return epoch`,
   },
   /**
-   * KEYS: inbox, inbox reader. ARGV: token, group, consumer, count, id to read after.
-   * Reads the inbox through the group, unless another adapter took the inbox over since this
-   * one did (error FENCED): a former hub of the host that hung and came back reads nothing, so
-   * it leaves nothing pending unseen. Returns {'', entries}, or, with none, {the stream's last
-   * id, {}} for a blocking XREAD to wait from.
+   * KEYS: inbox, inbox reader. ARGV: this adapter's group, 'take' or 'keep'.
+   * Makes ARGV[1] the inbox's consumer group, created (with the stream) if need be, and
+   * records it as the inbox's reader. 'take' (at connect) replaces the group of an earlier
+   * reader: the new group starts just before the oldest entry the old one left pending (or
+   * after its last delivered one), so those are read again, in order, and the old group is
+   * destroyed, which ends a blocked read of it at once. 'keep' (our group vanished: Redis lost
+   * it) only recreates ours from the start of the stream, unless another reader took the inbox
+   * over meanwhile (error FENCED). Returns the id the group starts after.
    */
-  ipcReadInbox: {
+  ipcClaimInbox: {
     numberOfKeys: 2,
     lua: `
-local reader = redis.call('GET', KEYS[2])
-if not reader then
-  redis.call('SET', KEYS[2], ARGV[1])
-elseif reader ~= ARGV[1] then
-  return redis.error_reply('FENCED another adapter reads this inbox now')
+local function before(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if seq ~= '0' then return ms .. '-' .. string.format('%d', tonumber(seq) - 1) end
+  if ms == '0' then return '0' end
+  return string.format('%d', tonumber(ms) - 1) .. '-18446744073709551615'
 end
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
-if r and #r[1][2] > 0 then return {'', r[1][2]} end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if #last > 0 then return {last[1][1], {}} end
-return {'0-0', {}}`,
-  },
-  /**
-   * KEYS: inbox, inbox reader. ARGV: token, group, ids...
-   * Acknowledges entries unless another adapter took the inbox over (error FENCED): what a
-   * superseded reader delivered is read again by the new one, never dropped.
-   */
-  ipcAckInbox: {
-    numberOfKeys: 2,
-    lua: `
-local reader = redis.call('GET', KEYS[2])
-if reader and reader ~= ARGV[1] then
-  return redis.error_reply('FENCED another adapter reads this inbox now')
+local old = redis.call('GET', KEYS[2])
+local start = '0'
+if old and old ~= ARGV[1] then
+  if ARGV[2] ~= 'take' then return redis.error_reply('FENCED another adapter reads this inbox now') end
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+  if ok then
+    for _, group in ipairs(groups) do
+      local f = {}
+      for i = 1, #group, 2 do f[group[i]] = group[i + 1] end
+      if f['name'] == old then
+        local pending = redis.call('XPENDING', KEYS[1], old)
+        if pending[1] > 0 then start = before(pending[2]) else start = f['last-delivered-id'] end
+        redis.call('XGROUP', 'DESTROY', KEYS[1], old)
+      end
+    end
+  end
 end
-return redis.call('XACK', KEYS[1], ARGV[2], unpack(ARGV, 3))`,
+local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[1], ARGV[1], start, 'MKSTREAM')
+if not ok then
+  local text = type(err) == 'table' and err.err or tostring(err)
+  if not string.find(text, 'BUSYGROUP', 1, true) then return redis.error_reply(text) end
+end
+redis.call('SET', KEYS[2], ARGV[1])
+return start`,
   },
   /** KEYS: leader. ARGV: token. Deletes the lease only if `token` holds it. */
   ipcRelease: {
@@ -129,9 +137,6 @@ type Arg = string | number | Buffer;
 /** A client with the adapter's scripts defined (run by EVALSHA, loaded again after a restart). */
 export type ScriptedRedis = Redis & {
   readonly [name in ScriptName]: (...keysThenArgs: Arg[]) => Promise<unknown>;
-} & {
-  /** The same, with bulk replies as Buffers (ioredis defines both). */
-  readonly [name in `${ScriptName}Buffer`]: (...keysThenArgs: Arg[]) => Promise<unknown>;
 };
 
 /** Defines the scripts on `redis`; ioredis sends EVAL when the server lost them (NOSCRIPT). */
