@@ -5,7 +5,15 @@ import { IpcChannelError, MalformedFrameError, ProtocolError } from '../errors.j
 import type { FrameDuplex } from '../io/frame-duplex.js';
 import { InProcessDuplex } from '../io/in-process-duplex.js';
 import { SocketDuplex } from '../io/socket-duplex.js';
-import { DATA_MIN, FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
+import {
+  DATA_MIN,
+  FrameType,
+  OFF_TYPE,
+  isDataType,
+  jsonFrame,
+  readCount,
+  readJson,
+} from '../wire/frame.js';
 import { type Fault, newNonce } from '../wire/handshake.js';
 import { Admission, MAX_UNJOINED } from './admission.js';
 import { ConnectionState, HubConnection } from './hub-connection.js';
@@ -257,7 +265,7 @@ export class Hub {
       if (conn.state === ConnectionState.Greeting && this.admission.refusedBeforeJoin(conn, type))
         break;
       if (type >= DATA_MIN) {
-        if (type !== FrameType.Message && type !== FrameType.Event) {
+        if (!isDataType(type)) {
           this.fault(conn, new MalformedFrameError(`unknown data frame type ${type}`));
         } else if (conn.state === ConnectionState.Joined) {
           router.route(conn, frame);
