@@ -137,6 +137,54 @@ test('a frame for a peer of another host is acked once stored, delivered with it
   expect(readEvent(fed.inner)).toEqual({ event: 'hi', args: [1, 'x'] });
   await until(() => store.unacked('B') === 0, 5000, 'inbox entry acked');
   expect(a.peer.nacked.size).toBe(0);
+  // The bridge is no member: never listed, never announced.
+  expect(a.peer.welcome!.peers.map((p) => p.id)).toEqual([a.peer.id]);
+  expect(a.peer.control.filter((f) => f[4] === FrameType.PeerJoin)).toHaveLength(0);
+});
+
+test('a member joining one host reaches the view of the other host, and the newcomer gets the view', async () => {
+  const store = new MemoryStore();
+  const [a, b] = await twoHosts(store);
+  const second = new WirePeer(a.hub.attachLocal(), CHANNEL);
+  await second.joined();
+  await until(() => hostsViews(b.peer)[0]?.[0]?.members.length === 2, 5000, 'two members of A');
+  expect(hostsViews(b.peer)[0]![0]!.members.map((m) => m.id)).toEqual([a.peer.id, second.id]);
+  await until(() => hostsViews(second)[0]?.[0]?.host === 'B', 5000, "the newcomer's view");
+  expect(hostsViews(second)[0]!.map((v) => v.members.map((m) => m.id))).toEqual([[b.peer.id]]);
+});
+
+test('frames for other hosts wait for the bridge of a starting hub, and are nacked if none comes', async () => {
+  const hub = makeHub(CHANNEL, undefined, { graceMs: 300 });
+  const peer = new WirePeer(hub.attachLocal(), CHANNEL);
+  await peer.joined();
+  const waited = peer.write(toRemote('B', 1, 'waits', []));
+  await until(() => peer.control.some((f) => f[4] === FrameType.Held), 5000, 'held');
+  await until(() => peer.nacked.has(waited), 5000, 'nacked');
+  expect(peer.nacked.get(waited)).toBe('grace-expired');
+  const store = new MemoryStore();
+  const delivered = peer.write(toRemote('B', 1, 'delivered', []));
+  await until(() => peer.control.filter((f) => f[4] === FrameType.Held).length === 2, 5000, 'held');
+  const bridge = new Bridge(hub.attachBridge(), {
+    channel: CHANNEL,
+    host: 'A',
+    secret: undefined,
+    federation: resolveFederation({ host: 'A', adapter: store.factory }, CHANNEL)!,
+    heartbeatIntervalMs: 100,
+    maxFrameBytes: 1024 * 1024,
+    log: new Log(undefined),
+    onLease: () => {},
+    onError: () => {},
+  });
+  bridge.start();
+  open.push({
+    close: async () => {
+      await bridge.close();
+      await hub.close();
+    },
+  } as TestHost);
+  await until(() => peer.acked.has(delivered), 5000, 'stored once the bridge joined');
+  expect(store.appended.map((e) => e.host)).toEqual(['B']);
+  expect(peer.acked.has(waited)).toBe(false);
 });
 
 test('broadcasts cross to the other hosts as ALL unless HostOnly; nothing comes back to its host', async () => {

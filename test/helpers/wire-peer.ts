@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { Hub } from '../../src/channel/hub/hub.js';
+import { Hub, type HubOptions } from '../../src/channel/hub/hub.js';
 import type { FrameDuplex } from '../../src/channel/io/frame-duplex.js';
 import { Log } from '../../src/channel/logger.js';
 import {
@@ -18,7 +18,11 @@ import type { HubHello, Nack, Welcome } from '../../src/channel/wire/handshake.j
 import { until } from './wait.js';
 
 /** A hub with no endpoint, served only through in-process connections (attachLocal, attachBridge). */
-export function makeHub(name: string, log = new Log(undefined)): Hub {
+export function makeHub(
+  name: string,
+  log = new Log(undefined),
+  options: Partial<HubOptions> = {},
+): Hub {
   return new Hub(undefined, undefined, {
     name,
     codec: 'json',
@@ -33,6 +37,7 @@ export function makeHub(name: string, log = new Log(undefined)): Hub {
     stallTimeoutMs: 10_000,
     expected: [],
     log,
+    ...options,
   });
 }
 
