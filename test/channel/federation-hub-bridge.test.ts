@@ -175,6 +175,8 @@ test('frames for other hosts wait for the bridge of a starting hub, and are nack
     onLease: () => {},
     onError: () => {},
   });
+  // Started after the hub greeted it (as a hub link does once its own peer joined).
+  await new Promise((resolve) => setImmediate(resolve));
   bridge.start();
   open.push({
     close: async () => {

@@ -46,12 +46,15 @@ export class MemoryStore {
     if (!value) for (const inbox of this.inboxes.values()) wake(inbox);
   }
 
-  /** An adapter for one host of `channel`, as the bridge's `adapter` option makes it. */
-  adapter(ctx: AdapterContext): MemoryAdapter {
+  /**
+   * An adapter for one host of `channel`, as the bridge's `adapter` option makes it (bound:
+   * `federation: { adapter: store.adapter }` works, as does `store.factory`).
+   */
+  readonly adapter = (ctx: AdapterContext): MemoryAdapter => {
     const adapter = new MemoryAdapter(this, ctx, this.nextHolder++);
     this.adapters.push(adapter);
     return adapter;
-  }
+  };
 
   /** Every adapter made, in order. */
   readonly adapters: MemoryAdapter[] = [];

@@ -22,7 +22,7 @@ export interface BridgeOptions {
   readonly channel: string;
   readonly host: string;
   /** The channel's secret: with one, everything stored for other hosts is authenticated. */
-  readonly secret: string | undefined;
+  readonly secret: string | Buffer | undefined;
   readonly federation: ResolvedFederationOptions;
   readonly heartbeatIntervalMs: number;
   readonly maxFrameBytes: number;
