@@ -69,6 +69,8 @@ export class HostDirectory {
   private publishAgain = false;
   private reading = false;
   private joined = false;
+  /** The id of the peer in the hub's own process (0 if it had not joined). */
+  private hubId = 0;
   private stopped = false;
 
   constructor(private readonly options: HostDirectoryOptions) {}
@@ -81,6 +83,7 @@ export class HostDirectory {
   /** The bridge joined its hub: these are this host's members. */
   welcome(welcome: Welcome): void {
     this.joined = true;
+    this.hubId = welcome.hubId;
     for (const peer of welcome.peers) this.members.set(peer.id, member(peer));
     this.publish();
     this.sendHosts();
@@ -126,6 +129,12 @@ export class HostDirectory {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+  }
+
+  /** Whether no member but the hub's own peer is left on this host (nobody lives on here). */
+  nobodyElse(): boolean {
+    for (const id of this.members.keys()) if (id !== this.hubId) return false;
+    return true;
   }
 
   /** This host's view as published (for tests and the bridge). */
