@@ -244,6 +244,13 @@ test('an entry read and not acked is read again by the next bridge of the host',
   await until(() => federatedEvents(b2.peer).length === 1, 5000, 'delivered by the next bridge');
   expect(federatedEvents(b2.peer)[0]!.event).toBe('again');
   await until(() => store.unacked('B') === 0, 5000, 'acked');
+  // A new bridge says nothing of other hosts before it has read them: no empty view first.
+  await until(() => hostsViews(b2.peer).length > 0, 5000, 'a hosts view');
+  expect(
+    hostsViews(b2.peer)
+      .at(-1)!
+      .map((v) => v.host),
+  ).toEqual(['A']);
 });
 
 test('with a secret, a forged inbox entry is dropped, acked and logged; real ones still pass', async () => {
