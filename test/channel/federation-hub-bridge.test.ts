@@ -189,6 +189,37 @@ test('frames for other hosts wait for the bridge of a starting hub, and are nack
   expect(peer.acked.has(waited)).toBe(false);
 });
 
+test('a federated hub holds broadcasts for its bridge until it joins, and the bridge forwards them once it knows the hosts', async () => {
+  const store = new MemoryStore();
+  const b = await startHost(store, 'B');
+  const hub = makeHub(CHANNEL, undefined, { federated: true });
+  const peer = new WirePeer(hub.attachLocal(), CHANNEL);
+  await peer.joined();
+  const early = peer.emit(TARGET_ALL, 'early', [1]);
+  await until(() => peer.control.some((f) => f[4] === FrameType.Held), 5000, 'held');
+  const bridge = new Bridge(hub.attachBridge(), {
+    channel: CHANNEL,
+    host: 'A',
+    secret: undefined,
+    federation: resolveFederation({ host: 'A', adapter: store.factory }, CHANNEL)!,
+    heartbeatIntervalMs: 100,
+    maxFrameBytes: 1024 * 1024,
+    log: new Log(undefined),
+    onLease: () => {},
+    onError: () => {},
+  });
+  bridge.start();
+  open.push({
+    close: async () => {
+      await bridge.close();
+      await hub.close();
+    },
+  } as TestHost);
+  await until(() => peer.acked.has(early), 5000, 'stored');
+  await until(() => federatedEvents(b.peer).length === 1, 5000, 'delivered on B');
+  expect(federatedEvents(b.peer)).toEqual([{ origin: `A/${peer.id}`, event: 'early', args: [1] }]);
+});
+
 test('broadcasts cross to the other hosts as ALL unless HostOnly; nothing comes back to its host', async () => {
   const store = new MemoryStore();
   const [a, b] = await twoHosts(store);

@@ -71,6 +71,12 @@ export class BridgeOutbound {
   private taken = 0;
   private stored = 0;
   private stopped = false;
+  /**
+   * Frames taken before the other hosts were known, in order. A broadcast cannot be addressed
+   * before (after a hub failover its resend would reach no host), and what follows it waits
+   * behind it: a receiver drops a frame older than one it has from the same sender.
+   */
+  private early: Item[] | undefined = [];
 
   constructor(private readonly options: BridgeOutboundOptions) {}
 
@@ -80,15 +86,35 @@ export class BridgeOutbound {
     for (const host of this.queues.keys()) this.pump(host);
   }
 
+  /** The other hosts are known (the store was read once): frames taken so far are addressed. */
+  hostsKnown(): void {
+    const early = this.early;
+    if (early === undefined) return;
+    this.early = undefined;
+    for (const item of early) this.address(item.frame, item.index);
+    this.advance();
+  }
+
   /** A data frame the hub routed to the bridge, `index` counting from 1. */
   take(frame: Buffer, index: number): void {
     this.taken = index;
+    if (this.early !== undefined) {
+      // Held by reference: the hub keeps the frame, unchanged, until the bridge receipts it.
+      this.waiting.set(index, 0);
+      this.early.push({ frame, index });
+      return;
+    }
+    this.address(frame, index);
+    this.advance();
+  }
+
+  private address(frame: Buffer, index: number): void {
+    this.waiting.delete(index);
     const type = frame[OFF_TYPE];
     const target = readTarget(frame);
     if (type === FrameType.Federated) this.forward(frame, index);
     else if (target === TARGET_ALL || target === TARGET_OTHERS) this.broadcast(frame, index);
     else this.options.log.warn(`federation bridge: dropped a frame of type ${type} for ${target}`);
-    this.advance();
   }
 
   /** Stops retrying (the bridge closes); what was not stored is sent again by its senders. */

@@ -95,6 +95,7 @@ export class Bridge {
       ),
       hostTimeoutMs: federation.hostTimeoutMs,
       send,
+      onHostsKnown: () => this.outbound.hostsKnown(),
     });
     this.outbound = new BridgeOutbound({
       host,

@@ -42,6 +42,8 @@ export interface HostDirectoryOptions {
   readonly hostTimeoutMs: number;
   /** Sends a data frame (the hosts event) to the hub as the bridge's own. */
   readonly send: (frame: Buffer) => number;
+  /** The store was read once: the other hosts are known. */
+  readonly onHostsKnown: () => void;
 }
 
 interface RemoteHost {
@@ -188,6 +190,7 @@ export class HostDirectory {
     const first = !this.everRead;
     this.everRead = true;
     this.update(views, Date.now(), first);
+    if (first) this.options.onHostsKnown();
   }
 
   /** Takes the views read from the store; sends the hosts event if anything changed. */

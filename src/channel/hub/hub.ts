@@ -116,6 +116,7 @@ export class Hub {
       fault,
       onLocalJoin: () => this.openToSockets(),
     });
+    this.router.bridged = options.federated === true;
     this.handover = new HubHandover(this.output, this.roster, log);
     this.liveness = new HubLiveness({
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -158,6 +159,7 @@ export class Hub {
    */
   attachBridge(): FrameDuplex {
     const [hubEnd, bridgeEnd] = InProcessDuplex.pair();
+    this.router.bridged = true;
     this.addConnection(hubEnd, false, true);
     return bridgeEnd;
   }

@@ -56,6 +56,11 @@ export class Router {
    * (a PM2 reload): broadcasts are held for the successor, as unicasts are.
    */
   private readonly awaitingSuccessor = new Map<number, number>();
+  /**
+   * This hub has (or is about to have) a bridge to other hosts: while none is joined, broadcasts
+   * are held for it, as frames addressed to it are.
+   */
+  bridged = false;
 
   constructor(private readonly options: RouterOptions) {
     this.output = options.output;
@@ -109,13 +114,15 @@ export class Router {
       if (this.awaitingSuccessor.size > 0) this.holdForSuccessors(record, target === TARGET_OTHERS);
       // Other hosts get it through the bridge, unless it is for this host only or came from them.
       const bridge = this.roster.bridge;
-      if (
-        bridge !== undefined &&
-        bridge !== from &&
-        (frame[OFF_FLAGS]! & FrameFlag.HostOnly) === 0
-      ) {
-        record.remaining++;
-        this.deliver(bridge, record);
+      if (!from.bridge && (frame[OFF_FLAGS]! & FrameFlag.HostOnly) === 0) {
+        if (bridge !== undefined) {
+          record.remaining++;
+          this.deliver(bridge, record);
+        } else if (this.bridged) {
+          // A bridge is coming (a new hub starts it once its own peer joined): it gets it then.
+          record.remaining++;
+          this.holdOrGiveUp(BRIDGE_ID, record, false);
+        }
       }
       this.settle(record);
       return;
