@@ -75,6 +75,8 @@ export class Bridge {
   private adapter: FederationAdapter | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff();
+  /** The close under way or done: every caller waits for the same. */
+  private closing: Promise<void> | undefined;
 
   constructor(
     duplex: FrameDuplex,
@@ -144,8 +146,12 @@ export class Bridge {
    * stay, with the next hub's bridge); what was not stored or delivered is sent again by its senders, or read
    * again by the next bridge. Store calls made on the way out wait CLOSE_WAIT_MS at most.
    */
-  async close(): Promise<void> {
-    if (this.state === BridgeState.Closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.state = BridgeState.Closed;
     clearTimeout(this.retryTimer);
     this.outbound.stop();
