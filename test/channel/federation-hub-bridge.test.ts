@@ -243,6 +243,17 @@ test('broadcasts cross to the other hosts as ALL unless HostOnly; nothing comes 
   expect(a.peer.ofType(FrameType.Federated)).toHaveLength(0);
 });
 
+test('one append per host is in flight; what arrives meanwhile goes in the next batch, in order', async () => {
+  const store = new MemoryStore();
+  const [a, b] = await twoHosts(store);
+  const seqs: number[] = [];
+  for (let i = 0; i < 50; i++) seqs.push(a.peer.write(toRemote('B', b.peer.id, 'n', [i])));
+  await until(() => seqs.every((s) => a.peer.acked.has(s)), 5000, 'acks');
+  expect(store.appended.filter((e) => e.host === 'B')).toHaveLength(2);
+  await until(() => federatedEvents(b.peer).length === 50, 5000, 'deliveries');
+  expect(federatedEvents(b.peer).map((e) => e.args[0])).toEqual([...Array(50).keys()]);
+});
+
 test('while the store is down the sender is not acked; once it is back, the frame arrives once', async () => {
   const store = new MemoryStore();
   const [a, b] = await twoHosts(store);
