@@ -142,7 +142,7 @@ export class Bridge {
 
   /**
    * Stops reading and forwarding, gives the lease up, and leaves the hub. The host's view is
-   * withdrawn only when no peer but the hub's own is left on this host (the others otherwise
+   * emptied only when no peer but the hub's own is left on this host (the others otherwise
    * stay, with the next hub's bridge); what was not stored or delivered is sent again by its senders, or read
    * again by the next bridge. Store calls made on the way out wait CLOSE_WAIT_MS at most.
    */
@@ -163,7 +163,8 @@ export class Bridge {
     await bounded(async () => {
       await this.lease.close();
       await this.inbound.acksDone();
-      if (adapter !== undefined && this.directory.nobodyElse()) await adapter.withdrawHost();
+      if (adapter !== undefined && this.directory.nobodyElse())
+        await this.directory.vacate(adapter);
     });
     await adapter?.close().catch(() => {});
   }

@@ -50,14 +50,15 @@ interface RemoteHost {
   view: HostView;
   /** The view's members as JSON, to tell a change from a renewal. */
   members: string;
-  /** When (this host's clock) the view last changed or was renewed. */
-  seenAt: number;
+  /** Successful reads of the store since the view was last renewed (see update). */
+  misses: number;
 }
 
 /**
  * Who is on which host. This host's members come from the hub's notices to the bridge; the view
  * is published every interval (with the host timeout as its lifetime) and at once on a change.
- * The other hosts' views are read every interval; one not renewed for hostTimeoutMs is dropped.
+ * The other hosts' views are read every interval; one not renewed for hostTimeoutMs (while the
+ * store could be read) is dropped, and no longer gets broadcasts.
  * This host's peers get the other hosts' views (the hosts event) on every change, and again when
  * one of them joins; nothing before this bridge first read the store, so that after a hub
  * failover the peers keep the last view instead of seeing every other host leave and come back. While the store cannot be read, the last views are kept: nothing can be
@@ -139,6 +140,16 @@ export class HostDirectory {
     clearInterval(this.timer);
   }
 
+  /**
+   * Publishes this host with no members (its last process is closing): the other hosts' peers
+   * see its members leave at once, and the host itself goes once that view expires.
+   */
+  async vacate(adapter: FederationAdapter): Promise<void> {
+    const view: HostView = { host: this.options.host, at: Date.now(), members: [] };
+    const sealed = this.options.auth.seal(Buffer.from(JSON.stringify(view)));
+    await adapter.publishHost(sealed, this.options.hostTimeoutMs);
+  }
+
   /** Whether no member but the hub's own peer is left on this host (nobody lives on here). */
   nobodyElse(): boolean {
     for (const id of this.members.keys()) if (id !== this.hubId) return false;
@@ -189,25 +200,35 @@ export class HostDirectory {
     this.options.health.ok();
     const first = !this.everRead;
     this.everRead = true;
-    this.update(views, Date.now(), first);
+    this.update(views, first);
     if (first) this.options.onHostsKnown();
   }
 
   /** Takes the views read from the store; sends the hosts event if anything changed. */
-  private update(views: Map<string, Buffer>, now: number, first: boolean): void {
+  /**
+   * Takes the views read from the store; sends the hosts event if anything changed. A host is
+   * gone once the store, while it could be read, showed no renewal of its view for
+   * hostTimeoutMs: counted in reads (one per interval), not in wall-clock time, because views
+   * also vanish when the store restarts (their expiry ran on while it was down) and a host that
+   * lives on must not be dropped, nor miss broadcasts, until it had the time to publish again.
+   */
+  private update(views: Map<string, Buffer>, first: boolean): void {
     let changed = first;
+    const renewed = new Set<string>();
     for (const [host, raw] of views) {
       if (host === this.options.host) continue;
       const view = this.readView(host, raw);
       if (view === undefined) continue;
       const known = this.remote.get(host);
-      const members = JSON.stringify(view.members);
       if (known !== undefined && known.view.at === view.at) continue;
+      const members = JSON.stringify(view.members);
       if (known === undefined || known.members !== members) changed = true;
-      this.remote.set(host, { view, members, seenAt: now });
+      this.remote.set(host, { view, members, misses: 0 });
+      renewed.add(host);
     }
+    const { hostTimeoutMs, intervalMs } = this.options;
     for (const [host, known] of this.remote) {
-      if (views.has(host) && now - known.seenAt < this.options.hostTimeoutMs) continue;
+      if (renewed.has(host) || ++known.misses * intervalMs < hostTimeoutMs) continue;
       this.remote.delete(host);
       changed = true;
     }
