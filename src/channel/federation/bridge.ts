@@ -177,8 +177,10 @@ export class Bridge {
     } catch (e) {
       if (this.closed()) return;
       if (e instanceof FederationDependencyError) {
+        // No store, ever: broadcasts stay on this host rather than wait for one.
         this.options.log.error(e.message);
         this.options.onError(e);
+        this.outbound.hostsKnown();
         return;
       }
       this.health.failed('create its adapter', e);
