@@ -139,7 +139,7 @@ test('each bad option is an InvalidOptionError whose message names the option an
     [{ name: 5 }, `Option 'name' must be a non-empty string, got 5.`],
     [{ id: 0 }, `Option 'id' must be an integer from 1 to 65532, got 0.`],
     [{ id: 1.5 }, `Option 'id' must be an integer from 1 to 65532, got 1.5.`],
-    [{ id: 65534 }, `Option 'id' must be an integer from 1 to 65532, got 65534.`],
+    [{ id: 65533 }, `Option 'id' must be an integer from 1 to 65532, got 65533.`],
     [{ id: '2' }, `Option 'id' must be an integer from 1 to 65532, got "2" (a string).`],
     [{ dir: '' }, `Option 'dir' must be a non-empty path.`],
     [{ dir: 5 }, `Option 'dir' must be a non-empty path.`],
