@@ -52,6 +52,8 @@ test("'host' reaches this host's peers only; 'all' and 'others' reach every host
   const a2 = await hosts.connected('A');
   const b = await hosts.connected('B');
   const [at1, at2, atB] = [collect(a1, 'tick'), collect(a2, 'tick'), collect(b, 'tick')];
+  // A broadcast crosses to the hosts its bridge knows of.
+  await until(() => a1.hosts.length === 2, undefined, 'A to know of B');
 
   await a1.to('host').emitConfirmed('tick', 'host');
   await a1.to('others').emitConfirmed('tick', 'others');

@@ -18,15 +18,13 @@ export interface BridgeHostOptions {
 }
 
 /**
- * The bridge to other hosts of a federated channel, which lives with the hub: made when this
- * process starts hosting a hub, started once its own peer has joined that hub (so the hosts
- * view it publishes has this process in it), and closed when the hub stops or the channel
- * closes.
+ * The bridge to other hosts of a federated channel, which lives with the hub: made and started
+ * once this process's own peer has joined the hub it hosts (so the hosts view it publishes has
+ * this process in it), and closed when the hub stops or the channel closes.
  */
 export class BridgeHost {
   private bridge: Bridge | undefined;
   private hub: Hub | undefined;
-  private started = false;
 
   constructor(private readonly options: BridgeHostOptions) {}
 
@@ -40,16 +38,24 @@ export class BridgeHost {
     return this.bridge?.leaseEpoch ?? 0;
   }
 
-  /** This process now hosts `hub`: it gets its bridge, not started yet. */
+  /** This process now hosts `hub`: its bridge comes once this process's peer joined it. */
   hosted(hub: Hub): void {
     this.stopped(this.hub);
-    const o = this.options;
     this.hub = hub;
-    this.started = false;
+  }
+
+  /**
+   * This process's peer joined the hub it hosts: the bridge is made and started (once per hub),
+   * in one go: the hub greets it as it attaches, and only a started bridge reads that greeting.
+   */
+  joined(hub: Hub | undefined): void {
+    if (hub === undefined || hub !== this.hub || this.bridge !== undefined) return;
+    const o = this.options;
     this.bridge = new Bridge(hub.attachBridge(), {
       channel: o.channel,
       host: o.federation.host,
-      secret: o.secret,
+      // One character per byte: a binary secret keeps every bit in the bridge's HMAC key.
+      secret: o.secret?.toString('latin1'),
       federation: o.federation,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       maxFrameBytes: o.maxFrameBytes,
@@ -57,13 +63,7 @@ export class BridgeHost {
       onLease: o.onLease,
       onError: o.onError,
     });
-  }
-
-  /** This process's peer joined the hub it hosts: the bridge starts (once per hub). */
-  joined(hub: Hub | undefined): void {
-    if (hub === undefined || hub !== this.hub || this.started) return;
-    this.started = true;
-    this.bridge?.start();
+    this.bridge.start();
   }
 
   /** `hub` stopped (stepped down, handed over, or closed): its bridge goes with it. */
