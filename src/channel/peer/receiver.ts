@@ -80,6 +80,8 @@ export class Receiver extends PeerPart {
       if (type === FrameType.Federated) {
         if (fromHub) this.sender.received++;
         data++;
+        // Only the bridge speaks for other hosts: the hub stamps who sent each frame.
+        if (!fromHub || frame.readUInt16LE(OFF_SENDER) !== BRIDGE_ID) continue;
         try {
           this.federated(frame);
         } catch (e) {
