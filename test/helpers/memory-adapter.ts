@@ -46,9 +46,24 @@ export class MemoryStore {
     if (!value) for (const inbox of this.inboxes.values()) wake(inbox);
   }
 
-  /** An adapter for one host of `channel`, as the bridge's `adapter` option makes it. */
-  adapter(ctx: AdapterContext): MemoryAdapter {
-    return new MemoryAdapter(this, ctx, this.nextHolder++);
+  /**
+   * An adapter for one host of `channel`, as the bridge's `adapter` option makes it (bound:
+   * `federation: { adapter: store.adapter }` works, as does `store.factory`).
+   */
+  readonly adapter = (ctx: AdapterContext): MemoryAdapter => {
+    const adapter = new MemoryAdapter(this, ctx, this.nextHolder++);
+    this.adapters.push(adapter);
+    return adapter;
+  };
+
+  /** Every adapter made, in order. */
+  readonly adapters: MemoryAdapter[] = [];
+
+  /** Calls of `method` made by every adapter of `host`. */
+  calls(host: string, method: string): number {
+    let n = 0;
+    for (const a of this.adapters) if (a.ctx.host === host) n += a.calls.get(method) ?? 0;
+    return n;
   }
 
   /** The factory to pass as FederationOptions.adapter. */

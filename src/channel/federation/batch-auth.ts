@@ -12,7 +12,7 @@ export const TRAILER_BYTES = 32;
 export class BatchAuth {
   private readonly key: Buffer | undefined;
 
-  constructor(secret: string | undefined, channel: string) {
+  constructor(secret: string | Buffer | undefined, channel: string) {
     this.key =
       secret === undefined
         ? undefined

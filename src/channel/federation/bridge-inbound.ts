@@ -72,6 +72,11 @@ export class BridgeInbound {
     this.wake?.();
   }
 
+  /** Resolves once the acknowledgements under way are done (or failed). */
+  async acksDone(): Promise<void> {
+    while (this.acking) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  }
+
   /** One of the bridge's frames settled at the hub (`nack`: given up on, for that reason). */
   settled(seq: number, nack: string | undefined): void {
     const delivery = this.bySeq.get(seq);

@@ -62,23 +62,37 @@ export class BridgeLink {
   private receiptSent = 0;
   private out: Buffer[] = [];
   private flushScheduled = false;
+  /** Frames the hub sent before start() (its HubHello comes as soon as it is attached). */
+  private early: Buffer[] | undefined = [];
 
+  /**
+   * Takes over the connection's handlers at once: the hub greets a connection as soon as it is
+   * attached, and what it sends before start() is kept for it.
+   */
   constructor(
     private readonly duplex: FrameDuplex,
     private readonly maxFrameBytes: number,
     private readonly log: Log,
     private readonly events: BridgeLinkEvents,
-  ) {}
+  ) {
+    duplex.onFrames = (frames) => {
+      if (this.early !== undefined) this.early.push(...frames);
+      else this.receive(frames);
+    };
+    duplex.onClose = () => this.gone();
+    duplex.onFault = (e) => {
+      this.log.warn(`federation bridge: its hub connection failed: ${e.message}`);
+      duplex.destroy();
+    };
+  }
 
+  /** Joins the hub (answering its HubHello, now or when it comes). */
   start(): void {
     if (this.state !== BridgeLinkState.Idle) return;
     this.state = BridgeLinkState.Joining;
-    this.duplex.onFrames = (frames) => this.receive(frames);
-    this.duplex.onClose = () => this.gone();
-    this.duplex.onFault = (e) => {
-      this.log.warn(`federation bridge: its hub connection failed: ${e.message}`);
-      this.duplex.destroy();
-    };
+    const early = this.early!;
+    this.early = undefined;
+    if (early.length > 0) this.receive(early);
   }
 
   /** Numbers a data frame (its seq and incarnation) and queues it for the hub; returns its seq. */
@@ -198,6 +212,7 @@ export class BridgeLink {
   }
 
   private gone(): void {
+    this.early = undefined;
     this.state = BridgeLinkState.Closed;
     this.events.closed();
   }

@@ -17,12 +17,25 @@ import { Backoff, StoreHealth } from './store-health.js';
 
 export { resolveFederation } from './federation-options.js';
 
+/** How long close() waits for its last store calls (release, acks, withdrawal). */
+const CLOSE_WAIT_MS = 500;
+
+/** Runs `work`, waiting for it CLOSE_WAIT_MS at most; its failure is ignored. */
+async function bounded(work: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work().catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** What a Bridge is made with (by the hub link of the process hosting the hub). */
 export interface BridgeOptions {
   readonly channel: string;
   readonly host: string;
   /** The channel's secret: with one, everything stored for other hosts is authenticated. */
-  readonly secret: string | undefined;
+  readonly secret: string | Buffer | undefined;
   readonly federation: ResolvedFederationOptions;
   readonly heartbeatIntervalMs: number;
   readonly maxFrameBytes: number;
@@ -125,9 +138,10 @@ export class Bridge {
   }
 
   /**
-   * Stops reading and forwarding, gives the lease up, and leaves the hub. The host's view is not
-   * withdrawn (its peers live on, with the next hub's bridge); what was not stored or delivered
-   * is sent again by its senders, or read again by the next bridge.
+   * Stops reading and forwarding, gives the lease up, and leaves the hub. The host's view is
+   * withdrawn only when no peer but the hub's own is left on this host (the others otherwise
+   * stay, with the next hub's bridge); what was not stored or delivered is sent again by its senders, or read
+   * again by the next bridge. Store calls made on the way out wait CLOSE_WAIT_MS at most.
    */
   async close(): Promise<void> {
     if (this.state === BridgeState.Closed) return;
@@ -137,9 +151,13 @@ export class Bridge {
     this.inbound.stop();
     this.directory.stop();
     this.link.close();
-    await this.lease.close();
     const adapter = this.adapter;
     this.adapter = undefined;
+    await bounded(async () => {
+      await this.lease.close();
+      await this.inbound.acksDone();
+      if (adapter !== undefined && this.directory.nobodyElse()) await adapter.withdrawHost();
+    });
     await adapter?.close().catch(() => {});
   }
 

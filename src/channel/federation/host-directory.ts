@@ -57,7 +57,8 @@ interface RemoteHost {
  * is published every interval (with the host timeout as its lifetime) and at once on a change.
  * The other hosts' views are read every interval; one not renewed for hostTimeoutMs is dropped.
  * This host's peers get the other hosts' views (the hosts event) on every change, and again when
- * one of them joins. While the store cannot be read, the last views are kept: nothing can be
+ * one of them joins; nothing before this bridge first read the store, so that after a hub
+ * failover the peers keep the last view instead of seeing every other host leave and come back. While the store cannot be read, the last views are kept: nothing can be
  * known of them then, and dropping them would fail every request to those hosts.
  */
 export class HostDirectory {
@@ -69,6 +70,13 @@ export class HostDirectory {
   private publishAgain = false;
   private reading = false;
   private joined = false;
+  /**
+   * Whether the store was read once: until then this bridge knows no other host, and says
+   * nothing to the peers (after a hub failover they keep the view the last bridge sent).
+   */
+  private everRead = false;
+  /** The id of the peer in the hub's own process (0 if it had not joined). */
+  private hubId = 0;
   private stopped = false;
 
   constructor(private readonly options: HostDirectoryOptions) {}
@@ -81,6 +89,7 @@ export class HostDirectory {
   /** The bridge joined its hub: these are this host's members. */
   welcome(welcome: Welcome): void {
     this.joined = true;
+    this.hubId = welcome.hubId;
     for (const peer of welcome.peers) this.members.set(peer.id, member(peer));
     this.publish();
     this.sendHosts();
@@ -128,6 +137,12 @@ export class HostDirectory {
     clearInterval(this.timer);
   }
 
+  /** Whether no member but the hub's own peer is left on this host (nobody lives on here). */
+  nobodyElse(): boolean {
+    for (const id of this.members.keys()) if (id !== this.hubId) return false;
+    return true;
+  }
+
   /** This host's view as published (for tests and the bridge). */
   ownView(): HostView {
     return { host: this.options.host, at: Date.now(), members: [...this.members.values()] };
@@ -170,12 +185,14 @@ export class HostDirectory {
     }
     if (this.stopped) return;
     this.options.health.ok();
-    this.update(views, Date.now());
+    const first = !this.everRead;
+    this.everRead = true;
+    this.update(views, Date.now(), first);
   }
 
   /** Takes the views read from the store; sends the hosts event if anything changed. */
-  private update(views: Map<string, Buffer>, now: number): void {
-    let changed = false;
+  private update(views: Map<string, Buffer>, now: number, first: boolean): void {
+    let changed = first;
     for (const [host, raw] of views) {
       if (host === this.options.host) continue;
       const view = this.readView(host, raw);
@@ -213,7 +230,7 @@ export class HostDirectory {
 
   /** Sends the other hosts' views to this host's peers (HostOnly; JSON, whatever the codec). */
   private sendHosts(): void {
-    if (!this.joined || this.stopped) return;
+    if (!this.joined || this.stopped || !this.everRead) return;
     const views = [...this.remote.values()].map((r) => r.view);
     const args = Buffer.from(JSON.stringify([views]));
     const n = HOSTS_EVENT_BYTES.length;

@@ -96,16 +96,22 @@ export class LeaderLease {
     }
     const { leaseMs } = this.options;
     this.validUntil = sentAt + leaseMs - Math.max(leaseMs / 10, 250);
-    clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => this.expire(), Math.max(0, this.validUntil - this.now()));
-    this.expiryTimer.unref();
+    this.armExpiry();
     this.set(LeaseState.Held, epoch);
   }
 
   /** No renewal came in time: leadership is dropped (the next renewal may take it back). */
   private expire(): void {
-    if (this.state !== LeaseState.Held || this.now() < this.validUntil) return;
+    if (this.state !== LeaseState.Held) return;
+    // Timers run on a monotonic clock and may fire a little before the wall clock says.
+    if (this.now() < this.validUntil) return this.armExpiry();
     this.set(LeaseState.Lost, this.epoch);
+  }
+
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => this.expire(), Math.max(1, this.validUntil - this.now()));
+    this.expiryTimer.unref();
   }
 
   private set(state: LeaseState, epoch: number): void {
