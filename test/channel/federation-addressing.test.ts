@@ -35,6 +35,16 @@ test('a message to a peer on another host arrives from "<host>/<id>", and the an
   expect(await atA).toEqual(['B/1', 'hi back']);
 });
 
+test('with a binary secret on every host, what crosses is sealed with it and arrives', async () => {
+  const hosts = new FederatedHosts(box);
+  const secret = Buffer.from([0, 255, 1, 254]);
+  const a = await hosts.connected('A', { secret });
+  const b = await hosts.connected('B', { secret });
+  const atB = once(b, 'message');
+  await a.to('B/1').sendConfirmed('sealed');
+  expect(await atB).toEqual(['A/1', 'sealed']);
+});
+
 test("'<own host>/<id>' is the local peer: it never goes to the store", async () => {
   const hosts = new FederatedHosts(box);
   const a1 = await hosts.connected('A');

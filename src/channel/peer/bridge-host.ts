@@ -73,8 +73,7 @@ export class BridgeHost {
     this.bridge = new Bridge(hub.attachBridge(), {
       channel: o.channel,
       host: o.federation.host,
-      // One character per byte: a binary secret keeps every bit in the bridge's HMAC key.
-      secret: o.secret?.toString('latin1'),
+      secret: o.secret,
       federation: o.federation,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       maxFrameBytes: o.maxFrameBytes,
