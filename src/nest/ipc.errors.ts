@@ -1,3 +1,4 @@
+import type { TargetSpec } from '../channel/channel-target.js';
 import { IpcChannelError } from '../channel/errors.js';
 import type { AbsentId } from './shared/id-history.js';
 
@@ -115,15 +116,17 @@ export class NoEventHandlerError extends IpcChannelError {
   constructor(
     readonly pattern: string,
     channel: string,
-    /** Where the event went: a peer id, `'all'` or `'others'`. */
-    readonly target: number | 'all' | 'others',
+    /** Where the event went: a peer id, `'all'`, `'others'` or `'host'`. */
+    readonly target: TargetSpec,
   ) {
     const where =
       target === 'all'
         ? 'every peer'
         : target === 'others'
           ? 'every other peer'
-          : `peer ${String(target)}`;
+          : target === 'host'
+            ? 'every peer of this host'
+            : `peer ${String(target)}`;
     super(
       'ERR_IPC_NO_EVENT_HANDLER',
       `No peer of channel '${channel}' handles event '${pattern}': it went to ${where}, and nothing ran for it. Check the pattern, and that the process with its @EventPattern(${JSON.stringify(pattern)}) handler starts an IpcServer on this channel (same name and dir).`,

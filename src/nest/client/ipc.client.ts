@@ -4,7 +4,7 @@ import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
 import type { Channel } from '../../channel/channel.js';
 import { type ChannelOptions, duration } from '../../channel/channel-options.js';
-import { ChannelClosedError } from '../../channel/errors.js';
+import { ChannelClosedError, InvalidTargetError } from '../../channel/errors.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
@@ -95,7 +95,8 @@ export class IpcClient extends NestClientBase {
 
   /** Ids of every joined peer, self included; [] until joined. Reading it starts joining. */
   get peers(): number[] {
-    return this.attached()?.channel.peers ?? [];
+    const peers = this.attached()?.channel.peers ?? [];
+    return peers.filter((id): id is number => typeof id === 'number');
   }
 
   /**
@@ -222,7 +223,9 @@ export class IpcClient extends NestClientBase {
       ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, meta, true))
       : target === undefined
         ? this.anyPeer(shared, route, data, meta)
-        : this.single(shared, target, route, data, meta, true);
+        : typeof target === 'number'
+          ? this.single(shared, target, route, data, meta, true)
+          : throwError(() => new InvalidTargetError(target));
   }
 
   /** @internal */

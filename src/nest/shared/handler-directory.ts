@@ -76,7 +76,8 @@ export class HandlerDirectory {
 
   /** Members whose IpcServer announced the message route, shutting down or not, ascending. */
   private announcing(route: string, retiring: boolean): number[] {
-    return this.channel.peers.filter((id) => {
+    return this.channel.peers.filter((id): id is number => {
+      if (typeof id !== 'number') return false;
       const info = this.channel.peerInfo(id);
       return (
         info !== undefined &&

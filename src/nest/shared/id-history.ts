@@ -44,13 +44,15 @@ export class IdHistory {
     private readonly graceMs: number,
   ) {
     const update = (id: number) => this.update(id);
-    channel.on('join', (id) => {
+    channel.on('join', (id: number) => {
       this.leftAt.delete(id);
       update(id);
     });
     channel.on('meta', update);
-    channel.on('connect', () => channel.peers.forEach(update));
-    channel.on('leave', (id) => this.leftAt.set(id, Date.now()));
+    channel.on('connect', () => {
+      for (const id of channel.peers) if (typeof id === 'number') update(id);
+    });
+    channel.on('leave', (id: number) => this.leftAt.set(id, Date.now()));
   }
 
   /** What is known of `id`, which nobody holds now. */

@@ -47,7 +47,7 @@ export class PendingRequests implements ClientSide {
     private readonly graceMs = 5000,
   ) {
     this.history = new IdHistory(channel, graceMs);
-    channel.on('leave', (peer) => this.peerLeft(peer));
+    channel.on('leave', (peer: number) => this.peerLeft(peer));
   }
 
   /** The hub's peer id now (a timeout names it: its event loop may be the blocked one). */
