@@ -1,12 +1,27 @@
 import type { Deserializer, Serializer } from '@nestjs/microservices';
 import type { ChannelOptions } from '../channel/channel-options.js';
+import type { FederationOptions, PeerId } from './shared/federation-types.js';
+
+/**
+ * Options every IpcServer, IpcClient and IpcModule takes for a channel that spans hosts (see
+ * docs/federation.md): the channel's `federation` option, passed to it as given.
+ */
+export interface IpcFederationOption {
+  /**
+   * Joins this host's channel with the same channel on other hosts through a shared store
+   * (Redis): peers on other hosts appear as `'<host>/<id>'` in `peers`, `getSender()` and
+   * IpcReply.peer; `send()` without a target prefers this host's handlers. Every IpcServer and
+   * IpcClient of a process on one channel must give the same value.
+   */
+  federation?: FederationOptions;
+}
 
 /**
  * Options of `new IpcServer()`: every Channel option (`name`, `id`, `dir`, `codec`, `secret`,
  * ...) plus Nest's serializer hooks. An IpcServer and the IpcClients of one process that use the
  * same channel name share one connection and one peer id.
  */
-export interface IpcServerOptions extends ChannelOptions {
+export interface IpcServerOptions extends ChannelOptions, IpcFederationOption {
   /** Transforms each response packet before it is sent (may return a Promise). */
   serializer?: Serializer;
   /** Transforms each incoming request or event packet (may return a Promise). */
@@ -14,7 +29,7 @@ export interface IpcServerOptions extends ChannelOptions {
 }
 
 /** Options of IpcClient (for `ClientsModule.register([{ name, customClass: IpcClient, options }])`). */
-export interface IpcClientOptions extends ChannelOptions {
+export interface IpcClientOptions extends ChannelOptions, IpcFederationOption {
   /** Fails a request with RequestTimeoutError when no response came within this many ms. */
   timeout?: number;
   /**
@@ -50,14 +65,16 @@ export interface IpcEvents {
   disconnected: () => void;
   /** A new hub took over (also one under the old hub's id, after a reload); `hubId` hosts it. */
   hub: (hubId: number) => void;
-  join: (peer: number) => void;
-  leave: (peer: number) => void;
+  /** A peer joined: a number on this host, `'<host>/<id>'` on another host of a federated channel. */
+  join: (peer: PeerId) => void;
+  /** A peer left; on a federated channel, every peer of a host that is dropped leaves. */
+  leave: (peer: PeerId) => void;
   /**
    * A peer is shutting down (a PM2 reload, app.close()): it takes no new messages; what is sent
    * to its id waits for its successor, and requests to it fail at once with
    * PeerUnavailableError (`retiring: true`). `leave` follows.
    */
-  retiring: (peer: number) => void;
+  retiring: (peer: PeerId) => void;
   /** This process became the channel's leader (or its epoch rose while leading). */
   leader: (epoch: number) => void;
   /** This process stopped being the leader. */

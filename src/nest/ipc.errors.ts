@@ -1,4 +1,5 @@
 import { IpcChannelError } from '../channel/errors.js';
+import type { IpcTarget, PeerId } from './shared/federation-types.js';
 import type { AbsentId } from './shared/id-history.js';
 
 /** `send()` without a target, or a gather, for a pattern no peer has announced a handler for. */
@@ -17,7 +18,7 @@ export class NoHandlerPeerError extends IpcChannelError {
 /** The peer a request went to left (died, restarted, closed) before responding. */
 export class PeerLeftError extends IpcChannelError {
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
   ) {
     super(
@@ -41,7 +42,7 @@ export class PeerUnavailableError extends IpcChannelError {
   readonly restarting: boolean;
 
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
     /** The peer exists but is shutting down (a PM2 reload, app.close()). */
     readonly retiring = false,
@@ -56,7 +57,7 @@ export class PeerUnavailableError extends IpcChannelError {
 const WAIT_HINT = "or set the client's 'waitForRestart' option to have requests wait for it";
 
 function unavailableText(
-  peer: number,
+  peer: PeerId,
   pattern: string,
   retiring: boolean,
   absent: AbsentId | undefined,
@@ -67,6 +68,8 @@ function unavailableText(
     return `Peer ${peer} is restarting: the process holding id ${peer} left ${absent.leftMsAgo} ms ago and no process has taken the id back yet, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
   if (absent?.kind === 'pm2-instance')
     return `Peer ${peer} has not joined yet: it is one of the ${absent.instances} instances of this PM2 app, starting or restarting, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
+  if (typeof peer === 'string')
+    return `No process holds ${peer} as far as this host's view of the other hosts tells, so '${pattern}' was not sent. Check the id against client.peers (remote peers appear there once their host has published its view).`;
   return `No process holds id ${peer}, and none left it within graceMs, so '${pattern}' was not sent. Check the id against client.peers.`;
 }
 
@@ -78,7 +81,7 @@ function unavailableText(
  */
 export class RequestTimeoutError extends IpcChannelError {
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
     readonly ms: number,
     readonly read: boolean,
@@ -87,7 +90,9 @@ export class RequestTimeoutError extends IpcChannelError {
     readonly waitedForRestart = false,
   ) {
     const hub =
-      hubId !== undefined && hubId !== peer ? ` (or that of the hub's process, peer ${hubId})` : '';
+      typeof peer === 'number' && hubId !== undefined && hubId !== peer
+        ? ` (or that of the hub's process, peer ${hubId})`
+        : '';
     super(
       'ERR_IPC_REQUEST_TIMEOUT',
       waitedForRestart
@@ -115,15 +120,17 @@ export class NoEventHandlerError extends IpcChannelError {
   constructor(
     readonly pattern: string,
     channel: string,
-    /** Where the event went: a peer id, `'all'` or `'others'`. */
-    readonly target: number | 'all' | 'others',
+    /** Where the event went: a peer id, `'all'`, `'others'` or `'host'`. */
+    readonly target: IpcTarget,
   ) {
     const where =
       target === 'all'
         ? 'every peer'
         : target === 'others'
           ? 'every other peer'
-          : `peer ${String(target)}`;
+          : target === 'host'
+            ? 'every peer of this host'
+            : `peer ${String(target)}`;
     super(
       'ERR_IPC_NO_EVENT_HANDLER',
       `No peer of channel '${channel}' handles event '${pattern}': it went to ${where}, and nothing ran for it. Check the pattern, and that the process with its @EventPattern(${JSON.stringify(pattern)}) handler starts an IpcServer on this channel (same name and dir).`,

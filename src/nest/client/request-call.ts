@@ -2,6 +2,7 @@ import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import type { ChannelClosedError } from '../../channel/errors.js';
 import { PeerUnavailableError, RequestTimeoutError } from '../ipc.errors.js';
 import type { InOrder } from '../protocol/in-order.js';
+import type { PeerId } from '../shared/federation-types.js';
 import type { PendingRequest, PendingRequests } from '../shared/pending-requests.js';
 
 /** What every request of one IpcClient shares: made once per client, not once per request. */
@@ -48,7 +49,7 @@ export class RequestCall implements PendingRequest {
   constructor(
     private readonly pipes: RequestPipes,
     private readonly requests: RequestLedger,
-    readonly target: number,
+    readonly target: PeerId,
     readonly pattern: string,
     readonly id: string,
     /** Turns a response packet into observer calls (Nest's createObserver). */

@@ -1,6 +1,6 @@
 import type { Channel } from '../../channel/channel.js';
-import type { TargetSpec } from '../../channel/channel-target.js';
 import type { DeliveryFailure } from '../../channel/errors.js';
+import { type IpcTarget, type PeerId, federated } from '../shared/federation-types.js';
 
 /** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
 export type IpcMetadata = Record<string, string>;
@@ -44,9 +44,9 @@ export interface ServerSide {
    * `whole`: the request came as a whole packet (a custom serializer made it), and its response
    * goes back the same way.
    */
-  onRequest(sender: number, id: string, raw: unknown, whole: boolean): void;
-  onEvent(sender: number, raw: unknown, broadcast: boolean): void;
-  onCancel(sender: number, id: string): void;
+  onRequest(sender: PeerId, id: string, raw: unknown, whole: boolean): void;
+  onEvent(sender: PeerId, raw: unknown, broadcast: boolean): void;
+  onCancel(sender: PeerId, id: string): void;
   /** The hub could not deliver a response this process sent. */
   onResponseUndelivered(error: DeliveryFailure): void;
 }
@@ -117,12 +117,12 @@ export function receivePackets(channel: Channel, server: ServerSide, client: Cli
  */
 export function sendRequest(
   channel: Channel,
-  target: number,
+  target: PeerId,
   id: string,
   raw: unknown,
   serialized: boolean,
 ): void {
-  const to = channel.to(target, NO_HOLD);
+  const to = federated(channel).to(target, NO_HOLD);
   if (serialized) to.emit(WIRE.requestRaw, id, raw);
   else {
     const { pattern, data, metadata } = raw as NestPacket;
@@ -137,12 +137,12 @@ export function sendRequest(
  */
 export function sendEvent(
   channel: Channel,
-  target: TargetSpec,
+  target: IpcTarget,
   raw: unknown,
   serialized: boolean,
   broadcast: 0 | 1,
 ): boolean {
-  const to = channel.to(target);
+  const to = federated(channel).to(target);
   if (serialized) return to.emit(WIRE.eventRaw, raw, broadcast);
   const { pattern, data, metadata } = raw as NestPacket;
   return metadata === undefined
@@ -162,16 +162,16 @@ export type ResponseForm = typeof WIRE.response | typeof WIRE.responseValue;
 export function sendResponse(
   channel: Channel,
   form: ResponseForm,
-  target: number,
+  target: PeerId,
   id: string,
   value: unknown,
 ): void {
-  channel.to(target, TO_PROCESS).emit(form, id, value);
+  federated(channel).to(target, TO_PROCESS).emit(form, id, value);
 }
 
 /** Tells `target` to stop working on request `id`. */
-export function sendCancel(channel: Channel, target: number, id: string): void {
-  channel.to(target, TO_PROCESS).emit(WIRE.cancel, id);
+export function sendCancel(channel: Channel, target: PeerId, id: string): void {
+  federated(channel).to(target, TO_PROCESS).emit(WIRE.cancel, id);
 }
 
 /** The request id an undelivered request, response or cancel carried (its first argument). */

@@ -1,6 +1,12 @@
 import type { Channel } from '../../channel/channel.js';
-import type { TargetSpec } from '../../channel/channel-target.js';
+import {
+  type FederatedChannel,
+  type IpcTarget,
+  type PeerId,
+  federated,
+} from './federation-types.js';
 import type { MessageSink } from './message-sink.js';
+import { isLocalPeer } from './peer-id.js';
 import { Coverage, UnhandledEvents } from './unhandled-events.js';
 
 /** What peers announce in their channel meta so clients know who handles what. */
@@ -10,22 +16,29 @@ interface NestMeta {
 
 /**
  * Which peers handle which patterns: each process announces its IpcServer's routes in its
- * channel meta, and clients pick among the peers that announced a route, in turn. It also tells
- * the sender of an event that no peer handles (see UnhandledEvents).
+ * channel meta (a federated channel carries the meta of other hosts' peers in their views), and
+ * clients pick among the peers that announced a route, in turn: among this host's first, and
+ * only when none of them handles it among other hosts' peers. It also tells the sender of an
+ * event that no peer handles (see UnhandledEvents).
  */
 export class HandlerDirectory {
   /** Peers handling each message route, rebuilt when membership or meta changes. */
-  private handlers = new Map<string, number[]>();
+  private handlers = new Map<string, PeerId[]>();
   /** Per event route, the targets a handler is known among (cleared like `handlers`). */
-  private readonly handledEvents = new Map<string, Set<TargetSpec>>();
-  private readonly roundRobin = new Map<string, number>();
+  private readonly handledEvents = new Map<string, Set<IpcTarget>>();
+  /** Per route, the next turn among this host's handlers. */
+  private readonly localTurn = new Map<string, number>();
+  /** Per route, the next turn among other hosts' handlers. */
+  private readonly remoteTurn = new Map<string, number>();
   private readonly unhandled: UnhandledEvents;
+  private readonly peersView: FederatedChannel;
 
   constructor(
     private readonly channel: Channel,
     /** How long a peer that announced nothing may still attach an IpcServer (graceMs). */
     announceWaitMs: number,
   ) {
+    this.peersView = federated(channel);
     this.unhandled = new UnhandledEvents(channel, announceWaitMs, (route, target, final) =>
       this.eventCoverage(route, target, final),
     );
@@ -55,8 +68,8 @@ export class HandlerDirectory {
     this.changed();
   }
 
-  /** Peers whose IpcServer handles a message route, ascending. */
-  peersHandling(route: string): number[] {
+  /** Peers whose IpcServer handles a message route, in the channel's order (local first). */
+  peersHandling(route: string): PeerId[] {
     let peers = this.handlers.get(route);
     if (peers === undefined) {
       // A peer that is shutting down responds to what it has but takes no new requests.
@@ -68,16 +81,17 @@ export class HandlerDirectory {
 
   /**
    * Peers shutting down whose IpcServer handled `route`: they take no new request, but a gather
-   * still owes its caller a reply for each of them (the hub's refusal), ascending.
+   * still owes its caller a reply for each of them (the refusal), in the channel's order.
    */
-  retiringHandling(route: string): number[] {
+  retiringHandling(route: string): PeerId[] {
     return this.announcing(route, true);
   }
 
-  /** Members whose IpcServer announced the message route, shutting down or not, ascending. */
-  private announcing(route: string, retiring: boolean): number[] {
-    return this.channel.peers.filter((id) => {
-      const info = this.channel.peerInfo(id);
+  /** Members whose IpcServer announced the message route, shutting down or not. */
+  private announcing(route: string, retiring: boolean): PeerId[] {
+    const view = this.peersView;
+    return view.peers.filter((id) => {
+      const info = view.peerInfo(id);
       return (
         info !== undefined &&
         info.retiring === retiring &&
@@ -86,14 +100,18 @@ export class HandlerDirectory {
     });
   }
 
-  /** The next peer, in turn, among those that handle `route` (skipping `tried`). */
-  pickPeer(route: string, tried?: ReadonlySet<number>): number | undefined {
+  /**
+   * The next peer, in turn, among those that handle `route` (skipping `tried`): one of this
+   * host's while any of them is left, else one of another host's. Local traffic stays local;
+   * other hosts are the fallback, not a share of the load.
+   */
+  pickPeer(route: string, tried?: ReadonlySet<PeerId>): PeerId | undefined {
     const all = this.peersHandling(route);
-    const peers = tried === undefined || tried.size === 0 ? all : all.filter((p) => !tried.has(p));
-    if (peers.length === 0) return undefined;
-    const turn = this.roundRobin.get(route) ?? 0;
-    this.roundRobin.set(route, turn + 1);
-    return peers[turn % peers.length];
+    const left = tried === undefined || tried.size === 0 ? all : all.filter((p) => !tried.has(p));
+    const local = left.filter(isLocalPeer);
+    if (local.length > 0) return inTurn(this.localTurn, route, local);
+    if (left.length === 0) return undefined;
+    return inTurn(this.remoteTurn, route, left);
   }
 
   /**
@@ -101,7 +119,7 @@ export class HandlerDirectory {
    * sender hears of it (a warning, once per pattern a minute). One Map and one Set lookup when
    * a handler is known.
    */
-  noteEvent(route: string, target: TargetSpec): void {
+  noteEvent(route: string, target: IpcTarget): void {
     if (this.handledEvents.get(route)?.has(target) === true) return;
     const coverage = this.eventCoverage(route, target, false);
     if (coverage !== Coverage.Handled) this.unhandled.watch(route, target, coverage);
@@ -111,7 +129,7 @@ export class HandlerDirectory {
    * Resolves once a peer the event just sent to `target` went to is known to handle it; rejects
    * with NoEventHandlerError when none does (see UnhandledEvents for when that is known).
    */
-  eventVerdict(route: string, target: TargetSpec): Promise<void> {
+  eventVerdict(route: string, target: IpcTarget): Promise<void> {
     if (this.handledEvents.get(route)?.has(target) === true) return Promise.resolve();
     const coverage = this.eventCoverage(route, target, false);
     if (coverage === Coverage.Handled) return Promise.resolve();
@@ -125,18 +143,21 @@ export class HandlerDirectory {
    * `final`: the wait for announcements is over, so a present peer that announced nothing is
    * taken to handle nothing.
    */
-  private eventCoverage(route: string, target: TargetSpec, final: boolean): Coverage {
+  private eventCoverage(route: string, target: IpcTarget, final: boolean): Coverage {
     const self = this.channel.id;
     if (self === undefined) return Coverage.Unknown; // not joined: who it goes to is not known
+    const view = this.peersView;
     const ids =
-      typeof target === 'number'
-        ? [target]
-        : target === 'all'
-          ? this.channel.peers
-          : this.channel.peers.filter((id) => id !== self);
+      target === 'all'
+        ? view.peers
+        : target === 'others'
+          ? view.peers.filter((id) => id !== self)
+          : target === 'host'
+            ? view.peers.filter(isLocalPeer)
+            : [target];
     let unknown = false;
     for (const id of ids) {
-      const info = this.channel.peerInfo(id);
+      const info = view.peerInfo(id);
       if (info === undefined) {
         unknown = true; // held for the id's next process, whose handlers are not known yet
         continue;
@@ -152,4 +173,11 @@ export class HandlerDirectory {
     }
     return unknown ? Coverage.Unknown : Coverage.Unhandled;
   }
+}
+
+/** The next of `peers` in `route`'s turn kept in `turns`. */
+function inTurn(turns: Map<string, number>, route: string, peers: readonly PeerId[]): PeerId {
+  const turn = turns.get(route) ?? 0;
+  turns.set(route, turn + 1);
+  return peers[turn % peers.length]!;
 }
