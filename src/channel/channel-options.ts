@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Codec, CodecName } from './wire/codec.js';
 import {
@@ -11,6 +12,23 @@ import {
 import { InvalidOptionError, shownValue } from './errors.js';
 import { MAX_PEER_ID } from './wire/frame.js';
 import type { ChannelLogger } from './logger.js';
+import type { AdapterContext, FederationAdapter } from './federation/federation-adapter.js';
+
+/** How a channel spans several hosts through a shared store (see docs/federation.md). */
+export interface FederationOptions {
+  /** ioredis URL ('redis://', 'rediss://' for TLS) or ioredis options (host, port, username, password, tls, db...). */
+  redis?: string | Record<string, unknown>;
+  /** This host's name, unique among the app's hosts; default os.hostname(). 1..64 chars, no '/'. */
+  host?: string;
+  /** A store other than Redis (see FederationAdapter). Exactly one of redis/adapter. */
+  adapter?: (ctx: AdapterContext) => FederationAdapter;
+  /** Leadership lease across hosts, ms (default 5000). */
+  leaseMs?: number;
+  /** A host whose view was not renewed for this long is gone (default 5000; views renew every heartbeatIntervalMs). */
+  hostTimeoutMs?: number;
+  /** Prefix of every Redis key (default 'ipc'). */
+  prefix?: string;
+}
 
 /** Options of `new Channel()`. Every one is optional; the defaults suit a PM2 cluster. */
 export interface ChannelOptions {
@@ -21,7 +39,7 @@ export interface ChannelOptions {
    */
   name?: string;
   /**
-   * This process's peer id (1..65533). Connect fails with IdTakenError if a live peer has it.
+   * This process's peer id (1..65532). Connect fails with IdTakenError if a live peer has it.
    * Default: `NODE_APP_INSTANCE + 1` under PM2 (waiting briefly for a reloading predecessor to
    * leave), otherwise the lowest free id.
    */
@@ -88,6 +106,12 @@ export interface ChannelOptions {
   meta?: unknown;
   /** A Nest `LoggerService` (or `console`). The channel logs nothing without one. */
   logger?: ChannelLogger;
+  /**
+   * Spans the channel across hosts through a shared store (Redis): peers elsewhere are
+   * `'<host>/<id>'`, `'all'` and `'others'` reach every host, `'host'` this host only, and one
+   * process of all hosts leads. Off by default: the channel stays on this machine.
+   */
+  federation?: FederationOptions;
 }
 
 export interface ResolvedOptions {
@@ -110,6 +134,8 @@ export interface ResolvedOptions {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly stallTimeoutMs: number;
+  /** This host's name when federated (see ChannelOptions.federation). */
+  readonly host: string | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -296,7 +322,23 @@ export function resolveOptions(
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     stallTimeoutMs: duration('stallTimeoutMs', options.stallTimeoutMs, 5000),
+    host: federationHost(options.federation),
   };
+}
+
+/** This host's name when federated; the rest of the federation options the bridge checks. */
+function federationHost(federation: FederationOptions | undefined): string | undefined {
+  if (federation === undefined) return undefined;
+  if (federation === null || typeof federation !== 'object') {
+    throw new InvalidOptionError(`Option 'federation' must be an object.`);
+  }
+  const host = federation.host ?? hostname();
+  if (typeof host !== 'string' || host.length < 1 || host.length > 64 || host.includes('/')) {
+    throw new InvalidOptionError(
+      `Option 'federation.host' must be 1 to 64 characters without '/', got ${shown(host)}; it names this host to the others.`,
+    );
+  }
+  return host;
 }
 
 /** The options the hub this process may host takes from the channel's. */
