@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
+import type { TargetSpec } from '../channel/channel-target.js';
 import type { Channel } from '../channel/channel.js';
 import { defaultChannelName } from '../channel/channel-options.js';
-import type { IpcTarget } from './shared/federation-types.js';
 import { InvalidOptionError } from '../channel/errors.js';
 import type { IpcMetadata } from './protocol/nest-wire.js';
 import type { IpcContext } from './server/ipc.context.js';
@@ -18,7 +18,7 @@ export interface IpcOutgoingMessage {
    * The peer id (`'<host>/<id>'` on another host), `'all'`, `'others'` or `'host'`; undefined for
    * a request to any peer that handles it.
    */
-  readonly target: IpcTarget | undefined;
+  readonly target: TargetSpec | undefined;
   /** This process's peer id; undefined before it has joined. */
   readonly self: number | undefined;
 }
@@ -122,7 +122,7 @@ export function withSendScope<T>(
 export function eventMessage(
   channel: Channel,
   pattern: string,
-  target: IpcTarget,
+  target: TargetSpec,
 ): IpcOutgoingMessage {
   return { kind: 'event', channel: channel.name, pattern, target, self: channel.id };
 }
@@ -132,7 +132,7 @@ export function eventMessage(
  * client has taken its channel, on the one its options name.
  */
 export function requestMessage(
-  target: IpcTarget | undefined,
+  target: TargetSpec | undefined,
   channel: Channel | undefined,
   name: string | undefined,
   pattern: string,
@@ -143,6 +143,6 @@ export function requestMessage(
 }
 
 /** Whether `target` names a group of peers (a gather, or a broadcast) rather than one peer. */
-export function isGroup(target: IpcTarget | undefined): target is 'all' | 'others' | 'host' {
+export function isGroup(target: TargetSpec | undefined): target is 'all' | 'others' | 'host' {
   return target === 'all' || target === 'others' || target === 'host';
 }

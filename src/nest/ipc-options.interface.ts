@@ -1,27 +1,13 @@
 import type { Deserializer, Serializer } from '@nestjs/microservices';
+import type { PeerId } from '../channel/channel-target.js';
 import type { ChannelOptions } from '../channel/channel-options.js';
-import type { FederationOptions, PeerId } from './shared/federation-types.js';
-
-/**
- * Options every IpcServer, IpcClient and IpcModule takes for a channel that spans hosts (see
- * docs/federation.md): the channel's `federation` option, passed to it as given.
- */
-export interface IpcFederationOption {
-  /**
-   * Joins this host's channel with the same channel on other hosts through a shared store
-   * (Redis): peers on other hosts appear as `'<host>/<id>'` in `peers`, `getSender()` and
-   * IpcReply.peer; `send()` without a target prefers this host's handlers. Every IpcServer and
-   * IpcClient of a process on one channel must give the same value.
-   */
-  federation?: FederationOptions;
-}
 
 /**
  * Options of `new IpcServer()`: every Channel option (`name`, `id`, `dir`, `codec`, `secret`,
  * ...) plus Nest's serializer hooks. An IpcServer and the IpcClients of one process that use the
  * same channel name share one connection and one peer id.
  */
-export interface IpcServerOptions extends ChannelOptions, IpcFederationOption {
+export interface IpcServerOptions extends ChannelOptions {
   /** Transforms each response packet before it is sent (may return a Promise). */
   serializer?: Serializer;
   /** Transforms each incoming request or event packet (may return a Promise). */
@@ -29,7 +15,7 @@ export interface IpcServerOptions extends ChannelOptions, IpcFederationOption {
 }
 
 /** Options of IpcClient (for `ClientsModule.register([{ name, customClass: IpcClient, options }])`). */
-export interface IpcClientOptions extends ChannelOptions, IpcFederationOption {
+export interface IpcClientOptions extends ChannelOptions {
   /** Fails a request with RequestTimeoutError when no response came within this many ms. */
   timeout?: number;
   /**

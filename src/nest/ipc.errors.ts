@@ -1,5 +1,5 @@
+import type { PeerId, TargetSpec } from '../channel/channel-target.js';
 import { IpcChannelError } from '../channel/errors.js';
-import type { IpcTarget, PeerId } from './shared/federation-types.js';
 import type { AbsentId } from './shared/id-history.js';
 
 /** `send()` without a target, or a gather, for a pattern no peer has announced a handler for. */
@@ -121,7 +121,7 @@ export class NoEventHandlerError extends IpcChannelError {
     readonly pattern: string,
     channel: string,
     /** Where the event went: a peer id, `'all'`, `'others'` or `'host'`. */
-    readonly target: IpcTarget,
+    readonly target: TargetSpec,
   ) {
     const where =
       target === 'all'

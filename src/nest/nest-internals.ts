@@ -15,6 +15,7 @@ import {
   type WritePacket,
 } from '@nestjs/microservices';
 import { type Observer, type Subscription, finalize, isObservable, tap } from 'rxjs';
+import type { PeerId } from '../channel/channel-target.js';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT } from './ipc.constants.js';
 import type { IpcEvents, IpcStatus } from './ipc-options.interface.js';
@@ -23,7 +24,6 @@ import { isPromiseLike } from './protocol/in-order.js';
 import { patternToRoute } from './protocol/pattern.js';
 import { type IpcMetadata, NO_MESSAGE_HANDLER } from './protocol/nest-wire.js';
 import { connectResult } from './server/connect-result.js';
-import type { PeerId } from './shared/federation-types.js';
 import { IpcContext } from './server/ipc.context.js';
 import type { StatusSink } from './shared/status-forwarder.js';
 

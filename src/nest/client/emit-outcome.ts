@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { Observable } from 'rxjs';
+import type { TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import type { IpcTarget } from '../shared/federation-types.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 
 /** What `emit` returns for an event above the high-water mark: completes on 'drain'. */
@@ -26,7 +26,7 @@ export function whenWritable(channel: Channel): Observable<undefined> {
 export function whenConfirmed(
   shared: SharedChannel,
   route: string,
-  target: IpcTarget,
+  target: TargetSpec,
   log: LoggerService,
 ): Observable<undefined> {
   const channel = shared.channel;

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import type { PeerId } from '../shared/federation-types.js';
+import type { PeerId } from '../../channel/channel-target.js';
 import { comparePeers, isLocalPeer } from '../shared/peer-id.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 import type { IpcReply } from './ipc-reply.interface.js';

@@ -1,10 +1,10 @@
 import type { Observable } from 'rxjs';
-import type { IpcTarget } from '../shared/federation-types.js';
+import type { TargetSpec } from '../../channel/channel-target.js';
 import type { IpcClient } from './ipc.client.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 
 /** What `send` yields: the handler's values for one peer, IpcReply objects for a gather. */
-export type IpcSendResult<T extends IpcTarget, R> = T extends 'all' | 'others' | 'host'
+export type IpcSendResult<T extends TargetSpec, R> = T extends 'all' | 'others' | 'host'
   ? IpcReply<R>
   : R;
 
@@ -13,7 +13,7 @@ export type IpcSendResult<T extends IpcTarget, R> = T extends 'all' | 'others' |
  * `'B/3'` on host B of a federated channel) or a group (`'all'` hosts, `'others'`, or this
  * `'host'` only).
  */
-export class IpcClientTarget<T extends IpcTarget> {
+export class IpcClientTarget<T extends TargetSpec> {
   /** @internal */
   constructor(
     private readonly client: IpcClient,

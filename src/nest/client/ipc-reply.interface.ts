@@ -1,4 +1,4 @@
-import type { PeerId } from '../shared/federation-types.js';
+import type { PeerId } from '../../channel/channel-target.js';
 
 /**
  * One response of a gather (`client.to('all').send(...)`, `to('others')`, `to('host')`). A peer whose handler

@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import { type ChannelOptions, duration } from '../../channel/channel-options.js';
 import { ChannelClosedError } from '../../channel/errors.js';
-import { type IpcTarget, type PeerId, federated } from '../shared/federation-types.js';
 import { canonicalPeer } from '../shared/peer-id.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
@@ -65,7 +65,7 @@ export class IpcClient extends NestClientBase {
   private readonly timeoutMs: number | undefined;
   /** `emit` completes once the event is confirmed read and handled (see the option). */
   private readonly confirmEvents: boolean;
-  private readonly targets = new Map<IpcTarget, IpcClientTarget<IpcTarget>>();
+  private readonly targets = new Map<TargetSpec, IpcClientTarget<TargetSpec>>();
   private detachChannel: (() => void) | undefined;
   private readonly log = new Logger('IpcClient');
   private readonly pipes: RequestPipes;
@@ -106,7 +106,7 @@ export class IpcClient extends NestClientBase {
    */
   get peers(): PeerId[] {
     const shared = this.attached();
-    return shared === undefined ? [] : [...federated(shared.channel).peers];
+    return shared === undefined ? [] : [...shared.channel.peers];
   }
 
   /**
@@ -178,7 +178,7 @@ export class IpcClient extends NestClientBase {
    * every peer of every host (`'all'`, self included), `'others'`, or every peer of this host
    * (`'host'`). For the groups, `send` gathers one IpcReply per peer that handles the pattern.
    */
-  to<T extends IpcTarget>(target: T): IpcClientTarget<T> {
+  to<T extends TargetSpec>(target: T): IpcClientTarget<T> {
     let t = this.targets.get(target);
     if (t === undefined) {
       t = new IpcClientTarget(this, target);
@@ -206,7 +206,7 @@ export class IpcClient extends NestClientBase {
   }
 
   /** @internal */
-  request(target: IpcTarget | undefined, pattern: unknown, data: unknown): Observable<unknown> {
+  request(target: TargetSpec | undefined, pattern: unknown, data: unknown): Observable<unknown> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageError());
     }
@@ -218,7 +218,7 @@ export class IpcClient extends NestClientBase {
     return withSendScope(send, message, (meta) => this.reach(target, route, data, meta));
   }
 
-  private reach(target: IpcTarget | undefined, route: string, data: unknown, meta?: IpcMetadata) {
+  private reach(target: TargetSpec | undefined, route: string, data: unknown, meta?: IpcMetadata) {
     if (this.ready && this.shared !== undefined)
       return this.aim(this.shared, target, route, data, meta);
     return defer(() => this.ensureConnected()).pipe(
@@ -228,7 +228,7 @@ export class IpcClient extends NestClientBase {
 
   private aim(
     shared: SharedChannel,
-    target: IpcTarget | undefined,
+    target: TargetSpec | undefined,
     route: string,
     data: unknown,
     meta: IpcMetadata | undefined,
@@ -241,7 +241,7 @@ export class IpcClient extends NestClientBase {
   }
 
   /** @internal */
-  event(target: IpcTarget, pattern: unknown, data: unknown): Observable<undefined> {
+  event(target: TargetSpec, pattern: unknown, data: unknown): Observable<undefined> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageError());
     }
@@ -396,5 +396,5 @@ export class IpcClient extends NestClientBase {
 
 /** A peer of this host given as `'<this host>/<id>'` is the same peer as its number. */
 function ownHost(shared: SharedChannel, peer: PeerId): PeerId {
-  return canonicalPeer(peer, federated(shared.channel).host);
+  return canonicalPeer(peer, shared.channel.host);
 }

@@ -1,8 +1,8 @@
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { ChannelClosedError } from '../../channel/errors.js';
 import { PeerUnavailableError, RequestTimeoutError } from '../ipc.errors.js';
 import type { InOrder } from '../protocol/in-order.js';
-import type { PeerId } from '../shared/federation-types.js';
 import type { PendingRequest, PendingRequests } from '../shared/pending-requests.js';
 
 /** What every request of one IpcClient shares: made once per client, not once per request. */

@@ -1,6 +1,6 @@
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { DeliveryFailure } from '../../channel/errors.js';
-import { type IpcTarget, type PeerId, federated } from '../shared/federation-types.js';
 
 /** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
 export type IpcMetadata = Record<string, string>;
@@ -122,7 +122,7 @@ export function sendRequest(
   raw: unknown,
   serialized: boolean,
 ): void {
-  const to = federated(channel).to(target, NO_HOLD);
+  const to = channel.to(target, NO_HOLD);
   if (serialized) to.emit(WIRE.requestRaw, id, raw);
   else {
     const { pattern, data, metadata } = raw as NestPacket;
@@ -137,12 +137,12 @@ export function sendRequest(
  */
 export function sendEvent(
   channel: Channel,
-  target: IpcTarget,
+  target: TargetSpec,
   raw: unknown,
   serialized: boolean,
   broadcast: 0 | 1,
 ): boolean {
-  const to = federated(channel).to(target);
+  const to = channel.to(target);
   if (serialized) return to.emit(WIRE.eventRaw, raw, broadcast);
   const { pattern, data, metadata } = raw as NestPacket;
   return metadata === undefined
@@ -166,12 +166,12 @@ export function sendResponse(
   id: string,
   value: unknown,
 ): void {
-  federated(channel).to(target, TO_PROCESS).emit(form, id, value);
+  channel.to(target, TO_PROCESS).emit(form, id, value);
 }
 
 /** Tells `target` to stop working on request `id`. */
 export function sendCancel(channel: Channel, target: PeerId, id: string): void {
-  federated(channel).to(target, TO_PROCESS).emit(WIRE.cancel, id);
+  channel.to(target, TO_PROCESS).emit(WIRE.cancel, id);
 }
 
 /** The request id an undelivered request, response or cancel carried (its first argument). */

@@ -1,7 +1,7 @@
 import { BaseRpcContext } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { IpcMetadata } from '../protocol/nest-wire.js';
-import type { PeerId } from '../shared/federation-types.js';
 
 export type { IpcMetadata };
 

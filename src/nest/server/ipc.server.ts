@@ -6,6 +6,7 @@ import type {
   ReadPacket,
   WritePacket,
 } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { ChannelOptions } from '../../channel/channel-options.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
@@ -19,7 +20,6 @@ import {
   withdrawChannelUser,
 } from '../shared/channel-registry.js';
 import type { MessageSink } from '../shared/message-sink.js';
-import type { PeerId } from '../shared/federation-types.js';
 import type { IpcContext } from './ipc.context.js';
 import { pickChannelOptions } from '../shared/options-agreement.js';
 import type { SharedChannel } from '../shared/shared-channel.js';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
+import type { PeerId } from '../../channel/channel-target.js';
 import { NO_MESSAGE_HANDLER } from '../protocol/nest-wire.js';
 import type { MessageSink } from './message-sink.js';
-import type { PeerId } from './federation-types.js';
 
 /** A request or event that arrived before this process's IpcServer was attached. */
 interface EarlyMessage {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
+import type { ChannelOptions, FederationOptions } from '../../channel/channel-options.js';
 import { shownValue } from '../../channel/errors.js';
-import type { FederationOptions } from './federation-types.js';
 
 /** The defaults the channel applies to a `federation` option (see FederationOptions). */
 const DEFAULTS = { leaseMs: 5000, hostTimeoutMs: 5000, prefix: 'ipc' } as const;
@@ -36,6 +36,16 @@ export function federationKey(federation: FederationOptions | undefined): string
     federation.hostTimeoutMs ?? DEFAULTS.hostTimeoutMs,
     federation.prefix ?? DEFAULTS.prefix,
   ]);
+}
+
+/**
+ * Whether two users' options may be one process's view of one host. Two hosts of a federated
+ * channel may run in one process (a test, a demo): their channels share a name but are not
+ * one channel, and their options need not agree.
+ */
+export function sameHost(a: ChannelOptions, b: ChannelOptions): boolean {
+  if (a.federation === undefined || b.federation === undefined) return true;
+  return (a.federation.host ?? hostname()) === (b.federation.host ?? hostname());
 }
 
 /**

@@ -1,10 +1,5 @@
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import {
-  type FederatedChannel,
-  type IpcTarget,
-  type PeerId,
-  federated,
-} from './federation-types.js';
 import type { MessageSink } from './message-sink.js';
 import { isLocalPeer } from './peer-id.js';
 import { Coverage, UnhandledEvents } from './unhandled-events.js';
@@ -25,20 +20,18 @@ export class HandlerDirectory {
   /** Peers handling each message route, rebuilt when membership or meta changes. */
   private handlers = new Map<string, PeerId[]>();
   /** Per event route, the targets a handler is known among (cleared like `handlers`). */
-  private readonly handledEvents = new Map<string, Set<IpcTarget>>();
+  private readonly handledEvents = new Map<string, Set<TargetSpec>>();
   /** Per route, the next turn among this host's handlers. */
   private readonly localTurn = new Map<string, number>();
   /** Per route, the next turn among other hosts' handlers. */
   private readonly remoteTurn = new Map<string, number>();
   private readonly unhandled: UnhandledEvents;
-  private readonly peersView: FederatedChannel;
 
   constructor(
     private readonly channel: Channel,
     /** How long a peer that announced nothing may still attach an IpcServer (graceMs). */
     announceWaitMs: number,
   ) {
-    this.peersView = federated(channel);
     this.unhandled = new UnhandledEvents(channel, announceWaitMs, (route, target, final) =>
       this.eventCoverage(route, target, final),
     );
@@ -89,9 +82,8 @@ export class HandlerDirectory {
 
   /** Members whose IpcServer announced the message route, shutting down or not. */
   private announcing(route: string, retiring: boolean): PeerId[] {
-    const view = this.peersView;
-    return view.peers.filter((id) => {
-      const info = view.peerInfo(id);
+    return this.channel.peers.filter((id) => {
+      const info = this.channel.peerInfo(id);
       return (
         info !== undefined &&
         info.retiring === retiring &&
@@ -119,7 +111,7 @@ export class HandlerDirectory {
    * sender hears of it (a warning, once per pattern a minute). One Map and one Set lookup when
    * a handler is known.
    */
-  noteEvent(route: string, target: IpcTarget): void {
+  noteEvent(route: string, target: TargetSpec): void {
     if (this.handledEvents.get(route)?.has(target) === true) return;
     const coverage = this.eventCoverage(route, target, false);
     if (coverage !== Coverage.Handled) this.unhandled.watch(route, target, coverage);
@@ -129,7 +121,7 @@ export class HandlerDirectory {
    * Resolves once a peer the event just sent to `target` went to is known to handle it; rejects
    * with NoEventHandlerError when none does (see UnhandledEvents for when that is known).
    */
-  eventVerdict(route: string, target: IpcTarget): Promise<void> {
+  eventVerdict(route: string, target: TargetSpec): Promise<void> {
     if (this.handledEvents.get(route)?.has(target) === true) return Promise.resolve();
     const coverage = this.eventCoverage(route, target, false);
     if (coverage === Coverage.Handled) return Promise.resolve();
@@ -143,21 +135,20 @@ export class HandlerDirectory {
    * `final`: the wait for announcements is over, so a present peer that announced nothing is
    * taken to handle nothing.
    */
-  private eventCoverage(route: string, target: IpcTarget, final: boolean): Coverage {
+  private eventCoverage(route: string, target: TargetSpec, final: boolean): Coverage {
     const self = this.channel.id;
     if (self === undefined) return Coverage.Unknown; // not joined: who it goes to is not known
-    const view = this.peersView;
     const ids =
       target === 'all'
-        ? view.peers
+        ? this.channel.peers
         : target === 'others'
-          ? view.peers.filter((id) => id !== self)
+          ? this.channel.peers.filter((id) => id !== self)
           : target === 'host'
-            ? view.peers.filter(isLocalPeer)
+            ? this.channel.peers.filter(isLocalPeer)
             : [target];
     let unknown = false;
     for (const id of ids) {
-      const info = view.peerInfo(id);
+      const info = this.channel.peerInfo(id);
       if (info === undefined) {
         unknown = true; // held for the id's next process, whose handlers are not known yet
         continue;

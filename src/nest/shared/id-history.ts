@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import { type PeerId, federated } from './federation-types.js';
 
 /** What a peer announced in its channel meta (see HandlerDirectory). */
 interface NestMeta {
@@ -57,7 +57,7 @@ export class IdHistory {
       update(id);
     });
     channel.on('meta', update);
-    channel.on('connect', () => federated(channel).peers.forEach(update));
+    channel.on('connect', () => channel.peers.forEach(update));
     channel.on('leave', (id: PeerId) => {
       if (typeof id === 'number') this.leftAt.set(id, Date.now());
     });
@@ -97,7 +97,7 @@ export class IdHistory {
       if (now - left < this.graceMs && this.routes.get(id)?.includes(route) === true) out.push(id);
     }
     if (this.instances !== undefined) {
-      const members = new Set<PeerId>(federated(this.channel).peers);
+      const members = new Set<PeerId>(this.channel.peers);
       for (let id = 1; id <= this.instances; id++) {
         if (!members.has(id) && !this.seen.has(id)) out.push(id);
       }

@@ -1,5 +1,5 @@
+import type { PeerId } from '../../channel/channel-target.js';
 import type { DeliveryFailure } from '../../channel/errors.js';
-import type { PeerId } from './federation-types.js';
 
 /** What an IpcServer offers the shared channel: its patterns, and where messages go. */
 export interface MessageSink {

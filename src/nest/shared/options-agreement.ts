@@ -1,7 +1,7 @@
+import type { ChannelOptions } from '../../channel/channel-options.js';
 import { resolveOptions } from '../../channel/channel-options.js';
 import { shownValue } from '../../channel/errors.js';
 import { federationKey, shownFederation } from './federation-agreement.js';
-import type { FederatedChannelOptions as ChannelOptions } from './federation-types.js';
 import type { OptionDifference } from './options-mismatch.error.js';
 
 /**

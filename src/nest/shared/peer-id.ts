@@ -1,7 +1,4 @@
-import type { PeerId } from './federation-types.js';
-
-/** The highest peer id a host gives out (the channel's MAX_PEER_ID under federation). */
-const MAX_ID = 0xfffc;
+import { type PeerId, parsePeerId } from '../../channel/channel-target.js';
 
 /** Whether `id` names a peer of this host (a number) rather than one on another host. */
 export function isLocalPeer(id: PeerId): id is number {
@@ -9,17 +6,11 @@ export function isLocalPeer(id: PeerId): id is number {
 }
 
 /**
- * The host and id of a well-formed remote peer id (`'B/3'`); undefined for a local id or a
- * malformed string, which the channel refuses with InvalidTargetError when it is sent to.
+ * Whether `id` is a well-formed id of a peer on another host (`'B/3'`). A malformed string is
+ * not: the channel refuses it with InvalidTargetError when it is sent to.
  */
-export function splitRemote(id: PeerId): { host: string; id: number } | undefined {
-  if (typeof id !== 'string') return undefined;
-  const slash = id.indexOf('/');
-  if (slash < 1 || slash !== id.lastIndexOf('/')) return undefined;
-  const digits = id.slice(slash + 1);
-  if (!/^[1-9][0-9]{0,4}$/.test(digits)) return undefined;
-  const n = Number(digits);
-  return n <= MAX_ID ? { host: id.slice(0, slash), id: n } : undefined;
+export function isRemotePeer(id: PeerId): id is `${string}/${number}` {
+  return typeof id === 'string' && parsePeerId(id) !== undefined;
 }
 
 /**
@@ -28,7 +19,7 @@ export function splitRemote(id: PeerId): { host: string; id: number } | undefine
  */
 export function canonicalPeer(id: PeerId, host: string | undefined): PeerId {
   if (host === undefined || typeof id !== 'string') return id;
-  const remote = splitRemote(id);
+  const remote = parsePeerId(id);
   return remote !== undefined && remote.host === host ? remote.id : id;
 }
 
@@ -36,8 +27,8 @@ export function canonicalPeer(id: PeerId, host: string | undefined): PeerId {
 export function comparePeers(a: PeerId, b: PeerId): number {
   if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
   if (typeof b === 'number') return 1;
-  const ra = splitRemote(a);
-  const rb = splitRemote(b);
+  const ra = parsePeerId(a);
+  const rb = parsePeerId(b);
   if (ra === undefined || rb === undefined) return a < b ? -1 : a > b ? 1 : 0;
   if (ra.host !== rb.host) return ra.host < rb.host ? -1 : 1;
   return ra.id - rb.id;

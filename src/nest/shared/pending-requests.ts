@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import {
   ChannelClosedError,
@@ -7,9 +8,8 @@ import {
 } from '../../channel/errors.js';
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
-import { type PeerId, federated } from './federation-types.js';
 import { IdHistory } from './id-history.js';
-import { isLocalPeer, splitRemote } from './peer-id.js';
+import { isLocalPeer, isRemotePeer } from './peer-id.js';
 
 /** A request waiting for its responses. */
 export interface PendingRequest {
@@ -94,8 +94,8 @@ export class PendingRequests implements ClientSide {
    * which refuses it with InvalidTargetError.
    */
   private refuseRemote(target: PeerId, pattern: string): void {
-    if (isLocalPeer(target) || splitRemote(target) === undefined) return;
-    const info = federated(this.channel).peerInfo(target);
+    if (!isRemotePeer(target) || this.channel.host === undefined) return;
+    const info = this.channel.peerInfo(target);
     if (info === undefined)
       throw new PeerUnavailableError(target, pattern, false, this.history.absent(target));
     if (info.retiring) throw new PeerUnavailableError(target, pattern, true);
@@ -211,7 +211,7 @@ export class PendingRequests implements ClientSide {
   ): () => void {
     const peer = request.target;
     const holds = () => {
-      const info = federated(this.channel).peerInfo(peer);
+      const info = this.channel.peerInfo(peer);
       return info !== undefined && !info.retiring;
     };
     if (now && holds()) {

@@ -1,3 +1,4 @@
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import {
@@ -9,7 +10,6 @@ import {
   sendResponse,
 } from '../protocol/nest-wire.js';
 import { EarlyInbox } from './early-inbox.js';
-import type { PeerId } from './federation-types.js';
 import { HandlerDirectory } from './handler-directory.js';
 import type { MessageSink } from './message-sink.js';
 import { PendingRequests } from './pending-requests.js';

@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { IpcChannelError } from '../../channel/errors.js';
 import type { IpcStatus } from '../ipc-options.interface.js';
 import { leadershipEvents } from '../leadership/leadership-events.js';
-import type { PeerId } from './federation-types.js';
 
 /** Where an IpcServer or IpcClient publishes its status (Nest's status subject). */
 export interface StatusSink {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
+import type { TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import type { IpcTarget } from './federation-types.js';
 import { ChannelClosedError } from '../../channel/errors.js';
 import { NoEventHandlerError } from '../ipc.errors.js';
 
@@ -23,7 +23,7 @@ const WARNING_INTERVAL_MS = 60_000;
 /** An event (or several of one pattern and target) whose coverage is not known yet. */
 interface Pending {
   readonly route: string;
-  readonly target: IpcTarget;
+  readonly target: TargetSpec;
   /** Plain emits are waiting: a verdict of Unhandled warns. */
   warn: boolean;
   /** Confirmed emits waiting for the verdict. */
@@ -52,7 +52,7 @@ export class UnhandledEvents {
     private readonly channel: Channel,
     /** How long a peer that announced nothing may still attach a server (graceMs). */
     private readonly waitMs: number,
-    private readonly coverage: (route: string, target: IpcTarget, final: boolean) => Coverage,
+    private readonly coverage: (route: string, target: TargetSpec, final: boolean) => Coverage,
   ) {}
 
   /**
@@ -61,7 +61,7 @@ export class UnhandledEvents {
    */
   watch(
     route: string,
-    target: IpcTarget,
+    target: TargetSpec,
     coverage: Coverage,
     waiter?: { resolve(): void; reject(error: Error): void },
   ): void {
@@ -118,7 +118,7 @@ export class UnhandledEvents {
 
   private report(
     route: string,
-    target: IpcTarget,
+    target: TargetSpec,
     plain: number,
     waiters: readonly { reject(error: Error): void }[],
   ): void {
