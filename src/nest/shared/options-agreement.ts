@@ -80,7 +80,10 @@ export function optionDifferences(
     const shown = SHOWN_APART[option];
     const given = (o: ChannelOptions, v: string) =>
       o[option] !== undefined ? (shown?.(o) ?? v) : `${v} (default)`;
-    out.push({ option, first: given(first, a[option]), second: given(second, b[option]) });
+    let [x, y] = [given(first, a[option]), given(second, b[option])];
+    // They differ only in what is never shown (a Redis password, an adapter factory): say so.
+    if (x === y) [x, y] = [`${x} (one Redis credential or adapter)`, `${y} (another)`];
+    out.push({ option, first: x, second: y });
   }
   return out;
 }
