@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Codec, CodecName } from './wire/codec.js';
 import {
@@ -12,23 +11,13 @@ import {
 import { InvalidOptionError, shownValue } from './errors.js';
 import { MAX_PEER_ID } from './wire/frame.js';
 import type { ChannelLogger } from './logger.js';
-import type { AdapterContext, FederationAdapter } from './federation/federation-adapter.js';
+import {
+  type FederationOptions,
+  type ResolvedFederationOptions,
+  resolveFederation,
+} from './federation/federation-options.js';
 
-/** How a channel spans several hosts through a shared store (see docs/federation.md). */
-export interface FederationOptions {
-  /** ioredis URL ('redis://', 'rediss://' for TLS) or ioredis options (host, port, username, password, tls, db...). */
-  redis?: string | Record<string, unknown>;
-  /** This host's name, unique among the app's hosts; default os.hostname(). 1..64 chars, no '/'. */
-  host?: string;
-  /** A store other than Redis (see FederationAdapter). Exactly one of redis/adapter. */
-  adapter?: (ctx: AdapterContext) => FederationAdapter;
-  /** Leadership lease across hosts, ms (default 5000). */
-  leaseMs?: number;
-  /** A host whose view was not renewed for this long is gone (default 5000; views renew every heartbeatIntervalMs). */
-  hostTimeoutMs?: number;
-  /** Prefix of every Redis key (default 'ipc'). */
-  prefix?: string;
-}
+export type { FederationOptions } from './federation/federation-options.js';
 
 /** Options of `new Channel()`. Every one is optional; the defaults suit a PM2 cluster. */
 export interface ChannelOptions {
@@ -136,6 +125,8 @@ export interface ResolvedOptions {
   readonly stallTimeoutMs: number;
   /** This host's name when federated (see ChannelOptions.federation). */
   readonly host: string | undefined;
+  /** The federation options, checked (undefined: not federated). */
+  readonly federation: ResolvedFederationOptions | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -296,6 +287,7 @@ export function resolveOptions(
   if (maxQueueBytes < highWaterMark) {
     throw new InvalidOptionError(`Option 'maxQueueBytes' must not be below 'highWaterMark'.`);
   }
+  const federation = resolveFederation(options.federation, name);
   const heartbeatIntervalMs = duration('heartbeatIntervalMs', options.heartbeatIntervalMs, 1000);
   const heartbeatTimeoutMs = duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 5000);
   if (heartbeatTimeoutMs < 2 * heartbeatIntervalMs) {
@@ -322,23 +314,9 @@ export function resolveOptions(
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     stallTimeoutMs: duration('stallTimeoutMs', options.stallTimeoutMs, 5000),
-    host: federationHost(options.federation),
+    host: federation?.host,
+    federation,
   };
-}
-
-/** This host's name when federated; the rest of the federation options the bridge checks. */
-function federationHost(federation: FederationOptions | undefined): string | undefined {
-  if (federation === undefined) return undefined;
-  if (federation === null || typeof federation !== 'object') {
-    throw new InvalidOptionError(`Option 'federation' must be an object.`);
-  }
-  const host = federation.host ?? hostname();
-  if (typeof host !== 'string' || host.length < 1 || host.length > 64 || host.includes('/')) {
-    throw new InvalidOptionError(
-      `Option 'federation.host' must be 1 to 64 characters without '/', got ${shown(host)}; it names this host to the others.`,
-    );
-  }
-  return host;
 }
 
 /** The options the hub this process may host takes from the channel's. */

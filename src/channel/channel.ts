@@ -15,6 +15,7 @@ import { resolveEndpoint } from './endpoint/endpoint.js';
 import type { TransportKind } from './endpoint/endpoint-choice.js';
 import type { DeliveryFailure } from './errors.js';
 import { Log } from './logger.js';
+import { BridgeHost } from './peer/bridge-host.js';
 import { Dedup } from './peer/dedup.js';
 import { DirectAdapter } from './peer/direct-adapter.js';
 import { ErrorReporter } from './peer/error-reporter.js';
@@ -95,6 +96,19 @@ export class Channel extends ChannelEmitter {
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
     this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations, opts.graceMs);
+    const bridges =
+      opts.federation === undefined
+        ? undefined
+        : new BridgeHost({
+            channel: opts.name,
+            secret: opts.secret,
+            federation: opts.federation,
+            heartbeatIntervalMs: opts.heartbeatIntervalMs,
+            maxFrameBytes: opts.maxFrameBytes,
+            log,
+            onLease: () => this.leadership.update(),
+            onError: (error) => this.errors.report(error),
+          });
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
@@ -110,6 +124,7 @@ export class Channel extends ChannelEmitter {
           onStop: () => this.leadership.update(),
         },
         log,
+        bridges,
       },
       {
         joinRequest: () => this.presence.joinRequest(),
@@ -135,7 +150,7 @@ export class Channel extends ChannelEmitter {
     const dedup = new Dedup();
     const remote = new RemoteMembership(this);
     this.directory = new PeerDirectory(this.membership, remote, opts.host);
-    this.leadership = new Leadership(ctx);
+    this.leadership = new Leadership(ctx, bridges);
     this.sender = new Sender(ctx);
     this.presence = new Presence(ctx, dedup, this.sender, this.leadership);
     const control = new HubControl(ctx, this.sender, this.presence, this.leadership);

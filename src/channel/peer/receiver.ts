@@ -1,5 +1,6 @@
 import { DecodeError } from '../errors.js';
 import { decodeJsonAt, jsonCodec } from '../wire/codec.js';
+import { type FederatedFrame, readFederated } from '../wire/federated.js';
 import type { PeerId } from '../channel-target.js';
 import {
   BRIDGE_ID,
@@ -12,7 +13,6 @@ import {
   readSeq,
 } from '../wire/frame.js';
 import { Dedup } from './dedup.js';
-import { readOrigin } from './federated-frames.js';
 import { RESERVED_EVENTS } from './event-name-encoder.js';
 import { EventNames } from './event-names.js';
 import type { HubControl } from './hub-control.js';
@@ -102,9 +102,11 @@ export class Receiver extends PeerPart {
 
   /** A frame from a peer on another host, through the bridge: its inner frame is dispatched. */
   private federated(frame: Buffer): void {
-    const origin = readOrigin(frame);
-    if (origin === undefined) {
-      this.log.warn('dropped a malformed frame from another host (through the bridge)');
+    let origin: FederatedFrame;
+    try {
+      origin = readFederated(frame);
+    } catch (e) {
+      this.log.warn(`dropped a frame from another host (through the bridge): ${String(e)}`);
       return;
     }
     let dedup = this.origins.get(origin.host);
@@ -117,9 +119,8 @@ export class Receiver extends PeerPart {
     }
     if (!dedup.accept(origin.incarnation, origin.seq)) return;
     this.state.counters.received(frame.length);
-    const type = frame[origin.inner + OFF_TYPE]!;
-    if (type !== FrameType.Message && type !== FrameType.Event) return;
-    this.dispatch(type, frame, origin.inner, `${origin.host}/${origin.peer}`);
+    const inner = origin.inner;
+    this.dispatch(inner[OFF_TYPE]!, inner, 0, `${origin.host}/${origin.peer}`);
   }
 
   /** Hands a data frame (at `at` in `frame`) from `sender` to its listeners. */
