@@ -13,7 +13,7 @@
  */
 import 'reflect-metadata';
 import { Controller, Inject, type INestMicroservice, Module } from '@nestjs/common';
-import { ClientsModule, Ctx, MessagePattern } from '@nestjs/microservices';
+import { ClientsModule, Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import {
@@ -52,6 +52,12 @@ class EveryHostController {
   sender(_: unknown, @Ctx() ctx: IpcContext): PeerId {
     return ctx.getSender();
   }
+
+  @EventPattern('hello')
+  hello(@Payload() n: number, @Ctx() ctx: unknown): void {
+    const sender = (ctx as IpcContext).getSender();
+    heard.push(`${this.host} heard ${n} from ${String(sender)}`);
+  }
 }
 
 @Controller()
@@ -69,6 +75,8 @@ class OnlyOnBController {
   }
 }
 
+/** The 'hello' events each host's Nest app handled, in order. */
+const heard: string[] = [];
 /** The peers of B that read a 'stall' request, as A names them. */
 const stalled: string[] = [];
 let store: MemoryStore;
@@ -77,6 +85,7 @@ const closers: (() => Promise<unknown>)[] = [];
 beforeEach(() => {
   store = new MemoryStore();
   stalled.length = 0;
+  heard.length = 0;
   dirs = [tempDir(), tempDir()];
 });
 afterEach(async () => {
@@ -152,6 +161,16 @@ test("peers of both hosts are listed in the channel's order, and a handler on B 
   expect(await firstValueFrom(b.client.to('A/1').send<PeerId>('sender', 0))).toBe('B/1');
   // This host's own name is the same peer as its number.
   expect(await firstValueFrom(a.client.to('A/1').send<PeerId>('sender', 0))).toBe(1);
+});
+
+test("events reach every host's handlers with the sender as that host names it; to('host') stays here", async () => {
+  const { a } = await twoHosts();
+  await firstValueFrom(a.client.to('host').emit('hello', 1));
+  await firstValueFrom(a.client.emit('hello', 2));
+  await until(() => heard.length === 3, 10_000, 'both hosts heard');
+  // A hears both of its own, in order; B only the one sent to every host, from A/1.
+  expect(heard.filter((h) => h.startsWith('A'))).toEqual(['A heard 1 from 1', 'A heard 2 from 1']);
+  expect(heard.filter((h) => h.startsWith('B'))).toEqual(['B heard 2 from A/1']);
 });
 
 test("a request without a target stays on this host while one handles it; otherwise it goes to another host's", async () => {
