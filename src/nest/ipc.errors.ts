@@ -77,7 +77,8 @@ function unavailableText(
  * No response within the client's `timeout` option. The responder is told to stop. `read` tells
  * where the request was stuck: `true` when the responder had read it (its handler is slow, or
  * its event loop was blocked after reading), `false` when it had not even been read (the
- * responder's event loop, or the hub's, is blocked, or its connection is backed up).
+ * responder's event loop, or the hub's, is blocked, or its connection is backed up). For a peer
+ * on another host, `read` means the request reached that host's inbox in the shared store.
  */
 export class RequestTimeoutError extends IpcChannelError {
   constructor(
@@ -95,13 +96,22 @@ export class RequestTimeoutError extends IpcChannelError {
         : '';
     super(
       'ERR_IPC_REQUEST_TIMEOUT',
-      waitedForRestart
-        ? `Peer ${peer} did not come back within ${ms} ms: '${pattern}' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.`
-        : read
-          ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
-          : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
+      typeof peer === 'string' && !waitedForRestart
+        ? remoteTimeoutText(peer, pattern, ms, read)
+        : waitedForRestart
+          ? `Peer ${peer} did not come back within ${ms} ms: '${pattern}' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.`
+          : read
+            ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
+            : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
     );
   }
+}
+
+/** A request to a peer on another host timed out: where it was stuck, as far as this host knows. */
+function remoteTimeoutText(peer: string, pattern: string, ms: number, stored: boolean): string {
+  return stored
+    ? `Peer ${peer} got '${pattern}' into its host's inbox but no answer came within ${ms} ms: its handler is slow, that host's hub or bridge is behind, or its event loop is blocked. Raise the client's 'timeout' option if the handler is slow.`
+    : `'${pattern}' had not even reached the inbox of peer ${peer}'s host after ${ms} ms: this host's bridge cannot reach the shared store, or is backed up. It may still run there once it arrives: keep such handlers idempotent, or raise the client's 'timeout' option.`;
 }
 
 /** Nest's rule: a pattern and data are required (same text as Nest's InvalidMessageException). */

@@ -6,7 +6,8 @@
  *   goes to another host's only when none does;
  * - a gather reaches every handler of every host, each IpcReply naming its peer ('B/2');
  *   `to('host')` only this host's;
- * - a host that goes away settles its peers' entries with PeerLeftError.
+ * - a host that goes away settles its peers' entries with PeerLeftError;
+ * - a timeout tells a request stored in the other host's inbox from one that never got there.
  *
  * Host A: one Nest app (peer 1). Host B: one Nest app (peer 1) and a plain channel that answers
  * the Nest wire itself (peer 2), so B has two handlers of 'where'.
@@ -25,6 +26,7 @@ import {
   IpcServer,
   PeerLeftError,
   type PeerId,
+  RequestTimeoutError,
 } from '../../src/index.js';
 import { WIRE, sendResponse } from '../../src/nest/protocol/nest-wire.js';
 import { comparePeers } from '../../src/nest/shared/peer-id.js';
@@ -212,4 +214,18 @@ test("a host that goes away settles its peers' entries of a gather with PeerLeft
     "Peer B/1 left before answering 'stall'. The request may or may not have run there; retry if it is safe to.",
   );
   expect(a.client.peers).toEqual([1]);
+});
+
+test("a request to a peer on another host that times out says it reached that host's inbox", async () => {
+  await twoHosts();
+  const client = new IpcClient({ ...options('A'), timeout: 1000 });
+  closers.push(() => client.close());
+  const asked = firstValueFrom(client.to('B/1').send('stall', 0)).catch((e: unknown) => e);
+  await until(() => stalled.length === 1, 10_000, 'B/1 read it');
+  const err = (await asked) as RequestTimeoutError;
+  expect(err).toBeInstanceOf(RequestTimeoutError);
+  expect([err.peer, err.read]).toEqual(['B/1', true]);
+  expect(err.message).toBe(
+    "Peer B/1 got 'stall' into its host's inbox but no answer came within 1000 ms: its handler is slow, that host's hub or bridge is behind, or its event loop is blocked. Raise the client's 'timeout' option if the handler is slow.",
+  );
 });

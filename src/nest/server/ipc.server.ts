@@ -308,10 +308,16 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 }
 
-/** One line on join, so an operator sees which channel and id a worker got, and who routes. */
+/**
+ * One line on join, so an operator sees which channel and id a worker got, who routes, and on a
+ * federated channel which host it is (its peers are '<host>/<id>' to the other hosts).
+ */
 function logJoin(channel: Channel): void {
   const hub = channel.isHub ? 'this process hosts the hub' : `peer ${channel.hubId} hosts the hub`;
-  new Logger('IpcServer').log(`Joined channel '${channel.name}' as peer ${channel.id}; ${hub}.`);
+  const host = channel.host === undefined ? '' : ` on host '${channel.host}'`;
+  new Logger('IpcServer').log(
+    `Joined channel '${channel.name}' as peer ${channel.id}${host}; ${hub}.`,
+  );
 }
 
 /**
