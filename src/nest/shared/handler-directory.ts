@@ -19,6 +19,8 @@ interface NestMeta {
 export class HandlerDirectory {
   /** Peers handling each message route, rebuilt when membership or meta changes. */
   private handlers = new Map<string, PeerId[]>();
+  /** This host's among them (all of them on a channel that is not federated). */
+  private readonly localHandlers = new Map<string, number[]>();
   /** Per event route, the targets a handler is known among (cleared like `handlers`). */
   private readonly handledEvents = new Map<string, Set<TargetSpec>>();
   /** Per route, the next turn among this host's handlers. */
@@ -44,6 +46,7 @@ export class HandlerDirectory {
   /** Membership or meta changed: what was looked up is stale, and what waits may be settled. */
   private changed(): void {
     this.handlers.clear();
+    this.localHandlers.clear();
     this.handledEvents.clear();
     this.unhandled.recheck();
   }
@@ -98,12 +101,26 @@ export class HandlerDirectory {
    * other hosts are the fallback, not a share of the load.
    */
   pickPeer(route: string, tried?: ReadonlySet<PeerId>): PeerId | undefined {
-    const all = this.peersHandling(route);
-    const left = tried === undefined || tried.size === 0 ? all : all.filter((p) => !tried.has(p));
-    const local = left.filter(isLocalPeer);
+    let local: readonly PeerId[] = this.localHandling(route);
+    let all = this.peersHandling(route);
+    if (tried !== undefined && tried.size > 0) {
+      local = local.filter((p) => !tried.has(p));
+      all = all.filter((p) => !tried.has(p));
+    }
     if (local.length > 0) return inTurn(this.localTurn, route, local);
-    if (left.length === 0) return undefined;
-    return inTurn(this.remoteTurn, route, left);
+    // None of this host's is left: `all` holds only other hosts' peers.
+    if (all.length === 0) return undefined;
+    return inTurn(this.remoteTurn, route, all);
+  }
+
+  /** This host's peers that handle a message route, ascending (cached like peersHandling). */
+  private localHandling(route: string): number[] {
+    let peers = this.localHandlers.get(route);
+    if (peers === undefined) {
+      peers = this.peersHandling(route).filter(isLocalPeer);
+      this.localHandlers.set(route, peers);
+    }
+    return peers;
   }
 
   /**
