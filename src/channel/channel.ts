@@ -79,7 +79,7 @@ export class Channel extends ChannelEmitter {
   private readonly receiver: Receiver;
   private readonly presence: Presence;
   private readonly lifecycle: Lifecycle;
-  private readonly targets = new Map<TargetSpec, ChannelTarget>();
+  private readonly targets = new Map<number | string, ChannelTarget>();
   private readonly directory: PeerDirectory;
 
   constructor(options: ChannelOptions = {}) {
@@ -96,19 +96,10 @@ export class Channel extends ChannelEmitter {
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
     this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations, opts.graceMs);
-    const bridges =
-      opts.federation === undefined
-        ? undefined
-        : new BridgeHost({
-            channel: opts.name,
-            secret: opts.secret,
-            federation: opts.federation,
-            heartbeatIntervalMs: opts.heartbeatIntervalMs,
-            maxFrameBytes: opts.maxFrameBytes,
-            log,
-            onLease: () => this.leadership.update(),
-            onError: (error) => this.errors.report(error),
-          });
+    const bridges = BridgeHost.of(opts, log, {
+      onLease: () => this.leadership.update(),
+      onError: (error) => this.errors.report(error),
+    });
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
@@ -319,12 +310,12 @@ export class Channel extends ChannelEmitter {
    */
   to(target: TargetSpec, options?: SendOptions): ChannelTarget {
     const flags = sendFlags(options);
-    const cache = options === undefined || flags === 0;
-    let t = cache ? this.targets.get(target) : undefined;
+    const key = typeof target === 'number' ? target * 8 + flags : `${target}|${flags}`;
+    let t = this.targets.get(key);
     if (t === undefined) {
       const route = targetRoute(target, this.host);
       t = new ChannelTarget(this, route.code, route.flags | flags, route.remote);
-      if (cache && this.targets.size < MAX_CACHED_TARGETS) this.targets.set(target, t);
+      if (this.targets.size < MAX_CACHED_TARGETS) this.targets.set(key, t);
     }
     return t;
   }

@@ -94,6 +94,16 @@ test('an inbox entry read twice (a bridge took over before acknowledging it) is 
   ]);
 });
 
+test('a message to a host not known (yet) is stored in its inbox and confirmed: that host may be starting', async () => {
+  const hosts = new FederatedHosts(box);
+  const a = await hosts.connected('A');
+  await a.to('Z/4').sendConfirmed('for later');
+  expect(hosts.store.appended.map((e) => e.host)).toEqual(['Z']);
+  expect(hosts.store.unacked('Z')).toBe(1);
+  expect(a.to('Z/4', { hold: false })).toBe(a.to('Z/4', { hold: false }));
+  expect(a.to('Z/4', { hold: false })).not.toBe(a.to('Z/4'));
+});
+
 test('malformed targets throw InvalidTargetError; another host without federation is refused the same way', async () => {
   const hosts = new FederatedHosts(box);
   const a = hosts.channel('A');

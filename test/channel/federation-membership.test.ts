@@ -70,6 +70,29 @@ test("a peer of another host joins, changes meta, retires and leaves: 'join', 'm
   expect(b1.peers).toEqual([1, 'A/1']);
 });
 
+test("the view of other hosts outlives this host's hub: no 'leave' or 'join' for them when the hub moves, and messages keep crossing", async () => {
+  const hosts = new FederatedHosts(box);
+  const a1 = await hosts.connected('A');
+  const a2 = await hosts.connected('A');
+  const b = await hosts.connected('B');
+  await until(() => a2.peers.includes('B/1'), undefined, 'A/2 to see B/1');
+  const events: [string, PeerId][] = [];
+  a2.on('join', (id) => events.push(['join', id]));
+  a2.on('leave', (id) => events.push(['leave', id]));
+  const got: unknown[] = [];
+  a2.on('message', (sender, message) => got.push([sender, message]));
+
+  await a1.close();
+  await until(() => a2.isHub, undefined, 'A/2 to host the hub');
+  expect(a2.peers).toEqual([2, 'B/1']);
+  await b.to('A/2').sendConfirmed('after the move');
+  await until(() => got.length === 1, undefined, 'the message through the new bridge');
+  expect(got).toEqual([['B/1', 'after the move']]);
+  await until(() => !b.peers.includes('A/1'), undefined, 'B to see A/1 leave');
+  expect(events).toEqual([['leave', 1]]);
+  expect(b.peers).toEqual([1, 'A/2']);
+});
+
 test('with federation one hub of all hosts leads, at the fencing epoch of its lease', async () => {
   const hosts = new FederatedHosts(box);
   const a = await hosts.connected('A');

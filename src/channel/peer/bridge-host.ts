@@ -1,3 +1,4 @@
+import type { ResolvedOptions } from '../channel-options.js';
 import type { IpcChannelError } from '../errors.js';
 import { Bridge } from '../federation/bridge.js';
 import type { ResolvedFederationOptions } from '../federation/federation-options.js';
@@ -27,6 +28,24 @@ export class BridgeHost {
   private hub: Hub | undefined;
 
   constructor(private readonly options: BridgeHostOptions) {}
+
+  /** The bridge host of a channel with these options; undefined when it is not federated. */
+  static of(
+    opts: ResolvedOptions,
+    log: Log,
+    events: Pick<BridgeHostOptions, 'onLease' | 'onError'>,
+  ): BridgeHost | undefined {
+    if (opts.federation === undefined) return undefined;
+    return new BridgeHost({
+      channel: opts.name,
+      secret: opts.secret,
+      federation: opts.federation,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      maxFrameBytes: opts.maxFrameBytes,
+      log,
+      ...events,
+    });
+  }
 
   /** Whether the bridge holds the store's leadership lease now (see Bridge.leading). */
   get leading(): boolean {
