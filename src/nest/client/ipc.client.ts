@@ -237,7 +237,7 @@ export class IpcClient extends NestClientBase {
       ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, meta, true))
       : target === undefined
         ? this.anyPeer(shared, route, data, meta)
-        : this.single(shared, ownHost(shared, target), route, data, meta, true);
+        : this.single(shared, canonicalPeer(target, shared.channel.host), route, data, meta, true);
   }
 
   /** @internal */
@@ -260,7 +260,7 @@ export class IpcClient extends NestClientBase {
     const scope = messageHooks?.send?.(eventMessage(shared.channel, route, target));
     const packet = this.packet(route, data, undefined, scope?.metadata);
     const broadcast = isGroup(target) ? 1 : 0;
-    const aimed = isGroup(target) ? target : ownHost(shared, target);
+    const aimed = isGroup(target) ? target : canonicalPeer(target, shared.channel.host);
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
     let outcome: Observable<undefined> | undefined;
@@ -392,9 +392,4 @@ export class IpcClient extends NestClientBase {
       return call;
     });
   }
-}
-
-/** A peer of this host given as `'<this host>/<id>'` is the same peer as its number. */
-function ownHost(shared: SharedChannel, peer: PeerId): PeerId {
-  return canonicalPeer(peer, shared.channel.host);
 }
