@@ -24,6 +24,7 @@ import {
   type IpcContext,
   type IpcReply,
   IpcServer,
+  NoEventHandlerError,
   PeerLeftError,
   type PeerId,
   RequestTimeoutError,
@@ -67,6 +68,11 @@ class OnlyOnBController {
   @MessagePattern('only-b')
   onlyB(_: unknown, @Ctx() ctx: IpcContext): PeerId {
     return ctx.getSender();
+  }
+
+  @EventPattern('b-only')
+  bOnly(@Payload() n: number): void {
+    heard.push(`B heard b-only ${n}`);
   }
 
   /** Never answers: a gather of it waits until the host goes away. */
@@ -173,6 +179,18 @@ test("events reach every host's handlers with the sender as that host names it; 
   // A hears both of its own, in order; B only the one sent to every host, from A/1.
   expect(heard.filter((h) => h.startsWith('A'))).toEqual(['A heard 1 from 1', 'A heard 2 from 1']);
   expect(heard.filter((h) => h.startsWith('B'))).toEqual(['B heard 2 from A/1']);
+});
+
+test('with confirmEvents, an event only another host handles is confirmed; one nobody handles fails', async () => {
+  await twoHosts();
+  const client = new IpcClient({ ...options('A'), confirmEvents: true });
+  closers.push(() => client.close());
+  // Confirmed once B's inbox has it (and B announced a handler); B handles it after that.
+  await firstValueFrom(client.emit('b-only', 1));
+  await until(() => heard.length === 1, 10_000, 'B handled it');
+  expect(heard).toEqual(['B heard b-only 1']);
+  const err = await firstValueFrom(client.emit('nobody', 1)).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(NoEventHandlerError);
 });
 
 test("a request without a target stays on this host while one handles it; otherwise it goes to another host's", async () => {
