@@ -22,7 +22,8 @@ export interface IpcClientOptions extends ChannelOptions {
    * `emit` completes only once every peer the event went to has read it and one of them handles
    * its pattern, and errors with UndeliverableError, DeliveryUncertainError or
    * NoEventHandlerError otherwise. Off by default: `emit` completes once the event is accepted,
-   * and a pattern no peer handles is logged as a warning.
+   * and a pattern no peer handles is logged as a warning. On a federated channel, the peers of
+   * another host count as having read it once it is stored in that host's inbox.
    */
   confirmEvents?: boolean;
   /**
