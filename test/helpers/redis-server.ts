@@ -29,7 +29,7 @@ let exitHookInstalled = false;
  * Starts a redis-server on a free loopback port in a fresh temp directory, with every write
  * fsynced to the append-only file (`appendonly yes`, `appendfsync always`, no RDB snapshots), so
  * that restart() and kill()+start() lose nothing that was acknowledged. Resolves once it answers
- * PING. Fails (never skips) when redis-server is not installed.
+ * INFO. Fails (never skips) when redis-server is not installed.
  */
 export async function startRedis(opts: { password?: string } = {}): Promise<RedisServer> {
   const found = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
@@ -41,9 +41,22 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
     );
   }
   installExitHook();
-  const port = await freePort();
+  // Another process may take the free port before redis-server binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(port, opts.password);
+    } catch (e) {
+      if (!(e instanceof PortTakenError) || attempt === 5) throw e;
+    }
+  }
+}
+
+/** redis-server could not have the port: someone else listens there. */
+class PortTakenError extends Error {}
+
+async function launch(port: number, password: string | undefined): Promise<RedisServer> {
   const dir = mkdtempSync('/tmp/ipcr-');
-  const password = opts.password;
   const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
   let child: ChildProcess | undefined;
 
@@ -86,12 +99,14 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
       if (child === proc) child = undefined;
     });
     proc.once('error', (e) => output.push(String(e)));
-    const ready = await waitForPong(port, password, exited);
-    if (!ready) {
-      proc.kill('SIGKILL');
-      await exited;
-      throw new Error(`redis-server on port ${port} did not start:\n${output.join('')}`);
-    }
+    const pid = await waitForPid(port, password, exited);
+    if (pid === proc.pid) return;
+    proc.kill('SIGKILL');
+    await exited;
+    const text = output.join('');
+    if (pid !== undefined || text.includes('Address already in use'))
+      throw new PortTakenError(`port ${port} is taken`);
+    throw new Error(`redis-server on port ${port} did not start:\n${text}`);
   };
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
@@ -105,7 +120,12 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
     await exited;
   };
 
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
@@ -136,41 +156,47 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Asks PING until +PONG (true), or until the process exits or 15 s pass (false). */
-async function waitForPong(
+/**
+ * Asks for the server's pid (INFO server) until a server answers on `port`: that pid, or
+ * undefined if the process exits or 15 s pass first. A pid not the child's means another
+ * server has the port.
+ */
+async function waitForPid(
   port: number,
   password: string | undefined,
   exited: Promise<void>,
-): Promise<boolean> {
+): Promise<number | undefined> {
   let gone = false;
   void exited.then(() => (gone = true));
   const deadline = Date.now() + 15_000;
   while (!gone && Date.now() < deadline) {
-    if (await pingOnce(port, password)) return true;
+    const pid = await askPid(port, password);
+    if (pid !== undefined) return pid;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return false;
+  return undefined;
 }
 
-/** One connection: AUTH when a password is set, then PING; true when PONG comes back. */
-function pingOnce(port: number, password: string | undefined): Promise<boolean> {
+/** One connection: AUTH when a password is set, then INFO server; the process_id it gives. */
+function askPid(port: number, password: string | undefined): Promise<number | undefined> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
     let reply = '';
-    const done = (ok: boolean): void => {
+    const done = (pid: number | undefined): void => {
       socket.destroy();
-      resolve(ok);
+      resolve(pid);
     };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
+    socket.setTimeout(1000, () => done(undefined));
+    socket.once('error', () => done(undefined));
     socket.on('data', (d: Buffer) => {
       reply += d.toString();
-      if (reply.includes('+PONG')) done(true);
-      else if (reply.includes('-')) done(false); // LOADING, or an error: ask again
+      const pid = /process_id:(\d+)\r\n/.exec(reply);
+      if (pid !== null) done(Number(pid[1]));
+      else if (/^-|\r\n-/.test(reply)) done(undefined); // LOADING, or an error: ask again
     });
     socket.once('connect', () => {
       const auth = password === undefined ? '' : resp(['AUTH', password]);
-      socket.write(auth + resp(['PING']));
+      socket.write(auth + resp(['INFO', 'server']));
     });
   });
 }
