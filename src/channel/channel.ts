@@ -113,6 +113,7 @@ export class Channel extends ChannelEmitter {
           onFault: (error) => this.errors.report(error),
           firstEpoch: () => this.leadership.firstHubEpoch(),
           onStop: () => this.leadership.update(),
+          federated: bridges !== undefined,
         },
         log,
         bridges,

@@ -14,3 +14,5 @@ export type {
   FederationAdapter,
   InboxEntry,
 } from './federation/federation-adapter.js';
+export * from './federation/federation-errors.js';
+export { InboxTakenOverError, RedisStoreError } from './federation/redis/redis-store-error.js';

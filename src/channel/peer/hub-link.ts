@@ -34,6 +34,8 @@ const RETRY_MAX_MS = 2000;
 const HANDOVER_HEAD_START_MS = 30;
 /** How long a hub that follows another serves rejoining peers before newcomers. */
 const REJOIN_WINDOW_MS = 300;
+/** The same for a hub that knows no survivors (see Presence.expectedPeers) to reserve ids for. */
+const HISTORYLESS_REJOIN_WINDOW_MS = 2000;
 /** How long close() waits for an election under way to stop. */
 const ELECTION_CLOSE_WAIT_MS = 1000;
 /** How long a process that has never joined waits before probing after losing the hub. */
@@ -216,6 +218,7 @@ export class HubLink {
     this.watch.elected();
     if (result.role === 'hub') {
       log.info(`hosting the hub of channel '${this.options.name}' at ${endpoint.path}`);
+      const expected = this.owner.expectedPeers();
       const hub: Hub = new Hub(
         result.server,
         result.publication,
@@ -225,9 +228,15 @@ export class HubLink {
           codec: this.options.codec,
           secret: this.options.secret,
           maxFrameBytes: this.options.maxFrameBytes,
-          expected: this.owner.expectedPeers(),
-          // A hub that follows another serves rejoining peers before newcomers for a moment.
-          rejoinWindowMs: this.hadHub ? REJOIN_WINDOW_MS : 0,
+          expected,
+          // A hub that follows another serves rejoining peers before newcomers for a moment; for
+          // longer if it reserves nothing, e.g. a PM2 reload's new instance that won the election
+          // while it waited for its predecessor's id: the predecessor must get the id back first.
+          rejoinWindowMs: !this.hadHub
+            ? 0
+            : expected.length > 0
+              ? REJOIN_WINDOW_MS
+              : HISTORYLESS_REJOIN_WINDOW_MS,
           log,
         },
         () => {
