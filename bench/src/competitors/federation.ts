@@ -95,6 +95,8 @@ export const channelFederatedLocal: Competitor = {
   label: 'channel (one hop), federation on',
   family: 'channel',
   needsRedis: true,
+  // A 10% difference is below what one short quick-mode run can tell apart.
+  fullOnly: true,
   scenarios: ['rr-100', 'one-way'],
   unavailable: redisUnavailable,
   topology: (shape, env) => federatedOnOneHost(oneHopTopology(shape, 'channel'), env),
