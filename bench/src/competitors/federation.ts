@@ -79,7 +79,7 @@ function federatedOnOneHost(topology: Topology, env: RunEnv): Topology {
  */
 export const channelCrossHost: Competitor = {
   key: 'channel-2hosts',
-  label: 'channel, 2 hosts (Redis)',
+  label: 'channel, 2 hosts',
   family: 'channel',
   needsRedis: true,
   unavailable: redisUnavailable,
@@ -92,7 +92,7 @@ export const channelCrossHost: Competitor = {
  */
 export const channelFederatedLocal: Competitor = {
   key: 'channel-fed-local',
-  label: 'channel (one hop), federation on',
+  label: 'channel, federation on',
   family: 'channel',
   needsRedis: true,
   // A 10% difference is below what one short quick-mode run can tell apart.
