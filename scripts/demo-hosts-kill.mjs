@@ -1,7 +1,9 @@
 /**
  * Step 4 of the hosts demo (scripts/demo-hosts.mjs): `kill -9` of one host's hub worker, and so
- * of its bridge, while the demo's peer on the other host sends numbered ticks to that host's
- * other workers, each confirmed by a tock back: every tick must be confirmed once, in order.
+ * of its bridge, while numbered ticks cross between the hosts through it: the demo's peer (on
+ * the first host) sends them to the other host's workers (all of them when the demo's own host
+ * loses its hub, the others of that host otherwise), each confirmed by a tock back. Every tick
+ * must be confirmed once, in order.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dim, eventually, say, step, table } from './demo-kit.mjs';
@@ -46,17 +48,17 @@ function startTicks(demo, label, targets) {
   };
 }
 
-export async function killHub({ demo, ask, everyWorker, label, mark, west }) {
-  step(`4) kill -9 of ${west}'s hub worker, under traffic from the demo to ${west} and back`);
+export async function killHub({ demo, ask, everyWorker, label, mark, host, demoHost }) {
+  step(`4) kill -9 of ${host}'s hub worker, under traffic between the hosts`);
   const stats = await ask('stats?', 'stats', everyWorker());
-  const hub = [...stats].find(([, s]) => s.host === west && s.isHub);
+  const hub = [...stats].find(([, s]) => s.host === host && s.isHub);
   if (hub === undefined) {
-    mark(false, `no worker of ${west} says it hosts the hub`);
+    mark(false, `no worker of ${host} says it hosts the hub`);
     return false;
   }
   const [hubPeer, hubStats] = hub;
   const targets = [...stats]
-    .filter(([p, s]) => s.host === west && p !== hubPeer)
+    .filter(([p, s]) => p !== hubPeer && (host === demoHost ? s.host !== host : s.host === host))
     .map(([p]) => p)
     .sort();
   say(
@@ -69,7 +71,7 @@ export async function killHub({ demo, ask, everyWorker, label, mark, west }) {
   ticks.killed();
   process.kill(hubStats.pid, 'SIGKILL');
   say(
-    `   kill -9 ${hubStats.pid} (${hubPeer}, ${west}'s hub and bridge) after ${[...ticks.per.values()].reduce((n, t) => n + t.sent, 0)} ticks`,
+    `   kill -9 ${hubStats.pid} (${hubPeer}, ${host}'s hub and bridge${hubStats.isLeader ? ', the leader' : ''}) after ${[...ticks.per.values()].reduce((n, t) => n + t.sent, 0)} ticks`,
   );
   await sleep(2000);
   ticks.stop();
@@ -103,15 +105,15 @@ export async function killHub({ demo, ask, everyWorker, label, mark, west }) {
   );
   const after = await eventually(async () => {
     const s = await ask('stats?', 'stats', everyWorker(), 5000);
-    const h = [...s].find(([, x]) => x.host === west && x.isHub);
+    const h = [...s].find(([, x]) => x.host === host && x.isHub);
     const all = s.size === everyWorker().length;
     return h !== undefined && h[1].pid !== hubStats.pid && all ? h : undefined;
-  }, `a new hub on ${west} and the killed worker back`).catch(() => undefined);
+  }, `a new hub on ${host} and the killed worker back`).catch(() => undefined);
   mark(
     after !== undefined,
     after
-      ? `${after[0]} (pid ${after[1].pid}) now hosts ${west}'s hub; all ${everyWorker().length} workers answer`
-      : `no new hub on ${west}`,
+      ? `${after[0]} (pid ${after[1].pid}) now hosts ${host}'s hub; all ${everyWorker().length} workers answer`
+      : `no new hub on ${host}`,
   );
   return clean && after !== undefined;
 }
