@@ -153,6 +153,12 @@ function optionalPeerBlocks() {
     { dir: 'src/terminus', entry: 'nestjs-ipc-channel/terminus', packages: ['@nestjs/terminus'] },
     { dir: 'src/tracing', entry: 'nestjs-ipc-channel/tracing', packages: ['@opentelemetry/*'] },
     {
+      // No entry of its own: the bridge imports it dynamically when federation.redis is set.
+      dir: 'src/channel/federation/redis',
+      entry: 'loaded by the federation.redis option',
+      packages: ['ioredis'],
+    },
+    {
       dir: 'src/socket-io',
       entry: 'nestjs-ipc-channel/socket.io',
       packages: [

@@ -28,6 +28,7 @@ import {
   IpcEventPattern,
   IpcServer,
   PeerUnavailableError,
+  type PeerId,
   UndeliverableError,
 } from 'nestjs-ipc-channel';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
@@ -82,7 +83,7 @@ class Tally {
     });
   }
 
-  confirmed(ack: Invalidated, sender: number): void {
+  confirmed(ack: Invalidated, sender: PeerId): void {
     const [, worker, n] = ack.ref.split(':').map(Number);
     const entry = this.events.get(worker!);
     if (entry === undefined || sender !== worker || ack.peer !== worker) {
@@ -214,7 +215,8 @@ async function main(): Promise<void> {
 
   // The workers are the peers that answer `stats`.
   const replies = await lastValueFrom(ipc.to('all').send<WorkerInfo>('stats', {}).pipe(toArray()));
-  const found = replies.map((r) => r.peer).sort((a, b) => a - b);
+  // The sample runs on one host: every peer id is a number.
+  const found = replies.map((r) => r.peer as number).sort((a, b) => a - b);
   const targets = process.env.TRAFFIC_TARGETS?.split(',').map(Number);
   const workers = targets ?? found;
   if (workers.length === 0) throw new Error(`no worker answered on channel '${options.name}'`);

@@ -11,6 +11,13 @@ import {
 import { InvalidOptionError, shownValue } from './errors.js';
 import { MAX_PEER_ID } from './wire/frame.js';
 import type { ChannelLogger } from './logger.js';
+import {
+  type FederationOptions,
+  type ResolvedFederationOptions,
+  resolveFederation,
+} from './federation/federation-options.js';
+
+export type { FederationOptions } from './federation/federation-options.js';
 
 /** Options of `new Channel()`. Every one is optional; the defaults suit a PM2 cluster. */
 export interface ChannelOptions {
@@ -21,7 +28,7 @@ export interface ChannelOptions {
    */
   name?: string;
   /**
-   * This process's peer id (1..65533). Connect fails with IdTakenError if a live peer has it.
+   * This process's peer id (1..65532). Connect fails with IdTakenError if a live peer has it.
    * Default: `NODE_APP_INSTANCE + 1` under PM2 (waiting briefly for a reloading predecessor to
    * leave), otherwise the lowest free id.
    */
@@ -88,6 +95,12 @@ export interface ChannelOptions {
   meta?: unknown;
   /** A Nest `LoggerService` (or `console`). The channel logs nothing without one. */
   logger?: ChannelLogger;
+  /**
+   * Spans the channel across hosts through a shared store (Redis): peers elsewhere are
+   * `'<host>/<id>'`, `'all'` and `'others'` reach every host, `'host'` this host only, and one
+   * process of all hosts leads. Off by default: the channel stays on this machine.
+   */
+  federation?: FederationOptions;
 }
 
 export interface ResolvedOptions {
@@ -110,6 +123,10 @@ export interface ResolvedOptions {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly stallTimeoutMs: number;
+  /** This host's name when federated (see ChannelOptions.federation). */
+  readonly host: string | undefined;
+  /** The federation options, checked (undefined: not federated). */
+  readonly federation: ResolvedFederationOptions | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -270,6 +287,7 @@ export function resolveOptions(
   if (maxQueueBytes < highWaterMark) {
     throw new InvalidOptionError(`Option 'maxQueueBytes' must not be below 'highWaterMark'.`);
   }
+  const federation = resolveFederation(options.federation, name);
   const heartbeatIntervalMs = duration('heartbeatIntervalMs', options.heartbeatIntervalMs, 1000);
   const heartbeatTimeoutMs = duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 5000);
   if (heartbeatTimeoutMs < 2 * heartbeatIntervalMs) {
@@ -296,6 +314,8 @@ export function resolveOptions(
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     stallTimeoutMs: duration('stallTimeoutMs', options.stallTimeoutMs, 5000),
+    host: federation?.host,
+    federation,
   };
 }
 

@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { type ChannelOptions, checkMeta, hubLimits, resolveOptions } from './channel-options.js';
+import { ChannelEmitter, type PeerDetails } from './channel-events.js';
 import {
   ChannelTarget,
+  type PeerId,
+  type RemotePeer,
   type SendOptions,
   type TargetSpec,
   sendFlags,
-  targetCode,
+  targetRoute,
 } from './channel-target.js';
 import { DirectLinks } from './direct/direct-links.js';
 import { resolveEndpoint } from './endpoint/endpoint.js';
 import type { TransportKind } from './endpoint/endpoint-choice.js';
-import type { DeliveryFailure, IpcChannelError } from './errors.js';
+import type { DeliveryFailure } from './errors.js';
 import { Log } from './logger.js';
+import { BridgeHost } from './peer/bridge-host.js';
 import { Dedup } from './peer/dedup.js';
 import { DirectAdapter } from './peer/direct-adapter.js';
 import { ErrorReporter } from './peer/error-reporter.js';
@@ -23,42 +26,22 @@ import { Lifecycle } from './peer/lifecycle.js';
 import { Membership } from './peer/membership.js';
 import { Outbox } from './peer/outbox.js';
 import type { PeerContext } from './peer/peer-part.js';
+import { PeerDirectory } from './peer/peer-directory.js';
 import { PeerState } from './peer/peer-state.js';
 import { Presence } from './peer/presence.js';
 import { Receiver } from './peer/receiver.js';
+import { RemoteMembership } from './peer/remote-membership.js';
 import { Sender } from './peer/sender.js';
 import type { ChannelStats } from './peer/stats.js';
 import { resolveCodec } from './wire/codec.js';
 
+export type { ChannelEventMap } from './channel-events.js';
+
 /** Frames in flight to the hub before the sender waits for acks. */
 const WINDOW_FRAMES = 8192;
 const WINDOW_BYTES = 8 * 1024 * 1024;
-
-/** The listener signatures of the lifecycle events. */
-export interface ChannelEventMap {
-  /** `to(x).send(msg)` from `sender`. */
-  message: [sender: number, message: unknown];
-  /** Joined (first time, or again after a failover); `id` is this process's peer id. */
-  connect: [id: number];
-  /** Lost the hub; the channel is already electing a new one. */
-  disconnect: [error: Error | undefined];
-  join: [id: number];
-  leave: [id: number];
-  /** A hub took over; `hubId` is the peer id of the process hosting it (0 while unknown). */
-  hub: [hubId: number];
-  meta: [id: number, meta: unknown];
-  /** A peer started shutting down: it takes no new messages and will leave. */
-  retiring: [id: number];
-  /** This process became the leader (see Channel.isLeader), or its epoch rose while leading. */
-  leader: [epoch: number];
-  /** This process stopped being the leader; emitted before it does anything else. */
-  follower: [epoch: number];
-  drain: [];
-  error: [error: IpcChannelError];
-  close: [];
-}
-
-type Listener<K extends keyof ChannelEventMap> = (...args: ChannelEventMap[K]) => void;
+/** Targets remembered by to() (remote peers make the set open-ended). */
+const MAX_CACHED_TARGETS = 4096;
 
 /**
  * A channel of processes on one machine that hosts its own hub. The first process up binds a
@@ -73,7 +56,7 @@ type Listener<K extends keyof ChannelEventMap> = (...args: ChannelEventMap[K]) =
  * ch.to('others').emit('price', 'A-1', 1299);
  * ```
  */
-export class Channel extends EventEmitter {
+export class Channel extends ChannelEmitter {
   /** The channel name (see ChannelOptions.name). */
   readonly name: string;
   /** Where this channel's hub is found: the socket path, the pipe name, or the tcp endpoint file. */
@@ -82,6 +65,8 @@ export class Channel extends EventEmitter {
   readonly transport: TransportKind;
   /** The `highWaterMark` in effect: above it in pendingBytes, send/emit return false. */
   readonly highWaterMark: number;
+  /** This host's name when federated (see the `federation` option), else undefined. */
+  readonly host: string | undefined;
 
   // The parts in peer/, each created once here and wired to the others it calls.
   private readonly state: PeerState;
@@ -94,7 +79,8 @@ export class Channel extends EventEmitter {
   private readonly receiver: Receiver;
   private readonly presence: Presence;
   private readonly lifecycle: Lifecycle;
-  private readonly targets = new Map<number, ChannelTarget>();
+  private readonly targets = new Map<number | string, ChannelTarget>();
+  private readonly directory: PeerDirectory;
 
   constructor(options: ChannelOptions = {}) {
     super();
@@ -106,9 +92,14 @@ export class Channel extends EventEmitter {
     this.endpoint = hubAddress.path;
     this.transport = hubAddress.kind;
     this.highWaterMark = opts.highWaterMark;
+    this.host = opts.host;
     const state = new PeerState(randomBytes(4).readUInt32LE(0) || 1, options.meta ?? null);
     this.state = state;
     this.errors = new ErrorReporter(this, log, codec, this.outbox.confirmations, opts.graceMs);
+    const bridges = BridgeHost.of(opts, log, {
+      onLease: () => this.leadership.update(),
+      onError: (error) => this.errors.report(error),
+    });
     // The link calls back into parts created after it; it calls nothing before start().
     this.hubLink = new HubLink(
       {
@@ -122,8 +113,10 @@ export class Channel extends EventEmitter {
           onFault: (error) => this.errors.report(error),
           firstEpoch: () => this.leadership.firstHubEpoch(),
           onStop: () => this.leadership.update(),
+          federated: bridges !== undefined,
         },
         log,
+        bridges,
       },
       {
         joinRequest: () => this.presence.joinRequest(),
@@ -147,11 +140,13 @@ export class Channel extends EventEmitter {
       errors: this.errors,
     };
     const dedup = new Dedup();
-    this.leadership = new Leadership(ctx);
+    const remote = new RemoteMembership(this);
+    this.directory = new PeerDirectory(this.membership, remote, opts.host);
+    this.leadership = new Leadership(ctx, bridges);
     this.sender = new Sender(ctx);
     this.presence = new Presence(ctx, dedup, this.sender, this.leadership);
     const control = new HubControl(ctx, this.sender, this.presence, this.leadership);
-    this.receiver = new Receiver(ctx, dedup, this.sender, control);
+    this.receiver = new Receiver(ctx, dedup, this.sender, control, remote);
     if (opts.directLinks && DirectLinks.supported(hubAddress.kind)) {
       const adapter = new DirectAdapter(ctx, this.sender, this.receiver);
       state.direct = new DirectLinks(adapter, opts.maxFrameBytes, log, opts);
@@ -203,25 +198,32 @@ export class Channel extends EventEmitter {
     return this.state.epoch;
   }
 
-  /** Ids of every joined peer, self included, ascending. */
-  get peers(): number[] {
-    return [...this.membership.ids()];
+  /**
+   * Ids of every joined peer, self included: this host's ascending, then (federated) those of
+   * other hosts as `'<host>/<id>'`, by host, then id.
+   */
+  get peers(): PeerId[] {
+    return this.directory.peers();
+  }
+
+  /** Known hosts, this one included, sorted (federated channels; empty otherwise). */
+  get hosts(): string[] {
+    return this.directory.hosts();
   }
 
   /** The `meta` a peer announced (undefined for unknown peers). */
-  peerMeta(id: number): unknown {
-    return this.membership.get(id)?.meta;
+  peerMeta(id: PeerId): unknown {
+    return this.directory.info(id)?.meta;
   }
 
   /**
-   * What this process knows of a peer: its pid, its meta, and whether it is shutting down
-   * (retiring: it takes no new messages). Undefined for ids that are not joined.
+   * What this process knows of a peer: its pid, its meta, whether it is shutting down
+   * (retiring: it takes no new messages) and, federated, its host. Undefined for unknown ids.
    */
-  peerInfo(id: number): { id: number; pid: number; meta: unknown; retiring: boolean } | undefined {
-    const p = this.membership.get(id);
-    return p === undefined
-      ? undefined
-      : { id: p.id, pid: p.pid, meta: p.meta, retiring: p.retiring };
+  peerInfo(id: number): PeerDetails<number> | undefined;
+  peerInfo(id: PeerId): PeerDetails | undefined;
+  peerInfo(id: PeerId): PeerDetails | undefined {
+    return this.directory.info(id);
   }
 
   /**
@@ -302,17 +304,19 @@ export class Channel extends EventEmitter {
   // ---- sending -----------------------------------------------------------------------------
 
   /**
-   * Addresses one peer by id, every peer (`'all'`, this one included) or every other peer.
-   * `ch.to(2).send(msg)`, `ch.to('all').emit('event', ...args)`.
+   * Addresses one peer (a local id, or `'<host>/<id>'` on another host), every peer (`'all'`,
+   * this one included), every other peer (`'others'`), or every peer of this host (`'host'`).
+   * `ch.to(2).send(msg)`, `ch.to('all').emit('event', ...args)`. Throws InvalidTargetError for
+   * anything else. A peer on a host not known yet is sent to anyway: that host may be starting.
    */
   to(target: TargetSpec, options?: SendOptions): ChannelTarget {
-    const code = targetCode(target);
     const flags = sendFlags(options);
-    const key = code * 4 + flags;
+    const key = typeof target === 'number' ? target * 8 + flags : `${target}|${flags}`;
     let t = this.targets.get(key);
     if (t === undefined) {
-      t = new ChannelTarget(this, code, flags);
-      this.targets.set(key, t);
+      const route = targetRoute(target, this.host);
+      t = new ChannelTarget(this, route.code, route.flags | flags, route.remote);
+      if (this.targets.size < MAX_CACHED_TARGETS) this.targets.set(key, t);
     }
     return t;
   }
@@ -321,8 +325,14 @@ export class Channel extends EventEmitter {
    * @internal Accepts one message (`event` null, from send) or event for delivery. Null, not
    * undefined, marks a send: an emit whose name is missing must fail the name check.
    */
-  _enqueue(code: number, flags: number, event: string | null, value: unknown): boolean {
-    return this.sender.enqueue(code, flags, event, value);
+  _enqueue(
+    code: number,
+    flags: number,
+    event: string | null,
+    value: unknown,
+    remote?: RemotePeer,
+  ): boolean {
+    return this.sender.enqueue(code, flags, event, value, remote);
   }
 
   /**
@@ -334,8 +344,9 @@ export class Channel extends EventEmitter {
     flags: number,
     event: string | null,
     value: unknown,
+    remote?: RemotePeer,
   ): Promise<void> {
-    return this.sender.enqueueConfirmed(code, flags, event, value);
+    return this.sender.enqueueConfirmed(code, flags, event, value, remote);
   }
 
   /** @internal A promise for the verdict on the message with this sequence number. */
@@ -372,28 +383,9 @@ export class Channel extends EventEmitter {
    * of emitting it: the Nest binding reads its own messages this way, without a spread and an
    * EventEmitter call per message.
    */
-  _read(event: string, reader: (sender: number, args: unknown[]) => void): void {
+  _read(event: string, reader: (sender: number, args: unknown[]) => void): void;
+  _read(event: string, reader: (sender: PeerId, args: unknown[]) => void): void;
+  _read(event: string, reader: (sender: any, args: unknown[]) => void): void {
     this.receiver.read(event, reader);
-  }
-
-  // ---- typed listeners ---------------------------------------------------------------------
-
-  /** Listens to a lifecycle event, or to a user event `(sender, ...args)`. */
-  override on<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
-  override on(event: string, listener: (sender: number, ...args: any[]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.on(event, listener);
-  }
-
-  override once<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
-  override once(event: string, listener: (sender: number, ...args: any[]) => void): this;
-  override once(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.once(event, listener);
-  }
-
-  override off<K extends keyof ChannelEventMap>(event: K, listener: Listener<K>): this;
-  override off(event: string, listener: (sender: number, ...args: any[]) => void): this;
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.off(event, listener);
   }
 }

@@ -31,12 +31,17 @@ export class InvalidOptionError extends IpcChannelError {
   }
 }
 
-/** `to(x)` with something that is not a peer id, `'all'` or `'others'`. */
+/**
+ * `to(x)` with something that is not a peer id, `'<host>/<id>'`, `'all'`, `'others'` or
+ * `'host'`, or a peer on another host while the channel is not federated.
+ */
 export class InvalidTargetError extends IpcChannelError {
-  constructor(target: unknown) {
+  constructor(target: unknown, federated = true) {
     super(
       'ERR_IPC_INVALID_TARGET',
-      `Invalid target ${shownValue(target)}: use a peer id (an integer from 1 to 65533), 'all' or 'others'.`,
+      federated
+        ? `Invalid target ${shownValue(target)}: use a peer id (an integer from 1 to 65532), '<host>/<id>' for a peer on another host, 'all', 'others' or 'host'.`
+        : `Invalid target ${shownValue(target)}: a peer on another host needs the 'federation' option; without it use a peer id (an integer from 1 to 65532), 'all', 'others' or 'host'.`,
     );
   }
 }
@@ -79,7 +84,7 @@ function encodeRemedy(codec: string): string {
 
 /** A payload that arrived could not be decoded; it came from a peer using another codec or a bug. */
 export class DecodeError extends IpcChannelError {
-  constructor(codec: string, sender: number, cause: unknown) {
+  constructor(codec: string, sender: number | string, cause: unknown) {
     super(
       'ERR_IPC_DECODE',
       `A message from peer ${sender} could not be decoded with the '${codec}' codec (${errorText(cause)}). ` +

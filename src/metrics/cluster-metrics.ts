@@ -90,7 +90,10 @@ export class ClusterMetrics {
   async clusterRegistry(): Promise<Registry> {
     if (this.closed) throw new ChannelClosedError('ClusterMetrics.metrics()');
     const self = this.channel.id;
-    const others = this.channel.connected ? this.channel.peers.filter((id) => id !== self) : [];
+    // This host's peers: the metrics exchange does not cross hosts.
+    const others = this.channel.connected
+      ? this.channel.peers.filter((id): id is number => typeof id === 'number' && id !== self)
+      : [];
     const [own, answers] = await Promise.all([
       this.local(),
       this.exchange.ask(others, this.timeoutMs),

@@ -1,20 +1,23 @@
 import { Observable } from 'rxjs';
+import type { TargetSpec } from '../channel/channel-target.js';
 import type { Channel } from '../channel/channel.js';
 import { defaultChannelName } from '../channel/channel-options.js';
-import type { TargetSpec } from '../channel/channel-target.js';
 import { InvalidOptionError } from '../channel/errors.js';
 import type { IpcMetadata } from './protocol/nest-wire.js';
 import type { IpcContext } from './server/ipc.context.js';
 
 /** A message an IpcClient is about to send, as a send hook sees it. */
 export interface IpcOutgoingMessage {
-  /** `event`: emit; `request`: send to one peer; `gather`: send to `'all'` or `'others'`. */
+  /** `event`: emit; `request`: send to one peer; `gather`: send to `'all'`, `'others'` or `'host'`. */
   readonly kind: 'event' | 'request' | 'gather';
   /** The channel's name. */
   readonly channel: string;
   /** The pattern, as a string (object patterns as their normalized JSON). */
   readonly pattern: string;
-  /** The peer id, `'all'` or `'others'`; undefined for a request to any peer that handles it. */
+  /**
+   * The peer id (`'<host>/<id>'` on another host), `'all'`, `'others'` or `'host'`; undefined for
+   * a request to any peer that handles it.
+   */
   readonly target: TargetSpec | undefined;
   /** This process's peer id; undefined before it has joined. */
   readonly self: number | undefined;
@@ -125,7 +128,7 @@ export function eventMessage(
 }
 
 /**
- * A request to `target` (a gather for `'all'` and `'others'`) on `channel`, or before this
+ * A request to `target` (a gather for `'all'`, `'others'` and `'host'`) on `channel`, or before this
  * client has taken its channel, on the one its options name.
  */
 export function requestMessage(
@@ -134,7 +137,12 @@ export function requestMessage(
   name: string | undefined,
   pattern: string,
 ): IpcOutgoingMessage {
-  const kind = target === 'all' || target === 'others' ? 'gather' : 'request';
+  const kind = isGroup(target) ? 'gather' : 'request';
   const channelName = channel?.name ?? name ?? defaultChannelName();
   return { kind, channel: channelName, pattern, target, self: channel?.id };
+}
+
+/** Whether `target` names a group of peers (a gather, or a broadcast) rather than one peer. */
+export function isGroup(target: TargetSpec | undefined): target is 'all' | 'others' | 'host' {
+  return target === 'all' || target === 'others' || target === 'host';
 }

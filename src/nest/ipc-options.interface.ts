@@ -1,4 +1,5 @@
 import type { Deserializer, Serializer } from '@nestjs/microservices';
+import type { PeerId } from '../channel/channel-target.js';
 import type { ChannelOptions } from '../channel/channel-options.js';
 
 /**
@@ -21,7 +22,8 @@ export interface IpcClientOptions extends ChannelOptions {
    * `emit` completes only once every peer the event went to has read it and one of them handles
    * its pattern, and errors with UndeliverableError, DeliveryUncertainError or
    * NoEventHandlerError otherwise. Off by default: `emit` completes once the event is accepted,
-   * and a pattern no peer handles is logged as a warning.
+   * and a pattern no peer handles is logged as a warning. On a federated channel, the peers of
+   * another host count as having read it once it is stored in that host's inbox.
    */
   confirmEvents?: boolean;
   /**
@@ -50,14 +52,16 @@ export interface IpcEvents {
   disconnected: () => void;
   /** A new hub took over (also one under the old hub's id, after a reload); `hubId` hosts it. */
   hub: (hubId: number) => void;
-  join: (peer: number) => void;
-  leave: (peer: number) => void;
+  /** A peer joined: a number on this host, `'<host>/<id>'` on another host of a federated channel. */
+  join: (peer: PeerId) => void;
+  /** A peer left; on a federated channel, every peer of a host that is dropped leaves. */
+  leave: (peer: PeerId) => void;
   /**
    * A peer is shutting down (a PM2 reload, app.close()): it takes no new messages; what is sent
    * to its id waits for its successor, and requests to it fail at once with
    * PeerUnavailableError (`retiring: true`). `leave` follows.
    */
-  retiring: (peer: number) => void;
+  retiring: (peer: PeerId) => void;
   /** This process became the channel's leader (or its epoch rose while leading). */
   leader: (epoch: number) => void;
   /** This process stopped being the leader. */

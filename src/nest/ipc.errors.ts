@@ -1,3 +1,4 @@
+import type { PeerId, TargetSpec } from '../channel/channel-target.js';
 import { IpcChannelError } from '../channel/errors.js';
 import type { AbsentId } from './shared/id-history.js';
 
@@ -17,7 +18,7 @@ export class NoHandlerPeerError extends IpcChannelError {
 /** The peer a request went to left (died, restarted, closed) before responding. */
 export class PeerLeftError extends IpcChannelError {
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
   ) {
     super(
@@ -41,7 +42,7 @@ export class PeerUnavailableError extends IpcChannelError {
   readonly restarting: boolean;
 
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
     /** The peer exists but is shutting down (a PM2 reload, app.close()). */
     readonly retiring = false,
@@ -56,7 +57,7 @@ export class PeerUnavailableError extends IpcChannelError {
 const WAIT_HINT = "or set the client's 'waitForRestart' option to have requests wait for it";
 
 function unavailableText(
-  peer: number,
+  peer: PeerId,
   pattern: string,
   retiring: boolean,
   absent: AbsentId | undefined,
@@ -67,6 +68,8 @@ function unavailableText(
     return `Peer ${peer} is restarting: the process holding id ${peer} left ${absent.leftMsAgo} ms ago and no process has taken the id back yet, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
   if (absent?.kind === 'pm2-instance')
     return `Peer ${peer} has not joined yet: it is one of the ${absent.instances} instances of this PM2 app, starting or restarting, so '${pattern}' did not run. Retry shortly, ${WAIT_HINT}.`;
+  if (typeof peer === 'string')
+    return `No process holds ${peer} as far as this host's view of the other hosts tells, so '${pattern}' was not sent. Check the id against client.peers (remote peers appear there once their host has published its view).`;
   return `No process holds id ${peer}, and none left it within graceMs, so '${pattern}' was not sent. Check the id against client.peers.`;
 }
 
@@ -74,11 +77,12 @@ function unavailableText(
  * No response within the client's `timeout` option. The responder is told to stop. `read` tells
  * where the request was stuck: `true` when the responder had read it (its handler is slow, or
  * its event loop was blocked after reading), `false` when it had not even been read (the
- * responder's event loop, or the hub's, is blocked, or its connection is backed up).
+ * responder's event loop, or the hub's, is blocked, or its connection is backed up). For a peer
+ * on another host, `read` means the request reached that host's inbox in the shared store.
  */
 export class RequestTimeoutError extends IpcChannelError {
   constructor(
-    readonly peer: number,
+    readonly peer: PeerId,
     readonly pattern: string,
     readonly ms: number,
     readonly read: boolean,
@@ -87,16 +91,27 @@ export class RequestTimeoutError extends IpcChannelError {
     readonly waitedForRestart = false,
   ) {
     const hub =
-      hubId !== undefined && hubId !== peer ? ` (or that of the hub's process, peer ${hubId})` : '';
+      typeof peer === 'number' && hubId !== undefined && hubId !== peer
+        ? ` (or that of the hub's process, peer ${hubId})`
+        : '';
     super(
       'ERR_IPC_REQUEST_TIMEOUT',
-      waitedForRestart
-        ? `Peer ${peer} did not come back within ${ms} ms: '${pattern}' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.`
-        : read
-          ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
-          : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
+      typeof peer === 'string' && !waitedForRestart
+        ? remoteTimeoutText(peer, pattern, ms, read)
+        : waitedForRestart
+          ? `Peer ${peer} did not come back within ${ms} ms: '${pattern}' waited for its restart and was not sent to any process. Retry later, or raise the client's 'timeout' option if restarts take longer.`
+          : read
+            ? `Peer ${peer} read '${pattern}' but no answer came within ${ms} ms: its handler is slow, or its event loop${hub} is blocked. Raise the client's 'timeout' option if the handler is slow.`
+            : `Peer ${peer} had not even read '${pattern}' after ${ms} ms: its event loop${hub} is blocked, or its connection is backed up. It may still run the request when it catches up: keep such handlers idempotent, or raise the client's 'timeout' option.`,
     );
   }
+}
+
+/** A request to a peer on another host timed out: where it was stuck, as far as this host knows. */
+function remoteTimeoutText(peer: string, pattern: string, ms: number, stored: boolean): string {
+  return stored
+    ? `Peer ${peer} got '${pattern}' into its host's inbox but no answer came within ${ms} ms: its handler is slow, that host's hub or bridge is behind, or its event loop is blocked. Raise the client's 'timeout' option if the handler is slow.`
+    : `'${pattern}' had not even reached the inbox of peer ${peer}'s host after ${ms} ms: this host's bridge cannot reach the shared store, or is backed up. It may still run there once it arrives: keep such handlers idempotent, or raise the client's 'timeout' option.`;
 }
 
 /** Nest's rule: a pattern and data are required (same text as Nest's InvalidMessageException). */
@@ -115,15 +130,17 @@ export class NoEventHandlerError extends IpcChannelError {
   constructor(
     readonly pattern: string,
     channel: string,
-    /** Where the event went: a peer id, `'all'` or `'others'`. */
-    readonly target: number | 'all' | 'others',
+    /** Where the event went: a peer id, `'all'`, `'others'` or `'host'`. */
+    readonly target: TargetSpec,
   ) {
     const where =
       target === 'all'
         ? 'every peer'
         : target === 'others'
           ? 'every other peer'
-          : `peer ${String(target)}`;
+          : target === 'host'
+            ? 'every peer of this host'
+            : `peer ${String(target)}`;
     super(
       'ERR_IPC_NO_EVENT_HANDLER',
       `No peer of channel '${channel}' handles event '${pattern}': it went to ${where}, and nothing ran for it. Check the pattern, and that the process with its @EventPattern(${JSON.stringify(pattern)}) handler starts an IpcServer on this channel (same name and dir).`,

@@ -15,6 +15,7 @@ import {
   type WritePacket,
 } from '@nestjs/microservices';
 import { type Observer, type Subscription, finalize, isObservable, tap } from 'rxjs';
+import type { PeerId } from '../channel/channel-target.js';
 import type { Channel } from '../channel/channel.js';
 import { IPC_TRANSPORT } from './ipc.constants.js';
 import type { IpcEvents, IpcStatus } from './ipc-options.interface.js';
@@ -69,11 +70,11 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
    * Sends one response packet for request `id` of `sender`. Never rejects: Nest 11's send()
    * would turn that into an unhandled rejection.
    */
-  protected abstract respond(sender: number, id: string, out: WritePacket): Promise<void> | void;
+  protected abstract respond(sender: PeerId, id: string, out: WritePacket): Promise<void> | void;
 
   /** Sends a handler's one value as the final response (`whole`: the request came whole). */
   protected abstract respondWithValue(
-    sender: number,
+    sender: PeerId,
     id: string,
     value: unknown,
     whole: boolean,
@@ -97,7 +98,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
   }
 
   /** Stops producing the response to request `id` of `sender` (cancelled, or it cannot be sent). */
-  protected stopResponse(sender: number, id: string): void {
+  protected stopResponse(sender: PeerId, id: string): void {
     const key = `${sender}:${id}`;
     const sub = this.inflight.get(key);
     if (sub === undefined) return;
@@ -119,7 +120,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
    */
   protected serveRequest(
     channel: Channel | undefined,
-    sender: number,
+    sender: PeerId,
     id: string,
     packet: IncomingPacket,
     whole: boolean,
@@ -189,7 +190,7 @@ export abstract class NestServerBase extends Server<IpcEvents, IpcStatus> {
    */
   protected serveEvent(
     channel: Channel | undefined,
-    sender: number,
+    sender: PeerId,
     packet: IncomingPacket,
     broadcast: boolean,
   ): void {

@@ -72,8 +72,8 @@ export class SocketIoBus {
     channel._claimUndeliverable(SOCKET_IO_WIRE.message, () => {});
     channel._claimUndeliverable(SOCKET_IO_WIRE.response, () => {});
     // A peer id that leaves, or is taken again, no longer runs the servers heard from it.
-    channel.on('leave', (peer) => this.forget(peer));
-    channel.on('join', (peer) => this.forget(peer));
+    channel.on('leave', (peer: number) => this.forget(peer));
+    channel.on('join', (peer: number) => this.forget(peer));
   }
 
   add(member: BusMember): void {

@@ -1,4 +1,5 @@
 import type { Channel } from '../channel/channel.js';
+import type { PeerId } from '../channel/channel-target.js';
 
 /** Options of `IpcHealthIndicator.isHealthy(key, options)`. */
 export interface IpcHealthOptions {
@@ -30,7 +31,7 @@ export interface IpcHealthDetails {
   /** `'hub'` when this process hosts the hub (and so leads), else `'peer'`. */
   role: 'hub' | 'peer';
   /** Every joined peer id, ascending. */
-  peers: number[];
+  peers: PeerId[];
   /** The peer id of the leader (the process hosting the hub); null while electing. */
   leader: number | null;
   /** The leadership epoch (a fencing token that rises with every new leader). */

@@ -50,7 +50,7 @@ test('bad targets, reserved event names, unencodable values and oversized messag
   for (const target of [0, -1, 1.5, 65534, 'everyone', null]) {
     const err = thrown<IpcChannelError>(() => ch.to(target as never));
     expect(err).toBeInstanceOf(InvalidTargetError);
-    expect(err.message).toContain("'all' or 'others'");
+    expect(err.message).toContain("'all', 'others' or 'host'");
   }
   for (const name of ['join', 'error', 'message', 'drain', '']) {
     expect(thrown<IpcChannelError>(() => ch.to(1).emit(name, 1))).toBeInstanceOf(

@@ -196,6 +196,16 @@ test('ids, hubs and membership at the end', () => {
   ]);
 });
 
+test('without live slots, hubs and membership are left to the caller (one hub per federated host)', () => {
+  const logs = [parseLog(1, 100, false, joined(1)), parseLog(101, 200, false, joined(101))];
+  const v = check(
+    logs,
+    [sender(1, 100), sender(101, 200, { id: 1, isHub: true, hubId: 1, peers: [1] })],
+    undefined,
+  );
+  expect(v.violations).toEqual([]);
+});
+
 test('an unterminated last line is no message', () => {
   const log = parseLog(2, 200, true, 'J 2 1000\nT 1 100 1\nT 1 10');
   expect(log.received.map((e) => e.k)).toEqual([1]);

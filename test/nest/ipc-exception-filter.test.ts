@@ -96,7 +96,7 @@ test('an invalid target or message → 400', async () => {
       statusCode: 400,
       error: 'Bad Request',
       code: 'ERR_IPC_INVALID_TARGET',
-      message: `Invalid target "everyone": use a peer id (an integer from 1 to 65533), 'all' or 'others'.`,
+      message: `Invalid target "everyone": use a peer id (an integer from 1 to 65532), '<host>/<id>' for a peer on another host, 'all', 'others' or 'host'.`,
     },
   });
   expect(await get(app, '/call?to=2&pattern=sum&data=null')).toEqual({

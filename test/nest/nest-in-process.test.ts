@@ -69,8 +69,8 @@ test('on() reports peers joining, retiring and leaving', async () => {
   const { server, client } = await boot();
   const seen: string[] = [];
   for (const event of ['join', 'retiring', 'leave'] as const) {
-    server.on(event, (peer: number) => seen.push(`server ${event} ${peer}`));
-    client.on(event, (peer: number) => seen.push(`client ${event} ${peer}`));
+    server.on(event, (peer: number | string) => seen.push(`server ${event} ${peer}`));
+    client.on(event, (peer: number | string) => seen.push(`client ${event} ${peer}`));
   }
   const other = new Channel({ name: 'inproc', dir: dir.path });
   await other.connect();

@@ -43,7 +43,7 @@ async function peersAre(ids: number[]): Promise<void> {
 }
 
 function byPeer(replies: IpcReply[]): IpcReply[] {
-  return [...replies].sort((a, b) => a.peer - b.peer);
+  return [...replies].sort((a, b) => (a.peer as number) - (b.peer as number));
 }
 
 /** The app's gather of 'sum' over [1, 2] from every peer, its replies by peer id. */

@@ -108,9 +108,9 @@ test("PM2's preferred id is NODE_APP_INSTANCE + 1 (or the variable instance_var 
     id: 9,
     preferredId: undefined,
   });
-  process.env.NODE_APP_INSTANCE = '65532';
-  expect(pm2PreferredId()).toBe(65533);
-  for (const unusable of ['65533', '-1', '1.5', 'one', '']) {
+  process.env.NODE_APP_INSTANCE = '65531';
+  expect(pm2PreferredId()).toBe(65532);
+  for (const unusable of ['65532', '-1', '1.5', 'one', '']) {
     process.env.NODE_APP_INSTANCE = unusable;
     expect(pm2PreferredId()).toBeUndefined();
   }
@@ -137,10 +137,10 @@ test('each bad option is an InvalidOptionError whose message names the option an
   const cases: [unknown, string][] = [
     [{ name: '' }, `Option 'name' must be a non-empty string, got "".`],
     [{ name: 5 }, `Option 'name' must be a non-empty string, got 5.`],
-    [{ id: 0 }, `Option 'id' must be an integer from 1 to 65533, got 0.`],
-    [{ id: 1.5 }, `Option 'id' must be an integer from 1 to 65533, got 1.5.`],
-    [{ id: 65534 }, `Option 'id' must be an integer from 1 to 65533, got 65534.`],
-    [{ id: '2' }, `Option 'id' must be an integer from 1 to 65533, got "2" (a string).`],
+    [{ id: 0 }, `Option 'id' must be an integer from 1 to 65532, got 0.`],
+    [{ id: 1.5 }, `Option 'id' must be an integer from 1 to 65532, got 1.5.`],
+    [{ id: 65533 }, `Option 'id' must be an integer from 1 to 65532, got 65533.`],
+    [{ id: '2' }, `Option 'id' must be an integer from 1 to 65532, got "2" (a string).`],
     [{ dir: '' }, `Option 'dir' must be a non-empty path.`],
     [{ dir: 5 }, `Option 'dir' must be a non-empty path.`],
     [{ secret: 5 }, `Option 'secret' must be a string or a Buffer.`],

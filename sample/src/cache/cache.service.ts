@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { IpcClient } from 'nestjs-ipc-channel';
+import { IpcClient, type PeerId } from 'nestjs-ipc-channel';
 import { lastValueFrom } from 'rxjs';
 
 /** `cache.invalidate` tells a worker to drop a key; `ref` identifies the invalidation. */
@@ -73,7 +73,8 @@ export class CacheService {
     await this.ipc.connect();
     const ref = `${this.ipc.id}:${process.pid}:${this.nextRef++}`;
     const waiting: Waiting = {
-      expected: new Set(this.ipc.peers),
+      // The sample runs on one host: every peer id is a number.
+      expected: new Set(this.ipc.peers as number[]),
       confirmed: new Set(),
       done: () => {},
     };
@@ -102,10 +103,10 @@ export class CacheService {
   }
 
   /** A peer confirmed an invalidation this worker started. */
-  confirmed(ack: Invalidated, sender: number): void {
+  confirmed(ack: Invalidated, sender: PeerId): void {
     const waiting = this.waiting.get(ack.ref);
     if (waiting === undefined) return;
-    waiting.confirmed.add(sender);
+    waiting.confirmed.add(sender as number);
     if ([...waiting.expected].every((peer) => waiting.confirmed.has(peer))) waiting.done();
   }
 }

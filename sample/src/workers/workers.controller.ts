@@ -30,7 +30,11 @@ export class WorkersController {
     return {
       answeredBy: this.ipc.id,
       workers: replies
-        .map((r: IpcReply<WorkerInfo>) => r.data ?? { peer: r.peer, error: describe(r.error) })
+        // The sample runs on one host: every peer id is a number.
+        .map(
+          (r: IpcReply<WorkerInfo>) =>
+            r.data ?? { peer: r.peer as number, error: describe(r.error) },
+        )
         .sort((a, b) => a.peer - b.peer),
     };
   }

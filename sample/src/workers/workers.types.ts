@@ -1,3 +1,5 @@
+import type { PeerId } from 'nestjs-ipc-channel';
+
 /** One worker's answer to `stats`. */
 export interface WorkerInfo {
   /** Peer id on the channel (under PM2: NODE_APP_INSTANCE + 1). */
@@ -21,6 +23,6 @@ export interface Pong {
   peer: number;
   pid: number;
   /** Who sent the ping. */
-  from: number;
+  from: PeerId;
   data: unknown;
 }

@@ -96,7 +96,7 @@ export class Admission {
       maxFrameBytes,
     };
     this.options.output.send(conn, jsonFrame(FrameType.HubHello, hello));
-    if (conn.local) return;
+    if (conn.local || conn.bridge) return;
     this.makeRoom();
     this.unjoined.add(conn);
     const timeout = new ProtocolError(
@@ -122,7 +122,12 @@ export class Admission {
       return;
     }
     clearTimeout(conn.timer);
-    const refusal = joinRefusal(req, terms, conn.nonce);
+    // The bridge is made in this process by Hub.attachBridge: it has no secret to prove.
+    const refusal = joinRefusal(
+      req,
+      conn.bridge ? { ...terms, secret: undefined } : terms,
+      conn.nonce,
+    );
     if (refusal !== undefined) return this.reject(conn, refusal);
     conn.incarnation = req.incarnation >>> 0;
     if (req.kind !== 'rejoin' && this.incarnationInUse(conn)) {
@@ -152,6 +157,7 @@ export class Admission {
     conn.peerNonce = typeof req.nonce === 'string' ? req.nonce : '';
     if (req.kind === 'rejoin') this.options.ids.learnExpected(req.expected);
     if (Number.isSafeInteger(req.epoch) && req.epoch! >= this.epoch) this.raiseEpoch(req.epoch!);
+    if (conn.bridge) return this.options.ids.grantBridge(conn);
     const waitMs = Number(req.waitMs);
     this.options.ids.claim(
       conn,

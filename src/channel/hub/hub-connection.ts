@@ -75,6 +75,11 @@ export class HubConnection {
     readonly duplex: FrameDuplex,
     readonly local: boolean,
     nonce: string,
+    /**
+     * The bridge between hosts (Hub.attachBridge): it alone may join with BRIDGE_ID, lives in the
+     * hub's own process, is no member (never announced) and hears of every member.
+     */
+    readonly bridge = false,
   ) {
     this.nonce = nonce;
   }

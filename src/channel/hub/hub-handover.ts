@@ -44,8 +44,9 @@ export class HubHandover {
     for (const conn of conns) {
       if (conn.state !== ConnectionState.Joined) continue;
       this.output.send(conn, frame);
-      if (!conn.local) answering.add(conn);
-      // The hub's own peer reads in this process and closes after the hub: it cannot answer.
+      if (!conn.local && !conn.bridge) answering.add(conn);
+      // The hub's own peer and bridge read in this process and close after the hub: they
+      // cannot answer.
       else silent.add(conn);
     }
     this.output.flush();

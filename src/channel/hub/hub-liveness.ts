@@ -79,7 +79,7 @@ export class HubLiveness {
     if (resumed && this.fencedAfterPause()) return;
     const cuts: [HubConnection, string][] = [];
     for (const conn of conns) {
-      if (conn.local || conn.state === ConnectionState.Closed) continue;
+      if (conn.local || conn.bridge || conn.state === ConnectionState.Closed) continue;
       if (!conn.spoke) output.send(conn, HEARTBEAT);
       conn.spoke = false;
       if (conn.heard || resumed) {

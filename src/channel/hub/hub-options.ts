@@ -38,4 +38,10 @@ export interface HubOptions {
    * anyone, so the process hosting it stops acting as leader before a successor can start.
    */
   readonly onStop?: () => void;
+  /**
+   * The channel is federated: a bridge will attach (attachBridge). Broadcasts are held for it
+   * from the start, so none sent before it joined (a peer's resend after a failover) misses the
+   * other hosts. Attaching a bridge sets it too.
+   */
+  readonly federated?: boolean;
 }

@@ -5,7 +5,15 @@ import { IpcChannelError, MalformedFrameError, ProtocolError } from '../errors.j
 import type { FrameDuplex } from '../io/frame-duplex.js';
 import { InProcessDuplex } from '../io/in-process-duplex.js';
 import { SocketDuplex } from '../io/socket-duplex.js';
-import { DATA_MIN, FrameType, OFF_TYPE, jsonFrame, readCount, readJson } from '../wire/frame.js';
+import {
+  DATA_MIN,
+  FrameType,
+  OFF_TYPE,
+  isDataType,
+  jsonFrame,
+  readCount,
+  readJson,
+} from '../wire/frame.js';
 import { type Fault, newNonce } from '../wire/handshake.js';
 import { Admission, MAX_UNJOINED } from './admission.js';
 import { ConnectionState, HubConnection } from './hub-connection.js';
@@ -15,6 +23,7 @@ import { IdAllocator } from './id-allocator.js';
 import { OutputBatcher } from './output-batcher.js';
 import { Roster } from './roster.js';
 import { Router } from './router.js';
+import { endConnection } from './end-connection.js';
 
 import type { HubOptions } from './hub-options.js';
 
@@ -107,6 +116,7 @@ export class Hub {
       fault,
       onLocalJoin: () => this.openToSockets(),
     });
+    this.router.bridged = options.federated === true;
     this.handover = new HubHandover(this.output, this.roster, log);
     this.liveness = new HubLiveness({
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -139,6 +149,19 @@ export class Hub {
     const [hubEnd, peerEnd] = InProcessDuplex.pair();
     this.addConnection(hubEnd, true);
     return peerEnd;
+  }
+
+  /**
+   * Connects the bridge between hosts (federation); returns the bridge's end of the in-process
+   * pair. It joins with BRIDGE_ID, takes frames for other hosts and this host's broadcasts, and
+   * hears of every member; it is no member itself, and being in this process it is never cut
+   * off for silence or stalls (its receipts wait on the store while the store is down).
+   */
+  attachBridge(): FrameDuplex {
+    const [hubEnd, bridgeEnd] = InProcessDuplex.pair();
+    this.router.bridged = true;
+    this.addConnection(hubEnd, false, true);
+    return bridgeEnd;
   }
 
   /** Whether the hub is closing or closed (it no longer serves, nor leads). */
@@ -233,8 +256,8 @@ export class Hub {
     }
   }
 
-  private addConnection(duplex: FrameDuplex, local: boolean): void {
-    const conn = new HubConnection(duplex, local, newNonce());
+  private addConnection(duplex: FrameDuplex, local: boolean, bridge = false): void {
+    const conn = new HubConnection(duplex, local, newNonce(), bridge);
     this.conns.add(conn);
     duplex.onFrames = (frames) => this.receive(conn, frames);
     duplex.onClose = (error) => this.closed || this.drop(conn, error);
@@ -257,7 +280,7 @@ export class Hub {
       if (conn.state === ConnectionState.Greeting && this.admission.refusedBeforeJoin(conn, type))
         break;
       if (type >= DATA_MIN) {
-        if (type !== FrameType.Message && type !== FrameType.Event) {
+        if (!isDataType(type)) {
           this.fault(conn, new MalformedFrameError(`unknown data frame type ${type}`));
         } else if (conn.state === ConnectionState.Joined) {
           router.route(conn, frame);
@@ -314,14 +337,11 @@ export class Hub {
   }
 
   private setMeta(conn: HubConnection, frame: Buffer): void {
-    let meta: unknown;
     try {
-      meta = readJson(frame);
+      this.roster.setMeta(conn, readJson(frame));
     } catch {
       this.fault(conn, new MalformedFrameError('SetMeta is not JSON'));
-      return;
     }
-    this.roster.setMeta(conn, meta);
   }
 
   private drop(conn: HubConnection, error?: Error): void {
@@ -374,19 +394,4 @@ export class Hub {
     conn.duplex.end();
     this.drop(conn);
   }
-}
-
-/** Ends a connection, and destroys it if it has not closed a second later. */
-function endConnection(duplex: FrameDuplex): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (duplex.closed) return resolve();
-    const previous = duplex.onClose;
-    const force = setTimeout(() => duplex.destroy(), 1000);
-    duplex.onClose = (e) => {
-      clearTimeout(force);
-      previous(e);
-      resolve();
-    };
-    duplex.end();
-  });
 }

@@ -1,6 +1,6 @@
 import { isAlive } from '../util/liveness.js';
 import type { Log } from '../logger.js';
-import { MAX_PEER_ID } from '../wire/frame.js';
+import { BRIDGE_ID, MAX_PEER_ID } from '../wire/frame.js';
 import type { ClaimKind, Reject } from '../wire/handshake.js';
 import { isPeerId, readPidNs } from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
@@ -146,6 +146,18 @@ export class IdAllocator {
       return;
     }
     this.grantLowest(conn);
+  }
+
+  /** Gives the bridge (a connection made by Hub.attachBridge) its reserved id, if it is free. */
+  grantBridge(conn: HubConnection): void {
+    if (this.byId.has(BRIDGE_ID) || this.leaving.has(BRIDGE_ID)) {
+      return this.options.onReject(conn, {
+        reason: 'id-taken',
+        id: BRIDGE_ID,
+        message: 'This hub has a bridge already: attach one bridge per hub.',
+      });
+    }
+    this.grant(conn, BRIDGE_ID);
   }
 
   /** Whether a connection other than `except` waits for `id` (it goes to that one). */

@@ -22,6 +22,8 @@ export interface RosterOptions {
 export class Roster {
   /** Joined connections, for broadcasts. Changed only by add and unjoin. */
   readonly joined: HubConnection[] = [];
+  /** The bridge between hosts, once joined: no member, but told of every member. */
+  bridge: HubConnection | undefined;
 
   constructor(private readonly options: RosterOptions) {}
 
@@ -32,18 +34,20 @@ export class Roster {
 
   /** Adds a peer that was just granted its id (announce it once it has its Welcome). */
   add(conn: HubConnection): void {
-    this.joined.push(conn);
+    if (conn.bridge) this.bridge = conn;
+    else this.joined.push(conn);
   }
 
   /** Tells the others that `conn` joined. */
   announceJoin(conn: HubConnection): void {
+    if (conn.bridge) return;
     this.toOthers(conn, jsonFrame(FrameType.PeerJoin, { ...conn.record(), hub: conn.local }));
   }
 
   /** The peer set its metadata; the others hear of it once it has joined. */
   setMeta(conn: HubConnection, meta: unknown): void {
     conn.meta = meta;
-    if (conn.state !== ConnectionState.Joined) return;
+    if (conn.state !== ConnectionState.Joined || conn.bridge) return;
     this.toOthers(conn, jsonFrame(FrameType.PeerMeta, { id: conn.id, meta }));
   }
 
@@ -53,6 +57,7 @@ export class Roster {
    * has seen the last of them. It keeps its id and may still send (its replies) until it leaves.
    */
   retire(conn: HubConnection): void {
+    if (conn.bridge) return;
     if (conn.state === ConnectionState.Joined && !conn.retiring) {
       this.options.log.debug(`hub: peer ${conn.id} (pid ${conn.pid}) retires`);
       conn.retiring = true;
@@ -83,6 +88,10 @@ export class Roster {
    */
   unjoin(conn: HubConnection, reason: PeerLeave['reason']): void {
     this.options.ids.vacate(conn);
+    if (conn.bridge) {
+      if (this.bridge === conn) this.bridge = undefined;
+      return;
+    }
     const i = this.joined.indexOf(conn);
     if (i >= 0) this.joined.splice(i, 1);
     // A retired peer's id waits for its successor, broadcasts included.
@@ -97,9 +106,11 @@ export class Roster {
 
   private toAll(frame: Buffer): void {
     for (const conn of this.joined) this.options.output.send(conn, frame);
+    if (this.bridge !== undefined) this.options.output.send(this.bridge, frame);
   }
 
   private toOthers(except: HubConnection, frame: Buffer): void {
     for (const conn of this.joined) if (conn !== except) this.options.output.send(conn, frame);
+    if (this.bridge !== undefined) this.options.output.send(this.bridge, frame);
   }
 }

@@ -1,11 +1,14 @@
 import { type IpcChannelError, MalformedFrameError } from '../errors.js';
 import type { Log } from '../logger.js';
 import {
+  BRIDGE_ID,
   FrameFlag,
+  FrameType,
   MAX_PEER_ID,
   OFF_FLAGS,
   OFF_INC,
   OFF_SENDER,
+  OFF_TYPE,
   TARGET_ALL,
   TARGET_OTHERS,
   readSeq,
@@ -43,6 +46,7 @@ export interface RouterOptions {
 export class Router {
   private readonly output: OutputBatcher;
   private readonly joined: readonly HubConnection[];
+  private readonly roster: Roster;
   private readonly holders: ReadonlyMap<number, HubConnection>;
   private readonly reservations: ReadonlyMap<number, ExpectedPeer>;
   private readonly ids: IdAllocator;
@@ -52,10 +56,16 @@ export class Router {
    * (a PM2 reload): broadcasts are held for the successor, as unicasts are.
    */
   private readonly awaitingSuccessor = new Map<number, number>();
+  /**
+   * This hub has (or is about to have) a bridge to other hosts: while none is joined, broadcasts
+   * are held for it, as frames addressed to it are.
+   */
+  bridged = false;
 
   constructor(private readonly options: RouterOptions) {
     this.output = options.output;
     this.joined = options.roster.joined;
+    this.roster = options.roster;
     this.holders = options.ids.holders;
     this.reservations = options.ids.reservations;
     this.ids = options.ids;
@@ -76,6 +86,10 @@ export class Router {
     const target = readTarget(frame);
     const seq = readSeq(frame);
     if (target === TARGET_ALL || target === TARGET_OTHERS) {
+      if (frame[OFF_TYPE] === FrameType.Federated && !from.bridge) {
+        this.options.fault(from, new MalformedFrameError('a broadcast Federated frame'));
+        return;
+      }
       const record = new DeliveryRecord(from, seq, frame, 0, false);
       const joined = this.joined;
       for (let i = 0; i < joined.length; i++) {
@@ -98,14 +112,27 @@ export class Router {
         this.holdOrGiveUp(id, record, false);
       }
       if (this.awaitingSuccessor.size > 0) this.holdForSuccessors(record, target === TARGET_OTHERS);
+      // Other hosts get it through the bridge, unless it is for this host only or came from them.
+      const bridge = this.roster.bridge;
+      if (!from.bridge && (frame[OFF_FLAGS]! & FrameFlag.HostOnly) === 0) {
+        if (bridge !== undefined) {
+          record.remaining++;
+          this.deliver(bridge, record);
+        } else if (this.bridged) {
+          // A bridge is coming (a new hub starts it once its own peer joined): it gets it then.
+          record.remaining++;
+          this.holdOrGiveUp(BRIDGE_ID, record, false);
+        }
+      }
       this.settle(record);
       return;
     }
-    if (target === 0 || target > MAX_PEER_ID) {
+    if (!this.validTarget(from, frame, target)) {
       this.options.fault(from, new MalformedFrameError(`invalid target ${target}`));
       return;
     }
-    const noHold = (frame[OFF_FLAGS]! & FrameFlag.NoHold) !== 0;
+    // The bridge is absent only while a new hub starts it: frames for other hosts wait for it.
+    const noHold = (frame[OFF_FLAGS]! & FrameFlag.NoHold) !== 0 && target !== BRIDGE_ID;
     const record = new DeliveryRecord(from, seq, frame, target, noHold);
     const conn = this.holders.get(target);
     if (conn !== undefined && (!conn.retiring || record.forProcess())) this.deliver(conn, record);
@@ -114,6 +141,16 @@ export class Router {
     else if (noHold && !this.reservations.has(target)) this.giveUp(record, 'peer-absent');
     // Absent, or shutting down: the next process to hold the id gets it.
     else this.holdOrGiveUp(target, record, false);
+  }
+
+  /**
+   * A unicast target is a peer id, or the bridge: only frames for other hosts (Federated) go to
+   * it, and only the bridge sends Federated frames anywhere else (to this host's peers).
+   */
+  private validTarget(from: HubConnection, frame: Buffer, target: number): boolean {
+    if (target === BRIDGE_ID) return !from.bridge && frame[OFF_TYPE] === FrameType.Federated;
+    if (target === 0 || target > MAX_PEER_ID) return false;
+    return from.bridge || frame[OFF_TYPE] !== FrameType.Federated;
   }
 
   /** `conn` read `count` data frames in all: those of its pending records settle. */
@@ -161,7 +198,9 @@ export class Router {
     for (let i = unread.length - 1; i >= 0; i--) {
       const record = unread[i]!;
       if (record.target === 0) {
-        this.settle(record);
+        // Broadcasts the bridge did not store wait for the next bridge of this hub.
+        if (conn.bridge) this.holdOrGiveUp(BRIDGE_ID, record, true);
+        else this.settle(record);
         continue;
       }
       this.noteUnconfirmed(record);

@@ -1,5 +1,4 @@
 import { elect, withdraw } from '../election/election.js';
-import type { Endpoint } from '../endpoint/endpoint.js';
 import {
   ChannelClosedError,
   EndpointUnavailableError,
@@ -18,57 +17,15 @@ import {
   newNonce,
 } from '../wire/handshake.js';
 import { helloRefusal, rejectionError, welcomeRefusal } from '../wire/join-validation.js';
-import { type ExpectedPeer, Hub, type HubOptions } from '../hub/hub.js';
-import type { Log } from '../logger.js';
+import { Hub } from '../hub/hub.js';
 import type { FrameDuplex } from '../io/frame-duplex.js';
 import { SocketDuplex } from '../io/socket-duplex.js';
 import { HubWatch } from './hub-watch.js';
+import { type HubLinkOptions, type HubLinkOwner, HubLinkState } from './hub-link-types.js';
 
 const HEARTBEAT = controlFrame(FrameType.Heartbeat);
 
-/** The states of a peer's link to its hub. */
-export enum HubLinkState {
-  Idle = 'idle',
-  /** Looking for the hub, or becoming it. */
-  Electing = 'electing',
-  /** Connected; exchanging HubHello / Join / Welcome. */
-  Handshaking = 'handshaking',
-  /** Joined: data flows. */
-  Joined = 'joined',
-  /** Sent Leave, waiting for Bye. */
-  Leaving = 'leaving',
-  Closed = 'closed',
-}
-
-/** What the link needs from the channel that owns it. */
-export interface HubLinkOwner {
-  /** The Join to send (claim, meta, incarnation) for the hub that greeted us. */
-  joinRequest(nonce: string): Omit<JoinRequest, 'nonce' | 'proof'>;
-  /** Peers to keep ids for, should this process become the hub. */
-  expectedPeers(): ExpectedPeer[];
-  joined(welcome: Welcome, hubMaxFrameBytes: number): void;
-  /** Frames that follow the Welcome on the same connection. */
-  frames(frames: Buffer[]): void;
-  /** The connection to the hub is gone (`handover`: the hub announced it); already electing. */
-  disconnected(error: Error | undefined, handover: boolean): void;
-  /** The hub refused us, or the handshake failed. */
-  failed(error: IpcChannelError, initial: boolean): void;
-  /** A recoverable problem worth reporting (an election error, a fault). */
-  error(error: IpcChannelError): void;
-}
-
-export interface HubLinkOptions {
-  readonly endpoint: Endpoint;
-  readonly name: string;
-  readonly codec: string;
-  readonly secret: Buffer | undefined;
-  readonly maxFrameBytes: number;
-  readonly hub: Omit<
-    HubOptions,
-    'expected' | 'name' | 'codec' | 'secret' | 'maxFrameBytes' | 'log'
-  >;
-  readonly log: Log;
-}
+export { HubLinkState, type HubLinkOwner, type HubLinkOptions };
 
 /** Back-off for elections that fail for reasons other than a race (EACCES, ...). */
 const RETRY_MIN_MS = 50;
@@ -77,6 +34,8 @@ const RETRY_MAX_MS = 2000;
 const HANDOVER_HEAD_START_MS = 30;
 /** How long a hub that follows another serves rejoining peers before newcomers. */
 const REJOIN_WINDOW_MS = 300;
+/** The same for a hub that knows no survivors (see Presence.expectedPeers) to reserve ids for. */
+const HISTORYLESS_REJOIN_WINDOW_MS = 2000;
 /** How long close() waits for an election under way to stop. */
 const ELECTION_CLOSE_WAIT_MS = 1000;
 /** How long a process that has never joined waits before probing after losing the hub. */
@@ -205,6 +164,8 @@ export class HubLink {
     }
     const hub = this.hub;
     this.hub = undefined;
+    // The bridge first: it stops reading other hosts' inboxes before the hub hands over.
+    await this.options.bridges?.close();
     await hub?.close();
   }
 
@@ -257,6 +218,7 @@ export class HubLink {
     this.watch.elected();
     if (result.role === 'hub') {
       log.info(`hosting the hub of channel '${this.options.name}' at ${endpoint.path}`);
+      const expected = this.owner.expectedPeers();
       const hub: Hub = new Hub(
         result.server,
         result.publication,
@@ -266,17 +228,25 @@ export class HubLink {
           codec: this.options.codec,
           secret: this.options.secret,
           maxFrameBytes: this.options.maxFrameBytes,
-          expected: this.owner.expectedPeers(),
-          // A hub that follows another serves rejoining peers before newcomers for a moment.
-          rejoinWindowMs: this.hadHub ? REJOIN_WINDOW_MS : 0,
+          expected,
+          // A hub that follows another serves rejoining peers before newcomers for a moment; for
+          // longer if it reserves nothing, e.g. a PM2 reload's new instance that won the election
+          // while it waited for its predecessor's id: the predecessor must get the id back first.
+          rejoinWindowMs: !this.hadHub
+            ? 0
+            : expected.length > 0
+              ? REJOIN_WINDOW_MS
+              : HISTORYLESS_REJOIN_WINDOW_MS,
           log,
         },
         () => {
           if (this.hub === hub) this.hub = undefined;
+          this.options.bridges?.stopped(hub);
         },
       );
       this.hub = hub;
       this.attach(hub.attachLocal());
+      this.options.bridges?.hosted(hub);
     } else {
       this.attach(new SocketDuplex(result.socket, this.options.maxFrameBytes));
       this.watch.start(endpoint.lockPath !== undefined);
@@ -341,6 +311,7 @@ export class HubLink {
     this.everJoined = true;
     this.selfId = welcome.id;
     this.owner.joined(welcome, this.hubMaxFrameBytes);
+    this.options.bridges?.joined(this.hub);
   }
 
   /** The hub went silent for the heartbeat timeout: it is deposed, and another elected. */

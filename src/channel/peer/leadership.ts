@@ -1,4 +1,5 @@
-import { PeerPart } from './peer-part.js';
+import type { BridgeHost } from './bridge-host.js';
+import { type PeerContext, PeerPart } from './peer-part.js';
 
 /**
  * How long a hub hosted by a process that has never joined waits before its process leads:
@@ -20,8 +21,9 @@ function freshEpoch(): number {
 
 /**
  * Whether this process leads its channel: it hosts the hub, its own peer is joined, and it is
- * not shutting down. Announces each change with 'leader' / 'follower', and a rising epoch while
- * leading with 'leader' again.
+ * not shutting down; federated, its bridge also holds the store's lease, whose fencing epoch
+ * then becomes this process's epoch. Announces each change with 'leader' / 'follower', and a
+ * rising epoch while leading with 'leader' again.
  */
 export class Leadership extends PeerPart {
   /** Whether this process leads, as last announced. */
@@ -31,9 +33,24 @@ export class Leadership extends PeerPart {
   /** close() has begun: no longer a candidate. */
   private resigned = false;
 
-  /** See Channel.isLeader: leading, and the hub's socket is still the published one. */
+  constructor(
+    ctx: PeerContext,
+    /** The bridge of a federated channel (undefined: not federated). */
+    private readonly bridge?: BridgeHost,
+  ) {
+    super(ctx);
+  }
+
+  /**
+   * See Channel.isLeader: leading, the hub's socket is still the published one and, federated,
+   * the lease is still valid now (it lapses with time, before the bridge notices).
+   */
   get isLeader(): boolean {
-    return this.leading && this.hubLink.hub?.ownsPublication() === true;
+    return (
+      this.leading &&
+      this.hubLink.hub?.ownsPublication() === true &&
+      (this.bridge === undefined || this.bridge.leading)
+    );
   }
 
   /** The epoch a hub this process hosts starts with (asked once, as the hub is created). */
@@ -60,7 +77,16 @@ export class Leadership extends PeerPart {
       this.hubLink.joined &&
       !this.state.retireRequested &&
       !this.resigned &&
-      this.settling === undefined;
+      this.settling === undefined &&
+      (this.bridge === undefined || this.bridge.leading);
+    if (leads && this.bridge !== undefined) {
+      // The lease's fencing epoch orders leaders across hosts; a renewal keeps it.
+      const epoch = this.bridge.leaseEpoch;
+      if (epoch > this.state.epoch) {
+        this.state.epoch = epoch;
+        if (this.leading) this.announce('leader');
+      }
+    }
     if (leads === this.leading) return;
     this.leading = leads;
     const self = this.state.selfId;

@@ -1,6 +1,9 @@
 import { DecodeError } from '../errors.js';
 import { decodeJsonAt, jsonCodec } from '../wire/codec.js';
+import { type FederatedFrame, readFederated } from '../wire/federated.js';
+import type { PeerId } from '../channel-target.js';
 import {
+  BRIDGE_ID,
   FrameType,
   HEADER_SIZE,
   OFF_AUX,
@@ -9,15 +12,19 @@ import {
   OFF_TYPE,
   readSeq,
 } from '../wire/frame.js';
-import type { Dedup } from './dedup.js';
+import { Dedup } from './dedup.js';
 import { RESERVED_EVENTS } from './event-name-encoder.js';
 import { EventNames } from './event-names.js';
 import type { HubControl } from './hub-control.js';
 import { type PeerContext, PeerPart } from './peer-part.js';
+import { HOSTS_EVENT, type RemoteMembership } from './remote-membership.js';
 import type { Sender } from './sender.js';
 
 /** Reads a layer above handles itself: the arguments of each received event, as one array. */
-export type EventReader = (sender: number, args: unknown[]) => void;
+export type EventReader = (sender: PeerId, args: unknown[]) => void;
+
+/** Origin hosts whose streams are remembered for deduplication. */
+const MAX_ORIGIN_HOSTS = 1024;
 
 /**
  * Everything that reaches this process: frames from the hub and from direct links. Data frames
@@ -28,12 +35,18 @@ export class Receiver extends PeerPart {
   /** Events a layer above reads itself (see read). */
   private readonly readers = new Map<string, EventReader>();
   private readonly names = new EventNames();
+  /**
+   * Drops copies of frames from other hosts, per origin host: a bridge that took over reads
+   * again what its predecessor had not acknowledged. The outer header is the bridge's own.
+   */
+  private readonly origins = new Map<string, Dedup>();
 
   constructor(
     ctx: PeerContext,
     private readonly dedup: Dedup,
     private readonly sender: Sender,
     private readonly control: HubControl,
+    private readonly remote: RemoteMembership,
   ) {
     super(ctx);
   }
@@ -58,7 +71,19 @@ export class Receiver extends PeerPart {
         if (!this.dedup.accept(frame.readUInt32LE(OFF_INC), readSeq(frame))) continue;
         this.state.counters.received(frame.length);
         try {
-          this.dispatch(type, frame);
+          this.dispatch(type, frame, 0, frame.readUInt16LE(OFF_SENDER));
+        } catch (e) {
+          thrown ??= { e };
+        }
+        continue;
+      }
+      if (type === FrameType.Federated) {
+        if (fromHub) this.sender.received++;
+        data++;
+        // Only the bridge speaks for other hosts: the hub stamps who sent each frame.
+        if (!fromHub || frame.readUInt16LE(OFF_SENDER) !== BRIDGE_ID) continue;
+        try {
+          this.federated(frame);
         } catch (e) {
           thrown ??= { e };
         }
@@ -77,12 +102,39 @@ export class Receiver extends PeerPart {
     }
   }
 
-  private dispatch(type: number, frame: Buffer): void {
-    const sender = frame.readUInt16LE(OFF_SENDER);
+  /** A frame from a peer on another host, through the bridge: its inner frame is dispatched. */
+  private federated(frame: Buffer): void {
+    let origin: FederatedFrame;
+    try {
+      origin = readFederated(frame);
+    } catch (e) {
+      this.log.warn(`dropped a frame from another host (through the bridge): ${String(e)}`);
+      return;
+    }
+    let dedup = this.origins.get(origin.host);
+    if (dedup === undefined) {
+      if (this.origins.size >= MAX_ORIGIN_HOSTS) {
+        this.origins.delete(this.origins.keys().next().value!);
+      }
+      dedup = new Dedup();
+      this.origins.set(origin.host, dedup);
+    }
+    if (!dedup.accept(origin.incarnation, origin.seq)) return;
+    this.state.counters.received(frame.length);
+    const inner = origin.inner;
+    this.dispatch(inner[OFF_TYPE]!, inner, 0, `${origin.host}/${origin.peer}`);
+  }
+
+  /** Hands a data frame (at `at` in `frame`) from `sender` to its listeners. */
+  private dispatch(type: number, frame: Buffer, at: number, sender: PeerId): void {
+    if (sender === BRIDGE_ID) {
+      this.bridgeEvent(type, frame);
+      return;
+    }
     if (type === FrameType.Message) {
       let message: unknown;
       try {
-        message = this.decodeAt(frame, HEADER_SIZE);
+        message = this.decodeAt(frame, at + HEADER_SIZE);
       } catch (e) {
         this.errors.report(new DecodeError(this.codec.name, sender, e));
         return;
@@ -90,8 +142,8 @@ export class Receiver extends PeerPart {
       this.channel.emit('message', sender, message);
       return;
     }
-    const nameBytes = frame.readUInt16LE(OFF_AUX);
-    const start = HEADER_SIZE + nameBytes;
+    const nameBytes = frame.readUInt16LE(at + OFF_AUX);
+    const start = at + HEADER_SIZE + nameBytes;
     let args: unknown;
     try {
       if (start > frame.length) throw new RangeError('event name runs past the frame');
@@ -101,11 +153,29 @@ export class Receiver extends PeerPart {
       this.errors.report(new DecodeError(this.codec.name, sender, e));
       return;
     }
-    const event = this.names.read(frame, HEADER_SIZE, start);
+    const event = this.names.read(frame, at + HEADER_SIZE, start);
     if (RESERVED_EVENTS.has(event)) return;
     const reader = this.readers.get(event);
     if (reader !== undefined) reader(sender, args as unknown[]);
     else this.channel.emit(event, sender, ...(args as unknown[]));
+  }
+
+  /**
+   * An event of the bridge to this host's peers: the hosts view (always JSON, whatever the
+   * channel's codec). It updates the remote membership and reaches no listener.
+   */
+  private bridgeEvent(type: number, frame: Buffer): void {
+    if (type !== FrameType.Event) return;
+    const start = HEADER_SIZE + frame.readUInt16LE(OFF_AUX);
+    if (start > frame.length || this.names.read(frame, HEADER_SIZE, start) !== HOSTS_EVENT) return;
+    let args: unknown;
+    try {
+      args = decodeJsonAt(frame, start);
+    } catch (e) {
+      this.log.warn(`dropped a hosts view the bridge sent that is not JSON: ${String(e)}`);
+      return;
+    }
+    if (Array.isArray(args)) this.remote.apply(args[0], this.options.host);
   }
 
   private decodeAt(frame: Buffer, start: number): unknown {

@@ -1,7 +1,15 @@
-import { ChannelClosedError, EncodeError, FrameTooLargeError, QueueFullError } from '../errors.js';
-import { FrameType, HEADER_SIZE, countFrame, writeHeader } from '../wire/frame.js';
+import {
+  ChannelClosedError,
+  EncodeError,
+  FrameTooLargeError,
+  InvalidTargetError,
+  QueueFullError,
+} from '../errors.js';
+import type { RemotePeer } from '../channel-target.js';
+import { BRIDGE_ID, FrameType, HEADER_SIZE, countFrame, writeHeader } from '../wire/frame.js';
 import { FrameSlab } from '../wire/frame-slab.js';
 import { EventNameEncoder } from './event-name-encoder.js';
+import { federatedPrefixBytes, writeDestination } from './federated-frames.js';
 import { HubLinkState } from './hub-link.js';
 import { type PeerContext, PeerPart } from './peer-part.js';
 
@@ -11,6 +19,8 @@ import { type PeerContext, PeerPart } from './peer-part.js';
  * is still producing the rest, so both sides work at the same time instead of taking turns.
  */
 const EARLY_FLUSH_FRAMES = 16;
+/** Remote host names remembered after their first encoding. */
+const MAX_HOST_NAMES = 1024;
 
 /** Writes an event name after the header: a short one byte by byte, cheaper than a native copy. */
 function copyName(name: Buffer, frame: Buffer): void {
@@ -43,6 +53,8 @@ export class Sender extends PeerPart {
   /** close() waits until the outbox has settled (see waitUntilSettled). */
   private settleWaiter: (() => void) | undefined;
   private readonly names = new EventNameEncoder();
+  /** Host names of remote targets, encoded once each. */
+  private readonly hostNames = new Map<string, Buffer>();
   private readonly slab = new FrameSlab();
   /** What scheduleFlush runs at the end of the tick (one function, made once). */
   private readonly flushAtTickEnd = (): void => {
@@ -71,9 +83,10 @@ export class Sender extends PeerPart {
     flags: number,
     event: string | null,
     value: unknown,
+    remote?: RemotePeer,
   ): Promise<void> {
     try {
-      this.enqueue(code, flags, event, value);
+      this.enqueue(code, flags, event, value, remote);
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -82,9 +95,16 @@ export class Sender extends PeerPart {
 
   /**
    * Accepts one message (`event` null, from send) or event for delivery: encodes it into a frame
-   * in the outbox. Returns false when the caller should wait for 'drain'.
+   * in the outbox. Returns false when the caller should wait for 'drain'. A message for a peer on
+   * another host is built exactly the same, inside a Federated frame to the bridge.
    */
-  enqueue(code: number, flags: number, event: string | null, value: unknown): boolean {
+  enqueue(
+    code: number,
+    flags: number,
+    event: string | null,
+    value: unknown,
+    remote?: RemotePeer,
+  ): boolean {
     const phase = this.state.phase;
     if (phase === 'closing' || phase === 'closed') {
       throw new ChannelClosedError(event === null ? 'send' : `emit '${String(event)}'`);
@@ -100,7 +120,9 @@ export class Sender extends PeerPart {
       const got = encoded === null ? 'null' : typeof encoded;
       throw new EncodeError(this.codec.name, new TypeError(`encode() returned ${got}`));
     }
-    const head = HEADER_SIZE + (name === undefined ? 0 : name.length);
+    const host = remote === undefined ? undefined : this.hostBytes(remote.host);
+    const at = host === undefined ? 0 : federatedPrefixBytes(host.length);
+    const head = at + HEADER_SIZE + (name === undefined ? 0 : name.length);
     // A UTF-8 string has at least as many bytes as UTF-16 units: refuse the surely-too-large
     // before allocating anything for it.
     if (head + encoded.length > this.sendLimit) {
@@ -122,17 +144,20 @@ export class Sender extends PeerPart {
       throw new QueueFullError(outbox.pendingBytes, this.options.maxQueueBytes);
     }
     const seq = outbox.nextSeq();
-    writeHeader(
-      frame,
-      name === undefined ? FrameType.Message : FrameType.Event,
-      flags,
-      code,
-      name === undefined ? 0 : name.length,
-      this.state.incarnation,
-      seq,
-    );
-    if (name !== undefined) copyName(name, frame);
-    outbox.add(seq, frame, code);
+    const type = name === undefined ? FrameType.Message : FrameType.Event;
+    const aux = name === undefined ? 0 : name.length;
+    if (host === undefined) {
+      writeHeader(frame, type, flags, code, aux, this.state.incarnation, seq);
+      if (name !== undefined) copyName(name, frame);
+    } else {
+      // The bridge stamps the origin on the inner frame's way out: its ids here are 0.
+      const inner = frame.subarray(at);
+      writeHeader(inner, type, flags, 0, aux, 0, 0);
+      if (name !== undefined) copyName(name, inner);
+      writeHeader(frame, FrameType.Federated, flags, BRIDGE_ID, 0, this.state.incarnation, seq);
+      writeDestination(frame, host, code);
+    }
+    outbox.add(seq, frame, host === undefined ? code : BRIDGE_ID);
     if (phase === 'new') this.queuedWhileNew?.();
     this.state.counters.sent(frame.length);
     if (outbox.queuedCount >= EARLY_FLUSH_FRAMES && this.hubLink.joined) this.flush();
@@ -140,6 +165,17 @@ export class Sender extends PeerPart {
     if (outbox.pendingBytes < this.options.highWaterMark) return true;
     this.needDrain = true;
     return false;
+  }
+
+  /** The UTF-8 bytes of a remote host's name, checked once (a Federated frame holds 1..255). */
+  private hostBytes(host: string): Buffer {
+    let bytes = this.hostNames.get(host);
+    if (bytes === undefined) {
+      bytes = Buffer.from(host, 'utf8');
+      if (bytes.length > 255) throw new InvalidTargetError(`${host}/1`);
+      if (this.hostNames.size < MAX_HOST_NAMES) this.hostNames.set(host, bytes);
+    }
+    return bytes;
   }
 
   /**

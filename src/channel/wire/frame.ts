@@ -36,8 +36,13 @@ export const OFF_SEQ_LO = 20;
 export const TARGET_ALL = 0xffff;
 /** Target value meaning every joined peer but the sender. */
 export const TARGET_OTHERS = 0xfffe;
+/**
+ * The id of the bridge between hosts (federation): a connection of the hub in its own process,
+ * the only one that may join with this id. Peers send frames for other hosts to it.
+ */
+export const BRIDGE_ID = 0xfffd;
 /** Highest id a peer may hold. */
-export const MAX_PEER_ID = 0xfffd;
+export const MAX_PEER_ID = 0xfffc;
 
 /** Frame types. Values below DATA_MIN are control frames between a peer and the hub. */
 export enum FrameType {
@@ -93,6 +98,11 @@ export enum FrameType {
   // data, peer → hub → peer
   Message = 32,
   Event = 33,
+  /**
+   * A Message or Event crossing hosts, wrapped with its destination (peer → bridge) or its
+   * origin (bridge → peer): see federated.ts. Routed by its header like the others.
+   */
+  Federated = 34,
 }
 
 export const DATA_MIN = 32;
@@ -106,10 +116,15 @@ export enum FrameFlag {
    * cancel of, work that process started. Other frames for a retiring id wait for its successor.
    */
   ToProcess = 2,
+  /**
+   * On a broadcast (ALL or OTHERS): for this host's peers only. Without it, a broadcast from a
+   * local peer also goes to the bridge, which forwards it to every other host.
+   */
+  HostOnly = 4,
 }
 
 export function isDataType(type: number): boolean {
-  return type === FrameType.Message || type === FrameType.Event;
+  return type === FrameType.Message || type === FrameType.Event || type === FrameType.Federated;
 }
 
 const TWO_32 = 0x1_0000_0000;

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import type { Channel } from '../../channel/channel.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
+import type { Channel } from '../../channel/channel.js';
 import type { SharedChannel } from '../shared/shared-channel.js';
 
 /** What `emit` returns for an event above the high-water mark: completes on 'drain'. */

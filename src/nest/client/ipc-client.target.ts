@@ -4,9 +4,15 @@ import type { IpcClient } from './ipc.client.js';
 import type { IpcReply } from './ipc-reply.interface.js';
 
 /** What `send` yields: the handler's values for one peer, IpcReply objects for a gather. */
-export type IpcSendResult<T extends TargetSpec, R> = T extends number ? R : IpcReply<R>;
+export type IpcSendResult<T extends TargetSpec, R> = T extends 'all' | 'others' | 'host'
+  ? IpcReply<R>
+  : R;
 
-/** `client.to(target)`: the same `send`/`emit` as the client, aimed at a peer or a group. */
+/**
+ * `client.to(target)`: the same `send`/`emit` as the client, aimed at a peer (`3` on this host,
+ * `'B/3'` on host B of a federated channel) or a group (`'all'` hosts, `'others'`, or this
+ * `'host'` only).
+ */
 export class IpcClientTarget<T extends TargetSpec> {
   /** @internal */
   constructor(
@@ -15,9 +21,10 @@ export class IpcClientTarget<T extends TargetSpec> {
   ) {}
 
   /**
-   * To one peer: the handler's values, as `client.send` gives them. To `'all'` or `'others'`:
-   * one IpcReply per peer that handles the pattern (more for streaming handlers); completes
-   * when each has responded or left; a failing peer gives an IpcReply with `error`.
+   * To one peer: the handler's values, as `client.send` gives them. To `'all'`, `'others'` or
+   * `'host'`: one IpcReply per peer that handles the pattern (more for streaming handlers), on
+   * every host for the first two, on this one for `'host'`; completes when each has responded
+   * or left (a dropped host's peers leave); a failing peer gives an IpcReply with `error`.
    */
   send<TResult = any, TInput = any>(
     pattern: any,

@@ -2,13 +2,20 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
 import { defer, lastValueFrom, mergeMap, Observable, of, throwError } from 'rxjs';
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import { type ChannelOptions, duration } from '../../channel/channel-options.js';
 import { ChannelClosedError } from '../../channel/errors.js';
-import type { TargetSpec } from '../../channel/channel-target.js';
+import { canonicalPeer } from '../shared/peer-id.js';
 import { InvalidMessageError, NoHandlerPeerError, PeerUnavailableError } from '../ipc.errors.js';
 import type { IpcClientOptions, IpcEvents } from '../ipc-options.interface.js';
-import { eventMessage, messageHooks, requestMessage, withSendScope } from '../ipc-message-hooks.js';
+import {
+  eventMessage,
+  isGroup,
+  messageHooks,
+  requestMessage,
+  withSendScope,
+} from '../ipc-message-hooks.js';
 import { NestClientBase } from '../nest-internals.js';
 import { InOrder } from '../protocol/in-order.js';
 import { type IpcMetadata, sendEvent } from '../protocol/nest-wire.js';
@@ -93,9 +100,13 @@ export class IpcClient extends NestClientBase {
     return this.attached()?.channel.id;
   }
 
-  /** Ids of every joined peer, self included; [] until joined. Reading it starts joining. */
-  get peers(): number[] {
-    return this.attached()?.channel.peers ?? [];
+  /**
+   * Ids of every joined peer, self included: this host's ascending, then, on a federated
+   * channel, other hosts' as `'<host>/<id>'`. [] until joined. Reading it starts joining.
+   */
+  get peers(): PeerId[] {
+    const shared = this.attached();
+    return shared === undefined ? [] : [...shared.channel.peers];
   }
 
   /**
@@ -163,8 +174,9 @@ export class IpcClient extends NestClientBase {
   }
 
   /**
-   * Addresses one peer by id, or every peer (`'all'`, self included) or `'others'`. For `'all'`
-   * and `'others'`, `send` gathers one IpcReply per peer that handles the pattern.
+   * Addresses one peer by id (`3`; on a federated channel `'B/3'` for peer 3 of host B), or
+   * every peer of every host (`'all'`, self included), `'others'`, or every peer of this host
+   * (`'host'`). For the groups, `send` gathers one IpcReply per peer that handles the pattern.
    */
   to<T extends TargetSpec>(target: T): IpcClientTarget<T> {
     let t = this.targets.get(target);
@@ -175,7 +187,10 @@ export class IpcClient extends NestClientBase {
     return t as IpcClientTarget<T>;
   }
 
-  /** Sends a request to one peer that handles `pattern`, taking turns among them. */
+  /**
+   * Sends a request to one peer that handles `pattern`, taking turns among them: among this
+   * host's peers while any handles it, and only otherwise among other hosts' peers.
+   */
   override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
     return this.request(undefined, pattern, data) as Observable<TResult>;
   }
@@ -218,11 +233,11 @@ export class IpcClient extends NestClientBase {
     data: unknown,
     meta: IpcMetadata | undefined,
   ): Observable<unknown> {
-    return target === 'all' || target === 'others'
+    return isGroup(target)
       ? gather(shared, target, route, (peer) => this.single(shared, peer, route, data, meta, true))
       : target === undefined
         ? this.anyPeer(shared, route, data, meta)
-        : this.single(shared, target, route, data, meta, true);
+        : this.single(shared, canonicalPeer(target, shared.channel.host), route, data, meta, true);
   }
 
   /** @internal */
@@ -244,7 +259,8 @@ export class IpcClient extends NestClientBase {
     const route = this.routeOf(pattern);
     const scope = messageHooks?.send?.(eventMessage(shared.channel, route, target));
     const packet = this.packet(route, data, undefined, scope?.metadata);
-    const broadcast = target === 'all' || target === 'others' ? 1 : 0;
+    const broadcast = isGroup(target) ? 1 : 0;
+    const aimed = isGroup(target) ? target : canonicalPeer(target, shared.channel.host);
     // The event goes out now, subscribed or not (Nest's emit is hot); the Observable reports
     // how it went: completes when accepted, after 'drain' above the high-water mark, or errors.
     let outcome: Observable<undefined> | undefined;
@@ -259,11 +275,11 @@ export class IpcClient extends NestClientBase {
       () => (this.customSerializer ? this.serialize(packet) : packet),
       (raw) => {
         try {
-          const accepted = sendEvent(shared.channel, target, raw, this.customSerializer, broadcast);
+          const accepted = sendEvent(shared.channel, aimed, raw, this.customSerializer, broadcast);
           scope?.end();
-          if (this.confirmEvents) finish(whenConfirmed(shared, route, target, this.log));
+          if (this.confirmEvents) finish(whenConfirmed(shared, route, aimed, this.log));
           else {
-            shared.directory.noteEvent(route, target);
+            shared.directory.noteEvent(route, aimed);
             finish(accepted ? SENT : whenWritable(shared.channel));
           }
         } catch (e) {
@@ -325,7 +341,7 @@ export class IpcClient extends NestClientBase {
    */
   private anyPeer(shared: SharedChannel, route: string, data: unknown, meta?: IpcMetadata) {
     return new Observable<unknown>((observer) => {
-      const tried = new Set<number>();
+      const tried = new Set<PeerId>();
       let current: { unsubscribe(): void } | undefined;
       let responded = false;
       const attempt = (lastError?: unknown) => {
@@ -355,7 +371,7 @@ export class IpcClient extends NestClientBase {
   /** `mayWait`: a request aimed at this peer, which may wait for it to restart. */
   private single(
     shared: SharedChannel,
-    peer: number,
+    peer: PeerId,
     route: string,
     data: unknown,
     meta: IpcMetadata | undefined,

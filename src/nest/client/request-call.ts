@@ -1,4 +1,5 @@
 import type { ReadPacket, WritePacket } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { ChannelClosedError } from '../../channel/errors.js';
 import { PeerUnavailableError, RequestTimeoutError } from '../ipc.errors.js';
 import type { InOrder } from '../protocol/in-order.js';
@@ -48,7 +49,7 @@ export class RequestCall implements PendingRequest {
   constructor(
     private readonly pipes: RequestPipes,
     private readonly requests: RequestLedger,
-    readonly target: number,
+    readonly target: PeerId,
     readonly pattern: string,
     readonly id: string,
     /** Turns a response packet into observer calls (Nest's createObserver). */

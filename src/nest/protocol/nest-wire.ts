@@ -1,5 +1,5 @@
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import type { TargetSpec } from '../../channel/channel-target.js';
 import type { DeliveryFailure } from '../../channel/errors.js';
 
 /** Out-of-band strings that travel with a packet (Nest 12's `setOnDispatchHook` metadata). */
@@ -44,9 +44,9 @@ export interface ServerSide {
    * `whole`: the request came as a whole packet (a custom serializer made it), and its response
    * goes back the same way.
    */
-  onRequest(sender: number, id: string, raw: unknown, whole: boolean): void;
-  onEvent(sender: number, raw: unknown, broadcast: boolean): void;
-  onCancel(sender: number, id: string): void;
+  onRequest(sender: PeerId, id: string, raw: unknown, whole: boolean): void;
+  onEvent(sender: PeerId, raw: unknown, broadcast: boolean): void;
+  onCancel(sender: PeerId, id: string): void;
   /** The hub could not deliver a response this process sent. */
   onResponseUndelivered(error: DeliveryFailure): void;
 }
@@ -117,7 +117,7 @@ export function receivePackets(channel: Channel, server: ServerSide, client: Cli
  */
 export function sendRequest(
   channel: Channel,
-  target: number,
+  target: PeerId,
   id: string,
   raw: unknown,
   serialized: boolean,
@@ -162,7 +162,7 @@ export type ResponseForm = typeof WIRE.response | typeof WIRE.responseValue;
 export function sendResponse(
   channel: Channel,
   form: ResponseForm,
-  target: number,
+  target: PeerId,
   id: string,
   value: unknown,
 ): void {
@@ -170,7 +170,7 @@ export function sendResponse(
 }
 
 /** Tells `target` to stop working on request `id`. */
-export function sendCancel(channel: Channel, target: number, id: string): void {
+export function sendCancel(channel: Channel, target: PeerId, id: string): void {
   channel.to(target, TO_PROCESS).emit(WIRE.cancel, id);
 }
 

@@ -1,4 +1,5 @@
 import { BaseRpcContext } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { IpcMetadata } from '../protocol/nest-wire.js';
 
@@ -7,7 +8,7 @@ export type { IpcMetadata };
 export type IpcContextArgs = [
   pattern: string,
   metadata: IpcMetadata,
-  sender: number,
+  sender: PeerId,
   requestId: string | undefined,
   channel: Channel,
 ];
@@ -26,8 +27,12 @@ export class IpcContext extends BaseRpcContext<IpcContextArgs> {
     return this.args[1];
   }
 
-  /** The peer id of the process that sent the message. */
-  getSender(): number {
+  /**
+   * The peer id of the process that sent the message: a number for a peer of this host,
+   * `'<host>/<id>'` (e.g. `'B/3'`) for one on another host of a federated channel. Either can be
+   * given to `client.to(...)` to answer it.
+   */
+  getSender(): PeerId {
     return this.args[2];
   }
 

@@ -6,6 +6,7 @@ import type {
   ReadPacket,
   WritePacket,
 } from '@nestjs/microservices';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { ChannelOptions } from '../../channel/channel-options.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
@@ -175,7 +176,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /** @internal A request arrived from `sender`. */
-  onRequest(sender: number, id: string, raw: unknown, whole = false): void {
+  onRequest(sender: PeerId, id: string, raw: unknown, whole = false): void {
     if (!this.customDeserializer && this.incoming.idle) {
       this.serveRequest(this.shared?.channel, sender, id, raw as IncomingPacket, whole);
       return;
@@ -189,7 +190,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /** @internal An event arrived from `sender`. */
-  onEvent(sender: number, raw: unknown, broadcast: boolean): void {
+  onEvent(sender: PeerId, raw: unknown, broadcast: boolean): void {
     // The common case (no custom deserializer, nothing async queued) skips the closures below.
     if (!this.customDeserializer && this.incoming.idle) {
       this.serveEvent(this.shared?.channel, sender, raw as IncomingPacket, broadcast);
@@ -204,12 +205,12 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /** @internal A response was too large for the requester to read: fail its request instead. */
-  onResponseRefused(sender: number, id: string, error: DeliveryFailure): void {
+  onResponseRefused(sender: PeerId, id: string, error: DeliveryFailure): void {
     this.unsent(sender, id, {}, error);
   }
 
   /** @internal The requester unsubscribed (or timed out): stop streaming to it. */
-  onCancel(sender: number, id: string): void {
+  onCancel(sender: PeerId, id: string): void {
     this.stopResponse(sender, id);
   }
 
@@ -217,7 +218,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
    * A handler's one value. Sent as just that value, unless a custom serializer must see the
    * packet, or the requester sent the whole packet (it may not read the value form).
    */
-  protected respondWithValue(sender: number, id: string, value: unknown, whole: boolean): void {
+  protected respondWithValue(sender: PeerId, id: string, value: unknown, whole: boolean): void {
     const shared = this.shared;
     if (shared === undefined) return;
     if (!whole && !this.customSerializer && fitsValueForm(value)) {
@@ -226,7 +227,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 
   /** Sends one response packet, through the custom serializer if there is one; never rejects. */
-  protected respond(sender: number, id: string, out: WritePacket): Promise<void> | void {
+  protected respond(sender: PeerId, id: string, out: WritePacket): Promise<void> | void {
     const shared = this.shared;
     if (shared === undefined) return;
     const packet = { id, ...out };
@@ -254,7 +255,7 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
    * request instead, with the reason, so the caller does not wait for it; a stream stops there.
    */
   private unsent(
-    sender: number,
+    sender: PeerId,
     id: string,
     out: WritePacket,
     error: IpcChannelError | undefined,
@@ -307,10 +308,16 @@ export class IpcServer extends NestServerBase implements CustomTransportStrategy
   }
 }
 
-/** One line on join, so an operator sees which channel and id a worker got, and who routes. */
+/**
+ * One line on join, so an operator sees which channel and id a worker got, who routes, and on a
+ * federated channel which host it is (its peers are '<host>/<id>' to the other hosts).
+ */
 function logJoin(channel: Channel): void {
   const hub = channel.isHub ? 'this process hosts the hub' : `peer ${channel.hubId} hosts the hub`;
-  new Logger('IpcServer').log(`Joined channel '${channel.name}' as peer ${channel.id}; ${hub}.`);
+  const host = channel.host === undefined ? '' : ` on host '${channel.host}'`;
+  new Logger('IpcServer').log(
+    `Joined channel '${channel.name}' as peer ${channel.id}${host}; ${hub}.`,
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Channel } from '../../channel/channel.js';
 import { type ChannelOptions, resolveOptions } from '../../channel/channel-options.js';
 import { InvalidOptionError } from '../../channel/errors.js';
+import { sameHost } from './federation-agreement.js';
 import { givesChannelOptions, optionDifferences, shownOptions } from './options-agreement.js';
 import { IpcOptionsMismatchError } from './options-mismatch.error.js';
 import { SharedChannel } from './shared-channel.js';
@@ -76,7 +77,7 @@ export function declareChannelUser(
     return; // options the channel cannot work with fail at first use, with the channel's error
   }
   for (const [other, d] of declared) {
-    if (other === owner || d.name !== name) continue;
+    if (other === owner || d.name !== name || !sameHost(d.options, options)) continue;
     const differences = optionDifferences(d.options, options);
     if (differences.length > 0) {
       throw new IpcOptionsMismatchError([d.user, user], differences, [
@@ -175,10 +176,11 @@ function agree(entry: Entry, options: ChannelOptions, user: ChannelUser): void {
 
 /**
  * Two channels in one process are allowed when they have different names (a client may talk to
- * another app's channel). The same name on another endpoint (dir, transport), or an IpcServer
+ * another app's channel), or are two hosts of one federated channel. The same name on another endpoint (dir, transport), or an IpcServer
  * beside a client that took the defaults only for want of options, is a mistake.
  */
 function conflicts(entry: Entry, channel: Channel, options: ChannelOptions, user: ChannelUser) {
+  if (!sameHost(entry.options, options)) return;
   const sameName = entry.shared.channel.name === channel.name;
   if (!sameName && !(entry.implicit && user === 'IpcServer')) return;
   throw new IpcOptionsMismatchError([entry.user, user], optionDifferences(entry.options, options), [

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { PeerId } from '../../channel/channel-target.js';
 import { NO_MESSAGE_HANDLER } from '../protocol/nest-wire.js';
 import type { MessageSink } from './message-sink.js';
 
@@ -6,7 +7,7 @@ import type { MessageSink } from './message-sink.js';
 interface EarlyMessage {
   readonly request: boolean;
   readonly whole: boolean;
-  readonly sender: number;
+  readonly sender: PeerId;
   readonly id: string;
   readonly raw: unknown;
   readonly broadcast: boolean;
@@ -32,7 +33,7 @@ export class EarlyInbox {
     /** How long messages wait for an IpcServer to attach (the channel's graceMs). */
     private readonly waitMs: number,
     /** Sends a response packet to request `id` of `sender`. */
-    private readonly respond: (sender: number, id: string, packet: unknown) => void,
+    private readonly respond: (sender: PeerId, id: string, packet: unknown) => void,
   ) {}
 
   /** Whether no message waits. */
@@ -40,11 +41,11 @@ export class EarlyInbox {
     return this.messages.length === 0;
   }
 
-  keepRequest(sender: number, id: string, raw: unknown, whole: boolean): void {
+  keepRequest(sender: PeerId, id: string, raw: unknown, whole: boolean): void {
     this.keep({ request: true, sender, id, raw, whole, broadcast: false });
   }
 
-  keepEvent(sender: number, raw: unknown, broadcast: boolean): void {
+  keepEvent(sender: PeerId, raw: unknown, broadcast: boolean): void {
     this.keep({ request: false, sender, id: '', raw, whole: false, broadcast });
   }
 

@@ -1,6 +1,7 @@
+import type { PeerId, TargetSpec } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
-import type { TargetSpec } from '../../channel/channel-target.js';
 import type { MessageSink } from './message-sink.js';
+import { isLocalPeer } from './peer-id.js';
 import { Coverage, UnhandledEvents } from './unhandled-events.js';
 
 /** What peers announce in their channel meta so clients know who handles what. */
@@ -10,15 +11,22 @@ interface NestMeta {
 
 /**
  * Which peers handle which patterns: each process announces its IpcServer's routes in its
- * channel meta, and clients pick among the peers that announced a route, in turn. It also tells
- * the sender of an event that no peer handles (see UnhandledEvents).
+ * channel meta (a federated channel carries the meta of other hosts' peers in their views), and
+ * clients pick among the peers that announced a route, in turn: among this host's first, and
+ * only when none of them handles it among other hosts' peers. It also tells the sender of an
+ * event that no peer handles (see UnhandledEvents).
  */
 export class HandlerDirectory {
   /** Peers handling each message route, rebuilt when membership or meta changes. */
-  private handlers = new Map<string, number[]>();
+  private handlers = new Map<string, PeerId[]>();
+  /** This host's among them (all of them on a channel that is not federated). */
+  private readonly localHandlers = new Map<string, number[]>();
   /** Per event route, the targets a handler is known among (cleared like `handlers`). */
   private readonly handledEvents = new Map<string, Set<TargetSpec>>();
-  private readonly roundRobin = new Map<string, number>();
+  /** Per route, the next turn among this host's handlers. */
+  private readonly localTurn = new Map<string, number>();
+  /** Per route, the next turn among other hosts' handlers. */
+  private readonly remoteTurn = new Map<string, number>();
   private readonly unhandled: UnhandledEvents;
 
   constructor(
@@ -38,6 +46,7 @@ export class HandlerDirectory {
   /** Membership or meta changed: what was looked up is stale, and what waits may be settled. */
   private changed(): void {
     this.handlers.clear();
+    this.localHandlers.clear();
     this.handledEvents.clear();
     this.unhandled.recheck();
   }
@@ -55,8 +64,8 @@ export class HandlerDirectory {
     this.changed();
   }
 
-  /** Peers whose IpcServer handles a message route, ascending. */
-  peersHandling(route: string): number[] {
+  /** Peers whose IpcServer handles a message route, in the channel's order (local first). */
+  peersHandling(route: string): PeerId[] {
     let peers = this.handlers.get(route);
     if (peers === undefined) {
       // A peer that is shutting down responds to what it has but takes no new requests.
@@ -68,14 +77,14 @@ export class HandlerDirectory {
 
   /**
    * Peers shutting down whose IpcServer handled `route`: they take no new request, but a gather
-   * still owes its caller a reply for each of them (the hub's refusal), ascending.
+   * still owes its caller a reply for each of them (the refusal), in the channel's order.
    */
-  retiringHandling(route: string): number[] {
+  retiringHandling(route: string): PeerId[] {
     return this.announcing(route, true);
   }
 
-  /** Members whose IpcServer announced the message route, shutting down or not, ascending. */
-  private announcing(route: string, retiring: boolean): number[] {
+  /** Members whose IpcServer announced the message route, shutting down or not. */
+  private announcing(route: string, retiring: boolean): PeerId[] {
     return this.channel.peers.filter((id) => {
       const info = this.channel.peerInfo(id);
       return (
@@ -86,14 +95,32 @@ export class HandlerDirectory {
     });
   }
 
-  /** The next peer, in turn, among those that handle `route` (skipping `tried`). */
-  pickPeer(route: string, tried?: ReadonlySet<number>): number | undefined {
-    const all = this.peersHandling(route);
-    const peers = tried === undefined || tried.size === 0 ? all : all.filter((p) => !tried.has(p));
-    if (peers.length === 0) return undefined;
-    const turn = this.roundRobin.get(route) ?? 0;
-    this.roundRobin.set(route, turn + 1);
-    return peers[turn % peers.length];
+  /**
+   * The next peer, in turn, among those that handle `route` (skipping `tried`): one of this
+   * host's while any of them is left, else one of another host's. Local traffic stays local;
+   * other hosts are the fallback, not a share of the load.
+   */
+  pickPeer(route: string, tried?: ReadonlySet<PeerId>): PeerId | undefined {
+    let local: readonly PeerId[] = this.localHandling(route);
+    let all = this.peersHandling(route);
+    if (tried !== undefined && tried.size > 0) {
+      local = local.filter((p) => !tried.has(p));
+      all = all.filter((p) => !tried.has(p));
+    }
+    if (local.length > 0) return inTurn(this.localTurn, route, local);
+    // None of this host's is left: `all` holds only other hosts' peers.
+    if (all.length === 0) return undefined;
+    return inTurn(this.remoteTurn, route, all);
+  }
+
+  /** This host's peers that handle a message route, ascending (cached like peersHandling). */
+  private localHandling(route: string): number[] {
+    let peers = this.localHandlers.get(route);
+    if (peers === undefined) {
+      peers = this.peersHandling(route).filter(isLocalPeer);
+      this.localHandlers.set(route, peers);
+    }
+    return peers;
   }
 
   /**
@@ -129,11 +156,13 @@ export class HandlerDirectory {
     const self = this.channel.id;
     if (self === undefined) return Coverage.Unknown; // not joined: who it goes to is not known
     const ids =
-      typeof target === 'number'
-        ? [target]
-        : target === 'all'
-          ? this.channel.peers
-          : this.channel.peers.filter((id) => id !== self);
+      target === 'all'
+        ? this.channel.peers
+        : target === 'others'
+          ? this.channel.peers.filter((id) => id !== self)
+          : target === 'host'
+            ? this.channel.peers.filter(isLocalPeer)
+            : [target];
     let unknown = false;
     for (const id of ids) {
       const info = this.channel.peerInfo(id);
@@ -152,4 +181,11 @@ export class HandlerDirectory {
     }
     return unknown ? Coverage.Unknown : Coverage.Unhandled;
   }
+}
+
+/** The next of `peers` in `route`'s turn kept in `turns`. */
+function inTurn(turns: Map<string, number>, route: string, peers: readonly PeerId[]): PeerId {
+  const turn = turns.get(route) ?? 0;
+  turns.set(route, turn + 1);
+  return peers[turn % peers.length]!;
 }

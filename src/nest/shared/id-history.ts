@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 
 /** What a peer announced in its channel meta (see HandlerDirectory). */
@@ -28,6 +29,10 @@ export interface AbsentId {
  * The ids this process has seen come and go, so that an error about an id nobody holds can
  * say whether it is restarting or was never held, a request may wait for its successor, and a
  * gather can name the peers it expected and did not hear from.
+ *
+ * Only this host's ids are followed. A peer on another host is known only through its host's
+ * published view: when it leaves, nothing here tells a restart from a host gone for good, and
+ * PM2's instance numbers are this host's alone. An absent remote id is 'unknown'.
  */
 export class IdHistory {
   /** When each id's holder left, until a process holds it again. */
@@ -43,18 +48,24 @@ export class IdHistory {
     /** How long an id stays "restarting" after its holder left (the channel's graceMs). */
     private readonly graceMs: number,
   ) {
-    const update = (id: number) => this.update(id);
-    channel.on('join', (id) => {
+    const update = (id: PeerId) => {
+      if (typeof id === 'number') this.update(id);
+    };
+    channel.on('join', (id: PeerId) => {
+      if (typeof id !== 'number') return;
       this.leftAt.delete(id);
       update(id);
     });
     channel.on('meta', update);
     channel.on('connect', () => channel.peers.forEach(update));
-    channel.on('leave', (id) => this.leftAt.set(id, Date.now()));
+    channel.on('leave', (id: PeerId) => {
+      if (typeof id === 'number') this.leftAt.set(id, Date.now());
+    });
   }
 
   /** What is known of `id`, which nobody holds now. */
-  absent(id: number): AbsentId {
+  absent(id: PeerId): AbsentId {
+    if (typeof id !== 'number') return { kind: 'unknown' };
     const left = this.leftAt.get(id);
     const now = Date.now();
     if (left !== undefined && now - left < this.graceMs)
@@ -69,15 +80,15 @@ export class IdHistory {
    * When an absent id stops counting as restarting: graceMs after its holder left, or from now
    * for an id nobody held yet.
    */
-  restartDeadline(id: number): number {
-    const left = this.leftAt.get(id);
+  restartDeadline(id: PeerId): number {
+    const left = typeof id === 'number' ? this.leftAt.get(id) : undefined;
     return (left ?? Date.now()) + this.graceMs;
   }
 
   /**
-   * Ids expected to answer a gather for `route` though nobody holds them now: those whose last
-   * holder handled it and left less than graceMs ago, and under PM2 every instance of the app
-   * that has not joined yet (every instance runs the same app).
+   * Ids of this host expected to answer a gather for `route` though nobody holds them now: those
+   * whose last holder handled it and left less than graceMs ago, and under PM2 every instance of
+   * the app that has not joined yet (every instance runs the same app).
    */
   expectedAbsent(route: string): number[] {
     const out: number[] = [];
@@ -86,7 +97,7 @@ export class IdHistory {
       if (now - left < this.graceMs && this.routes.get(id)?.includes(route) === true) out.push(id);
     }
     if (this.instances !== undefined) {
-      const members = new Set(this.channel.peers);
+      const members = new Set<PeerId>(this.channel.peers);
       for (let id = 1; id <= this.instances; id++) {
         if (!members.has(id) && !this.seen.has(id)) out.push(id);
       }

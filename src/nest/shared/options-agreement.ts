@@ -1,5 +1,7 @@
-import { type ChannelOptions, resolveOptions } from '../../channel/channel-options.js';
+import type { ChannelOptions } from '../../channel/channel-options.js';
+import { resolveOptions } from '../../channel/channel-options.js';
 import { shownValue } from '../../channel/errors.js';
+import { federationKey, shownFederation } from './federation-agreement.js';
 import type { OptionDifference } from './options-mismatch.error.js';
 
 /**
@@ -24,12 +26,18 @@ const COMPARED = [
   'maxHeldBytes',
   'directLinks',
   'meta',
+  'federation',
 ] as const;
 
 type Compared = (typeof COMPARED)[number];
 
 /** Every key of ChannelOptions. */
 const CHANNEL_KEYS: ReadonlySet<string> = new Set<keyof ChannelOptions>([...COMPARED, 'logger']);
+
+/** Options compared by value but shown otherwise: their compared text holds credentials. */
+const SHOWN_APART: Partial<Record<Compared, (o: ChannelOptions) => string>> = {
+  federation: (o) => shownFederation(o.federation),
+};
 
 /**
  * Only the channel's options, without what belongs to an IpcServer or IpcClient alone
@@ -69,9 +77,13 @@ export function optionDifferences(
       });
       continue;
     }
+    const shown = SHOWN_APART[option];
     const given = (o: ChannelOptions, v: string) =>
-      o[option] !== undefined ? v : `${v} (default)`;
-    out.push({ option, first: given(first, a[option]), second: given(second, b[option]) });
+      o[option] !== undefined ? (shown?.(o) ?? v) : `${v} (default)`;
+    let [x, y] = [given(first, a[option]), given(second, b[option])];
+    // They differ only in what is never shown (a Redis password, an adapter factory): say so.
+    if (x === y) [x, y] = [`${x} (one Redis credential or adapter)`, `${y} (another)`];
+    out.push({ option, first: x, second: y });
   }
   return out;
 }
@@ -80,8 +92,14 @@ export function optionDifferences(
 export function shownOptions(options: ChannelOptions): string {
   const parts = Object.entries(options)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${k === 'secret' ? '(set)' : shownOption(v)}`);
+    .map(([k, v]) => `${k}: ${shownEntry(k, v)}`);
   return parts.length === 0 ? 'no channel options' : `{ ${parts.join(', ')} }`;
+}
+
+function shownEntry(key: string, value: unknown): string {
+  if (key === 'secret') return '(set)';
+  if (key === 'federation') return shownFederation(value as ChannelOptions['federation']);
+  return shownOption(value);
 }
 
 function shownSecret(compared: string): string {
@@ -117,5 +135,7 @@ function effective(options: ChannelOptions): Record<Compared, string> {
     maxHeldBytes: String(r.maxHeldBytes),
     directLinks: String(r.directLinks),
     meta: shownValue(options.meta),
+    // Compared with its defaults applied and credentials included; shown by shownFederation.
+    federation: federationKey(options.federation),
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import {
   ChannelClosedError,
@@ -8,10 +9,12 @@ import {
 import { PeerLeftError, PeerUnavailableError } from '../ipc.errors.js';
 import { type ClientSide, requestIdOf, sendCancel, sendRequest } from '../protocol/nest-wire.js';
 import { IdHistory } from './id-history.js';
+import { isLocalPeer, isRemotePeer } from './peer-id.js';
 
 /** A request waiting for its responses. */
 export interface PendingRequest {
-  readonly target: number;
+  /** The peer it went to: a number on this host, `'<host>/<id>'` on another. */
+  readonly target: PeerId;
   readonly pattern: string;
   /** Who sent it (an IpcClient): closing that client abandons it. */
   readonly owner: object;
@@ -25,7 +28,9 @@ export interface PendingRequest {
 
 /**
  * The requests this process sent and still waits on, by id. A request fails at once when its
- * target leaves after reading it, or when the hub cannot deliver it.
+ * target leaves after reading it, or when the hub cannot deliver it. A request to a peer on
+ * another host fails when that peer leaves (or its host is dropped) whether or not it was read:
+ * no refusal comes back across hosts.
  */
 export class PendingRequests implements ClientSide {
   private readonly requests = new Map<string, PendingRequest>();
@@ -47,7 +52,7 @@ export class PendingRequests implements ClientSide {
     private readonly graceMs = 5000,
   ) {
     this.history = new IdHistory(channel, graceMs);
-    channel.on('leave', (peer) => this.peerLeft(peer));
+    channel.on('leave', (peer: PeerId) => this.peerLeft(peer));
   }
 
   /** The hub's peer id now (a timeout names it: its event loop may be the blocked one). */
@@ -65,12 +70,13 @@ export class PendingRequests implements ClientSide {
    * the packet, or what a custom serializer made of it (`serialized`).
    */
   send(
-    target: number,
+    target: PeerId,
     id: string,
     raw: unknown,
     serialized: boolean,
     request: PendingRequest,
   ): void {
+    this.refuseRemote(target, request.pattern);
     this.requests.set(id, request);
     try {
       sendRequest(this.channel, target, id, raw, serialized);
@@ -79,6 +85,20 @@ export class PendingRequests implements ClientSide {
       this.requests.delete(id);
       throw e;
     }
+  }
+
+  /**
+   * A request to a peer on another host that is not in this host's view of it, or is shutting
+   * down, cannot be refused by that host's hub (refusals do not cross hosts): it is refused
+   * here, before it is sent, with what the view tells. A malformed id goes on to the channel,
+   * which refuses it with InvalidTargetError.
+   */
+  private refuseRemote(target: PeerId, pattern: string): void {
+    if (!isRemotePeer(target) || this.channel.host === undefined) return;
+    const info = this.channel.peerInfo(target);
+    if (info === undefined)
+      throw new PeerUnavailableError(target, pattern, false, this.history.absent(target));
+    if (info.retiring) throw new PeerUnavailableError(target, pattern, true);
   }
 
   /** Hands a response packet to the request it belongs to, if it still waits. */
@@ -198,7 +218,7 @@ export class PendingRequests implements ClientSide {
       back();
       return () => {};
     }
-    const onJoin = (id: number) => {
+    const onJoin = (id: PeerId) => {
       if (id !== peer || !holds()) return;
       stop();
       back();
@@ -224,12 +244,15 @@ export class PendingRequests implements ClientSide {
    * A peer left (or restarted: the same id, a new process). Requests it had read can no longer get
    * their response: they fail now. A request it had not read yet is still on its way (or held
    * for its id after a failover): it reaches whoever holds the id next, which responds, or the
-   * hub refuses it and it fails then.
+   * hub refuses it and it fails then. On another host (its peer left, or the host was dropped)
+   * "confirmed" only means stored in that host's inbox and no refusal comes back: every
+   * request to it fails now.
    */
-  private peerLeft(peer: number): void {
+  private peerLeft(peer: PeerId): void {
+    const local = isLocalPeer(peer);
     for (const [id, request] of this.requests) {
       if (request.target !== peer) continue;
-      if (request.seq >= 0 && this.channel._isUnconfirmed(request.seq)) continue;
+      if (local && request.seq >= 0 && this.channel._isUnconfirmed(request.seq)) continue;
       this.requests.delete(id);
       request.onFailure(new PeerLeftError(peer, request.pattern));
     }

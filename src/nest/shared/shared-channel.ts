@@ -1,3 +1,4 @@
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { DeliveryFailure, IpcChannelError } from '../../channel/errors.js';
 import {
@@ -80,7 +81,7 @@ export class SharedChannel implements ServerSide {
    * Sends one response packet. Returns the error when it could not be sent at all (it does not
    * encode, or is too large), so the server can send that instead.
    */
-  sendResponse(target: number, id: string, raw: unknown): IpcChannelError | undefined {
+  sendResponse(target: PeerId, id: string, raw: unknown): IpcChannelError | undefined {
     return this.respond(WIRE.response, target, id, raw);
   }
 
@@ -89,12 +90,12 @@ export class SharedChannel implements ServerSide {
    * serializer, as its one value (see sendResponse). `response` must not be undefined: that
    * response completes empty, which only the whole packet says.
    */
-  sendResponseValue(target: number, id: string, response: unknown): IpcChannelError | undefined {
+  sendResponseValue(target: PeerId, id: string, response: unknown): IpcChannelError | undefined {
     return this.respond(WIRE.responseValue, target, id, response);
   }
 
   /** @internal */
-  onRequest(sender: number, id: string, raw: unknown, whole: boolean): void {
+  onRequest(sender: PeerId, id: string, raw: unknown, whole: boolean): void {
     for (const sink of this.sinks) {
       sink.onRequest(sender, id, raw, whole);
       return;
@@ -103,7 +104,7 @@ export class SharedChannel implements ServerSide {
   }
 
   /** @internal */
-  onEvent(sender: number, raw: unknown, broadcast: boolean): void {
+  onEvent(sender: PeerId, raw: unknown, broadcast: boolean): void {
     for (const sink of this.sinks) {
       sink.onEvent(sender, raw, broadcast);
       return;
@@ -112,13 +113,13 @@ export class SharedChannel implements ServerSide {
   }
 
   /** @internal */
-  onCancel(sender: number, id: string): void {
+  onCancel(sender: PeerId, id: string): void {
     for (const sink of this.sinks) sink.onCancel(sender, id);
   }
 
   private respond(
     form: ResponseForm,
-    target: number,
+    target: PeerId,
     id: string,
     value: unknown,
   ): IpcChannelError | undefined {

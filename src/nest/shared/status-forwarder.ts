@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
+import type { PeerId } from '../../channel/channel-target.js';
 import type { Channel } from '../../channel/channel.js';
 import type { IpcChannelError } from '../../channel/errors.js';
 import type { IpcStatus } from '../ipc-options.interface.js';
@@ -43,9 +44,9 @@ export class StatusForwarder {
         emitter.emit('reconnecting');
       },
       hub: (id: number) => emitter.emit('hub', id),
-      join: (id: number) => emitter.emit('join', id),
-      leave: (id: number) => emitter.emit('leave', id),
-      retiring: (id: number) => emitter.emit('retiring', id),
+      join: (id: PeerId) => emitter.emit('join', id),
+      leave: (id: PeerId) => emitter.emit('leave', id),
+      retiring: (id: PeerId) => emitter.emit('retiring', id),
       leader: (epoch: number) => emitter.emit('leader', epoch),
       follower: (epoch: number) => emitter.emit('follower', epoch),
     };

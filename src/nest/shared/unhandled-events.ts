@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { Channel } from '../../channel/channel.js';
 import type { TargetSpec } from '../../channel/channel-target.js';
+import type { Channel } from '../../channel/channel.js';
 import { ChannelClosedError } from '../../channel/errors.js';
 import { NoEventHandlerError } from '../ipc.errors.js';
 
