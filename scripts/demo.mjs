@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run demo [-- --keep | --stop | --port N]
+ * npm run demo [-- --keep | --stop | --port N | --hosts 2]
  *
  * Builds the library and the sample app, starts the sample as a 4-worker PM2 cluster (the
  * project's own pm2, a private PM2_HOME and a private socket directory: never the user's PM2 or
@@ -10,182 +10,43 @@
  *   --keep     leave the cluster running at the end and print how to call it and stop it
  *   --stop     stop a cluster left running by --keep
  *   --port N   HTTP port (default $PORT or 3000; a free one if that is taken)
+ *   --hosts 2  the other demo: two PM2 "hosts" federated over a local Redis (demo-hosts.mjs)
  *
  * Ctrl-C at any point stops PM2 and removes everything the demo created.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Pm2,
+  ROOT,
+  bold,
+  cyan,
+  dim,
+  eventually,
+  green,
+  isAlive,
+  red,
+  run,
+  say,
+  seconds,
+  step,
+  table,
+} from './demo-kit.mjs';
 import { socketIoScenario } from './demo-socket-io.mjs';
 import { metricsScenario } from './demo-metrics.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLE = join(ROOT, 'sample');
 const APP = 'cache-api';
 const WORKERS = [1, 2, 3, 4];
-const PM2_BIN = join(ROOT, 'node_modules/pm2/bin/pm2');
 const STATE_FILE = join('/tmp', `nestjs-ipc-demo-${process.getuid?.() ?? 'user'}.json`);
 
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
 const portArg = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : undefined;
-
-// ---- output ---------------------------------------------------------------------------------
-
-const tty = process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code) => (text) => (tty ? `\x1b[${code}m${text}\x1b[0m` : String(text));
-const bold = paint('1');
-const dim = paint('2');
-const green = paint('32');
-const red = paint('31');
-const cyan = paint('36');
-const say = (line = '') => process.stdout.write(`${line}\n`);
-const step = (text) => say(`\n${bold(text)}`);
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-
-/** Left-aligned columns with a header and a rule. */
-function table(rows, columns, indent = '   ') {
-  const cells = rows.map((row) => columns.map(([key]) => String(row[key] ?? '')));
-  // eslint-disable-next-line no-control-regex
-  const width = (text) => text.replace(/\x1b\[[0-9;]*m/g, '').length;
-  const widths = columns.map(([, title], i) =>
-    Math.max(title.length, ...cells.map((row) => width(row[i]))),
-  );
-  const pad = (text, i) => text + ' '.repeat(widths[i] - width(text));
-  const line = (values) => (indent + values.map(pad).join('  ')).trimEnd();
-  say(bold(line(columns.map(([, title]) => title))));
-  say(indent + dim(widths.map((w) => '─'.repeat(w)).join('  ')));
-  for (const row of cells) say(line(row));
-}
-
-// ---- processes ------------------------------------------------------------------------------
-
-/** Runs a command; rejects with its output when it fails. */
-function run(file, argv, options = {}) {
-  return new Promise((resolveRun, reject) => {
-    execFile(file, argv, { maxBuffer: 64 * 1024 * 1024, ...options }, (error, stdout, stderr) => {
-      if (error)
-        reject(
-          new Error(
-            `${relative(ROOT, argv[0] ?? file)} ${argv.slice(1).join(' ')} failed:\n${stdout}${stderr}`,
-          ),
-        );
-      else resolveRun(stdout);
-    });
-  });
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Processes (not zombies) whose parent is `ppid`, whose command line contains `text`, or whose
- * environment holds `env` (Linux /proc; PM2's workers inherit the daemon's PM2_HOME).
- */
-function findProcesses({ ppid, text, env }) {
-  const found = [];
-  let entries;
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    try {
-      if (ppid !== undefined) {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[1]) === ppid && fields[0] !== 'Z') found.push(Number(entry));
-      } else if (text !== undefined) {
-        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text))
-          found.push(Number(entry));
-      } else if (Number(entry) !== process.pid) {
-        const vars = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-        if (vars.includes(env) && isAlive(Number(entry))) found.push(Number(entry));
-      }
-    } catch {
-      /* gone */
-    }
-  }
-  return found;
-}
-
-/** A private PM2: its own PM2_HOME, driven through the project's pm2 CLI. */
-class Pm2 {
-  constructor(home, appEnv) {
-    this.home = home;
-    this.env = {
-      ...process.env,
-      ...appEnv,
-      PM2_HOME: home,
-      PM2_DISCRETE_MODE: 'true',
-      PM2_NO_INTERACTION: 'true',
-      PM2_DISABLE_VERSION_CHECK: 'true',
-    };
-    delete this.env.NODE_OPTIONS;
-  }
-
-  run(...argv) {
-    return run(process.execPath, [PM2_BIN, ...argv], {
-      cwd: ROOT,
-      env: this.env,
-      timeout: 120_000,
-    });
-  }
-
-  async instances() {
-    const list = JSON.parse(await this.run('jlist'));
-    const map = new Map();
-    for (const p of list) {
-      if (p.name === APP && p.pm2_env.status === 'online')
-        map.set(Number(p.pm2_env.NODE_APP_INSTANCE), p.pid);
-    }
-    return map;
-  }
-
-  /** The daemon's pid, if it runs (read without starting one: any pm2 command would). */
-  daemon() {
-    let pid = 0;
-    try {
-      pid = Number(readFileSync(join(this.home, 'pm2.pid'), 'utf8'));
-    } catch {
-      /* not written yet */
-    }
-    if (pid > 0 && isAlive(pid)) return pid;
-    return findProcesses({ text: `God Daemon (${this.home})` })[0];
-  }
-
-  /**
-   * `pm2 kill`, then makes sure the daemon and every process of this PM2_HOME are gone (SIGKILL
-   * after 10 s), then removes PM2_HOME.
-   */
-  async destroy() {
-    const daemon = this.daemon();
-    if (daemon !== undefined) {
-      await this.run('kill', '-s').catch(() => isAlive(daemon) && process.kill(daemon, 'SIGTERM'));
-    }
-    const ours = () => findProcesses({ env: `PM2_HOME=${this.home}` });
-    const deadline = Date.now() + 10_000;
-    while (ours().length > 0 && Date.now() < deadline) await sleep(50);
-    for (const pid of ours()) process.kill(pid, 'SIGKILL');
-    rmSync(this.home, { recursive: true, force: true });
-  }
-}
 
 // ---- HTTP -----------------------------------------------------------------------------------
 
@@ -219,22 +80,6 @@ function http(port, method, path, body) {
     req.on('error', reject);
     req.end(data);
   });
-}
-
-async function eventually(check, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`Timed out waiting for ${what}${last ? ` (${last.message})` : ''}.`);
-    await sleep(100);
-  }
 }
 
 /** GET /workers once all four workers are on the channel. */
@@ -308,7 +153,7 @@ async function stopKept() {
     return false;
   }
   say(`Stopping the demo left running with --keep (PM2_HOME=${state.pm2Home})…`);
-  await new Pm2(state.pm2Home, {}).destroy();
+  await new Pm2(state.pm2Home, {}, APP).destroy();
   rmSync(state.ipcDir, { recursive: true, force: true });
   rmSync(STATE_FILE, { force: true });
   say('Stopped. Nothing left behind.');
@@ -332,7 +177,7 @@ async function build() {
 }
 
 async function startCluster(port) {
-  pm2 = new Pm2(mkdtempSync('/tmp/pm2-demo-'), { PORT: String(port), NESTJS_IPC_DIR: ipcDir });
+  pm2 = new Pm2(mkdtempSync('/tmp/pm2-demo-'), { PORT: String(port), NESTJS_IPC_DIR: ipcDir }, APP);
   const started = Date.now();
   process.stdout.write(
     `${bold('• Starting')} 4 workers: pm2 start sample/ecosystem.config.cjs ${dim(`(PM2_HOME=${pm2.home}, port ${port})`)}… `,
@@ -579,6 +424,10 @@ async function reloadScenario(port) {
 }
 
 async function main() {
+  if (args.includes('--hosts')) {
+    const { hostsDemo } = await import('./demo-hosts.mjs');
+    return hostsDemo(Number(args[args.indexOf('--hosts') + 1]));
+  }
   if (args.includes('--stop')) {
     if (!(await stopKept())) say('No demo left running with --keep was found.');
     return 0;

@@ -9,6 +9,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --measure MS     length of each measurement (default ${FULL.measureMs}, quick ${QUICK.measureMs})
   --only a,b       only these competitors and/or scenarios, e.g.
                    --only channel-relayed,one-way   (keys are listed in the table's notes)
+  --redis-fsync M  appendfsync of the bench's redis-server: always (default) or everysec
   --cpu-prof       workers write V8 CPU profiles to bench/results/profiles/
   --verbose        show what workers print
   --help`;
@@ -20,7 +21,13 @@ export class UsageError extends Error {
 
 export function parseArgs(argv: string[]): Settings | 'help' {
   const quick = argv.includes('--quick');
-  const s: Settings = { ...(quick ? QUICK : FULL), only: [], workerFlags: [], verbose: false };
+  const s: Settings = {
+    ...(quick ? QUICK : FULL),
+    only: [],
+    workerFlags: [],
+    verbose: false,
+    redisFsync: 'always',
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -34,7 +41,12 @@ export function parseArgs(argv: string[]): Settings | 'help' {
     else if (arg === '--warmup') s.warmupMs = windowMs(arg, value());
     else if (arg === '--measure') s.measureMs = windowMs(arg, value());
     else if (arg === '--only') s.only.push(...value().split(',').filter(Boolean));
-    else if (arg === '--cpu-prof')
+    else if (arg === '--redis-fsync') {
+      const mode = value();
+      if (mode !== 'always' && mode !== 'everysec')
+        throw new UsageError(`--redis-fsync takes always or everysec, not ${mode}`);
+      s.redisFsync = mode;
+    } else if (arg === '--cpu-prof')
       s.workerFlags.push('--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`);
     else if (arg === '--verbose') s.verbose = true;
     else throw new UsageError(`unknown option ${arg}\n${USAGE}`);

@@ -67,19 +67,27 @@ async function main(): Promise<number> {
   let redis: RedisServer | undefined;
   const control = await ControlServer.start(join(root, 'ctl.sock'));
   try {
-    if (runnable.some((c) => c.key === 'nest-redis')) {
+    if (runnable.some((c) => c.needsRedis === true)) {
       try {
-        redis = await startRedis(root);
-        env.redisSocket = redis.socket;
-        env.servicePids = redis.pids;
-      } catch (e) {
-        const status = statuses.find((x) => x.key === 'nest-redis')!;
-        status.status = 'skipped';
-        status.note = `skipped: ${(e as Error).message}`;
-        runnable.splice(
-          runnable.findIndex((c) => c.key === 'nest-redis'),
-          1,
+        const server = await startRedis(root, s.redisFsync);
+        redis = server;
+        env.redisUrl = server.url;
+        env.redisPort = server.port;
+        env.flushRedis = () => server.flush();
+        env.servicePids = server.pids;
+        notes.push(
+          `Redis for ${runnable
+            .filter((c) => c.needsRedis === true)
+            .map((c) => c.key)
+            .join(', ')}: ${server.description}`,
         );
+      } catch (e) {
+        for (const c of runnable.filter((x) => x.needsRedis === true)) {
+          const status = statuses.find((x) => x.key === c.key)!;
+          status.status = 'skipped';
+          status.note = `skipped: ${(e as Error).message}`;
+          runnable.splice(runnable.indexOf(c), 1);
+        }
       }
     }
     const channelRows = runnable.filter((c) => c.family === 'channel');
@@ -117,6 +125,7 @@ async function main(): Promise<number> {
         warmupMs: s.warmupMs,
         failoverKills: plan.failover ? s.failoverKills : 0,
         memoryMessages: s.memoryMessages,
+        ...(redis === undefined ? {} : { redisFsync: s.redisFsync }),
       },
       competitors: statuses,
       ...collected,
@@ -131,6 +140,7 @@ async function main(): Promise<number> {
       s.warmupMs === FULL.warmupMs &&
       s.measureMs === FULL.measureMs &&
       s.runs === FULL.runs &&
+      s.redisFsync === 'always' &&
       s.workerFlags.length === 0;
     const base = s.mode === 'quick' ? 'quick' : published ? 'latest' : 'partial';
     const written = writeResults(results, targets, base);

@@ -32,12 +32,17 @@ export interface Settings {
   timeoutMs: number;
   /** Competitor or scenario keys to run (all when empty). */
   only: string[];
+  /**
+   * How the bench's redis-server fsyncs its append-only file: 'always' (every write, what the
+   * federation's guarantee across a Redis crash needs) or 'everysec'.
+   */
+  redisFsync: 'always' | 'everysec';
   /** Extra node flags for every worker (--cpu-prof). */
   workerFlags: string[];
   verbose: boolean;
 }
 
-export const FULL: Omit<Settings, 'only' | 'workerFlags' | 'verbose'> = {
+export const FULL: Omit<Settings, 'only' | 'workerFlags' | 'verbose' | 'redisFsync'> = {
   mode: 'full',
   runs: 5,
   // Long enough for the request paths of Nest IPC and Nest TCP to reach their steady rates: with

@@ -1,6 +1,7 @@
 import { channelOneHop, channelRelayed, channelViaHub } from './channel.js';
 import { channelMetricsOneHop } from './channel-metrics.js';
 import type { Competitor } from './competitor.js';
+import { channelCrossHost, channelFederatedLocal } from './federation.js';
 import { nestIpcOneHop, nestIpcRelayed, nestIpcViaHub } from './nest-ipc.js';
 import { nestIpcTracedApi, nestIpcTracedSdk } from './nest-ipc-traced.js';
 import { childIpc, nestRedis, nestTcp, rawUds, rawUdsRelayed } from './references.js';
@@ -21,23 +22,29 @@ export const COMPETITORS: Competitor[] = [
   nestRedis,
   childIpc,
   channelMetricsOneHop,
+  channelFederatedLocal,
+  channelCrossHost,
 ];
 
 /**
  * The order trials run in, within a run: each target's two sides next to each other (Nest TCP
  * between the two Nest IPC rows it is compared with, the raw socket between the two channel
- * rows), so that a ratio compares measurements seconds apart. This machine's speed drifts by
- * tens of percent over tens of seconds; in table order Nest TCP ran about 20 s after Nest IPC.
+ * rows, federation on next to the channel one hop, the channel across hosts next to Nest Redis),
+ * so that a ratio compares measurements seconds apart. This machine's speed drifts by tens of
+ * percent over tens of seconds; in table order Nest TCP ran about 20 s after Nest IPC.
  */
 const MEASURED_FIRST = [
   'nest-ipc-traced-api',
   'nest-ipc-1hop',
   'nest-tcp',
   'nest-ipc-relayed',
+  'channel-fed-local',
   'channel-1hop',
   'channel-metrics',
   'raw-uds',
   'channel-relayed',
+  'channel-2hosts',
+  'nest-redis',
 ];
 
 for (const key of MEASURED_FIRST) {

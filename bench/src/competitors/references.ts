@@ -86,26 +86,33 @@ function hasPackage(name: string): boolean {
   }
 }
 
-/** Nest Redis: every receiver is a microservice app subscribed through a private redis-server. */
+/** Why a row that needs the bench's redis-server and ioredis cannot run, or undefined. */
+export function redisUnavailable(): string | undefined {
+  if (findOnPath('redis-server') === undefined) {
+    return 'redis-server is not on PATH (apt-get install redis-server to include it)';
+  }
+  if (!hasPackage('ioredis')) return "the 'ioredis' package is not installed (npm ci)";
+  return undefined;
+}
+
+/**
+ * Nest Redis: every receiver is a microservice app subscribed through the bench's private
+ * redis-server on loopback TCP, the same one the federated channel rows use.
+ */
 export const nestRedis: Competitor = {
   key: 'nest-redis',
   label: 'Nest Redis',
   family: 'reference',
-  unavailable() {
-    if (findOnPath('redis-server') === undefined) {
-      return 'redis-server is not on PATH (apt-get install redis-server to include it)';
-    }
-    if (!hasPackage('ioredis')) return "the 'ioredis' package is not installed (npm ci)";
-    return undefined;
-  },
+  needsRedis: true,
+  unavailable: redisUnavailable,
   topology(shape, env: RunEnv): Topology {
-    if (env.redisSocket === undefined) throw new Error('Nest Redis needs the bench redis-server');
-    const path = env.redisSocket;
+    if (env.redisPort === undefined) throw new Error('Nest Redis needs the bench redis-server');
+    const port = env.redisPort;
     const names = receiverNames(shape.receivers);
     return {
       stages: [
-        () => names.map((n) => spec(n, 'nest-redis', shape, { path })),
-        () => [spec(DRIVER, 'nest-redis', shape, { path, subscribers: shape.receivers })],
+        () => names.map((n) => spec(n, 'nest-redis', shape, { port })),
+        () => [spec(DRIVER, 'nest-redis', shape, { port, subscribers: shape.receivers })],
       ],
     };
   },

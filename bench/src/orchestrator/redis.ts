@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { REDIS_GUARD } from '../shared/paths.js';
 import { forgetPid, trackPid } from './cleanup.js';
@@ -18,25 +19,95 @@ export function findOnPath(command: string): string | undefined {
   return undefined;
 }
 
+/** How often Redis fsyncs its append-only file: every write, or once a second. */
+export type RedisFsync = 'always' | 'everysec';
+
 export interface RedisServer {
-  socket: string;
+  port: number;
+  /** `redis://127.0.0.1:<port>`, for ioredis. */
+  url: string;
+  /** What the table and latest.json say about it: version, address, persistence. */
+  description: string;
   /** The guard's and redis-server's. */
   pids: number[];
+  /** Empties it (FLUSHALL) between trials, so no trial reads another's streams or grows Redis. */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** A loopback port nobody listens on now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        resolve(typeof address === 'object' && address !== null ? address.port : 0),
+      );
+    });
+  });
+}
+
+/** One inline command, its first reply line returned (errors rejected). Enough for FLUSHALL. */
+function command(port: number, text: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let reply = '';
+    const timer = setTimeout(
+      () => s.destroy(new Error(`redis: '${text}' took over ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    s.once('connect', () => s.write(`${text}\r\n`));
+    s.on('data', (d: Buffer) => {
+      reply += d.toString();
+      const end = reply.indexOf('\r\n');
+      if (end === -1) return;
+      clearTimeout(timer);
+      s.destroy();
+      const line = reply.slice(0, end);
+      if (line.startsWith('-')) reject(new Error(`redis: '${text}' failed: ${line.slice(1)}`));
+      else resolve(line);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function version(binary: string): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
 /**
- * A private redis-server on a Unix socket in the bench's own directory, no persistence. It
- * runs under a small guard process that stops it when the guard's stdin closes, so even a
- * SIGKILLed orchestrator leaves no redis-server behind.
+ * A private redis-server on a free loopback TCP port, its data in the bench's own directory,
+ * with the append-only file on (`appendfsync` as given; no RDB snapshots): the setup the
+ * federation's guarantees across a Redis restart need. It runs under a small guard process
+ * that stops it when the guard's stdin closes, so even a SIGKILLed orchestrator leaves no
+ * redis-server behind.
  */
-export async function startRedis(dir: string, timeoutMs = 10_000): Promise<RedisServer> {
+export async function startRedis(
+  root: string,
+  fsync: RedisFsync,
+  timeoutMs = 10_000,
+): Promise<RedisServer> {
   const binary = findOnPath('redis-server');
   if (binary === undefined) throw new Error('redis-server is not on PATH');
-  const socket = join(dir, 'redis.sock');
-  const guard: ChildProcess = spawn(process.execPath, [REDIS_GUARD, binary, socket, dir], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const dir = join(root, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const guard: ChildProcess = spawn(
+    process.execPath,
+    [REDIS_GUARD, binary, String(port), dir, fsync],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   if (guard.pid !== undefined) trackPid(guard.pid);
   let printed = '';
   let redisPid = 0;
@@ -62,8 +133,15 @@ export async function startRedis(dir: string, timeoutMs = 10_000): Promise<Redis
     });
   });
   return {
-    socket,
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    description:
+      `redis-server ${version(binary)} on 127.0.0.1:${port} (TCP), ` +
+      `appendonly yes, appendfsync ${fsync}, data in ${dir}`,
     pids: [guard.pid ?? 0, redisPid],
+    flush: async () => {
+      await command(port, 'FLUSHALL');
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (guard.exitCode !== null) return resolve();

@@ -63,6 +63,7 @@ export async function runPlan(
     const competitors = measuringOrder(plan.competitors, run);
     for (const scenario of plan.scenarios) {
       for (const c of competitors) {
+        if (c.scenarios !== undefined && !c.scenarios.includes(scenario.key)) continue;
         await attempt(c.key, scenario.key, run, () =>
           measureQuietly(ctx, s, c, scenario, env, budget),
         );
@@ -130,6 +131,7 @@ async function measureQuietly(
       throw trial.explain(e);
     } finally {
       await trial.close();
+      if (c.needsRedis === true) await env.flushRedis?.();
     }
     const disturbed = metrics.otherCpu > OTHER_CPU_LIMIT;
     if (!disturbed || attempt >= budget.allowed) {

@@ -28,6 +28,8 @@ export interface BenchResults {
     warmupMs: number;
     failoverKills: number;
     memoryMessages: number;
+    /** appendfsync of the bench's redis-server, when one ran. */
+    redisFsync?: string;
   };
   competitors: {
     key: string;

@@ -1,5 +1,6 @@
 import { FAILOVER_KEY } from '../scenarios/failover.js';
 import { type BenchResults, failoverSummary, medianOf, quietRuns } from './results.js';
+import { federationTargets } from './federation-targets.js';
 import { tracingTargets } from './tracing-targets.js';
 
 export type TargetStatus = 'pass' | 'miss' | 'n/a';
@@ -139,6 +140,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       0.95,
     ),
   );
+  out.push(...federationTargets(r));
   const f = failoverSummary(r, 'channel', FAILOVER_KEY);
   out.push(
     f.kills === 0

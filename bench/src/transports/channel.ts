@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchPayload } from '../shared/payload.js';
 import { CHANNEL_ENTRY } from '../shared/paths.js';
@@ -13,11 +14,11 @@ import type { Endpoint, Handlers, Transport } from './types.js';
 interface ChannelLike {
   readonly id: number | undefined;
   readonly isHub: boolean;
-  readonly peers: number[];
+  readonly peers: PeerId[];
   readonly pendingBytes?: number;
   connect(): Promise<void>;
-  to(target: number | 'others'): { emit(event: string, ...args: unknown[]): boolean };
-  on(event: string, listener: (sender: number, ...args: any[]) => void): unknown;
+  to(target: PeerId | 'others'): { emit(event: string, ...args: unknown[]): boolean };
+  on(event: string, listener: (sender: PeerId, ...args: any[]) => void): unknown;
   once(event: string, listener: (...args: any[]) => void): unknown;
 }
 type ChannelCtor = new (options: {
@@ -25,21 +26,36 @@ type ChannelCtor = new (options: {
   dir: string;
   id: number;
   directLinks?: boolean;
+  federation?: BenchFederation;
 }) => ChannelLike;
+
+/** A peer on this host by number, or on another host as '<host>/<id>'. */
+export type PeerId = number | `${string}/${number}`;
+
+/** The federation option of the rows that bridge hosts through the bench's Redis. */
+export interface BenchFederation {
+  redis: string;
+  /** This simulated host's name; its processes also get a socket directory of their own. */
+  host: string;
+  /** A key prefix of the trial's own, so no trial reads another's streams. */
+  prefix: string;
+}
 
 export interface ChannelOptions {
   name: string;
   id: number;
-  /** Where emit() and request() go: a peer id, or 'others' for broadcast. */
-  target?: number | 'others';
-  /** Whether this process must end up hosting the hub (the topology depends on it). */
+  /** Where emit() and request() go: a peer id ('b/1' on another host), or 'others' for broadcast. */
+  target?: PeerId | 'others';
+  /** Whether this process must end up hosting the hub (of its host, when federated). */
   expectHub: boolean;
-  /** Peer ids that must have joined before the scenario starts. */
-  expectPeers: number[];
+  /** Peer ids that must have joined (on any host) before the scenario starts. */
+  expectPeers: PeerId[];
   /** The channel's directLinks option, when a row sets it. */
   directLinks?: boolean;
   /** Cluster metrics on: this process answers collections, the driver scrapes every second. */
   metrics?: boolean;
+  /** Federation on: this process is on the simulated host it names. */
+  federation?: BenchFederation;
 }
 
 async function loadChannel(): Promise<ChannelCtor> {
@@ -55,24 +71,26 @@ async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
   const Channel = await loadChannel();
   const ch = new Channel({
     name: o.name,
-    dir: boot.dir,
+    // Simulated hosts: each has its own socket directory, so each elects its own hub.
+    dir: o.federation === undefined ? boot.dir : join(boot.dir, o.federation.host),
     id: o.id,
     ...(o.directLinks === undefined ? {} : { directLinks: o.directLinks }),
+    ...(o.federation === undefined ? {} : { federation: o.federation }),
   });
 
   // Request/response on the bare channel, as an application would build it: a request id
   // travels with the payload and the responder answers the sender by id.
   const pending = new Map<number, (p: BenchPayload) => void>();
   let nextRequest = 1;
-  ch.on('req', (sender: number, rid: number, p: BenchPayload) => {
+  ch.on('req', (sender: PeerId, rid: number, p: BenchPayload) => {
     ch.to(sender).emit('res', rid, handlers.request(p));
   });
-  ch.on('res', (_sender: number, rid: number, p: BenchPayload) => {
+  ch.on('res', (_sender: PeerId, rid: number, p: BenchPayload) => {
     const resolve = pending.get(rid);
     pending.delete(rid);
     resolve?.(p);
   });
-  ch.on('ev', (_sender: number, p: BenchPayload) => handlers.event(p));
+  ch.on('ev', (_sender: PeerId, p: BenchPayload) => handlers.event(p));
 
   await ch.connect();
   if (ch.isHub !== o.expectHub) {

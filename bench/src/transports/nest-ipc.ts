@@ -4,7 +4,7 @@ import { type Observable, firstValueFrom } from 'rxjs';
 import type { BenchPayload } from '../shared/payload.js';
 import { PACKAGE_ENTRY } from '../shared/paths.js';
 import type { WorkerBoot } from '../shared/protocol.js';
-import type { ChannelOptions } from './channel.js';
+import type { ChannelOptions, PeerId } from './channel.js';
 import { EVENT_PATTERN, REQUEST_PATTERN, startMicroservice } from './nest-app.js';
 import type { TracingMode } from './tracing-setup.js';
 import type { Endpoint, Handlers, Transport } from './types.js';
@@ -16,7 +16,7 @@ import type { Endpoint, Handlers, Transport } from './types.js';
 interface ChannelView {
   readonly id: number | undefined;
   readonly isHub: boolean;
-  readonly peers: number[];
+  readonly peers: PeerId[];
   readonly pendingBytes: number;
 }
 interface IpcTargetLike {
@@ -24,7 +24,7 @@ interface IpcTargetLike {
   emit(pattern: string, data: unknown): Observable<undefined>;
 }
 interface IpcClientLike extends ClientProxy {
-  to(target: number | 'others'): IpcTargetLike;
+  to(target: PeerId | 'others'): IpcTargetLike;
   unwrap<T>(): T;
 }
 interface Lib {

@@ -7,14 +7,15 @@ import { nestClientEndpoint, nestServerEndpoint } from './nest-client.js';
 import type { Endpoint, Handlers, Transport as BenchTransport } from './types.js';
 
 /**
- * Nest's Redis transport against a private redis-server on a Unix socket (its fastest setup).
+ * Nest's Redis transport against the bench's redis-server on loopback TCP (the one the
+ * federated channel rows use).
  * The broker fans out, so broadcast is one emit that every subscribed server receives.
  * Backpressure: an emit completes when Redis has acknowledged the PUBLISH; the sender keeps
  * at most HIGH of them unacknowledged and resumes at LOW.
  */
 export interface NestRedisOptions {
-  /** The redis-server Unix socket. */
-  path: string;
+  /** The redis-server's port on 127.0.0.1. */
+  port: number;
   /** Client only: how many servers must be subscribed before the scenario starts. */
   subscribers?: number;
 }
@@ -24,10 +25,9 @@ const LOW = 512;
 
 async function open(boot: WorkerBoot, handlers: Handlers): Promise<Endpoint> {
   const o = boot.spec.options as unknown as NestRedisOptions;
-  // Nest's option type omits ioredis's `path`, which Nest passes through to ioredis all the same.
   const redis: RedisOptions = {
     transport: Transport.REDIS,
-    options: { path: o.path } as RedisOptions['options'],
+    options: { host: '127.0.0.1', port: o.port },
   };
   if (o.subscribers === undefined) {
     await startMicroservice(redis, handlers);
