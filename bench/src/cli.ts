@@ -9,7 +9,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --measure MS     length of each measurement (default ${FULL.measureMs}, quick ${QUICK.measureMs})
   --only a,b       only these competitors and/or scenarios, e.g.
                    --only channel-relayed,one-way   (keys are listed in the table's notes)
-  --redis-fsync M  appendfsync of the bench's redis-server: always (default) or everysec
+  --redis-fsync M  appendfsync of the bench's redis-server: everysec (default) or always
   --cpu-prof       workers write V8 CPU profiles to bench/results/profiles/
   --verbose        show what workers print
   --help`;
@@ -26,7 +26,7 @@ export function parseArgs(argv: string[]): Settings | 'help' {
     only: [],
     workerFlags: [],
     verbose: false,
-    redisFsync: 'always',
+    redisFsync: 'everysec',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

@@ -140,7 +140,7 @@ async function main(): Promise<number> {
       s.warmupMs === FULL.warmupMs &&
       s.measureMs === FULL.measureMs &&
       s.runs === FULL.runs &&
-      s.redisFsync === 'always' &&
+      s.redisFsync === 'everysec' &&
       s.workerFlags.length === 0;
     const base = s.mode === 'quick' ? 'quick' : published ? 'latest' : 'partial';
     const written = writeResults(results, targets, base);
