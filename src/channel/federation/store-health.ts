@@ -1,4 +1,4 @@
-import type { IpcChannelError } from '../errors.js';
+import { ChannelClosedError, type IpcChannelError } from '../errors.js';
 import type { Log } from '../logger.js';
 import { FederationStoreError } from './federation-errors.js';
 
@@ -23,7 +23,8 @@ export class StoreHealth {
 
   /** A store call failed: reported if it starts an outage. */
   failed(what: string, cause: unknown): void {
-    if (!this.healthy) return;
+    // A call cut short by the bridge's own close() is no outage.
+    if (!this.healthy || cause instanceof ChannelClosedError) return;
     this.healthy = false;
     const error = new FederationStoreError(what, cause);
     this.log.warn(error.message);
