@@ -66,6 +66,14 @@ export class HubConnection {
   silentSince = Date.now();
   /** The receipt count at the last tick. */
   receiptedAtTick = 0;
+  /** The bridge: how many data frames it had been written by the last tick. */
+  writtenAtTick = 0;
+  /**
+   * The bridge: the federation store is behind (what it was written a tick ago is not stored
+   * yet). Until it stores something again, each frame written to it is reported held to its
+   * sender, so cross-host frames waiting on the store leave the sender's window.
+   */
+  behind = false;
   /** Since when the peer has had frames pending and confirmed none of them. */
   stalledSince = this.silentSince;
   /** The handshake timeout, then (while Waiting) the wait for the preferred id. */

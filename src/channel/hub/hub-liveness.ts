@@ -19,6 +19,8 @@ export interface HubLivenessOptions {
   readonly cut: (conn: HubConnection, why: string) => void;
   /** Another hub took the public name while this process was not running: step down. */
   readonly fenced: () => void;
+  /** The bridge stored nothing of what it was written before the last tick (see Router). */
+  readonly bridgeBehind: (bridge: HubConnection) => void;
 }
 
 /**
@@ -29,7 +31,9 @@ export interface HubLivenessOptions {
  *   stopped or its event loop blocked;
  * - a joined peer that had frames pending and confirmed none of them for stallTimeoutMs is cut
  *   off: every broadcast is acked only once all its targets have read it, so one reader that
- *   stopped would otherwise stop every sender's window.
+ *   stopped would otherwise stop every sender's window;
+ * - the bridge, never cut off, that has not stored a frame written to it before the last tick is
+ *   behind: its frames are reported held to their senders (Router.bridgeBehind).
  * A tick that finds this process itself was not running judges nobody (see Ticker).
  */
 export class HubLiveness {
@@ -79,6 +83,7 @@ export class HubLiveness {
     if (resumed && this.fencedAfterPause()) return;
     const cuts: [HubConnection, string][] = [];
     for (const conn of conns) {
+      if (conn.bridge) this.watchBridge(conn, resumed);
       if (conn.local || conn.bridge || conn.state === ConnectionState.Closed) continue;
       if (!conn.spoke) output.send(conn, HEARTBEAT);
       conn.spoke = false;
@@ -103,5 +108,17 @@ export class HubLiveness {
       }
     }
     for (const [conn, why] of cuts) this.options.cut(conn, why);
+  }
+
+  /**
+   * The bridge is never cut off (its receipts wait on the federation store), but a frame written
+   * to it before the last tick and still not stored means the store is behind. Not judged after
+   * a pause of this process, which held the bridge up too.
+   */
+  private watchBridge(conn: HubConnection, resumed: boolean): void {
+    const behind = conn.receipted < conn.writtenAtTick;
+    conn.writtenAtTick = conn.receipted + conn.pending.length;
+    if (behind && !resumed && conn.state === ConnectionState.Joined)
+      this.options.bridgeBehind(conn);
   }
 }

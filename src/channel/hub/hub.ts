@@ -126,6 +126,7 @@ export class Hub {
       output: this.output,
       publication,
       cut: (conn, why) => this.cut(conn, why),
+      bridgeBehind: (bridge) => this.router.bridgeBehind(bridge),
       fenced: () => {
         options.log.warn(
           `this hub was deposed while its process was not running (another hub serves ${publication!.path}); it steps down without routing what it held`,
@@ -155,7 +156,8 @@ export class Hub {
    * Connects the bridge between hosts (federation); returns the bridge's end of the in-process
    * pair. It joins with BRIDGE_ID, takes frames for other hosts and this host's broadcasts, and
    * hears of every member; it is no member itself, and being in this process it is never cut
-   * off for silence or stalls (its receipts wait on the store while the store is down).
+   * off for silence or stalls (its receipts wait on the store while the store is down; what
+   * waits past a heartbeat interval is reported held to its senders, see Router.bridgeBehind).
    */
   attachBridge(): FrameDuplex {
     const [hubEnd, bridgeEnd] = InProcessDuplex.pair();

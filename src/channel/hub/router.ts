@@ -158,6 +158,7 @@ export class Router {
     let n = count - conn.receipted;
     if (!(n > 0)) return;
     conn.receipted = count;
+    conn.behind = false;
     for (; n > 0; n--) {
       const record = conn.pending.shift();
       if (record === undefined) break;
@@ -283,6 +284,7 @@ export class Router {
     conn.out.push(record.frame);
     conn.pending.push(record);
     this.output.markDirty(conn);
+    if (conn.behind) this.noteHeld(record);
   }
 
   /** One target has the frame; when all have, the sender gets its ack. */
@@ -322,7 +324,24 @@ export class Router {
       else this.settle(record);
       return;
     }
-    // Tell the sender once, so the frame stops counting against its window.
+    this.noteHeld(record);
+  }
+
+  /**
+   * The bridge stored nothing of what it was written for a heartbeat interval (the federation
+   * store is slow or down): the senders of those frames, and of every frame written to it until
+   * it stores one, are told the frames are held. They stay queued at their senders (counted in
+   * pendingBytes, resent after a failover, acked once stored) but leave the senders' windows, so
+   * a peer waiting on other hosts goes on sending to this one.
+   */
+  bridgeBehind(bridge: HubConnection): void {
+    if (bridge.behind) return;
+    bridge.behind = true;
+    for (const record of bridge.pending) this.noteHeld(record);
+  }
+
+  /** Tells the sender once, so the frame stops counting against its window. */
+  private noteHeld(record: DeliveryRecord): void {
     const from = record.from;
     if (record.heldNotified || from.state === ConnectionState.Closed) return;
     record.heldNotified = true;

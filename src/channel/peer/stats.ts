@@ -17,7 +17,12 @@ export interface ChannelStats {
   readonly queuedMessages: number;
   /** Accepted messages not yet confirmed read by their targets (queued, in flight and held). */
   readonly unconfirmedMessages: number;
-  /** Of those, the ones the hub holds for a peer id that is absent now. */
+  /**
+   * Of those, the ones the hub holds for a peer id that is absent now, and (federation) those
+   * for other hosts that wait on a federation store that is slow or down: any the hub's bridge
+   * had not stored within a heartbeat interval, until it stores one again. Held messages do not
+   * count against the sender's in-flight window, only against `highWaterMark`/`maxQueueBytes`.
+   */
   readonly heldMessages: number;
   /** Bytes of the unconfirmed messages (the figure `highWaterMark` is compared with). */
   readonly pendingBytes: number;
