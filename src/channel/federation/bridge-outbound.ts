@@ -60,8 +60,9 @@ interface HostQueue {
  * destination host's inbox: per host, one append is in flight at a time and what arrives
  * meanwhile makes the next batch. A frame is receipted to the hub only once every inbox it goes
  * to has it, in the order the hub sent them, so its sender is acked only then. A failed append
- * is retried, with back-off, for as long as it takes: nothing is dropped, and while the store is
- * down senders feel it as backpressure through their windows.
+ * is retried, with back-off, for as long as it takes: nothing is dropped. While the store is down
+ * senders feel it through their highWaterMark and maxQueueBytes: the hub reports what waits on
+ * the store past a heartbeat held, so it leaves their in-flight windows (see HubLiveness).
  */
 export class BridgeOutbound {
   private adapter: FederationAdapter | undefined;
