@@ -77,6 +77,7 @@ export abstract class FileEndpoint {
     } catch {
       return;
     }
+    const dying: [string, number][] = [];
     for (const name of names) {
       if (!name.startsWith(this.base)) continue;
       const match = /^\.(lock\.)?(\d+)(?:\.hub|\.[0-9a-f]+)$/.exec(name.slice(this.base.length));
@@ -85,11 +86,32 @@ export abstract class FileEndpoint {
       const pid = Number(match[2]);
       if (match[1] !== undefined) {
         if (olderThan(path, DRAFT_STALE_MS)) unlinkQuietly(path);
-      } else if (pid !== process.pid && !isAlive(pid)) {
-        unlinkQuietly(path);
+      } else if (pid !== process.pid) {
+        if (isAlive(pid)) dying.push([path, pid]);
+        else unlinkQuietly(path);
       }
     }
+    if (dying.length > 0) recheckDying(dying, DYING_RECHECKS);
   }
+}
+
+/**
+ * A hub killed a moment ago closes its sockets before the kernel marks it dead, and under load
+ * it may be looked at in between: its private name is looked at again a little later, a few
+ * times, and removed once its pid is dead (a live process keeps its own).
+ */
+const DYING_RECHECK_MS = 1000;
+const DYING_RECHECKS = 3;
+
+function recheckDying(files: [path: string, pid: number][], left: number): void {
+  setTimeout(() => {
+    const still: [string, number][] = [];
+    for (const [path, pid] of files) {
+      if (isAlive(pid)) still.push([path, pid]);
+      else unlinkQuietly(path);
+    }
+    if (still.length > 0 && left > 1) recheckDying(still, left - 1);
+  }, DYING_RECHECK_MS).unref();
 }
 
 /** A lock draft this old was left by a process that died while taking the lock. */
