@@ -4,6 +4,10 @@ import type { Redis } from 'ioredis';
  * The Lua scripts of the adapter: each reads and writes several keys in one atomic step, which
  * separate commands could not (another host acting between them).
  */
+/** Lua that sets `now` to Redis's own clock in milliseconds, the same for every host. */
+const REDIS_NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
 const SCRIPTS = {
   /**
    * KEYS: leader, epoch. ARGV: token, ttl ms, the caller's wall clock ms.
@@ -25,8 +29,8 @@ if holder then
   end
 end
 local epoch = redis.call('INCR', KEYS[2])
-local t = redis.call('TIME')
-local floor = math.max(tonumber(ARGV[3]), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+${REDIS_NOW_MS}
+local floor = math.max(tonumber(ARGV[3]), now)
 if epoch < floor then
   epoch = floor
   redis.call('SET', KEYS[2], string.format('%d', floor))
@@ -92,8 +96,7 @@ return 0`,
   ipcPublishHost: {
     numberOfKeys: 2,
     lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${REDIS_NOW_MS}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
 return 1`,
@@ -102,8 +105,7 @@ return 1`,
   ipcListHosts: {
     numberOfKeys: 1,
     lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${REDIS_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)`,
   },
