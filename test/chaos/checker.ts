@@ -31,6 +31,7 @@
  * Messages of a sender that was killed are checked by rule 2 only: what it had not yet handed to
  * a hub died with it, and its send log died too.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface LogEntry {
   kind: 'T' | 'L' | 'B';
@@ -94,6 +95,14 @@ export interface Verdict {
     nestVerdicts: Record<string, number>;
     uncheckedSenders: number;
   };
+}
+
+/** Every incarnation's log in `logDir` (files `<slot>-<pid>.log`), parsed. */
+export function readLogs(logDir: string, killedPids: ReadonlySet<number>): IncarnationLog[] {
+  return readdirSync(logDir).map((file) => {
+    const [slot, pid] = file.replace('.log', '').split('-').map(Number) as [number, number];
+    return parseLog(slot, pid, killedPids.has(pid), readFileSync(`${logDir}/${file}`, 'utf8'));
+  });
 }
 
 export function parseLog(slot: number, pid: number, killed: boolean, text: string): IncarnationLog {

@@ -1,16 +1,10 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { TargetSpec } from '../../src/index.js';
 import { between, seededRandom } from '../fixtures/seeded-random.js';
 import { type HostPeer, Hosts } from '../helpers/hosts.js';
 import { sleep } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis-server.js';
-import {
-  type IncarnationLog,
-  type SenderReport,
-  type Verdict,
-  check,
-  parseLog,
-} from './checker.js';
+import { type SenderReport, type Verdict, check, readLogs } from './checker.js';
 
 /**
  * The chaos run across two simulated hosts, A and B, with `perHost` processes each, on one real
@@ -159,13 +153,7 @@ export async function runFederationChaos(
       if (left.length > 0) violations.push(`leftovers on host ${host}: ${left.join(', ')}`);
     }
 
-    const logs: IncarnationLog[] = [];
-    for (const file of readdirSync(logDir)) {
-      const [slot, pid] = file.replace('.log', '').split('-').map(Number) as [number, number];
-      logs.push(
-        parseLog(slot, pid, killedPids.has(pid), readFileSync(`${logDir}/${file}`, 'utf8')),
-      );
-    }
+    const logs = readLogs(logDir, killedPids);
     const verdict = check(logs, reports, undefined);
     verdict.violations.unshift(...violations);
     for (const r of reports) {

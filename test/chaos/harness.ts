@@ -1,14 +1,7 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Proc, sleep, tempDir, until } from '../helpers/processes.js';
 import { between, seededRandom } from '../fixtures/seeded-random.js';
-import {
-  type Hang,
-  type IncarnationLog,
-  type SenderReport,
-  type Verdict,
-  check,
-  parseLog,
-} from './checker.js';
+import { type Hang, type SenderReport, type Verdict, check, readLogs } from './checker.js';
 import { type Fault, LIVENESS, pickFault } from './faults.js';
 
 export { type Fault, KILLS } from './faults.js';
@@ -320,13 +313,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.all([...live.values()].map(({ proc }) => proc.kill('SIGTERM')));
     const leftovers = readdirSync(dir.path);
 
-    const logs: IncarnationLog[] = [];
-    for (const file of readdirSync(logDir)) {
-      const [slot, pid] = file.replace('.log', '').split('-').map(Number) as [number, number];
-      logs.push(
-        parseLog(slot, pid, killedPids.has(pid), readFileSync(`${logDir}/${file}`, 'utf8')),
-      );
-    }
+    const logs = readLogs(logDir, killedPids);
     const verdict = check(logs, reports, slots(), hangs);
     for (const p of settled) {
       if (p.pendingBytes > 0 || p.inflight > 0)
