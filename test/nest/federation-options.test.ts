@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { Test } from '@nestjs/testing';
 import { IpcClient, IpcModule, IpcOptionsMismatchError, IpcServer } from '../../src/index.js';
 import { type TempDir, tempDir } from '../helpers/temp-dir.js';
+import { thrown } from '../helpers/thrown.js';
 
 let dir: TempDir;
 const closers: (() => Promise<unknown>)[] = [];
@@ -20,13 +21,9 @@ afterEach(async () => {
 });
 
 function mismatch(fn: () => unknown): IpcOptionsMismatchError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IpcOptionsMismatchError) return e;
-    throw e;
-  }
-  throw new Error('expected IpcOptionsMismatchError');
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(IpcOptionsMismatchError);
+  return e as IpcOptionsMismatchError;
 }
 
 function server(options: Record<string, unknown>): IpcServer {

@@ -16,6 +16,7 @@ import {
   IpcServer,
 } from '../../src/index.js';
 import { type TempDir, tempDir } from '../helpers/temp-dir.js';
+import { thrown } from '../helpers/thrown.js';
 
 @Controller()
 class SumController {
@@ -34,15 +35,6 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
   dir.remove();
 });
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 test('a server made after a client of the same channel with other options fails at once, naming both sets', () => {
   const client = new IpcClient({ name: 'agree', dir: dir.path, graceMs: 1000, timeout: 200 });
