@@ -7,9 +7,9 @@ import {
 } from '../errors.js';
 import type { RemotePeer } from '../channel-target.js';
 import { BRIDGE_ID, FrameType, HEADER_SIZE, countFrame, writeHeader } from '../wire/frame.js';
+import { federatedPrefixBytes, writeAddress } from '../wire/federated.js';
 import { FrameSlab } from '../wire/frame-slab.js';
 import { EventNameEncoder } from './event-name-encoder.js';
-import { federatedPrefixBytes, writeDestination } from './federated-frames.js';
 import { HubLinkState } from './hub-link.js';
 import { type PeerContext, PeerPart } from './peer-part.js';
 
@@ -155,7 +155,7 @@ export class Sender extends PeerPart {
       writeHeader(inner, type, flags, 0, aux, 0, 0);
       if (name !== undefined) copyName(name, inner);
       writeHeader(frame, FrameType.Federated, flags, BRIDGE_ID, 0, this.state.incarnation, seq);
-      writeDestination(frame, host, code);
+      writeAddress(frame, host, code);
     }
     outbox.add(seq, frame, host === undefined ? code : BRIDGE_ID);
     if (phase === 'new') this.queuedWhileNew?.();

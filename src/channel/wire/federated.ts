@@ -66,6 +66,39 @@ export function federatedSize(host: string, innerLength: number): number {
   return HEADER_SIZE + HOST_LENGTH_BYTES + hostBytes(host) + ORIGIN_BYTES + innerLength;
 }
 
+/** Bytes before the inner frame of a Federated frame whose host name is `hostBytes` long. */
+export function federatedPrefixBytes(hostBytes: number): number {
+  return HEADER_SIZE + HOST_LENGTH_BYTES + hostBytes + ORIGIN_BYTES;
+}
+
+/** The origin a peer leaves for the bridge to fill. */
+const NO_ORIGIN = { incarnation: 0, seq: 0 };
+
+/**
+ * Writes the address of a Federated frame after its outer header (the host as a string, or as
+ * its UTF-8 bytes), and returns where the inner frame starts. A sender writes it in place, in the
+ * frame it encodes the message into, so the message is never copied into a second buffer.
+ */
+export function writeAddress(
+  frame: Buffer,
+  host: string | Buffer,
+  peer: number,
+  origin: { readonly incarnation: number; readonly seq: number } = NO_ORIGIN,
+): number {
+  let off = HEADER_SIZE;
+  const n =
+    typeof host === 'string'
+      ? frame.write(host, off + HOST_LENGTH_BYTES, 'utf8')
+      : host.copy(frame, off + HOST_LENGTH_BYTES);
+  frame[off] = n;
+  off += HOST_LENGTH_BYTES + n;
+  frame.writeUInt16LE(peer, off);
+  frame.writeUInt32LE(origin.incarnation >>> 0, off + 2);
+  frame.writeUInt32LE(Math.floor(origin.seq / TWO_32), off + 6);
+  frame.writeUInt32LE(origin.seq >>> 0, off + 10);
+  return off + ORIGIN_BYTES;
+}
+
 /**
  * Writes a whole Federated frame: `header`, then `address`, then a copy of `inner` (a complete
  * Message or Event frame, whose own header fields but type, flags and aux are ignored).
@@ -85,15 +118,7 @@ export function writeFederated(
     header.incarnation,
     header.seq,
   );
-  let off = HEADER_SIZE;
-  const n = frame.write(address.host, off + HOST_LENGTH_BYTES, 'utf8');
-  frame[off] = n;
-  off += HOST_LENGTH_BYTES + n;
-  frame.writeUInt16LE(address.peer, off);
-  frame.writeUInt32LE(address.incarnation >>> 0, off + 2);
-  frame.writeUInt32LE(Math.floor(address.seq / TWO_32), off + 6);
-  frame.writeUInt32LE(address.seq >>> 0, off + 10);
-  inner.copy(frame, off + ORIGIN_BYTES);
+  inner.copy(frame, writeAddress(frame, address.host, address.peer, address));
   return frame;
 }
 
