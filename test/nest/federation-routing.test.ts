@@ -16,6 +16,7 @@ import { HandlerDirectory } from '../../src/nest/shared/handler-directory.js';
 import { type PendingRequest, PendingRequests } from '../../src/nest/shared/pending-requests.js';
 import type { SharedChannel } from '../../src/nest/shared/shared-channel.js';
 import { comparePeers } from '../../src/nest/shared/peer-id.js';
+import { thrown } from '../helpers/thrown.js';
 
 /** What the Nest layer reads of a federated channel: members with meta, sends, confirmations. */
 class Membership extends EventEmitter {
@@ -165,12 +166,12 @@ test('a request to a remote peer not in the view, or shutting down, is refused b
   const requests = new PendingRequests(channel, 1000);
   members.add('B/1', ['sum'], true);
   const failures: Error[] = [];
-  const unknown = thrownBy(() =>
+  const unknown = thrown<PeerUnavailableError>(() =>
     requests.send('B/9', 'r1', { pattern: 'sum', data: [] }, false, request('B/9', failures)),
   );
   expect(unknown).toBeInstanceOf(PeerUnavailableError);
   expect([unknown.peer, unknown.retiring, unknown.restarting]).toEqual(['B/9', false, false]);
-  const retiring = thrownBy(() =>
+  const retiring = thrown<PeerUnavailableError>(() =>
     requests.send('B/1', 'r2', { pattern: 'sum', data: [] }, false, request('B/1', failures)),
   );
   expect([retiring.peer, retiring.retiring]).toEqual(['B/1', true]);
@@ -181,12 +182,3 @@ test('a request to a remote peer not in the view, or shutting down, is refused b
   expect(requests.history.absent('B/2')).toEqual({ kind: 'unknown' });
   expect(requests.history.expectedAbsent('sum')).toEqual([]);
 });
-
-function thrownBy(fn: () => unknown): PeerUnavailableError {
-  try {
-    fn();
-  } catch (e) {
-    return e as PeerUnavailableError;
-  }
-  throw new Error('expected a throw');
-}
