@@ -367,6 +367,12 @@ export class Channel extends ChannelEmitter {
     return this.outbox.has(seq);
   }
 
+  /** @internal Whether the channel has joined and is now waiting for a new hub. */
+  get _betweenHubs(): boolean {
+    const phase = this.state.phase;
+    return (phase === 'open' || phase === 'retiring') && !this.connected;
+  }
+
   // ---- receiving and errors ----------------------------------------------------------------
 
   /**

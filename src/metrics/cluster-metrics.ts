@@ -21,8 +21,9 @@ export interface ClusterMetricsOptions {
    */
   registries?: Registry[];
   /**
-   * How long each peer has to answer a collection, in ms; one that has not answered by then is
-   * reported with `ipc_metrics_peer_up 0`. Default 2000.
+   * How long a collection takes at most, in ms: a peer that has not answered by then is
+   * reported with `ipc_metrics_peer_up 0`. A collection during an election first waits for the
+   * new hub, within this time. Default 2000.
    */
   timeoutMs?: number;
   /**
@@ -89,15 +90,17 @@ export class ClusterMetrics {
    */
   async clusterRegistry(): Promise<Registry> {
     if (this.closed) throw new ChannelClosedError('ClusterMetrics.metrics()');
+    // A scrape in the middle of an election waits for the new hub: answered from this process
+    // alone, it would look to Prometheus like every counter of the others reset.
+    const started = Date.now();
+    await joined(this.channel, this.timeoutMs);
+    const left = Math.max(1, this.timeoutMs - (Date.now() - started));
     const self = this.channel.id;
     // This host's peers: the metrics exchange does not cross hosts.
     const others = this.channel.connected
       ? this.channel.peers.filter((id): id is number => typeof id === 'number' && id !== self)
       : [];
-    const [own, answers] = await Promise.all([
-      this.local(),
-      this.exchange.ask(others, this.timeoutMs),
-    ]);
+    const [own, answers] = await Promise.all([this.local(), this.exchange.ask(others, left)]);
     const all: object[] = [...own];
     for (const answer of answers) if (answer.up) all.push(...answer.metrics);
     const registry = AggregatorRegistry.aggregate<PrometheusContentType>(all);
@@ -120,6 +123,22 @@ export class ClusterMetrics {
   private local(): Promise<object[][]> {
     return Promise.all(this.registries.map((r) => r.getMetricsAsJSON()));
   }
+}
+
+/** Resolves at once unless `channel` is between hubs; then once it joins one, or closes, or `ms` pass. */
+function joined(channel: Channel, ms: number): Promise<void> {
+  if (!channel._betweenHubs) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      channel.off('connect', done);
+      channel.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    channel.on('connect', done);
+    channel.on('close', done);
+  });
 }
 
 /** Adds `ipc_metrics_peer_up`: 1 for this process and each peer that answered, 0 for the rest. */

@@ -86,4 +86,21 @@ describe('IpcMetricsModule in Nest apps', () => {
     expect(text.value('app_jobs_total')).toBe(20);
     expect(Object.values(text.by('ipc_metrics_peer_up', 'peer'))).toEqual([1, 1]);
   });
+
+  it('a scrape in the middle of an election waits for the new hub and counts every peer', async () => {
+    const workers = await startWorkers(3);
+    for (const w of workers) await w.proc.call('record', { count: 10 });
+    const states = await Promise.all(workers.map((w) => w.proc.call<{ isHub: boolean }>('state')));
+    const hub = workers[states.findIndex((s) => s.isHub)]!;
+    // The hub hands over to the lowest id left; the other one rejoins it, and scrapes then.
+    const [, scraper] = workers.filter((w) => w !== hub).sort((a, b) => a.id - b.id);
+    await scraper!.proc.call('armScrape');
+    await hub.proc.call('close');
+    const scrape = await scraper!.proc.call<{ connected: boolean; text: string }>('armedScrape');
+    expect(scrape.connected).toBe(false);
+    const text = new PromText(scrape.text);
+    expect(text.value('app_jobs_total')).toBe(20);
+    const rest = workers.filter((w) => w !== hub).map((w) => [String(w.id), 1]);
+    expect(text.by('ipc_metrics_peer_up', 'peer')).toEqual(Object.fromEntries(rest));
+  });
 });
