@@ -33,8 +33,11 @@ export interface AdmissionOptions {
   readonly router: Router;
   readonly output: OutputBatcher;
   readonly log: Log;
-  /** Closes a connection for what it sent (a malformed or repeated Join). */
-  readonly fault: (conn: HubConnection, error: IpcChannelError) => void;
+  /**
+   * Closes a connection for what it sent (a malformed or repeated Join); with `now`, its
+   * descriptor is released at once instead of after the peer closes its side.
+   */
+  readonly fault: (conn: HubConnection, error: IpcChannelError, now?: boolean) => void;
   /** The hub process's own peer has joined (other connections may now be served). */
   readonly onLocalJoin: () => void;
 }
@@ -216,6 +219,9 @@ export class Admission {
           'ERR_IPC_HANDSHAKE_TIMEOUT',
           `no Join while ${MAX_UNJOINED} connections waited to join; the oldest is closed to make room`,
         ),
+        // A flood of silent connections must not hold more than MAX_UNJOINED descriptors,
+        // not even while the evicted ones wait for their peers to close.
+        true,
       );
     }
   }

@@ -70,7 +70,7 @@ export class Hub {
     private readonly onStepDown: () => void = () => {},
   ) {
     const { log } = options;
-    const fault = (conn: HubConnection, error: IpcChannelError) => this.fault(conn, error);
+    const fault = this.fault.bind(this);
     this.ids = new IdAllocator({
       expected: options.expected,
       graceMs: options.graceMs,
@@ -383,8 +383,8 @@ export class Hub {
     conn.duplex.destroy();
   }
 
-  /** Closes one connection for what it sent; everyone else is unaffected. */
-  private fault(conn: HubConnection, error: IpcChannelError): void {
+  /** Closes one connection for what it sent (with `now`, at once); the rest are unaffected. */
+  private fault(conn: HubConnection, error: IpcChannelError, now = false): void {
     if (conn.state === ConnectionState.Closed) return;
     this.options.log.warn(
       `closing the connection of peer ${conn.id || '(not joined)'}: ${error.message}`,
@@ -393,7 +393,8 @@ export class Hub {
     const body: Fault = { code: error.code, message: error.message };
     this.output.send(conn, jsonFrame(FrameType.Fault, body));
     this.output.flush();
-    conn.duplex.end();
+    if (now) conn.duplex.destroy();
+    else conn.duplex.end();
     this.drop(conn);
   }
 }
