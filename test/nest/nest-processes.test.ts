@@ -35,9 +35,12 @@ function worker(
 
 /** Three Nest apps: 1 (hub), 2 (its 'stats' throws), 3 (also handles 'extra'). */
 async function cluster(options: Record<string, unknown> = {}): Promise<void> {
+  // 1 first, so that it hosts the hub; the ids are explicit, so 2 and 3 may start together.
   const a = await worker({}, { id: 1, ...options });
-  const b = await worker({ WORKER_FAIL_STATS: '1' }, { id: 2, ...options });
-  const c = await worker({ WORKER_ROLE: 'extra' }, { id: 3, ...options });
+  const [b, c] = await Promise.all([
+    worker({ WORKER_FAIL_STATS: '1' }, { id: 2, ...options }),
+    worker({ WORKER_ROLE: 'extra' }, { id: 3, ...options }),
+  ]);
   w = new Map([
     [1, a],
     [2, b],
