@@ -14,12 +14,8 @@
  *
  * Ctrl-C at any point stops PM2 and removes everything the demo created.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Pm2,
   ROOT,
@@ -38,6 +34,8 @@ import {
 } from './demo-kit.mjs';
 import { socketIoScenario } from './demo-socket-io.mjs';
 import { metricsScenario } from './demo-metrics.mjs';
+import { reloadScenario } from './demo-reload.mjs';
+import { choosePort, http } from './demo-http.mjs';
 
 const SAMPLE = join(ROOT, 'sample');
 const APP = 'cache-api';
@@ -50,38 +48,6 @@ const portArg = args.includes('--port') ? Number(args[args.indexOf('--port') + 1
 
 // ---- HTTP -----------------------------------------------------------------------------------
 
-/** One request on a fresh connection, so PM2's cluster hands each to the next worker. */
-function http(port, method, path, body) {
-  return new Promise((resolveHttp, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        agent: false,
-        timeout: 30_000,
-        headers: data ? { 'content-type': 'application/json' } : {},
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => {
-          try {
-            resolveHttp({ status: res.statusCode, body: JSON.parse(text) });
-          } catch {
-            reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 /** GET /workers once all four workers are on the channel. */
 function allWorkers(port) {
   return eventually(async () => {
@@ -90,25 +56,6 @@ function allWorkers(port) {
     const complete = body.workers?.every((w) => typeof w.pid === 'number');
     return status === 200 && complete && peers.join() === WORKERS.join() ? body : undefined;
   }, 'the four workers to join the channel');
-}
-
-function portIsFree(port) {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.once('error', () => resolvePort(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
-  });
-}
-
-async function choosePort() {
-  const wanted = portArg ?? Number(process.env.PORT || 3000);
-  if (await portIsFree(wanted)) return wanted;
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  say(dim(`   (port ${wanted} is taken; using ${port})`));
-  return port;
 }
 
 // ---- lifecycle ------------------------------------------------------------------------------
@@ -306,123 +253,6 @@ async function leaderScenario(port, title, before) {
   return { ok, leader };
 }
 
-function startTraffic() {
-  const child = spawn(process.execPath, [join(SAMPLE, 'dist/traffic.js')], {
-    cwd: ROOT,
-    env: { ...process.env, NESTJS_IPC_DIR: ipcDir, IPC_CHANNEL: `pm2:${APP}`, TRAFFIC_ID: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.reports = [];
-  child.errors = '';
-  let buffer = '';
-  child.stdout.on('data', (d) => {
-    buffer += d;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.startsWith('{')) child.reports.push(JSON.parse(line));
-    }
-  });
-  child.stderr.on('data', (d) => (child.errors += d));
-  child.latest = () => child.reports.filter((r) => r.type !== 'start').at(-1);
-  child.closed = new Promise((r) => child.on('exit', r));
-  return child;
-}
-
-async function reloadScenario(port) {
-  step(`6) pm2 reload ${APP}, under traffic`);
-  say(
-    dim(`   A traffic process joins the channel as peer 100 and keeps sending numbered cache.invalidate
-   events to each worker (each confirmed by a cache.invalidated event back) and ping requests.`),
-  );
-  const before = await pm2.instances();
-  traffic = startTraffic();
-  const flowing = (r) => r && r.events.confirmed >= 400 && r.requests.answered >= 100;
-  await eventually(() => traffic.exitCode === null && flowing(traffic.latest()), 'traffic to flow');
-  const progress = () => {
-    const r = traffic.latest();
-    return `   traffic: ${r.events.confirmed} events confirmed, ${r.requests.answered} requests answered`;
-  };
-  say(progress());
-  const started = Date.now();
-  await pm2.run('reload', APP, '-s');
-  const reloadMs = Date.now() - started;
-  const after = await pm2.instances();
-  say(
-    `   pm2 reload done in ${seconds(reloadMs)}: PM2 started a new process for each instance, then stopped the old one`,
-  );
-  await eventually(() => {
-    const r = traffic.latest();
-    return WORKERS.every((id) => r.workers[id]?.pids.includes(after.get(id - 1)));
-  }, 'the new workers to confirm events');
-  await sleep(500);
-  say(progress());
-  traffic.kill('SIGINT');
-  await traffic.closed;
-  const summary = traffic.reports.find((r) => r.type === 'summary');
-  if (!summary) throw new Error(`The traffic process gave no summary:\n${traffic.errors}`);
-
-  say();
-  table(
-    WORKERS.map((id) => {
-      const w = summary.workers[id];
-      return {
-        id,
-        pids: `${before.get(id - 1)} → ${after.get(id - 1)}`,
-        handover: w.ranges[1] ? `#${w.ranges[1][1]}` : '-',
-        sent: w.sent,
-        confirmed: w.confirmed,
-        lost: w.lost ? red(w.lost) : w.lost,
-        undeliverable: w.undeliverable
-          ? red(
-              `${w.undeliverable} (${Object.entries(w.reasons)
-                .map(([r, n]) => `${r}: ${n}`)
-                .join(', ')})`,
-            )
-          : (w.undeliverable ?? 0),
-        duplicated: w.duplicated ? red(w.duplicated) : w.duplicated,
-      };
-    }),
-    [
-      ['id', 'worker'],
-      ['pids', 'pid: old → new'],
-      ['handover', 'new one from event'],
-      ['sent', 'events sent'],
-      ['confirmed', 'confirmed'],
-      ['lost', 'lost'],
-      ['undeliverable', 'undeliverable (reported)'],
-      ['duplicated', 'twice'],
-    ],
-  );
-  const q = summary.requests;
-  const retried = q.retried
-    ? dim(` (${q.retried} sent again after PeerUnavailableError: their worker had just left)`)
-    : '';
-  say(
-    `   requests: ${q.sent} sent, ${q.answered} answered` +
-      (q.failed || q.wrong
-        ? red(`, ${q.failed + q.wrong} failed ${JSON.stringify(q.errors)}`)
-        : ', none failed') +
-      retried,
-  );
-  const { workers } = await allWorkers(port);
-  const stable = workers.every((w) => w.peer === w.instance + 1 && w.pid === after.get(w.instance));
-  say(
-    `   peer ids after the reload: ${workers.map((w) => w.peer).join(', ')} = PM2 instances + 1 ${stable ? green('✔') : red('✘')}`,
-  );
-  if (summary.events.undeliverable > 0)
-    say(
-      red(
-        `   ${summary.events.undeliverable} event(s) could not be delivered; the channel told the traffic process why (the reasons above): not lost in silence.`,
-      ),
-    );
-  if (summary.ok && stable)
-    say(green('   ✔ Nothing lost, nothing delivered twice, every request answered.'));
-  else say(red('   ✘ Something went missing: see the numbers above.'));
-  return summary.ok && stable;
-}
-
 async function main() {
   if (args.includes('--hosts')) {
     const { hostsDemo } = await import('./demo-hosts.mjs');
@@ -440,7 +270,7 @@ async function main() {
   );
   await stopKept();
   await build();
-  const port = await choosePort();
+  const port = await choosePort(portArg ?? Number(process.env.PORT || 3000));
   ipcDir = mkdtempSync('/tmp/ipc-demo-');
   await startCluster(port);
   let ok = await cacheScenario(port);
@@ -457,7 +287,17 @@ async function main() {
     port,
     "5) GET /leader: a @LeaderOnly() warm-up job runs on one worker only (the hub's)",
   );
-  ok = (await reloadScenario(port)) && first.ok && ok;
+  ok =
+    (await reloadScenario(port, {
+      pm2,
+      ipcDir,
+      app: APP,
+      workers: WORKERS,
+      allWorkers,
+      onTraffic: (child) => (traffic = child),
+    })) &&
+    first.ok &&
+    ok;
   const second = await leaderScenario(
     port,
     '7) GET /leader after the reload: one new worker leads, at a higher epoch',
