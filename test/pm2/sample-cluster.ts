@@ -24,12 +24,18 @@ export async function startSampleCluster(env: Record<string, string> = {}): Prom
   const dir = tempDir();
   const port = await freePort();
   const pm2 = new Pm2({ PORT: String(port), NESTJS_IPC_DIR: dir.path, ...env });
-  await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
-  await settledWorkers(port, SAMPLE_IDS);
+  try {
+    await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
+    await settledWorkers(port, SAMPLE_IDS);
+  } catch (e) {
+    // The caller gets no cluster to stop: stop what was started here.
+    await stopSampleCluster({ pm2, dir, port });
+    throw e;
+  }
   return { pm2, dir, port };
 }
 
-/** Stops the cluster's PM2 and removes its directory (what was started, if start failed midway). */
+/** Stops the cluster's PM2 and removes its directory. */
 export async function stopSampleCluster(cluster: SampleCluster | undefined): Promise<void> {
   await cluster?.pm2.destroy();
   cluster?.dir.remove();
