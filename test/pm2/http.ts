@@ -85,18 +85,26 @@ export async function eventually<T>(
 }
 
 /** Waits until GET /workers lists exactly `ids` (ascending), one hub among them. */
-export function settledWorkers(port: number, ids: number[], timeoutMs = 60_000) {
-  return eventually(
-    async () => {
-      const list = await workers(port);
-      const peers = list.map((w) => w.peer);
-      const hubs = list.filter((w) => w.hub).length;
-      const complete = list.every((w) => typeof w.pid === 'number');
-      return complete && JSON.stringify(peers) === JSON.stringify(ids) && hubs <= 1
-        ? list
-        : undefined;
-    },
-    `workers ${ids.join(',')}`,
-    timeoutMs,
-  );
+export async function settledWorkers(port: number, ids: number[], timeoutMs = 60_000) {
+  let seen: WorkerInfo[] | undefined;
+  try {
+    return await eventually(
+      async () => {
+        const list = (seen = await workers(port));
+        const peers = list.map((w) => w.peer);
+        const hubs = list.filter((w) => w.hub).length;
+        const complete = list.every((w) => typeof w.pid === 'number');
+        return complete && JSON.stringify(peers) === JSON.stringify(ids) && hubs <= 1
+          ? list
+          : undefined;
+      },
+      `workers ${ids.join(',')}`,
+      timeoutMs,
+    );
+  } catch (e) {
+    // What GET /workers last answered says which worker was missing or failing, and why.
+    if (e instanceof Error && seen)
+      e.message += `; GET /workers last listed ${JSON.stringify(seen)}`;
+    throw e;
+  }
 }

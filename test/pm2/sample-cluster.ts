@@ -28,6 +28,7 @@ export async function startSampleCluster(env: Record<string, string> = {}): Prom
     await pm2.run('start', join(SAMPLE, 'ecosystem.config.cjs'), '-s');
     await settledWorkers(port, SAMPLE_IDS);
   } catch (e) {
+    if (e instanceof Error) e.message += `\n${pm2.logs()}`;
     // The caller gets no cluster to stop: stop what was started here.
     await stopSampleCluster({ pm2, dir, port });
     throw e;
