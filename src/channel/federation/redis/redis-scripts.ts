@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 
-/**
- * The Lua scripts of the adapter: each reads and writes several keys in one atomic step, which
- * separate commands could not (another host acting between them).
- */
 /** Lua that sets `now` to Redis's own clock in milliseconds, the same for every host. */
 const REDIS_NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/**
+ * The Lua scripts of the adapter: each reads and writes several keys in one atomic step, which
+ * separate commands could not (another host acting between them).
+ */
 const SCRIPTS = {
   /**
    * KEYS: leader, epoch. ARGV: token, ttl ms, the caller's wall clock ms.
