@@ -42,3 +42,31 @@ test('frames for a retiring id outlive graceMs while its successor waits for the
   await expectNumbers(next, 2, range(0, 100));
   expect((await received(w1)).errors).toHaveLength(1);
 }, 30_000);
+
+test("meta set while the successor waits for its id reaches every peer with the successor's join", async () => {
+  const hub = await Proc.start('peer.js', pm2Env(1, true));
+  await hub.call('connect'); // hosts the hub, id 2
+  const other = await Proc.start('peer.js', pm2Env(2));
+  await other.call('connect'); // id 3
+  const old = await Proc.start('peer.js', pm2Env(0));
+  await old.call('connect'); // id 1
+  const next = await Proc.start('peer.js', pm2Env(0));
+  const joining = next.call('connect');
+  await hub.waitStderr(`hub: pid ${next.pid} waits for id 1`);
+
+  // Nest's IpcServer announces its routes this way when it starts listening, which under a PM2
+  // reload is after the Join: the Join carried no meta.
+  await next.call('setMeta', { meta: { routes: ['stats'] } });
+  await old.call('close');
+  await joining;
+
+  for (const peer of [hub, other, next]) {
+    await until(
+      async () =>
+        (await peer.call<{ pid: number } | null>('peerInfo', { id: 1 }))?.pid === next.pid,
+    );
+    const info = await peer.call<{ pid: number; meta: unknown }>('peerInfo', { id: 1 });
+    expect(info.meta).toEqual({ routes: ['stats'] });
+  }
+  await Promise.all([hub, other, next].map((p) => p.call('close')));
+}, 30_000);

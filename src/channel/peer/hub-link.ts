@@ -59,6 +59,8 @@ export class HubLink {
   /** The election under way or last run (see elect). */
   private electing: Promise<void> | undefined;
   private nonce = '';
+  /** The Join went out on the current connection (the hub has it before anything after it). */
+  private joinSent = false;
   private successor = 0;
   private everJoined = false;
   private retryMs = RETRY_MIN_MS;
@@ -96,6 +98,16 @@ export class HubLink {
       this.duplex?.write(frames);
       this.watch.spoke = true;
     }
+  }
+
+  /**
+   * Writes a control frame the hub takes from a peer it has not admitted yet (SetMeta): also
+   * between the Join and the Welcome, which can be seconds for a PM2 instance waiting for its
+   * predecessor's id. Before the Join nothing is written: the Join carries the latest anyway.
+   */
+  writeAfterJoin(frames: Buffer[]): void {
+    if (this.state === HubLinkState.Handshaking && this.joinSent) this.duplex?.write(frames);
+    else this.write(frames);
   }
 
   /** Bytes written to the hub connection but not yet handed to the OS. */
@@ -257,6 +269,7 @@ export class HubLink {
     this.hadHub = true;
     this.duplex = duplex;
     this.state = HubLinkState.Handshaking;
+    this.joinSent = false;
     this.successor = 0;
     duplex.onFrames = (frames) => this.receive(duplex, frames);
     duplex.onClose = (error) => this.lost(duplex, error);
@@ -302,6 +315,7 @@ export class HubLink {
     const request: JoinRequest = { ...this.owner.joinRequest(this.nonce), nonce: this.nonce };
     if (secret !== undefined) request.proof = joinProof(secret, hello.nonce, name);
     this.duplex!.write([jsonFrame(FrameType.Join, request)]);
+    this.joinSent = true;
   }
 
   private welcome(welcome: Welcome): void {

@@ -85,6 +85,8 @@ export class Presence extends PeerPart {
     const first = state.selfId === 0;
     state.selfId = welcome.id;
     const change = this.membership.applySnapshot(welcome.peers);
+    // A SetMeta may have crossed the Welcome: this process's own meta is the one it last set.
+    this.membership.setMeta(welcome.id, state.meta ?? null);
     this.sender.joined(hubMaxFrameBytes);
     if (state.phase === 'connecting' || state.phase === 'new')
       state.phase = state.retireRequested ? 'retiring' : 'open';
@@ -117,10 +119,9 @@ export class Presence extends PeerPart {
   /** Replaces what this process announces about itself, here and in later Joins. */
   setMeta(meta: unknown): void {
     this.state.meta = meta;
-    if (this.hubLink.joined) {
-      this.hubLink.write([jsonFrame(FrameType.SetMeta, meta ?? null)]);
-      this.membership.setMeta(this.state.selfId, meta);
-    }
+    // A Join already sent carries the old meta: the hub takes the new one before its Welcome.
+    this.hubLink.writeAfterJoin([jsonFrame(FrameType.SetMeta, meta ?? null)]);
+    if (this.hubLink.joined) this.membership.setMeta(this.state.selfId, meta);
   }
 
   /** The connection to the hub is gone (`handover`: the hub announced it); already electing. */
