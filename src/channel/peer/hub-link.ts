@@ -88,6 +88,11 @@ export class HubLink {
     return this.state === HubLinkState.Joined;
   }
 
+  /** A Join is out and its answer not in: a Welcome may come, with what is held for the id. */
+  get joinPending(): boolean {
+    return this.state === HubLinkState.Handshaking && this.joinSent;
+  }
+
   start(): void {
     if (this.state !== HubLinkState.Idle) return;
     void this.elect(false);
@@ -106,7 +111,7 @@ export class HubLink {
    * predecessor's id. Before the Join nothing is written: the Join carries the latest anyway.
    */
   writeAfterJoin(frames: Buffer[]): void {
-    if (this.state === HubLinkState.Handshaking && this.joinSent) this.duplex?.write(frames);
+    if (this.joinPending) this.duplex?.write(frames);
     else this.write(frames);
   }
 

@@ -130,13 +130,14 @@ export class Lifecycle extends PeerPart {
     // keeps it for this id's next process like anything else sent from here on. Also while no
     // hub is joined: links do not wait for one.
     state.direct?.stopReceiving();
-    if (state.phase === 'new' || !this.hubLink.joined) {
-      // Nothing can be on its way to a process that is not joined; a later join retires at once.
-      if (state.phase === 'open' || state.phase === 'connecting') state.phase = 'retiring';
+    if (state.phase === 'open' || state.phase === 'connecting') state.phase = 'retiring';
+    if (state.phase === 'new' || (!this.hubLink.joined && !this.hubLink.joinPending)) {
+      // Nothing can be on its way to a process that is not joined; its next Join says it retires.
       this.retirement = Promise.resolve();
       return this.retirement;
     }
-    state.phase = 'retiring';
+    // Joined, or a Join is out without it: the Welcome may bring what the hub held for this id,
+    // and the Retire then goes right after it (Presence.joined).
     this.retirement = new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -148,7 +149,7 @@ export class Lifecycle extends PeerPart {
       timer.unref();
       state.retireWaiter = done;
     });
-    this.hubLink.write([controlFrame(FrameType.Retire)]);
+    if (this.hubLink.joined) this.hubLink.write([controlFrame(FrameType.Retire)]);
     return this.retirement;
   }
 
