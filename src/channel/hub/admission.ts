@@ -9,7 +9,13 @@ import {
   isDirectAddress,
   welcomeProof,
 } from '../wire/handshake.js';
-import { type ChannelTerms, joinRefusal, readJoin, readPidNs } from '../wire/join-validation.js';
+import {
+  type ChannelTerms,
+  joinRefusal,
+  readConsumed,
+  readJoin,
+  readPidNs,
+} from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
 import type { IdAllocator } from './id-allocator.js';
 import type { OutputBatcher } from './output-batcher.js';
@@ -145,14 +151,7 @@ export class Admission {
     // A process that was retiring when its hub went away stays retiring here, from the start:
     // what the hub holds for its id is for its successor.
     conn.retiring = req.retiring === true;
-    if (conn.retiring && Array.isArray(req.consumed)) {
-      conn.consumed = new Map();
-      for (const pair of req.consumed) {
-        if (Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'number') {
-          conn.consumed.set(pair[0] >>> 0, pair[1]);
-        }
-      }
-    }
+    if (conn.retiring) conn.consumed = readConsumed(req.consumed);
     conn.meta = req.meta ?? null;
     conn.direct = isDirectAddress(req.direct) ? req.direct : undefined;
     const limit = Number(req.maxFrameBytes);
@@ -184,6 +183,8 @@ export class Admission {
       peers: roster.records(),
       epoch: this.epoch,
     };
+    const consumed = this.options.router.predecessorConsumed(id);
+    if (consumed !== undefined) welcome.consumed = consumed;
     if (terms.secret !== undefined) {
       welcome.proof = welcomeProof(terms.secret, conn.peerNonce, terms.name);
     }

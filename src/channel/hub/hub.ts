@@ -89,7 +89,7 @@ export class Hub {
       ids: this.ids,
       log,
       onLocalRetire: (conn) => this.router.releaseOwnBroadcasts(conn),
-      onRetiredGone: (id) => this.router.awaitSuccessor(id),
+      onRetiredGone: (conn) => this.router.awaitSuccessor(conn.id, conn.consumed),
     });
     this.router = new Router({
       output: this.output,
@@ -305,7 +305,7 @@ export class Hub {
           this.setMeta(conn, frame);
           break;
         case FrameType.Leave:
-          this.roster.leave(conn);
+          this.roster.leave(conn, frame);
           break;
         case FrameType.Retire:
           this.roster.retire(conn);

@@ -1,6 +1,7 @@
 import type { Log } from '../logger.js';
-import { FrameType, jsonFrame } from '../wire/frame.js';
-import type { PeerLeave, PeerRecord } from '../wire/handshake.js';
+import { FrameType, HEADER_SIZE, jsonFrame, readJson } from '../wire/frame.js';
+import type { LeaveNotice, PeerLeave, PeerRecord } from '../wire/handshake.js';
+import { readConsumed } from '../wire/join-validation.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
 import type { IdAllocator } from './id-allocator.js';
 import type { OutputBatcher } from './output-batcher.js';
@@ -12,7 +13,7 @@ export interface RosterOptions {
   /** The hub process's own peer started retiring (see Router.releaseOwnBroadcasts). */
   readonly onLocalRetire: (conn: HubConnection) => void;
   /** A retired peer is gone: its id waits for a successor (see Router.awaitSuccessor). */
-  readonly onRetiredGone: (id: number) => void;
+  readonly onRetiredGone: (conn: HubConnection) => void;
 }
 
 /**
@@ -68,9 +69,19 @@ export class Roster {
     this.options.output.send(conn, jsonFrame(FrameType.Retired, {}));
   }
 
-  /** A graceful leave: the peer flushed its own sends and reads what is still on its way. */
-  leave(conn: HubConnection): void {
+  /**
+   * A graceful leave: the peer flushed its own sends and reads what is still on its way. A
+   * retiring peer's Leave says what it had consumed when its retirement was confirmed.
+   */
+  leave(conn: HubConnection, frame: Buffer): void {
     const { ids } = this.options;
+    if (conn.retiring && frame.length > HEADER_SIZE) {
+      try {
+        conn.consumed = readConsumed(readJson<LeaveNotice>(frame).consumed) ?? conn.consumed;
+      } catch {
+        // An unreadable notice only costs what it would have spared: copies for the successor.
+      }
+    }
     if (conn.state === ConnectionState.Joined) {
       this.unjoin(conn, 'left');
       // The id stays taken until the connection closes and its unread frames are back on hold.
@@ -95,7 +106,7 @@ export class Roster {
     const i = this.joined.indexOf(conn);
     if (i >= 0) this.joined.splice(i, 1);
     // A retired peer's id waits for its successor, broadcasts included.
-    if (conn.retiring) this.options.onRetiredGone(conn.id);
+    if (conn.retiring) this.options.onRetiredGone(conn);
     const leave: PeerLeave = { id: conn.id, incarnation: conn.incarnation, reason };
     this.toAll(jsonFrame(FrameType.PeerLeave, leave));
   }

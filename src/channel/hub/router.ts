@@ -14,6 +14,7 @@ import {
   readSeq,
   readTarget,
 } from '../wire/frame.js';
+import type { ConsumedMarks } from '../wire/handshake.js';
 import { DeliveryRecord } from './delivery-record.js';
 import { HoldQueues } from './hold-queues.js';
 import { ConnectionState, type HubConnection } from './hub-connection.js';
@@ -56,6 +57,8 @@ export class Router {
    * (a PM2 reload): broadcasts are held for the successor, as unicasts are.
    */
   private readonly awaitingSuccessor = new Map<number, number>();
+  /** Retired processes' consumed marks, by id, until graceMs after they left. */
+  private readonly retiredMarks = new Map<number, { marks: ConsumedMarks; until: number }>();
   /**
    * This hub has (or is about to have) a bridge to other hosts: while none is joined, broadcasts
    * are held for it, as frames addressed to it are.
@@ -211,9 +214,29 @@ export class Router {
     return unread.length;
   }
 
-  /** A retired peer left: its id waits for its successor, broadcasts included. */
-  awaitSuccessor(id: number): void {
-    this.awaitingSuccessor.set(id, Date.now() + this.options.graceMs);
+  /**
+   * A retired peer left: its id waits for its successor, broadcasts included, and for graceMs
+   * every process that takes the id learns what it had consumed (see predecessorConsumed).
+   */
+  awaitSuccessor(id: number, consumed: ReadonlyMap<number, number> | undefined): void {
+    const until = Date.now() + this.options.graceMs;
+    this.awaitingSuccessor.set(id, until);
+    for (const [other, marks] of this.retiredMarks) {
+      if (marks.until <= Date.now()) this.retiredMarks.delete(other);
+    }
+    if (consumed !== undefined && consumed.size > 0) {
+      this.retiredMarks.set(id, { marks: [...consumed], until });
+    }
+  }
+
+  /**
+   * What the id's last process had consumed when it retired, if it left less than graceMs ago.
+   * A sender that rejoins after a failover writes again what the hub before had not acked; the
+   * retired process read some of it, and its successor must drop those as copies.
+   */
+  predecessorConsumed(id: number): ConsumedMarks | undefined {
+    const retired = this.retiredMarks.get(id);
+    return retired !== undefined && retired.until > Date.now() ? retired.marks : undefined;
   }
 
   /**

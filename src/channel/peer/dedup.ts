@@ -23,6 +23,20 @@ export class Dedup {
     return true;
   }
 
+  /**
+   * Takes another process's marks as this one's (see Welcome.consumed): frames up to each are
+   * dropped as copies. Malformed pairs are ignored.
+   */
+  seed(marks: readonly unknown[]): void {
+    for (const pair of marks) {
+      if (!Array.isArray(pair)) continue;
+      const [inc, seq] = pair as unknown[];
+      if (typeof inc !== 'number' || typeof seq !== 'number') continue;
+      const last = this.last.get(inc >>> 0);
+      if (last === undefined || seq > last) this.accept(inc >>> 0, seq);
+    }
+  }
+
   /** The last sequence accepted from each of these incarnations: what this process consumed. */
   marks(incarnations: Iterable<number>): [incarnation: number, seq: number][] {
     const out: [number, number][] = [];

@@ -11,6 +11,7 @@ import {
   type Fault,
   type HubHello,
   type JoinRequest,
+  type LeaveNotice,
   type Reject,
   type Welcome,
   joinProof,
@@ -130,7 +131,7 @@ export class HubLink {
   }
 
   /** Sends Leave and waits for the hub's Bye (everything the hub sent us before it has arrived). */
-  async leave(timeoutMs: number): Promise<void> {
+  async leave(timeoutMs: number, notice?: LeaveNotice): Promise<void> {
     if (this.state !== HubLinkState.Joined) return;
     this.state = HubLinkState.Leaving;
     await new Promise<void>((resolve) => {
@@ -146,7 +147,9 @@ export class HubLink {
         done();
         previousClose(e);
       };
-      duplex.write([controlFrame(FrameType.Leave)]);
+      duplex.write([
+        notice === undefined ? controlFrame(FrameType.Leave) : jsonFrame(FrameType.Leave, notice),
+      ]);
     });
     this.byeWaiter = undefined;
   }

@@ -178,7 +178,8 @@ export class Lifecycle extends PeerPart {
         await this.sender.waitUntilSettled(closeTimeoutMs);
       }
       if (graceful && this.hubLink.joined) {
-        await this.hubLink.leave(1000);
+        const consumed = state.consumedAtRetire;
+        await this.hubLink.leave(1000, consumed === undefined ? undefined : { consumed });
         this.sender.flush(); // the final Receipt for what arrived before Bye
       }
       await this.hubLink.close();

@@ -85,6 +85,8 @@ export class Presence extends PeerPart {
     const first = state.selfId === 0;
     state.selfId = welcome.id;
     const change = this.membership.applySnapshot(welcome.peers);
+    // This id's previous process retired moments ago: what it read, late senders write again.
+    if (Array.isArray(welcome.consumed)) this.dedup.seed(welcome.consumed);
     // A SetMeta may have crossed the Welcome: this process's own meta is the one it last set.
     this.membership.setMeta(welcome.id, state.meta ?? null);
     this.sender.joined(hubMaxFrameBytes);

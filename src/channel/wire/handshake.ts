@@ -41,7 +41,7 @@ export interface JoinRequest {
    * sender resends what an earlier hub had not acked; those frames were read here already and
    * must not go to this id's next process.
    */
-  consumed?: [incarnation: number, seq: number][];
+  consumed?: ConsumedMarks;
   /** For `rejoin`: the peers this one expects back (id, incarnation, pid), for a hub that did not know them. */
   expected?: { id: number; incarnation: number; pid: number; pidNs?: string }[];
   meta: unknown;
@@ -129,6 +129,20 @@ export interface Welcome {
   /** The leadership epoch of this hub (see Channel.epoch). */
   epoch: number;
   proof?: string;
+  /**
+   * What the id's previous process, retired less than graceMs ago, had consumed: a sender that
+   * rejoins late writes those frames again, and they are copies for this process too.
+   */
+  consumed?: ConsumedMarks;
+}
+
+/** The last sequence a process consumed from each sender incarnation. */
+export type ConsumedMarks = [incarnation: number, seq: number][];
+
+/** Peer → hub, the optional body of Leave. */
+export interface LeaveNotice {
+  /** A retiring process's marks when its retirement was confirmed (see Welcome.consumed). */
+  consumed?: ConsumedMarks;
 }
 
 /** Hub → peer: not joined; the connection closes after this. */

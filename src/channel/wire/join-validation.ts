@@ -58,6 +58,18 @@ export function readPidNs(value: unknown): string | undefined {
 }
 
 /** Whether `value` is a peer id: an integer from 1 to MAX_PEER_ID. */
+/** Consumed marks (of a Join or a Leave) as a map, malformed pairs skipped. */
+export function readConsumed(value: unknown): Map<number, number> | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const marks = new Map<number, number>();
+  for (const pair of value) {
+    if (Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'number') {
+      marks.set(pair[0] >>> 0, pair[1]);
+    }
+  }
+  return marks;
+}
+
 export function isPeerId(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PEER_ID;
 }
