@@ -234,7 +234,6 @@ export class HubLink {
       withdraw(result);
       return;
     }
-    this.retryMs = RETRY_MIN_MS;
     this.watch.elected();
     if (result.role === 'hub') {
       log.info(`hosting the hub of channel '${this.options.name}' at ${endpoint.path}`);
@@ -331,6 +330,8 @@ export class HubLink {
     if (refusal !== undefined) throw rejectionError(refusal);
     this.state = HubLinkState.Joined;
     this.everJoined = true;
+    // Only a Welcome ends the back-off: a hub refusing every Join is not asked 20 times a second.
+    this.retryMs = RETRY_MIN_MS;
     this.selfId = welcome.id;
     this.owner.joined(welcome, this.hubMaxFrameBytes);
     this.options.bridges?.joined(this.hub);
