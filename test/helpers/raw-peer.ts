@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { FrameDecoder } from '../../src/channel/wire/frame-decoder.js';
 import {
@@ -10,6 +11,13 @@ import {
 import type { HubHello, PeerRecord } from '../../src/channel/wire/handshake.js';
 import { openHubSocket } from './endpoint.js';
 import { until } from './wait.js';
+
+/**
+ * The pid a raw peer announces: one that has exited. Its socket is its whole life, so when it
+ * closes, the hub sees a process that is gone (the test runner's own pid would live on, and the
+ * hub would keep the peer's id for it for graceMs).
+ */
+export const EXITED_PID = spawnSync('true').pid;
 
 /** What a raw peer's Welcome holds. */
 export interface RawWelcome {
@@ -65,7 +73,7 @@ export class RawPeer {
         protocol: PROTOCOL_VERSION,
         name: this.name,
         codec: 'json',
-        pid: process.pid,
+        pid: EXITED_PID,
         claim: 0,
         kind: 'none',
         meta: null,

@@ -18,7 +18,7 @@ import {
   received,
 } from '../helpers/peer-fixture.js';
 import { Proc } from '../helpers/processes.js';
-import { RawPeer } from '../helpers/raw-peer.js';
+import { EXITED_PID, RawPeer } from '../helpers/raw-peer.js';
 import { sandbox } from '../helpers/sandbox.js';
 import { sleep, until, within } from '../helpers/wait.js';
 
@@ -209,7 +209,7 @@ function joinBytes(incarnation: number): Buffer {
     protocol: PROTOCOL_VERSION,
     name: 'fuzz',
     codec: 'json',
-    pid: process.pid,
+    pid: EXITED_PID,
     claim: 0,
     kind: 'none',
     meta: null,

@@ -3,7 +3,7 @@
  * between hubs, or leaves before a sender that was cut off comes back. Whatever was sent to the
  * id is read once, by the old process or by the new one, never by both and never by neither.
  */
-import { expectNumbers, numbersFrom } from '../helpers/peer-fixture.js';
+import { expectNumbers, numbersFrom, received } from '../helpers/peer-fixture.js';
 import { Proc } from '../helpers/processes.js';
 import { range } from '../helpers/range.js';
 import { sandbox } from '../helpers/sandbox.js';
@@ -85,3 +85,27 @@ test('a sender cut off from the hub sends again what the retired process had rea
   expect(await numbersFrom(successor, 3)).toEqual(range(50, 10));
   await Promise.all([next, successor, sender].map((p) => p.call('close')));
 }, 45_000);
+
+test('a worker whose connection breaks while its successor waits gets its id back, and the successor waits for it to leave', async () => {
+  const hub = await Proc.start('peer.js', pm2Env(1));
+  await hub.call('connect'); // hosts the hub, id 2
+  const old = await Proc.start('peer.js', pm2Env(0));
+  await old.call('connect'); // id 1
+  const next = await Proc.start('peer.js', pm2Env(0));
+  const joining = next.call<{ id: number }>('connect');
+  await hub.waitStderr(`hub: pid ${next.pid} waits for id 1`);
+
+  // As when a loaded worker deposes a hub it found silent: its connection closes, it rejoins.
+  const grants = () => hub.stderr.join('').split(`granted id 1 to pid ${old.pid}`).length - 1;
+  await old.call('dropHubConnection');
+  await until(async () => grants() === 2);
+  await hub.call('stream', { to: 1, count: 20 });
+  await expectNumbers(old, 2, range(0, 20));
+
+  await old.call('close');
+  expect((await joining).id).toBe(1);
+  expect((await received(old)).errors).toEqual([]);
+  await hub.call('stream', { to: 1, count: 5, from: 20 });
+  await expectNumbers(next, 2, range(20, 5));
+  await Promise.all([hub, next].map((p) => p.call('close')));
+}, 30_000);

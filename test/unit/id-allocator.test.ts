@@ -47,12 +47,12 @@ class Harness {
     return c;
   }
 
-  /** What the hub does when a joined connection closes. */
+  /** What the hub does when a joined connection closes without a Leave. */
   close(c: HubConnection): void {
     c.state = ConnectionState.Closed;
     this.ids.stopWaiting(c);
     this.ids.vacate(c);
-    this.ids.release(c.id);
+    this.ids.release(c.id, c);
   }
 }
 
@@ -276,11 +276,11 @@ test('during the rejoin window rejoiners are served first, then newcomers in ord
   expect(h.ids.isWanted(1)).toBe(true);
 });
 
-test('the id of a peer the hub cut off is kept for its process for graceMs: others get other ids, it gets its own back', () => {
+test('the id of a live process whose connection closed is kept for it for graceMs: others get other ids, it gets its own back', () => {
   h = new Harness();
   const stalled = h.claim(conn(1), 'none');
   h.claim(conn(2), 'none');
-  h.ids.keep(stalled.id, stalled.incarnation);
+  h.alive.add(stalled.pid);
   h.close(stalled);
   // A newcomer skips it; an explicit claim of it is refused; the same process rejoins.
   h.claim(conn(3), 'none');
@@ -293,7 +293,8 @@ test('the id of a peer the hub cut off is kept for its process for graceMs: othe
     [1, 1],
   ]);
   expect(h.rejected).toEqual([[4, 'id-taken']]);
-  // Kept once only: after its process leaves again, the id is free to anyone.
+  // Once its process is gone, the id is free to anyone.
+  h.alive.delete(back.pid);
   h.close(back);
   h.claim(conn(5), 'none');
   expect(h.granted.at(-1)).toEqual([5, 1]);
@@ -302,7 +303,7 @@ test('the id of a peer the hub cut off is kept for its process for graceMs: othe
 test('a kept id is free to anyone once graceMs has passed', () => {
   h = new Harness();
   const stalled = h.claim(conn(1), 'none');
-  h.ids.keep(stalled.id, stalled.incarnation);
+  h.alive.add(stalled.pid);
   h.close(stalled);
   jest.advanceTimersByTime(999);
   h.claim(conn(2), 'none');
@@ -313,4 +314,41 @@ test('a kept id is free to anyone once graceMs has passed', () => {
     [2, 2],
     [3, 1],
   ]);
+});
+
+test('a successor waiting for the id of a live process whose connection broke waits until that process has left', () => {
+  h = new Harness();
+  const old = h.claim(conn(1), 'preferred', 1);
+  h.alive.add(old.pid);
+  const next = h.claim(conn(2), 'preferred', 1, 5000);
+  expect(h.ids.isWanted(1)).toBe(true);
+  // The old process deposed a silent hub, say: its connection closes, and it comes back.
+  h.close(old);
+  expect(h.granted).toEqual([[1, 1]]);
+  const back = h.claim(conn(1), 'rejoin', 1);
+  expect(back.id).toBe(1);
+  // It retires and leaves (the hub sees Leave, then the connection close): the successor's turn.
+  back.state = ConnectionState.Closed;
+  h.ids.vacate(back);
+  h.ids.release(1);
+  expect(h.granted).toEqual([
+    [1, 1],
+    [1, 1],
+    [2, 1],
+  ]);
+  expect(next.id).toBe(1);
+});
+
+test('the id of a broken connection goes to the waiting successor once its process is seen dead', () => {
+  h = new Harness();
+  const old = h.claim(conn(1), 'preferred', 1);
+  h.alive.add(old.pid);
+  const next = h.claim(conn(2), 'preferred', 1, 5000);
+  h.close(old);
+  jest.advanceTimersByTime(600);
+  expect(next.state).toBe(ConnectionState.Waiting);
+  h.alive.delete(old.pid);
+  jest.advanceTimersByTime(200);
+  expect(next.id).toBe(1);
+  expect(h.granted.at(-1)).toEqual([2, 1]);
 });

@@ -364,7 +364,8 @@ export class Hub {
     this.options.log.debug(
       `hub: connection of peer ${conn.id || '-'} (pid ${conn.pid}, ${was}) closed; ${unread} frame(s) unread`,
     );
-    if (was === ConnectionState.Joined || was === ConnectionState.Left) this.ids.release(conn.id);
+    if (was === ConnectionState.Joined) this.ids.release(conn.id, conn);
+    else if (was === ConnectionState.Left) this.ids.release(conn.id);
     this.output.scheduleFlush();
   }
 
@@ -378,7 +379,6 @@ export class Hub {
     this.options.log.warn(
       `hub: cut off peer ${conn.id} (pid ${conn.pid}): ${why}; messages to it are held for graceMs`,
     );
-    this.ids.keep(conn.id, conn.incarnation);
     this.drop(conn);
     conn.duplex.destroy();
   }

@@ -47,6 +47,14 @@ interface DeferredClaim {
   readonly waitMs: number;
 }
 
+/** The process that held an id and lost its connection, while its id is kept for it. */
+interface KeptId {
+  readonly incarnation: number;
+  readonly pid: number;
+  readonly pidNs: string | undefined;
+  readonly until: number;
+}
+
 /** How often the reservations of the survivors still expected are checked. */
 const RESERVATION_CHECK_MS = 200;
 
@@ -68,8 +76,12 @@ export class IdAllocator {
   private readonly waiting = new Set<HubConnection>();
   /** Ids of peers that said Leave but whose connection is still open: not yet free. */
   private readonly leaving = new Set<number>();
-  /** Ids of peers the hub cut off (stalled), kept for their process's rejoin until a deadline. */
-  private readonly kept = new Map<number, { incarnation: number; until: number }>();
+  /**
+   * Ids of peers whose connection closed while their process lives (cut off as stalled, or it
+   * deposed a silent hub): kept for its rejoin until it dies or a deadline passes.
+   */
+  private readonly kept = new Map<number, KeptId>();
+  private keptTimer: NodeJS.Timeout | undefined;
   /** Newcomers' claims deferred during the rejoin window (undefined once it is over). */
   private newcomers: DeferredClaim[] | undefined;
   private rejoinTimer: NodeJS.Timeout | undefined;
@@ -91,6 +103,7 @@ export class IdAllocator {
   /** Stops the timers (the hub is closing). */
   stop(): void {
     clearInterval(this.reservationTimer);
+    clearInterval(this.keptTimer);
     clearTimeout(this.rejoinTimer);
   }
 
@@ -174,11 +187,18 @@ export class IdAllocator {
   }
 
   /**
-   * The hub cut off the holder of `id` (it stalled): for graceMs nobody else gets the id, so the
-   * process finds it, and what was held for it, when it joins again.
+   * `conn`'s connection closed, not by a Leave, and its process lives: for graceMs, or until the
+   * process dies, nobody else gets its id, so the process finds it, and what was held for it,
+   * when it joins again. A successor waiting for the id (a PM2 reload) waits meanwhile, rather
+   * than strand the old process with replies and confirmations it has yet to send.
    */
-  keep(id: number, incarnation: number): void {
-    this.kept.set(id, { incarnation, until: Date.now() + this.options.graceMs });
+  keep(conn: HubConnection): void {
+    const { id, incarnation, pid, pidNs } = conn;
+    this.kept.set(id, { incarnation, pid, pidNs, until: Date.now() + this.options.graceMs });
+    if (this.keptTimer === undefined) {
+      this.keptTimer = setInterval(() => this.checkKept(), RESERVATION_CHECK_MS);
+      this.keptTimer.unref();
+    }
   }
 
   /** `conn` is no longer joined: its id is not held (but see markLeaving and release). */
@@ -193,16 +213,43 @@ export class IdAllocator {
 
   /**
    * The connection that held `id` closed, and what it left unread is on hold again: the id is
-   * free, and goes to a connection waiting for it, if any.
+   * free, and goes to a connection waiting for it, if any. `lost`: it closed without a Leave;
+   * if its process lives, the id is kept for it first (see keep).
    */
-  release(id: number): void {
+  release(id: number, lost?: HubConnection): void {
     this.leaving.delete(id);
     if (id === 0 || this.byId.has(id)) return;
+    if (lost !== undefined && !lost.bridge && this.isAlive(lost.pid, lost.pidNs)) this.keep(lost);
+    if (this.keptFor(id) === undefined) this.grantWaiting(id);
+  }
+
+  private grantWaiting(id: number): void {
     for (const w of this.waiting) {
       if (w.wantedId === id) {
         this.grant(w, id);
         return;
       }
+    }
+  }
+
+  /** Who `id` is kept for, if its process still lives and its time is not up. */
+  private keptFor(id: number): KeptId | undefined {
+    const kept = this.kept.get(id);
+    if (kept === undefined) return undefined;
+    if (Date.now() < kept.until && this.isAlive(kept.pid, kept.pidNs)) return kept;
+    this.kept.delete(id);
+    return undefined;
+  }
+
+  /** Ids kept for processes that died or did not come back in time go to who waits for them. */
+  private checkKept(): void {
+    for (const id of [...this.kept.keys()]) {
+      if (this.keptFor(id) === undefined && !this.byId.has(id) && !this.leaving.has(id))
+        this.grantWaiting(id);
+    }
+    if (this.kept.size === 0) {
+      clearInterval(this.keptTimer);
+      this.keptTimer = undefined;
     }
   }
 
@@ -228,11 +275,8 @@ export class IdAllocator {
 
   private isTaken(id: number, conn: HubConnection): boolean {
     if (this.byId.has(id) || this.leaving.has(id)) return true;
-    const kept = this.kept.get(id);
-    if (kept !== undefined && kept.incarnation !== conn.incarnation) {
-      if (Date.now() < kept.until) return true;
-      this.kept.delete(id);
-    }
+    const kept = this.keptFor(id);
+    if (kept !== undefined && kept.incarnation !== conn.incarnation) return true;
     const reservation = this.reserved.get(id);
     if (reservation === undefined || reservation.incarnation === conn.incarnation) return false;
     if (this.isAlive(reservation.pid, reservation.pidNs)) return true;
