@@ -57,7 +57,6 @@ export function readPidNs(value: unknown): string | undefined {
   return typeof value === 'string' && value.length <= 64 ? value : undefined;
 }
 
-/** Whether `value` is a peer id: an integer from 1 to MAX_PEER_ID. */
 /** Consumed marks (of a Join or a Leave) as a map, malformed pairs skipped. */
 export function readConsumed(value: unknown): Map<number, number> | undefined {
   if (!Array.isArray(value)) return undefined;
@@ -70,6 +69,7 @@ export function readConsumed(value: unknown): Map<number, number> | undefined {
   return marks;
 }
 
+/** Whether `value` is a peer id: an integer from 1 to MAX_PEER_ID. */
 export function isPeerId(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PEER_ID;
 }
