@@ -25,15 +25,12 @@ export class Dedup {
 
   /**
    * Takes another process's marks as this one's (see Welcome.consumed): frames up to each are
-   * dropped as copies. Malformed pairs are ignored.
+   * dropped as copies.
    */
-  seed(marks: readonly unknown[]): void {
-    for (const pair of marks) {
-      if (!Array.isArray(pair)) continue;
-      const [inc, seq] = pair as unknown[];
-      if (typeof inc !== 'number' || typeof seq !== 'number') continue;
-      const last = this.last.get(inc >>> 0);
-      if (last === undefined || seq > last) this.accept(inc >>> 0, seq);
+  seed(marks: ReadonlyMap<number, number>): void {
+    for (const [inc, seq] of marks) {
+      const last = this.last.get(inc);
+      if (last === undefined || seq > last) this.accept(inc, seq);
     }
   }
 

@@ -9,6 +9,7 @@ import type {
   PeerRecord,
   Welcome,
 } from '../wire/handshake.js';
+import { readConsumed } from '../wire/join-validation.js';
 import type { Dedup } from './dedup.js';
 import type { Leadership } from './leadership.js';
 import type { PeerInfo } from './membership.js';
@@ -86,7 +87,8 @@ export class Presence extends PeerPart {
     state.selfId = welcome.id;
     const change = this.membership.applySnapshot(welcome.peers);
     // This id's previous process retired moments ago: what it read, late senders write again.
-    if (Array.isArray(welcome.consumed)) this.dedup.seed(welcome.consumed);
+    const consumed = readConsumed(welcome.consumed);
+    if (consumed !== undefined) this.dedup.seed(consumed);
     // A SetMeta may have crossed the Welcome: this process's own meta is the one it last set.
     this.membership.setMeta(welcome.id, state.meta ?? null);
     this.sender.joined(hubMaxFrameBytes);
