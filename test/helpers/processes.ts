@@ -148,6 +148,11 @@ export class Proc {
     return this.waitFor(() => this.events.find(match), 'an event', timeoutMs);
   }
 
+  /** How many times the process has written `text` to stderr so far. */
+  stderrCount(text: string): number {
+    return this.stderr.join('').split(text).length - 1;
+  }
+
   /**
    * Resolves once the process has written `text` to stderr (a fixture logs there when its
    * environment asks it to): for what a process does that it reports in no other way.

@@ -10,11 +10,7 @@ import { until } from '../helpers/wait.js';
 const box = sandbox({ name: 'refused' });
 
 /** How many Joins the hub in `hub` has refused so far (from its log). */
-const refusals = (hub: Proc) =>
-  hub.stderr
-    .join('')
-    .split('\n')
-    .filter((l) => l.includes('refused a peer')).length;
+const refusals = (hub: Proc) => hub.stderrCount('refused a peer');
 
 test('a rejoin refused because the id was taken fails with IdTakenError each time, and the tries back off', async () => {
   const hub = await Proc.start('peer.js', box.peerEnv({ id: 1 }));

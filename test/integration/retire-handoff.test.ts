@@ -4,6 +4,7 @@
  * id is read once, by the old process or by the new one, never by both and never by neither.
  */
 import { expectNumbers, numbersFrom, received } from '../helpers/peer-fixture.js';
+import { pm2PeerEnv, reloadMidway } from '../helpers/pm2-reload.js';
 import { Proc } from '../helpers/processes.js';
 import { range } from '../helpers/range.js';
 import { sandbox } from '../helpers/sandbox.js';
@@ -17,23 +18,10 @@ const box = sandbox({
   directLinks: false,
 });
 
-/** A PM2 worker's environment: instance `instance` prefers peer id instance + 1. */
-const pm2Env = (instance: number) => ({
-  ...box.peerEnv(),
-  pm_id: String(10 + instance),
-  name: 'handoff',
-  NODE_APP_INSTANCE: String(instance),
-  PEER_LOG: '1',
-});
+const pm2Env = (instance: number) => pm2PeerEnv(box, 'handoff', instance);
 
 test('a retirement asked for while the Join waits ends only once what the Welcome brought was read', async () => {
-  const hub = await Proc.start('peer.js', pm2Env(1));
-  await hub.call('connect'); // hosts the hub, id 2
-  const old = await Proc.start('peer.js', pm2Env(0));
-  await old.call('connect'); // id 1
-  const next = await Proc.start('peer.js', pm2Env(0));
-  const joining = next.call('connect');
-  await hub.waitStderr(`hub: pid ${next.pid} waits for id 1`);
+  const { hub, old, next, joining } = await reloadMidway(box, 'handoff');
 
   // The old process takes nothing new: what is sent to id 1 now waits for the next one.
   await old.call('retire');
@@ -87,16 +75,10 @@ test('a sender cut off from the hub sends again what the retired process had rea
 }, 45_000);
 
 test('a worker whose connection breaks while its successor waits gets its id back, and the successor waits for it to leave', async () => {
-  const hub = await Proc.start('peer.js', pm2Env(1));
-  await hub.call('connect'); // hosts the hub, id 2
-  const old = await Proc.start('peer.js', pm2Env(0));
-  await old.call('connect'); // id 1
-  const next = await Proc.start('peer.js', pm2Env(0));
-  const joining = next.call<{ id: number }>('connect');
-  await hub.waitStderr(`hub: pid ${next.pid} waits for id 1`);
+  const { hub, old, next, joining } = await reloadMidway(box, 'handoff');
 
   // As when a loaded worker deposes a hub it found silent: its connection closes, it rejoins.
-  const grants = () => hub.stderr.join('').split(`granted id 1 to pid ${old.pid}`).length - 1;
+  const grants = () => hub.stderrCount(`granted id 1 to pid ${old.pid}`);
   await old.call('dropHubConnection');
   await until(async () => grants() === 2);
   await hub.call('stream', { to: 1, count: 20 });

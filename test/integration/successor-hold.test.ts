@@ -4,6 +4,7 @@
  * past graceMs (up to preferredIdWaitMs more), instead of failing with its receiver there.
  */
 import { expectNumbers, received } from '../helpers/peer-fixture.js';
+import { pm2PeerEnv, reloadMidway } from '../helpers/pm2-reload.js';
 import { Proc } from '../helpers/processes.js';
 import { range } from '../helpers/range.js';
 import { sandbox } from '../helpers/sandbox.js';
@@ -11,48 +12,28 @@ import { until } from '../helpers/wait.js';
 
 const box = sandbox({ name: 'succ', graceMs: 500, preferredIdWaitMs: 15_000 });
 
-const pm2Env = (instance: number, log = false) => ({
-  ...box.peerEnv(),
-  pm_id: String(10 + instance),
-  name: 'succ',
-  NODE_APP_INSTANCE: String(instance),
-  ...(log ? { PEER_LOG: '1' } : {}),
-});
-
 test('frames for a retiring id outlive graceMs while its successor waits for the id, and reach it in order', async () => {
-  const w1 = await Proc.start('peer.js', pm2Env(1, true));
-  await w1.call('connect'); // hosts the hub, id 2
-  const old = await Proc.start('peer.js', pm2Env(0));
-  await old.call('connect'); // id 1
-  const next = await Proc.start('peer.js', pm2Env(0));
-  const joining = next.call('connect');
-  await w1.waitStderr(`hub: pid ${next.pid} waits for id 1`);
+  const { hub, old, next, joining } = await reloadMidway(box, 'succ');
 
   await old.call('retire');
-  await w1.call('stream', { to: 1, count: 100 });
+  await hub.call('stream', { to: 1, count: 100 });
   // Held at the same moment for an id nobody will take: its failure shows graceMs has passed.
-  await w1.call('emit', { to: 9, event: 'n', args: [0] });
-  await until(async () => (await received(w1)).errors.length > 0);
-  expect((await received(w1)).errors.map((e) => [e.name, e.reason, e.target])).toEqual([
+  await hub.call('emit', { to: 9, event: 'n', args: [0] });
+  await until(async () => (await received(hub)).errors.length > 0);
+  expect((await received(hub)).errors.map((e) => [e.name, e.reason, e.target])).toEqual([
     ['UndeliverableError', 'grace-expired', 9],
   ]);
 
   await old.call('close'); // PM2 stops the old process at last
   await joining;
   await expectNumbers(next, 2, range(0, 100));
-  expect((await received(w1)).errors).toHaveLength(1);
+  expect((await received(hub)).errors).toHaveLength(1);
 }, 30_000);
 
 test("meta set while the successor waits for its id reaches every peer with the successor's join", async () => {
-  const hub = await Proc.start('peer.js', pm2Env(1, true));
-  await hub.call('connect'); // hosts the hub, id 2
-  const other = await Proc.start('peer.js', pm2Env(2));
+  const { hub, old, next, joining } = await reloadMidway(box, 'succ');
+  const other = await Proc.start('peer.js', pm2PeerEnv(box, 'succ', 2));
   await other.call('connect'); // id 3
-  const old = await Proc.start('peer.js', pm2Env(0));
-  await old.call('connect'); // id 1
-  const next = await Proc.start('peer.js', pm2Env(0));
-  const joining = next.call('connect');
-  await hub.waitStderr(`hub: pid ${next.pid} waits for id 1`);
 
   // Nest's IpcServer announces its routes this way when it starts listening, which under a PM2
   // reload is after the Join: the Join carried no meta.
