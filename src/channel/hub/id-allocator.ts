@@ -219,7 +219,10 @@ export class IdAllocator {
   release(id: number, lost?: HubConnection): void {
     this.leaving.delete(id);
     if (id === 0 || this.byId.has(id)) return;
-    if (lost !== undefined && !lost.bridge && this.isAlive(lost.pid, lost.pidNs)) this.keep(lost);
+    if (lost !== undefined && !lost.bridge && this.isAlive(lost.pid, lost.pidNs)) {
+      this.keep(lost);
+      return;
+    }
     if (this.keptFor(id) === undefined) this.grantWaiting(id);
   }
 
